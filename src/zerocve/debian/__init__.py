@@ -1,0 +1,1 @@
+"""Debian: version order, repository client, resolver, .deb reader."""

@@ -1,0 +1,66 @@
+"""Records shared across zerocve: a package as an index offers it, and as an image holds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an index came from: one (repository, suite, component, architecture)."""
+
+    uri: str
+    suite: str
+    component: str
+    architecture: str
+
+    def __str__(self) -> str:
+        return f"{self.suite} {self.component} {self.architecture}"
+
+
+@dataclass(frozen=True)
+class BinaryPackage:
+    """One stanza of a ``Packages`` index, with the fields zerocve uses.
+
+    Relationship fields are kept raw (``"libc6 (>= 2.34), libssl3 | libssl1.1"``); the
+    resolver parses them.
+    """
+
+    name: str
+    version: str
+    architecture: str  # "amd64", "all", ...
+    source: str  # source package name (the binary's own name when no Source field)
+    source_version: str  # the source's version (the binary's when Source has none)
+    filename: str  # pool path relative to the repository root
+    size: int
+    sha256: str
+    origin: Origin
+    depends: str = ""
+    pre_depends: str = ""
+    provides: str = ""
+    conflicts: str = ""
+    breaks: str = ""
+    multi_arch: str = "no"  # no | same | foreign | allowed
+    essential: bool = False
+    priority: str = "optional"
+    installed_size: int = 0  # KiB, as the index says
+
+    @property
+    def key(self) -> str:
+        """``name:arch`` as dpkg names a package instance."""
+        return f"{self.name}:{self.architecture}"
+
+
+@dataclass(frozen=True)
+class InstalledPackage:
+    """A package found in an image's dpkg database (or an SBOM): what scanners and SBOMs need."""
+
+    name: str
+    version: str
+    architecture: str
+    source: str
+    source_version: str
+    licenses: tuple[str, ...] = ()
+    files: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    # Extra context, e.g. which layer or file declared the package.
+    location: str = ""

@@ -1,0 +1,100 @@
+"""Every error zerocve raises on purpose, rooted at one class.
+
+The CLI catches ``ZerocveError`` in one place and prints ``diagnostics()`` as one line on
+stderr (the traceback only under ``--verbose``); third-party errors are converted at the
+boundary with ``raise ... from e``.
+
+    ZerocveError                    exit 3 unless noted
+    ├── UsageError                  exit 2: bad arguments or a target of the wrong kind
+    ├── SpecError                   the image spec: file, field path, what is wrong
+    ├── RepositoryError             apt repository: fetch, signature, index, hash
+    │   ├── SignatureError          InRelease / Release.gpg did not verify
+    │   ├── IntegrityError          a file's size or SHA256 differs from what signed data says
+    │   └── FetchError              network or HTTP failure after retries
+    ├── ResolutionError             dependency closure impossible; carries the chain
+    ├── LockError                   lock file unreadable, or stale under --locked
+    ├── PackageError                a .deb that is malformed or unsafe (path traversal, devices)
+    ├── BuildError                  assembling the root filesystem or the image
+    ├── RegistryError               OCI distribution API failures
+    ├── AdvisoryError               advisory DB or feed: unreadable, malformed, unreachable
+    ├── InventoryError              a scan/SBOM target with no readable package database
+    └── GateError                   exit 1: findings over the gate (not an operational failure)
+"""
+
+from __future__ import annotations
+
+
+class ZerocveError(Exception):
+    """Root of every error zerocve raises on purpose."""
+
+    exit_code = 3
+
+    def diagnostics(self) -> str:
+        """One line for the user: what went wrong and where."""
+        return str(self)
+
+
+class UsageError(ZerocveError):
+    exit_code = 2
+
+
+class SpecError(ZerocveError):
+    pass
+
+
+class RepositoryError(ZerocveError):
+    pass
+
+
+class SignatureError(RepositoryError):
+    pass
+
+
+class IntegrityError(RepositoryError):
+    pass
+
+
+class FetchError(RepositoryError):
+    pass
+
+
+class ResolutionError(ZerocveError):
+    """The closure cannot be built; ``chain`` lists the requirements that led to the failure,
+    outermost first (e.g. ``["python3", "libpython3.11-stdlib (= 3.11.2-6)"]``)."""
+
+    def __init__(self, message: str, chain: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.chain = chain or []
+
+    def diagnostics(self) -> str:
+        if not self.chain:
+            return str(self)
+        return " → ".join(self.chain) + ": " + str(self)
+
+
+class LockError(ZerocveError):
+    pass
+
+
+class PackageError(ZerocveError):
+    pass
+
+
+class BuildError(ZerocveError):
+    pass
+
+
+class RegistryError(ZerocveError):
+    pass
+
+
+class AdvisoryError(ZerocveError):
+    pass
+
+
+class InventoryError(ZerocveError):
+    pass
+
+
+class GateError(ZerocveError):
+    exit_code = 1
