@@ -9,9 +9,16 @@ import sys
 
 import typer
 
-from zerocve.cli import _app
-from zerocve.cli import images as _images  # noqa: F401  (registers lock/build/publish)
-from zerocve.cli import vulns as _vulns  # noqa: F401  (registers db/scan/sbom)
+# Each module registers its commands on the shared app when imported.
+from zerocve.cli import (  # noqa: F401
+    _app,
+    build_cmd,
+    db_cmd,
+    lock_cmd,
+    publish_cmd,
+    sbom_cmd,
+    scan_cmd,
+)
 from zerocve.errors import ZerocveError
 
 app = _app.app

@@ -1,4 +1,4 @@
-"""CLI commands (registered on import)."""
+"""`zerocve lock`."""
 
 from __future__ import annotations
 

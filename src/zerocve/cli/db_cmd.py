@@ -1,0 +1,5 @@
+"""`zerocve db`."""
+
+from __future__ import annotations
+
+from zerocve.cli._app import app  # noqa: F401

@@ -1,0 +1,1 @@
+"""What is installed in a target (image, archive, registry reference, root filesystem, SBOM)."""

@@ -1,0 +1,1 @@
+"""Vulnerability matching: advisory DB, matcher, VEX, report formats, gate."""
