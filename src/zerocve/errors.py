@@ -18,6 +18,7 @@ boundary with ``raise ... from e``.
     ├── RegistryError               OCI distribution API failures
     ├── AdvisoryError               advisory DB or feed: unreadable, malformed, unreachable
     ├── InventoryError              a scan/SBOM target with no readable package database
+    ├── VexError                    an OpenVEX document that is unreadable or malformed
     └── GateError                   exit 1: findings over the gate (not an operational failure)
 """
 
@@ -93,6 +94,10 @@ class AdvisoryError(ZerocveError):
 
 
 class InventoryError(ZerocveError):
+    pass
+
+
+class VexError(ZerocveError):
     pass
 
 

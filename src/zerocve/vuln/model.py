@@ -65,6 +65,7 @@ class Suppression:
     status: str  # "not_affected", "fixed", ...
     justification: str
     statement_source: str  # the VEX file it came from
+    impact_statement: str = ""  # the statement's free-text reason, when it gives one
 
 
 @dataclass(frozen=True)
