@@ -1,0 +1,369 @@
+"""Read a ``.deb`` as a stream: its control stanza, md5sums, conffiles and data members.
+
+A ``.deb`` is an ``ar`` archive holding ``debian-binary`` ("2.0\\n"), ``control.tar.*`` and
+``data.tar.*`` in that order; the tarballs may be compressed with xz, zstd or gzip (or, for
+data, not at all). The ar framing is parsed here by hand so that nothing is extracted to disk.
+
+Safety rules: every data member is checked before it is yielded, and anything unsafe raises a
+``PackageError`` naming the package and the member:
+
+* a name that is absolute or has a ``..`` component (it would escape the root);
+* a hard link whose target is absolute, has ``..``, or is not a regular file earlier in the
+  same archive (tar semantics: the target must already be there);
+* a member below a symlink the same archive created earlier (``lib -> /etc`` followed by
+  ``lib/passwd`` writes outside the directory the member names);
+* device nodes and FIFOs (an image needs none; the runtime provides ``/dev``), and any other
+  tar member type (sockets, sparse files, GNU volume headers...);
+* two members with the same name, and unknown compressions.
+
+Symlink *targets* may be absolute or climb with ``..``: they resolve inside the image root at
+run time, as on any Debian system.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import lzma
+import posixpath
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import BinaryIO, Final
+
+import zstandard
+from debian.deb822 import Deb822
+
+from zerocve.errors import PackageError
+
+_AR_MAGIC: Final = b"!<arch>\n"
+_AR_HEADER_SIZE: Final = 60
+_CHUNK: Final = 1 << 16
+
+
+class MemberKind(Enum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+
+
+@dataclass(frozen=True)
+class DataMember:
+    """One entry of a package's data archive.
+
+    ``path`` is relative to the root, normalised, without ``./`` or a trailing slash
+    (``"usr/bin/python3"``). ``target`` is the symlink target as written, or for a hard link
+    the normalised path of the file it links to.
+    """
+
+    path: str
+    kind: MemberKind
+    mode: int  # permission bits, including setuid/setgid/sticky
+    uid: int
+    gid: int
+    mtime: int
+    data: bytes = b""
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class DebControl:
+    """What the control tarball says about a package."""
+
+    package: str
+    stanza: str  # the control file as shipped (one deb822 stanza, newline-terminated)
+    fields: dict[str, str] = field(hash=False)
+    md5sums: dict[str, str] = field(hash=False)  # "usr/bin/x" -> hex md5
+    conffiles: tuple[str, ...] = ()  # absolute paths, as in the conffiles file
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.fields.get(name, default)
+
+
+class _Bounded(io.RawIOBase):
+    """A read-only window of ``size`` bytes over a sequential stream."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self._stream = stream
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        want = min(len(buffer), self._left)
+        chunk = self._stream.read(want)
+        buffer[: len(chunk)] = chunk
+        self._left -= len(chunk)
+        return len(chunk)
+
+    @property
+    def left(self) -> int:
+        return self._left
+
+
+def _decompressor(raw: BinaryIO, member: str, where: str) -> BinaryIO:
+    """Wrap ``raw`` in a streaming decompressor chosen by the member's suffix."""
+    suffix = member.rsplit(".", 1)[-1] if member.count(".") >= 2 else ""
+    if suffix == "xz":
+        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+    if suffix == "zst":
+        return zstandard.ZstdDecompressor().stream_reader(raw)  # type: ignore[return-value]
+    if suffix == "gz":
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    if suffix == "":
+        return raw
+    raise PackageError(f"{where}: {member}: unsupported compression {suffix!r}")
+
+
+def _normalise(name: str, package: str) -> str:
+    """``./usr/bin/`` -> ``usr/bin``; refuse absolute names and ``..`` components."""
+    if name.startswith("/"):
+        raise PackageError(f"{package}: {name}: absolute path in data archive")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise PackageError(f"{package}: {name}: path escapes the root ('..')")
+    return "/".join(parts)
+
+
+class DebReader:
+    """Sequential reader over one ``.deb``: ``control`` first, then ``members()`` once.
+
+    Use as a context manager::
+
+        with DebReader(path) as deb:
+            control = deb.control
+            for member in deb.members():
+                ...
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._name = self.path.name
+        self._stream: BinaryIO | None = None
+        self._control: DebControl | None = None
+        self._data_member: tuple[str, int] | None = None
+        self._consumed = False
+
+    def __enter__(self) -> DebReader:
+        try:
+            self._stream = open(self.path, "rb")  # noqa: SIM115 - closed in __exit__
+        except OSError as e:
+            raise PackageError(f"{self.path}: cannot open: {e.strerror}") from e
+        self._read_head()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    # -- ar framing ------------------------------------------------------------------
+
+    def _next_ar_member(self) -> tuple[str, int] | None:
+        assert self._stream is not None
+        header = self._stream.read(_AR_HEADER_SIZE)
+        if not header:
+            return None
+        if len(header) < _AR_HEADER_SIZE or header[58:60] != b"`\n":
+            raise PackageError(f"{self._name}: truncated or malformed ar header")
+        name = header[0:16].decode("ascii", "replace").rstrip()
+        name = name.removesuffix("/")  # GNU ar terminates names with '/'
+        try:
+            size = int(header[48:58].decode("ascii").strip())
+        except ValueError as e:
+            raise PackageError(f"{self._name}: {name}: bad ar member size") from e
+        return name, size
+
+    def _skip_padding(self, size: int) -> None:
+        assert self._stream is not None
+        if size % 2:
+            self._stream.read(1)
+
+    def _read_exact(self, size: int, member: str) -> bytes:
+        assert self._stream is not None
+        data = self._stream.read(size)
+        if len(data) != size:
+            raise PackageError(f"{self._name}: {member}: truncated")
+        self._skip_padding(size)
+        return data
+
+    def _read_head(self) -> None:
+        assert self._stream is not None
+        if self._stream.read(len(_AR_MAGIC)) != _AR_MAGIC:
+            raise PackageError(f"{self._name}: not a Debian package (no ar magic)")
+        first = self._next_ar_member()
+        if first is None or first[0] != "debian-binary":
+            raise PackageError(f"{self._name}: first member is not debian-binary")
+        version = self._read_exact(first[1], "debian-binary")
+        if not version.startswith(b"2."):
+            raise PackageError(f"{self._name}: unsupported format {version.strip()!r}")
+        control_blob: bytes | None = None
+        control_name = ""
+        while True:
+            member = self._next_ar_member()
+            if member is None:
+                raise PackageError(f"{self._name}: no data.tar member")
+            name, size = member
+            if name.startswith("control.tar"):
+                control_name = name
+                control_blob = self._read_exact(size, name)
+            elif name.startswith("data.tar"):
+                if control_blob is None:
+                    raise PackageError(f"{self._name}: data.tar comes before control.tar")
+                self._data_member = (name, size)
+                break
+            elif name.startswith("_"):
+                self._read_exact(size, name)  # dpkg ignores members starting with '_'
+            else:
+                raise PackageError(f"{self._name}: unexpected member {name!r}")
+        self._control = self._parse_control(control_name, control_blob)
+
+    # -- control ---------------------------------------------------------------------
+
+    def _parse_control(self, member: str, blob: bytes) -> DebControl:
+        files: dict[str, bytes] = {}
+        raw = io.BytesIO(blob)
+        try:
+            stream = _decompressor(raw, member, self._name)
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                for info in tar:
+                    name = info.name.removeprefix("./")
+                    if info.isfile() and name in ("control", "md5sums", "conffiles"):
+                        extracted = tar.extractfile(info)
+                        assert extracted is not None
+                        files[name] = extracted.read()
+        except (tarfile.TarError, lzma.LZMAError, zstandard.ZstdError, OSError, EOFError) as e:
+            raise PackageError(f"{self._name}: {member}: corrupt: {e}") from e
+        if "control" not in files:
+            raise PackageError(f"{self._name}: {member}: no control file")
+        stanza = files["control"].decode("utf-8", "replace")
+        fields = dict(Deb822(stanza))
+        package = fields.get("Package", "")
+        if not package:
+            raise PackageError(f"{self._name}: control file has no Package field")
+        md5sums: dict[str, str] = {}
+        for line in files.get("md5sums", b"").decode("utf-8", "replace").splitlines():
+            digest, _, path = line.partition(" ")
+            if digest and path:
+                md5sums[path.lstrip(" *").removeprefix("./")] = digest
+        conffiles = tuple(
+            line.strip()
+            for line in files.get("conffiles", b"").decode("utf-8", "replace").splitlines()
+            if line.strip()
+        )
+        if not stanza.endswith("\n"):
+            stanza += "\n"
+        return DebControl(package, stanza, fields, md5sums, conffiles)
+
+    @property
+    def control(self) -> DebControl:
+        if self._control is None:
+            raise RuntimeError("DebReader used outside its context manager")
+        return self._control
+
+    # -- data ------------------------------------------------------------------------
+
+    def members(self) -> Iterator[DataMember]:
+        """Yield the data archive's members in archive order (the root itself skipped)."""
+        if self._stream is None or self._data_member is None:
+            raise RuntimeError("DebReader used outside its context manager")
+        if self._consumed:
+            raise RuntimeError("members() can be iterated only once")
+        self._consumed = True
+        member, size = self._data_member
+        package = f"{self.control.package} ({self._name})"
+        window = _Bounded(self._stream, size)
+        stream = _decompressor(io.BufferedReader(window, _CHUNK), member, package)
+        seen: dict[str, MemberKind] = {}
+        symlinks: set[str] = set()
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                for info in tar:
+                    converted = self._convert(tar, info, package, seen, symlinks)
+                    if converted is not None:
+                        yield converted
+        except (tarfile.TarError, lzma.LZMAError, zstandard.ZstdError, OSError, EOFError) as e:
+            raise PackageError(f"{package}: {member}: corrupt: {e}") from e
+
+    def _convert(
+        self,
+        tar: tarfile.TarFile,
+        info: tarfile.TarInfo,
+        package: str,
+        seen: dict[str, MemberKind],
+        symlinks: set[str],
+    ) -> DataMember | None:
+        path = _normalise(info.name, package)
+        if path == "":
+            return None  # "./": the root directory itself
+        if path in seen:
+            raise PackageError(f"{package}: {info.name}: duplicate member")
+        parent = posixpath.dirname(path)
+        while parent:
+            if parent in symlinks:
+                raise PackageError(
+                    f"{package}: {info.name}: lies below symlink /{parent} created by the "
+                    "same package (would escape the path it names)"
+                )
+            parent = posixpath.dirname(parent)
+        kind, data, target = self._payload(tar, info, path, package, seen)
+        if kind is MemberKind.SYMLINK:
+            symlinks.add(path)
+        seen[path] = kind
+        return DataMember(
+            path=path,
+            kind=kind,
+            mode=info.mode & 0o7777,
+            uid=info.uid,
+            gid=info.gid,
+            mtime=int(info.mtime),
+            data=data,
+            target=target,
+        )
+
+    @staticmethod
+    def _payload(
+        tar: tarfile.TarFile,
+        info: tarfile.TarInfo,
+        path: str,
+        package: str,
+        seen: dict[str, MemberKind],
+    ) -> tuple[MemberKind, bytes, str]:
+        """The member's kind, content (regular files) and link target, or PackageError."""
+        if info.isreg():
+            extracted = tar.extractfile(info)
+            assert extracted is not None
+            data = extracted.read()
+            if len(data) != info.size:
+                raise PackageError(f"{package}: {info.name}: truncated")
+            return MemberKind.FILE, data, ""
+        if info.isdir():
+            return MemberKind.DIR, b"", ""
+        if info.issym():
+            if not info.linkname:
+                raise PackageError(f"{package}: {info.name}: symlink with an empty target")
+            return MemberKind.SYMLINK, b"", info.linkname
+        if info.islnk():
+            if info.linkname.startswith("/"):
+                raise PackageError(
+                    f"{package}: {info.name}: hard link to absolute path {info.linkname}"
+                )
+            target = _normalise(info.linkname, package)
+            if seen.get(target) is not MemberKind.FILE:
+                raise PackageError(
+                    f"{package}: {info.name}: hard link to {info.linkname}, which is not a "
+                    "regular file earlier in the package"
+                )
+            return MemberKind.HARDLINK, b"", target
+        if info.ischr() or info.isblk() or info.isfifo():
+            what = "FIFO" if info.isfifo() else "device node"
+            raise PackageError(
+                f"{package}: {info.name}: {what} refused (an image ships no device files)"
+            )
+        raise PackageError(f"{package}: {info.name}: unsupported tar member type")
