@@ -1,0 +1,1 @@
+"""Test and benchmark support: real apt repositories and a real registry on loopback."""
