@@ -93,6 +93,17 @@ class PathSpec(_Model):
     gid: int = 0
     permissions: int = 0o755
 
+    @field_validator("permissions", mode="before")
+    @classmethod
+    def _octal(cls, value: object) -> object:
+        # apko writes modes as 0o755, which YAML 1.1 (PyYAML) reads as a string.
+        if isinstance(value, str):
+            try:
+                return int(value.removeprefix("0o"), 8)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an octal mode like 0o755") from None
+        return value
+
     @field_validator("path")
     @classmethod
     def _absolute(cls, path: str) -> str:
