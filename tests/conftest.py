@@ -3,6 +3,7 @@ loopback, and Debian's docker-registry on 127.0.0.1."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ import yaml
 
 from support.aptrepo import ESSENTIAL_PACKAGES, IMAGE_PACKAGES, AptRepo, SigningKey, build_repo
 from support.registry import Registry, start_registry
+
+# Every podman the tests start (directly or through zerocve) reads these settings.
+os.environ["CONTAINERS_CONF"] = str(Path(__file__).parent / "support" / "containers.conf")
 
 
 @pytest.fixture(autouse=True)
