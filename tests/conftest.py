@@ -30,7 +30,9 @@ def signing_key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
 
 
 @pytest.fixture(scope="session")
-def apt_repo(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey) -> Iterator[AptRepo]:
+def apt_repo(
+    tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey
+) -> Iterator[AptRepo]:
     """The examples' packages (and the Essential set) in ``bookworm`` and ``bookworm-security``,
     signed, on ``file://`` (``.uri``) and on http://127.0.0.1 (``.http_uri``)."""
     repo = build_repo(

@@ -77,7 +77,7 @@ class Accounts(_Model):
 DEFAULT_ACCOUNTS = Accounts(
     groups=[Group(groupname="nonroot", gid=NONROOT_ID)],
     users=[User(username="nonroot", uid=NONROOT_ID, gid=NONROOT_ID, home="/home/nonroot")],
-    run_as="nonroot",
+    **{"run-as": "nonroot"},
 )
 
 

@@ -84,7 +84,7 @@ def download(name: str, version: str) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _deb_version(path: Path) -> str:
     return _run("dpkg-deb", "-f", str(path), "Version").strip()
 

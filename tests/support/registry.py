@@ -43,7 +43,8 @@ def start_registry(root: Path, htpasswd: Path | None = None) -> Registry:
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: error\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        "  delete:\n    enabled: true\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
         + auth
     )
