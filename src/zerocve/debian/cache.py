@@ -1,0 +1,129 @@
+"""A content-addressed file cache: ``<root>/blobs/sha256/<hex>``.
+
+An entry appears only by ``os.replace`` of a complete, fsynced, verified temp file, so a
+concurrent writer or a writer killed mid-download never leaves a partial entry. Temp files
+live in ``<root>/tmp/`` (never mistaken for entries); each writer holds an ``flock`` on its
+temp file, so a temp whose lock can be taken belongs to a dead writer and is removed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import platformdirs
+
+from zerocve.errors import IntegrityError
+
+_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 1 << 20
+_STALE_AFTER_S = 60
+
+
+def default_cache_dir() -> Path:
+    """``$ZEROCVE_CACHE_DIR``, else the platform's user cache dir for zerocve."""
+    override = os.environ.get("ZEROCVE_CACHE_DIR")
+    return Path(override) if override else Path(platformdirs.user_cache_dir("zerocve"))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class BlobCache:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_cache_dir()
+        self.blobs = self.root / "blobs" / "sha256"
+        self.tmp = self.root / "tmp"
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.clean_stale()
+
+    def path(self, sha256: str) -> Path:
+        if not _HEX_RE.match(sha256):
+            raise IntegrityError(f"{sha256!r} is not a SHA256 hex digest")
+        return self.blobs / sha256
+
+    def get(self, sha256: str) -> Path | None:
+        """The entry's path, or None. Entries are verified when written; ``verify`` re-checks."""
+        path = self.path(sha256)
+        return path if path.is_file() else None
+
+    def verify(self, sha256: str, size: int | None = None) -> Path | None:
+        """The entry's path if it is present and still matches its size and digest; a
+        damaged entry (e.g. truncated on disk) is removed and None returned."""
+        path = self.get(sha256)
+        if path is None:
+            return None
+        if (size is None or path.stat().st_size == size) and file_sha256(path) == sha256:
+            return path
+        path.unlink(missing_ok=True)
+        return None
+
+    def put_stream(
+        self,
+        expected_sha256: str,
+        expected_size: int | None,
+        chunks: Iterable[bytes],
+        what: str = "download",
+    ) -> Path:
+        """Store ``chunks`` as the entry ``expected_sha256``; IntegrityError naming ``what`` (and
+        no file left) when the size or digest differs."""
+        target = self.path(expected_sha256)
+        tmp = self.tmp / f"{expected_sha256[:16]}.{os.getpid()}.{os.urandom(6).hex()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            digest = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb", closefd=False) as f:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if expected_size is not None and size > expected_size:
+                        break  # a runaway body: stop reading, report below
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            if expected_size is not None and size != expected_size:
+                more = " or more" if size > expected_size else ""
+                raise IntegrityError(f"{what}: got {size} bytes{more}, expected {expected_size}")
+            if digest.hexdigest() != expected_sha256:
+                raise IntegrityError(
+                    f"{what}: SHA256 is {digest.hexdigest()}, expected {expected_sha256}"
+                )
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(fd)
+        return target
+
+    def clean_stale(self) -> None:
+        """Remove temp files whose writer is gone (its lock is free)."""
+        for tmp in self.tmp.iterdir():
+            try:
+                fd = os.open(tmp, os.O_RDONLY)
+            except OSError:
+                continue  # finished or removed meanwhile
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer
+            else:
+                # A writer locks its file right after creating it; the age check covers
+                # that instant.
+                if time.time() - os.fstat(fd).st_mtime > _STALE_AFTER_S:
+                    tmp.unlink(missing_ok=True)
+            finally:
+                os.close(fd)

@@ -1,0 +1,116 @@
+"""Release signatures, checked with ``gpgv`` against one keyring.
+
+Only what gpgv itself verified is returned (``--output -``), so text around or outside a
+clearsigned block can never reach the Release parser. A signature counts when gpgv reports a
+good signature from the keyring and no bad one, as apt decides.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from zerocve.errors import SignatureError
+
+_CLEARSIGN_HEADER = b"-----BEGIN PGP SIGNED MESSAGE-----"
+
+
+@dataclass(frozen=True)
+class _Status:
+    good: tuple[str, ...]  # fingerprints (VALIDSIG)
+    bad: tuple[str, ...]  # key ids with a signature that does not match the data
+    unknown: tuple[str, ...]  # key ids (or fingerprints) missing from the keyring
+    expired_or_revoked: tuple[str, ...]
+
+
+def _parse_status(text: str) -> _Status:
+    good: list[str] = []
+    bad: list[str] = []
+    unknown: list[str] = []
+    stale: list[str] = []
+    for line in text.splitlines():
+        if not line.startswith("[GNUPG:] "):
+            continue
+        token, *args = line.removeprefix("[GNUPG:] ").split()
+        if token == "VALIDSIG" and args:
+            good.append(args[0])
+        elif token == "BADSIG" and args:
+            bad.append(args[0])
+        elif token == "ERRSIG" and len(args) >= 6 and args[5] == "9":
+            # rc 9: no public key; the fingerprint follows when the signature carries it
+            unknown.append(args[6] if len(args) > 6 and args[6] != "-" else args[0])
+        elif token in ("EXPKEYSIG", "REVKEYSIG", "EXPSIG") and args:
+            stale.append(args[0])
+    return _Status(tuple(good), tuple(bad), tuple(unknown), tuple(stale))
+
+
+def _gpgv(
+    args: list[str], keyring: Path, what: str, tmp: Path, stdin: bytes | None = None
+) -> tuple[bytes, _Status]:
+    binary = _binary_keyring(keyring, what, tmp)
+    command = [
+        "gpgv", "--homedir", str(tmp), "--status-fd", "2", "--keyring", str(binary), *args,
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, input=stdin, capture_output=True, check=False)
+    except FileNotFoundError as e:
+        raise SignatureError(f"{what}: gpgv is not installed (apt-get install gpgv)") from e
+    status = _parse_status(done.stderr.decode(errors="replace"))
+    if status.bad:
+        raise SignatureError(f"{what}: BAD signature by key {status.bad[0]}; the file was altered")
+    if not status.good:
+        if status.unknown:
+            raise SignatureError(
+                f"{what} signed by unknown key {status.unknown[0]} (not in {keyring}); "
+                "pass the right keyring"
+            )
+        if status.expired_or_revoked:
+            raise SignatureError(
+                f"{what}: signed by expired or revoked key {status.expired_or_revoked[0]}"
+            )
+        lines = done.stderr.decode(errors="replace").splitlines()
+        detail = next((ln for ln in lines if not ln.startswith("[GNUPG:]")), "no signature")
+        raise SignatureError(f"{what}: signature not verified: {detail.removeprefix('gpgv: ')}")
+    return done.stdout, status
+
+
+def _binary_keyring(keyring: Path, what: str, tmp: Path) -> Path:
+    """gpgv reads binary keyrings only: an ASCII-armored one is dearmored into ``tmp``."""
+    keyring = keyring.absolute()  # gpgv looks up bare names in its home directory
+    try:
+        head = keyring.read_bytes()[:64]
+    except OSError as e:
+        raise SignatureError(f"{keyring}: cannot read keyring for {what}: {e.strerror}") from e
+    if not head.lstrip().startswith(b"-----BEGIN PGP"):
+        return keyring
+    out = tmp / "keyring.gpg"
+    done = subprocess.run(
+        ["gpg", "--batch", "--homedir", str(tmp), "--dearmor", "--output", str(out),
+         str(keyring)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        raise SignatureError(f"{keyring}: not a valid armored keyring: {message[-1:]}")
+    return out
+
+
+def verify_clearsigned(data: bytes, keyring: Path, what: str) -> bytes:
+    """The signed text of a clearsigned file (InRelease), as gpgv verified it."""
+    if data.count(_CLEARSIGN_HEADER) != 1 or not data.lstrip().startswith(_CLEARSIGN_HEADER):
+        raise SignatureError(f"{what}: not one clearsigned message")
+    with tempfile.TemporaryDirectory(prefix="zerocve-gpgv-") as tmp:
+        text, _ = _gpgv(["--output", "-", "-"], keyring, what, Path(tmp), stdin=data)
+    return text
+
+
+def verify_detached(data: bytes, signature: bytes, keyring: Path, what: str) -> bytes:
+    """``data`` (a Release file) once its detached signature (Release.gpg) verifies."""
+    with tempfile.TemporaryDirectory(prefix="zerocve-gpgv-") as tmp:
+        sig, body = Path(tmp) / "Release.gpg", Path(tmp) / "Release"
+        sig.write_bytes(signature)
+        body.write_bytes(data)
+        _gpgv([str(sig), str(body)], keyring, what, Path(tmp))
+    return data
