@@ -1,0 +1,464 @@
+"""Dependency closure over parsed package indices: what an image must hold, and nothing else.
+
+Pure: no I/O. ``resolve`` takes the packages of every index searched (several suites may offer
+the same name) and returns the closure of the requests for one architecture.
+
+The rules, in the order they apply (apt-like, greedy, deterministic; no backtracking):
+
+1. **Requests** are ``name``, ``name:arch`` or ``name=version`` (``name:arch=version``). An
+   unknown name fails with the closest known names (real and virtual). All requests are
+   selected first, then their dependencies are followed breadth first, requests in order,
+   Pre-Depends before Depends, in field order.
+2. **Candidates.** Packages of the target architecture and ``all`` are considered (plus any
+   architecture named in a request, as ``dpkg --add-architecture`` would). Among all suites,
+   the highest version of a name wins (so ``bookworm-security`` beats ``bookworm``); a pin
+   ``name=version`` makes that version the only one. When the highest version does not
+   satisfy a versioned dependency, the highest version that does is taken: pinning
+   ``python3.11=X`` thus pulls ``libpython3.11-stdlib (= X)`` instead of failing, as apt would.
+   A version offered by several suites is taken from the first origin in sorted order.
+3. **Dependencies** (Pre-Depends and Depends; Recommends and Suggests are ignored). A
+   dependency is satisfied, with nothing added, when one of its alternatives is satisfied by a
+   package already selected, or names an excluded package (rule 6). Otherwise the first
+   alternative, in order, that has a candidate is taken. For one alternative a real package of
+   that name wins over providers of it; among providers (none selected), the order is: named
+   in the requests, then by Priority (required, important, standard, optional, extra), then
+   alphabetical by name. A candidate that conflicts with what is selected is passed over.
+4. **Versions and Provides.** All relations (``<<``, ``<=``, ``=``, ``>=``, ``>>``) in dpkg
+   order. An unversioned dependency is satisfied by any Provides of its name; a versioned one
+   only by a versioned Provides ``name (= v)`` whose ``v`` satisfies it.
+5. **Multi-Arch**, as dpkg decides (lib/dpkg/depcon.c, ``deparchsatisfied``): an unqualified
+   dependency is satisfied by a package of the depender's architecture (``all`` counts as the
+   native architecture), or of any architecture when that package is ``Multi-Arch: foreign``;
+   ``name:any`` by a package of any architecture that is ``Multi-Arch: allowed``;
+   ``name:native`` and ``name:ARCH`` by that architecture. Two architectures of one name may
+   only both be selected when both are ``Multi-Arch: same`` at the same version.
+6. **Exclusions** (``exclude``, from the spec's ``contents.exclude``): packages that only serve
+   maintainer scripts, which a distroless image never runs (dpkg, debconf, tar, perl-base). A
+   dependency on an excluded name, or on a virtual name that only excluded packages provide,
+   counts as satisfied; excluded packages are never chosen as providers, and are installed
+   only when requested by name.
+7. **Essential / Priority: required** packages are not added unless requested or depended on.
+8. **Conflicts and Breaks** between selected packages (unqualified ones apply to every
+   architecture; versioned ones match real packages and versioned Provides) fail, naming both.
+
+A failure raises ``ResolutionError`` whose chain shows how the failing dependency was reached:
+``python3 → python3.11 → libpython3.11-stdlib (= 3.11.2-6): no candidate in bookworm main
+amd64``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from zerocve.debian import version as dpkg_version
+from zerocve.debian.model import BinaryPackage
+from zerocve.debian.relations import (
+    Dependency,
+    Relation,
+    RelationSyntaxError,
+    format_dependency,
+    parse_dependencies,
+    parse_provides,
+)
+from zerocve.errors import ResolutionError
+
+PRIORITY_RANK = {"required": 0, "important": 1, "standard": 2, "optional": 3, "extra": 4}
+
+_REQUEST_RE = re.compile(
+    r"^(?P<name>[a-z0-9][a-z0-9+.\-]*)(?::(?P<arch>[a-z0-9\-]+))?(?:=(?P<version>[^=\s]+))?$"
+)
+
+# (name, architecture group): "all" packages belong to the native group, so that a name moving
+# between Architecture: all and any still has one candidate.
+_Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One requested package: ``name[:arch][=version]``."""
+
+    name: str
+    arch: str | None
+    version: str | None
+    text: str
+
+
+def parse_request(text: str) -> Request:
+    match = _REQUEST_RE.match(text.strip())
+    if match is None:
+        raise ResolutionError(
+            f"invalid package request {text!r} (expected name, name:arch or name=version)"
+        )
+    return Request(match["name"], match["arch"], match["version"], text.strip())
+
+
+def _version_ok(relation: Relation, version: str) -> bool:
+    if relation.op is None or relation.version is None:
+        return True
+    return dpkg_version.satisfies(version, relation.op, relation.version)
+
+
+class _Universe:
+    """The packages considered, indexed by name and by what they provide."""
+
+    def __init__(self, packages: Iterable[BinaryPackage], native: str, archs: set[str]) -> None:
+        self.native = native
+        every = list(packages)
+        self.origins = sorted({str(p.origin) for p in every})
+        self.all_names = sorted({p.name for p in every})
+        unique: dict[tuple[str, str, str], BinaryPackage] = {}
+        for pkg in every:
+            if pkg.architecture not in archs:
+                continue
+            # The same version offered by several suites is one package: keep one origin,
+            # chosen independently of input order.
+            ident = (pkg.name, pkg.architecture, pkg.version)
+            kept = unique.get(ident)
+            if kept is None or _origin_order(pkg) < _origin_order(kept):
+                unique[ident] = pkg
+        by_name: dict[str, list[BinaryPackage]] = defaultdict(list)
+        self.providers: dict[str, list[tuple[BinaryPackage, Relation]]] = defaultdict(list)
+        for pkg in unique.values():
+            by_name[pkg.name].append(pkg)
+            for provided in _provides(pkg):
+                if provided.name != pkg.name:
+                    self.providers[provided.name].append((pkg, provided))
+        self.by_name = {name: sorted(pkgs, key=self._preference) for name, pkgs in by_name.items()}
+        for offers in self.providers.values():
+            offers.sort(key=lambda offer: self._preference(offer[0]))
+
+    def group(self, pkg: BinaryPackage) -> str:
+        return self.native if pkg.architecture == "all" else pkg.architecture
+
+    def key(self, pkg: BinaryPackage) -> _Key:
+        return (pkg.name, self.group(pkg))
+
+    def _preference(self, pkg: BinaryPackage) -> tuple[object, ...]:
+        """Native group first, then by architecture; newest version first."""
+        group = self.group(pkg)
+        return (group != self.native, group, _Descending(pkg.version), pkg.architecture)
+
+    def known(self, name: str) -> bool:
+        return name in self.by_name or name in self.providers
+
+    def arch_ok(self, relation: Relation, depender_group: str, pkg: BinaryPackage) -> bool:
+        """dpkg's ``deparchsatisfied`` for a dependency of a package in ``depender_group``."""
+        if relation.arch_qualifier is None and pkg.multi_arch == "foreign":
+            return True
+        if relation.arch_qualifier == "any":
+            return pkg.multi_arch == "allowed"
+        wanted = relation.arch_qualifier or depender_group
+        if wanted in ("native", "all"):
+            wanted = self.native
+        return wanted == self.group(pkg)
+
+    def conflict_arch_ok(self, relation: Relation, pkg: BinaryPackage) -> bool:
+        """Conflicts and Breaks without a qualifier (or with ``:any``) hit every architecture."""
+        if relation.arch_qualifier in (None, "any"):
+            return True
+        return self.arch_ok(relation, self.native, pkg)
+
+
+class _Descending:
+    """Sorts dpkg versions newest first."""
+
+    __slots__ = ("version",)
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+    def __lt__(self, other: _Descending) -> bool:
+        return dpkg_version.compare(self.version, other.version) > 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and (
+            dpkg_version.compare(self.version, other.version) == 0
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.version)
+
+
+def _origin_order(pkg: BinaryPackage) -> tuple[str, ...]:
+    o = pkg.origin
+    return (o.uri, o.suite, o.component, o.architecture, pkg.filename, pkg.sha256)
+
+
+def _field(pkg: BinaryPackage, name: str, text: str) -> list[Dependency]:
+    try:
+        return parse_dependencies(text)
+    except RelationSyntaxError as e:
+        raise ResolutionError(f"{pkg.name} {pkg.version} ({pkg.origin}): bad {name}: {e}") from e
+
+
+def _provides(pkg: BinaryPackage) -> list[Relation]:
+    if not pkg.provides:
+        return []
+    try:
+        return parse_provides(pkg.provides)
+    except RelationSyntaxError as e:
+        raise ResolutionError(f"{pkg.name} {pkg.version} ({pkg.origin}): bad Provides: {e}") from e
+
+
+class _Resolver:
+    def __init__(self, universe: _Universe, requests: list[Request], exclude: set[str]) -> None:
+        self.u = universe
+        self.requests = requests
+        self.requested_names = {r.name for r in requests}
+        self.exclude = exclude - self.requested_names
+        self.pins = {r.name: (r.arch, r.version) for r in requests if r.version is not None}
+        self.selected: dict[_Key, BinaryPackage] = {}
+        self.chains: dict[_Key, list[str]] = {}
+        self.queue: deque[BinaryPackage] = deque()
+        # Conflicts/Breaks of selected packages, by the name they target.
+        self.conflicts_on: dict[str, list[tuple[BinaryPackage, str, Relation]]] = defaultdict(list)
+
+    # -- candidates -------------------------------------------------------------------------
+
+    def versions(self, name: str) -> list[BinaryPackage]:
+        """Every version of ``name`` that may be chosen, most preferred first."""
+        offered = self.u.by_name.get(name, [])
+        return offered if name not in self.pins else [p for p in offered if self.allowed(p)]
+
+    def allowed(self, pkg: BinaryPackage) -> bool:
+        """Whether a pin leaves ``pkg`` choosable."""
+        pin = self.pins.get(pkg.name)
+        if pin is None:
+            return True
+        pin_arch, pin_version = pin
+        if pin_arch is not None and pin_arch != pkg.architecture:
+            return True
+        return pin_version is not None and dpkg_version.compare(pkg.version, pin_version) == 0
+
+    def excluded(self, relation: Relation) -> bool:
+        if relation.name in self.exclude:
+            return True
+        if relation.name in self.u.by_name:
+            return False
+        offers = self.u.providers.get(relation.name, [])
+        return bool(offers) and all(p.name in self.exclude for p, _ in offers)
+
+    def provide_ok(self, relation: Relation, provided: Relation) -> bool:
+        if relation.op is None:
+            return True
+        return provided.version is not None and _version_ok(relation, provided.version)
+
+    def satisfied_by_selection(self, relation: Relation, group: str) -> bool:
+        for pkg in self.u.by_name.get(relation.name, []):
+            if self.selected.get(self.u.key(pkg)) is pkg and self.satisfies(relation, group, pkg):
+                return True
+        return any(
+            self.selected.get(self.u.key(pkg)) is pkg
+            and self.u.arch_ok(relation, group, pkg)
+            and self.provide_ok(relation, provided)
+            for pkg, provided in self.u.providers.get(relation.name, [])
+        )
+
+    def satisfies(self, relation: Relation, group: str, pkg: BinaryPackage) -> bool:
+        return self.u.arch_ok(relation, group, pkg) and _version_ok(relation, pkg.version)
+
+    def candidates(self, relation: Relation, group: str) -> list[BinaryPackage]:
+        """Packages that would satisfy ``relation``, best first (real ones before providers)."""
+        real = [p for p in self.versions(relation.name) if self.satisfies(relation, group, p)]
+        # A name already selected in a group cannot change version there.
+        real = [p for p in real if self.selected.get(self.u.key(p), p) is p]
+        if real:
+            return real
+        best: dict[_Key, BinaryPackage] = {}
+        for pkg, provided in self.u.providers.get(relation.name, []):
+            key = self.u.key(pkg)
+            if (
+                pkg.name in self.exclude
+                or key in best
+                or self.selected.get(key, pkg) is not pkg
+                or not self.allowed(pkg)
+                or not self.u.arch_ok(relation, group, pkg)
+                or not self.provide_ok(relation, provided)
+            ):
+                continue
+            best[key] = pkg  # offers are sorted newest first
+        return sorted(
+            best.values(),
+            key=lambda p: (
+                p.name not in self.requested_names,
+                PRIORITY_RANK.get(p.priority, len(PRIORITY_RANK)),
+                p.name,
+                self.u.group(p) != group,
+                self.u.group(p),
+            ),
+        )
+
+    # -- conflicts --------------------------------------------------------------------------
+
+    def _hits(self, relation: Relation, target: BinaryPackage) -> bool:
+        """Whether a Conflicts/Breaks ``relation`` applies to ``target``."""
+        if target.name == relation.name:
+            return self.u.conflict_arch_ok(relation, target) and _version_ok(
+                relation, target.version
+            )
+        return any(
+            provided.name == relation.name
+            and self.u.conflict_arch_ok(relation, target)
+            and self.provide_ok(relation, provided)
+            for provided in _provides(target)
+        )
+
+    def clash(self, pkg: BinaryPackage) -> str | None:
+        """Why ``pkg`` cannot join the selection, or None."""
+        for other_key, other in self.selected.items():
+            if other.name == pkg.name and other_key != self.u.key(pkg):
+                both_same = pkg.multi_arch == other.multi_arch == "same"
+                if not both_same or dpkg_version.compare(pkg.version, other.version) != 0:
+                    return (
+                        f"{pkg.key} {pkg.version} cannot be installed beside "
+                        f"{other.key} {other.version} (Multi-Arch: {pkg.multi_arch})"
+                    )
+        names = [pkg.name, *(r.name for r in _provides(pkg))]
+        for name in names:
+            for owner, field, relation in self.conflicts_on.get(name, []):
+                if owner.name != pkg.name and self._hits(relation, pkg):
+                    return (
+                        f"{owner.name} {owner.version} {field} {relation}, which "
+                        f"{pkg.name} {pkg.version} is"
+                        + (" (via Provides)" if relation.name != pkg.name else "")
+                    )
+        for field, text in (("Conflicts", pkg.conflicts), ("Breaks", pkg.breaks)):
+            for dependency in _field(pkg, field, text):
+                for relation in dependency:
+                    for other in self.selected.values():
+                        if other.name != pkg.name and self._hits(relation, other):
+                            return (
+                                f"{pkg.name} {pkg.version} {field} {relation}, which "
+                                f"{other.name} {other.version} is"
+                            )
+        return None
+
+    # -- the closure ------------------------------------------------------------------------
+
+    def select(self, pkg: BinaryPackage, chain: list[str]) -> None:
+        key = self.u.key(pkg)
+        self.selected[key] = pkg
+        self.chains[key] = chain
+        for field, text in (("Conflicts", pkg.conflicts), ("Breaks", pkg.breaks)):
+            for dependency in _field(pkg, field, text):
+                for relation in dependency:
+                    self.conflicts_on[relation.name].append((pkg, field.lower(), relation))
+        self.queue.append(pkg)
+
+    def satisfy(self, dependency: Dependency, group: str, chain: list[str], label: str) -> None:
+        for relation in dependency:
+            if self.excluded(relation) or self.satisfied_by_selection(relation, group):
+                return
+        candidates = [c for relation in dependency for c in self.candidates(relation, group)]
+        self.satisfy_with(dependency, candidates, chain, label, group)
+
+    def satisfy_with(
+        self,
+        dependency: Dependency,
+        candidates: list[BinaryPackage],
+        chain: list[str],
+        label: str,
+        group: str | None = None,
+    ) -> None:
+        """Select the first candidate that clashes with nothing selected, or fail."""
+        rejected: list[str] = []
+        for candidate in candidates:
+            reason = self.clash(candidate)
+            if reason is None:
+                self.select(candidate, [*chain, label or candidate.name])
+                return
+            rejected.append(reason)
+        where = ", ".join(self.u.origins) or "no package index"
+        detail = "; ".join(rejected) or self.near_misses(dependency, group or self.u.native)
+        raise ResolutionError(
+            f"no candidate in {where}" + (f" ({detail})" if detail else ""),
+            [*chain, label or format_dependency(dependency)],
+        )
+
+    def near_misses(self, dependency: Dependency, group: str) -> str:
+        """What exists under the names wanted, to say why none of it fits."""
+        seen: list[str] = []
+        for relation in dependency:
+            for pkg in self.versions(relation.name):
+                chosen = self.selected.get(self.u.key(pkg))
+                if chosen is not None and chosen is not pkg:
+                    via = " → ".join(self.chains[self.u.key(pkg)])
+                    seen.append(f"{chosen.name} {chosen.version} is selected, via {via}")
+                elif not self.u.arch_ok(relation, group, pkg):
+                    seen.append(f"{pkg.key} {pkg.version} is Multi-Arch: {pkg.multi_arch}")
+                else:
+                    seen.append(f"{pkg.name} {pkg.version} is available")
+            if relation.name in self.pins and not self.versions(relation.name):
+                seen.append(f"{relation.name} is pinned to {self.pins[relation.name][1]}")
+        return "; ".join(dict.fromkeys(seen))
+
+    def run(self) -> list[BinaryPackage]:
+        for request in self.requests:
+            self.check_request(request)
+        for request in self.requests:
+            relation = Relation(request.name, request.arch)
+            # A request is a dependency of the image, which has the native architecture; a
+            # real package named in it is installed even when something selected provides it.
+            if request.name in self.u.by_name and not self.satisfied_by_selection(
+                relation, self.u.native
+            ):
+                self.satisfy_with(
+                    (relation,), self.candidates(relation, self.u.native), [], request.text
+                )
+            else:
+                self.satisfy((relation,), self.u.native, [], request.text)
+        while self.queue:
+            pkg = self.queue.popleft()
+            chain = self.chains[self.u.key(pkg)]
+            group = self.u.group(pkg)
+            for field, text in (("Pre-Depends", pkg.pre_depends), ("Depends", pkg.depends)):
+                for dependency in _field(pkg, field, text):
+                    self.satisfy(dependency, group, chain, "")
+        return sorted(self.selected.values(), key=lambda p: (p.name, p.architecture))
+
+    def check_request(self, request: Request) -> None:
+        if not self.u.known(request.name):
+            close = difflib.get_close_matches(
+                request.name, [*self.u.all_names, *self.u.providers], n=1
+            )
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ResolutionError(f"unknown package {request.name!r}{hint}")
+        if request.version is not None and not self.versions(request.name):
+            available = sorted(
+                {p.version for p in self.u.by_name.get(request.name, [])},
+                key=dpkg_version.sort_key,
+            )
+            where = ", ".join(self.u.origins)
+            raise ResolutionError(
+                f"version {request.version} not found in {where} (available: "
+                + (", ".join(available) or "none, it is a virtual package")
+                + ")",
+                [request.text],
+            )
+
+
+def resolve(
+    requests: list[str],
+    packages: Iterable[BinaryPackage],
+    arch: str,
+    *,
+    exclude: Iterable[str] = (),
+) -> list[BinaryPackage]:
+    """The closure of ``requests`` for architecture ``arch``, sorted by name then architecture.
+
+    See the module docstring for the rules. Raises ``ResolutionError`` (with the chain that led
+    to the failure) when a request is unknown or a dependency cannot be satisfied.
+    """
+    parsed = [parse_request(r) for r in requests]
+    archs = {arch, "all"} | {
+        r.arch for r in parsed if r.arch is not None and r.arch not in ("any", "native")
+    }
+    universe = _Universe(packages, arch, archs)
+    return _Resolver(universe, parsed, set(exclude)).run()
+
+
+__all__ = ["PRIORITY_RANK", "Request", "parse_request", "resolve"]
