@@ -1,0 +1,110 @@
+"""The zero-CVE gate: which findings fail a scan, a build or a publish. Pure.
+
+``--fail-on`` picks states (suppressed findings never count):
+
+    fixed  only ``fixed``: Debian ships a fixed version in the repositories the image is built
+           from, so rebuilding would remove the finding. The publish default.
+    open   ``fixed``, ``fix-unavailable`` (fixed upstream, not yet in those repositories) and
+           ``open`` (no fix yet): everything Debian still means to fix.
+    any    every reported finding, including ``no-dsa``, ``postponed``, ``ignored``,
+           ``end-of-life`` and ``unimportant``.
+
+``--min-severity`` (negligible, low, medium, high, critical) then keeps findings at or above
+it. A finding whose severity is not known yet (Debian's "not yet assigned", no CVSS) is kept
+whatever the threshold: the newest CVEs are the ones without an assessment, and a gate that
+let them through would fail open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from zerocve.errors import GateError
+from zerocve.vuln.model import Finding, ScanResult, Severity, State
+
+
+class FailOn(StrEnum):
+    FIXED = "fixed"
+    OPEN = "open"
+    ANY = "any"
+
+    @property
+    def states(self) -> frozenset[State]:
+        return _STATES[self]
+
+
+_STATES = {
+    FailOn.FIXED: frozenset({State.FIXED}),
+    FailOn.OPEN: frozenset({State.FIXED, State.FIX_UNAVAILABLE, State.OPEN}),
+    FailOn.ANY: frozenset(State),
+}
+
+# What the CLI offers for --min-severity: "unknown" is not a threshold (see above).
+THRESHOLDS = tuple(s for s in Severity if s is not Severity.UNKNOWN)
+
+# Exit codes shared by scan, build and publish (documented in --help and the README).
+EXIT_CLEAN = 0
+EXIT_GATE = 1
+EXIT_USAGE = 2
+EXIT_FAILURE = 3
+
+
+def over_gate(
+    findings: Iterable[Finding], fail_on: FailOn, min_severity: Severity = Severity.NEGLIGIBLE
+) -> list[Finding]:
+    """The findings that fail the gate, worst first (see ``worst_first``)."""
+    states = fail_on.states
+    failing = [
+        f
+        for f in findings
+        if f.state in states
+        and (f.severity is Severity.UNKNOWN or f.severity.rank >= min_severity.rank)
+    ]
+    return worst_first(failing)
+
+
+def worst_first(findings: Iterable[Finding]) -> list[Finding]:
+    """Fixable before the rest, then by severity (highest first), package, vulnerability."""
+    return sorted(
+        findings,
+        key=lambda f: (
+            not f.state.fixable,
+            -f.severity.rank,
+            f.package.name,
+            f.vulnerability,
+        ),
+    )
+
+
+def describe(findings: list[Finding], fail_on: FailOn, *, limit: int = 3) -> str:
+    """``3 fixable CVEs (CVE-2024-0727 openssl 3.0.11-1 → 3.0.13-1, …)``; worst first."""
+    noun = {
+        FailOn.FIXED: "fixable vulnerabilit",
+        FailOn.OPEN: "unfixed or fixable vulnerabilit",
+        FailOn.ANY: "vulnerabilit",
+    }[fail_on]
+    noun += "y" if len(findings) == 1 else "ies"
+    shown = []
+    for f in findings[:limit]:
+        item = f"{f.vulnerability} {f.package.name} {f.package.version}"
+        item += f" → {f.fixed_version}" if f.fixed_version else f" ({f.state.value})"
+        shown.append(item)
+    more = len(findings) - limit
+    if more > 0:
+        shown.append(f"and {more} more")
+    return f"{len(findings)} {noun} ({', '.join(shown)})"
+
+
+def enforce(
+    result: ScanResult,
+    fail_on: FailOn = FailOn.FIXED,
+    min_severity: Severity = Severity.NEGLIGIBLE,
+    *,
+    action: str = "publish",
+) -> None:
+    """Raise ``GateError`` naming the worst findings when any is over the gate;
+    ``action`` completes "refusing to …" (publish, build)."""
+    failing = over_gate(result.findings, fail_on, min_severity)
+    if failing:
+        raise GateError(f"refusing to {action}: {describe(failing, fail_on)}")

@@ -1,0 +1,52 @@
+"""Package URLs for what a scan reports on: the image (``pkg:oci``) and its packages
+(``pkg:deb``). VEX matching and every output format name products the same way."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from packageurl import PackageURL
+
+from zerocve.debian.model import InstalledPackage
+from zerocve.inventory.model import Inventory
+
+_TAG = re.compile(r":[^/:]+$")
+
+
+def package_purl(package: InstalledPackage, inventory: Inventory) -> str:
+    """``pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12``."""
+    distro = inventory.distro
+    qualifiers = {"arch": package.architecture}
+    if distro is not None:
+        qualifiers["distro"] = distro.purl_qualifier
+    return PackageURL(
+        type="deb",
+        namespace=distro.id if distro is not None else "debian",
+        name=package.name,
+        version=package.version,
+        qualifiers=qualifiers,
+    ).to_string()
+
+
+def image_repository(image_name: str) -> str:
+    """``127.0.0.1:5000/team/python:3.11@sha256:…`` → ``127.0.0.1:5000/team/python``."""
+    repository = image_name.split("@", 1)[0]
+    return _TAG.sub("", repository)
+
+
+def image_purl(inventory: Inventory) -> str | None:
+    """``pkg:oci/python@sha256:…?repository_url=127.0.0.1:5000/team/python``; ``None`` for a
+    target that is not an image (a root filesystem with no name and no digest)."""
+    if inventory.image_digest is None and inventory.image_name is None:
+        return None
+    qualifiers: dict[str, str] = {}
+    if inventory.image_name is not None:
+        repository = image_repository(inventory.image_name)
+        name = repository.rsplit("/", 1)[-1]
+        qualifiers["repository_url"] = repository
+    else:
+        name = PurePosixPath(inventory.target.rstrip("/")).name or "image"
+    return PackageURL(
+        type="oci", name=name.lower(), version=inventory.image_digest, qualifiers=qualifiers
+    ).to_string()
