@@ -1,0 +1,554 @@
+"""The local advisory DB: one SQLite file built from OSV and the Debian tracker.
+
+Location: ``--db PATH`` (the ``path`` arguments below), else ``$ZEROCVE_DB``, else
+``platformdirs.user_cache_dir("zerocve")/db/advisories.sqlite``. URL feeds are cached
+beside it in ``downloads/``.
+
+An update never modifies the DB in place: it is built in a temporary file in the same
+directory and swapped in with ``os.replace``, so a killed or failed update leaves the
+previous DB as it was. Readers open the file read-only and ``immutable`` (no locking,
+nothing written) for the same reason. Unchanged inputs (same content hash for files, a 304
+for URLs) mean no rebuild at all.
+
+Schema: ``affected`` holds one row per (release, source package, vulnerability, feed
+range), indexed by (release, package) so a scan fetches everything it needs in one query
+per release; ``vuln`` holds descriptions and CVSS vectors once per (id, source);
+``alias`` links ids (CVE ↔ DSA/DLA, GHSA...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import httpx
+import platformdirs
+
+from zerocve.errors import AdvisoryError
+from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.vuln.feeds.debian_tracker import DebianTrackerFeed
+from zerocve.vuln.feeds.fetch import fetch, is_url
+from zerocve.vuln.feeds.interface import Advisory, Affected, Feed
+from zerocve.vuln.feeds.osv import OsvFeed
+from zerocve.vuln.model import Cvss
+
+SCHEMA_VERSION = "1"
+FeedKind = Literal["osv", "debian-tracker"]
+FEEDS: dict[str, type[Feed]] = {"osv": OsvFeed, "debian-tracker": DebianTrackerFeed}
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE source (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, location TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, etag TEXT NOT NULL, last_modified TEXT NOT NULL,
+    imported_at TEXT NOT NULL, advisories INTEGER NOT NULL
+);
+CREATE TABLE vuln (
+    id TEXT NOT NULL, source INTEGER NOT NULL, description TEXT NOT NULL, cvss TEXT NOT NULL,
+    PRIMARY KEY (id, source)
+) WITHOUT ROWID;
+CREATE TABLE alias (vuln TEXT NOT NULL, alias TEXT NOT NULL, PRIMARY KEY (vuln, alias))
+    WITHOUT ROWID;
+CREATE TABLE affected (
+    release TEXT NOT NULL, package TEXT NOT NULL, vuln TEXT NOT NULL, source INTEGER NOT NULL,
+    introduced TEXT, fixed TEXT, status TEXT NOT NULL, urgency TEXT NOT NULL,
+    nodsa TEXT NOT NULL, nodsa_reason TEXT NOT NULL, repositories TEXT NOT NULL
+);
+"""
+
+# A DSA/DLA record names the CVEs it fixes; where those CVEs have rows of their own for the
+# same release and package, the advisory's rows would count the same issue twice, so they
+# are dropped and the advisory id lives on as an alias of each CVE.
+_FOLD_ADVISORIES = (
+    """INSERT OR IGNORE INTO alias (vuln, alias)
+    SELECT alias, vuln FROM alias WHERE vuln NOT LIKE 'CVE-%' AND alias LIKE 'CVE-%'""",
+    "CREATE INDEX affected_by_package ON affected (release, package)",
+    """DELETE FROM affected WHERE vuln NOT LIKE 'CVE-%' AND EXISTS (
+    SELECT 1 FROM alias a JOIN affected c ON c.vuln = a.alias
+    WHERE a.vuln = affected.vuln AND c.release = affected.release
+      AND c.package = affected.package AND c.source = affected.source)""",
+)
+
+
+def default_db_path() -> Path:
+    """``$ZEROCVE_DB`` or the per-user cache location."""
+    env = os.environ.get("ZEROCVE_DB")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_cache_dir("zerocve")) / "db" / "advisories.sqlite"
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One input to the DB: a feed kind and a path or http(s) URL."""
+
+    kind: FeedKind
+    location: str
+
+    @classmethod
+    def of(cls, kind: FeedKind, location: str | Path) -> FeedSource:
+        """Local paths are made absolute so the recorded sources work from any directory."""
+        text = str(location)
+        return cls(kind, text if is_url(text) else str(Path(text).expanduser().resolve()))
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    source: FeedSource
+    fingerprint: str
+    etag: str
+    changed: bool  # differs from what the previous DB was built from
+    advisories: int  # records imported (0 when nothing was rebuilt)
+
+
+@dataclass(frozen=True)
+class UpdateStats:
+    path: Path
+    rebuilt: bool  # False: every input was unchanged and nothing was done
+    sources: tuple[SourceStats, ...]
+    rows: int  # affected rows in the DB now (0 when not rebuilt)
+    seconds: float
+    size: int  # bytes of the DB file
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    source: FeedSource
+    fingerprint: str
+    etag: str
+    last_modified: str
+    imported_at: str
+    advisories: int
+    per_release: tuple[tuple[str, int], ...]  # (codename, affected package/issue pairs)
+
+
+@dataclass(frozen=True)
+class DbStatus:
+    path: Path
+    built_at: str
+    size: int
+    sources: tuple[SourceStatus, ...]
+
+
+@dataclass(frozen=True)
+class AffectedRow:
+    """One stored range, with the id it is about and the feed that said so."""
+
+    vuln: str
+    feed: str
+    affected: Affected
+
+
+@dataclass(frozen=True)
+class VulnDetails:
+    """What is known about one id, merged over feeds (tracker text first)."""
+
+    id: str
+    description: str
+    cvss: tuple[Cvss, ...]
+    aliases: tuple[str, ...]
+
+
+class AdvisoryDB:
+    """A read-only view of a built DB; use ``open_db``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not path.is_file():
+            raise AdvisoryError(
+                f"no advisory DB at {path}: run `zerocve db update --osv PATH|URL` first"
+            )
+        try:
+            self._conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
+            meta = dict(self._conn.execute("SELECT key, value FROM meta"))
+            self._feeds = dict(self._conn.execute("SELECT id, kind FROM source"))
+        except sqlite3.Error as e:
+            raise AdvisoryError(f"{path}: not a readable advisory DB ({e}); rebuild it") from e
+        if meta.get("schema") != SCHEMA_VERSION:
+            self._conn.close()
+            raise AdvisoryError(
+                f"{path}: built by another zerocve version; run `zerocve db update`"
+            )
+        self.built_at = meta.get("built_at", "")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> AdvisoryDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def affected(self, releases: Sequence[str], packages: Collection[str]) -> list[AffectedRow]:
+        """Every stored range for these source packages in these releases."""
+        names = sorted(set(packages))
+        rows: list[AffectedRow] = []
+        rel_marks = ",".join("?" * len(releases))
+        for start in range(0, len(names), 500):  # keep under SQLite's parameter limit
+            chunk = names[start : start + 500]
+            query = (
+                "SELECT release, package, vuln, source, introduced, fixed, status, urgency,"
+                " nodsa, nodsa_reason, repositories FROM affected"
+                f" WHERE release IN ({rel_marks}) AND package IN ({','.join('?' * len(chunk))})"
+            )
+            for (
+                rel,
+                pkg,
+                vuln,
+                src,
+                intro,
+                fixed,
+                status,
+                urg,
+                nodsa,
+                reason,
+                repos,
+            ) in self._conn.execute(query, (*releases, *chunk)):
+                affected = Affected(
+                    release=rel,
+                    package=pkg,
+                    introduced=intro,
+                    fixed=fixed,
+                    status=status,
+                    urgency=urg,
+                    nodsa=nodsa,
+                    nodsa_reason=reason,
+                    repositories=tuple(tuple(p) for p in json.loads(repos)),
+                )
+                rows.append(AffectedRow(vuln, self._feeds[src], affected))
+        return rows
+
+    def details(self, ids: Collection[str]) -> dict[str, VulnDetails]:
+        """Descriptions, CVSS vectors and aliases for these ids."""
+        wanted = sorted(set(ids))
+        texts: dict[str, list[tuple[str, str]]] = {}
+        cvss: dict[str, dict[str, Cvss]] = {}
+        aliases: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for vid, src, text, vectors in self._conn.execute(
+                f"SELECT id, source, description, cvss FROM vuln WHERE id IN ({marks})", chunk
+            ):
+                texts.setdefault(vid, []).append((self._feeds[src], text))
+                for version, vector, score in json.loads(vectors):
+                    cvss.setdefault(vid, {}).setdefault(vector, Cvss(version, vector, score))
+            for vid, alias in self._conn.execute(
+                f"SELECT vuln, alias FROM alias WHERE vuln IN ({marks}) ORDER BY alias", chunk
+            ):
+                aliases.setdefault(vid, []).append(alias)
+        result = {}
+        for vid in wanted:
+            ordered = sorted(texts.get(vid, []), key=lambda t: t[0] != "debian-tracker")
+            result[vid] = VulnDetails(
+                id=vid,
+                description=next((t for _, t in ordered if t), ""),
+                cvss=tuple(cvss.get(vid, {}).values()),
+                aliases=tuple(aliases.get(vid, [])),
+            )
+        return result
+
+
+def open_db(path: Path | None = None) -> AdvisoryDB:
+    """Open the DB for reading (never touches the network)."""
+    return AdvisoryDB(path or default_db_path())
+
+
+def recorded_sources(path: Path | None = None) -> tuple[FeedSource, ...]:
+    """The sources the DB at ``path`` was last built from (empty when there is none)."""
+    return tuple(s.source for s in _previous(path or default_db_path()).values())
+
+
+def status(path: Path | None = None) -> DbStatus:
+    """Sources, import dates and counts of the DB at ``path``."""
+    db_path = path or default_db_path()
+    with open_db(db_path) as db:
+        conn = db._conn
+        per_release: dict[int, list[tuple[str, int]]] = {}
+        for src, rel, count in conn.execute(
+            "SELECT source, release, COUNT(*) FROM affected GROUP BY source, release"
+            " ORDER BY source, release"
+        ):
+            per_release.setdefault(src, []).append((rel, count))
+        sources = tuple(
+            SourceStatus(
+                FeedSource(kind, loc), fp, etag, lm, at, n, tuple(per_release.get(sid, []))
+            )
+            for sid, kind, loc, fp, etag, lm, at, n in conn.execute(
+                "SELECT id, kind, location, fingerprint, etag, last_modified, imported_at,"
+                " advisories FROM source ORDER BY id"
+            )
+        )
+        return DbStatus(db_path, db.built_at, db_path.stat().st_size, sources)
+
+
+@dataclass(frozen=True)
+class _Previous:
+    source: FeedSource
+    fingerprint: str
+    etag: str
+    last_modified: str
+
+
+def _previous(path: Path) -> dict[FeedSource, _Previous]:
+    """What the existing DB was built from; empty when it is missing or unreadable (then
+    everything is rebuilt)."""
+    try:
+        with open_db(path) as db:
+            rows = db._conn.execute(
+                "SELECT kind, location, fingerprint, etag, last_modified FROM source ORDER BY id"
+            ).fetchall()
+    except (AdvisoryError, sqlite3.Error):
+        return {}
+    result = {}
+    for kind, location, fingerprint, etag, last_modified in rows:
+        src = FeedSource(kind, location)
+        result[src] = _Previous(src, fingerprint, etag, last_modified)
+    return result
+
+
+@dataclass(frozen=True)
+class _Input:
+    source: FeedSource
+    feed: Feed
+    local: Path
+    fingerprint: str
+    etag: str
+    last_modified: str
+
+
+def _resolve(
+    source: FeedSource,
+    previous: _Previous | None,
+    downloads: Path,
+    client: httpx.Client | None,
+    reporter: Reporter,
+) -> _Input:
+    """Make ``source`` a local file and fingerprint it (a 304 keeps the old fingerprint)."""
+    feed = FEEDS[source.kind]()
+    if not is_url(source.location):
+        local = Path(source.location)
+        if not local.exists():
+            raise AdvisoryError(f"{local}: no such {source.kind} feed file or directory")
+        return _Input(source, feed, local, feed.fingerprint(local), "", "")
+    got = fetch(
+        source.location,
+        downloads,
+        etag=previous.etag if previous else "",
+        last_modified=previous.last_modified if previous else "",
+        client=client,
+        reporter=reporter,
+    )
+    if got.not_modified and previous:
+        fingerprint = previous.fingerprint
+    else:
+        fingerprint = feed.fingerprint(got.path)
+    return _Input(source, feed, got.path, fingerprint, got.etag, got.last_modified)
+
+
+@contextlib.contextmanager
+def _update_lock(db_path: Path) -> Iterator[None]:
+    """One updater at a time per DB; while it is held, leftover build files are stale."""
+    with (db_path.parent / ".update.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AdvisoryError(f"{db_path}: another `zerocve db update` is running") from None
+        for stale in db_path.parent.glob(f".{db_path.name}.*.building"):
+            stale.unlink(missing_ok=True)
+        yield
+
+
+def update(
+    sources: Sequence[FeedSource] = (),
+    path: Path | None = None,
+    *,
+    reporter: Reporter = NULL_REPORTER,
+    client: httpx.Client | None = None,
+) -> UpdateStats:
+    """Bring the DB at ``path`` up to date with ``sources`` (default: the sources of the
+    last update). Does nothing when every input is unchanged; otherwise builds a new DB
+    aside and swaps it in. AdvisoryError (one line) on any bad input, DB left intact."""
+    started = time.monotonic()
+    db_path = path or default_db_path()
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AdvisoryError(f"{db_path.parent}: cannot create DB directory: {e.strerror}") from e
+    with _update_lock(db_path):
+        previous = _previous(db_path)
+        wanted = list(dict.fromkeys(sources)) or list(previous)
+        if not wanted:
+            raise AdvisoryError(
+                f"no advisory sources recorded in {db_path}: pass --osv PATH|URL "
+                "(e.g. an OSV Debian all.zip) and/or --tracker PATH|URL (the Debian tracker JSON)"
+            )
+        inputs = [
+            _resolve(s, previous.get(s), db_path.parent / "downloads", client, reporter)
+            for s in wanted
+        ]
+        changed = [
+            previous.get(i.source) is None or previous[i.source].fingerprint != i.fingerprint
+            for i in inputs
+        ]
+        if db_path.exists() and not any(changed) and set(previous) == set(wanted):
+            return UpdateStats(
+                db_path,
+                rebuilt=False,
+                sources=tuple(
+                    SourceStats(i.source, i.fingerprint, i.etag, False, 0) for i in inputs
+                ),
+                rows=0,
+                seconds=time.monotonic() - started,
+                size=db_path.stat().st_size,
+            )
+        counts, rows = _build(db_path, inputs, reporter)
+    return UpdateStats(
+        db_path,
+        rebuilt=True,
+        sources=tuple(
+            SourceStats(i.source, i.fingerprint, i.etag, c, n)
+            for i, c, n in zip(inputs, changed, counts, strict=True)
+        ),
+        rows=rows,
+        seconds=time.monotonic() - started,
+        size=db_path.stat().st_size,
+    )
+
+
+def _build(db_path: Path, inputs: Sequence[_Input], reporter: Reporter) -> tuple[list[int], int]:
+    """Write a complete DB next to ``db_path`` and swap it in; returns the advisory count per
+    input and the number of affected rows."""
+    fd, tmp_name = tempfile.mkstemp(
+        dir=db_path.parent, prefix=f".{db_path.name}.", suffix=".building"
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            # Nothing here needs crash safety: a failed build is thrown away whole.
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.executescript(_SCHEMA)
+            conn.execute("BEGIN")
+            counts = [_ingest(conn, sid, item, reporter) for sid, item in enumerate(inputs, 1)]
+            with reporter.task("indexing advisories"):
+                for statement in _FOLD_ADVISORIES:
+                    conn.execute(statement)
+            conn.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [("schema", SCHEMA_VERSION), ("built_at", _now())],
+            )
+            conn.execute("COMMIT")
+            (rows,) = conn.execute("SELECT COUNT(*) FROM affected").fetchone()
+        finally:
+            conn.close()
+        with tmp.open("rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, db_path)
+        _fsync_dir(db_path.parent)
+    except sqlite3.Error as e:
+        raise AdvisoryError(f"{db_path}: cannot write advisory DB: {e}") from e
+    except OSError as e:
+        raise AdvisoryError(f"{db_path}: cannot write advisory DB: {e.strerror or e}") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+    return counts, rows
+
+
+def _ingest(conn: sqlite3.Connection, sid: int, item: _Input, reporter: Reporter) -> int:
+    count = 0
+    batch: list[Advisory] = []
+    for advisory in item.feed.records(item.local, reporter):
+        batch.append(advisory)
+        count += 1
+        if len(batch) >= 2000:
+            _insert(conn, sid, batch)
+            batch.clear()
+    _insert(conn, sid, batch)
+    conn.execute(
+        "INSERT INTO source VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            sid,
+            item.source.kind,
+            item.source.location,
+            item.fingerprint,
+            item.etag,
+            item.last_modified,
+            _now(),
+            count,
+        ),
+    )
+    return count
+
+
+def _insert(conn: sqlite3.Connection, sid: int, advisories: Iterable[Advisory]) -> None:
+    vulns: list[tuple[str, int, str, str]] = []
+    aliases: list[tuple[str, str]] = []
+    affected: list[tuple[object, ...]] = []
+    for adv in advisories:
+        cvss = json.dumps([[c.version, c.vector, c.score] for c in adv.cvss])
+        vulns.append((adv.id, sid, adv.description, cvss))
+        aliases.extend((adv.id, alias) for alias in adv.aliases)
+        for a in adv.affected:
+            repos = json.dumps(a.repositories) if a.repositories else "[]"
+            affected.append(
+                (
+                    a.release,
+                    a.package,
+                    adv.id,
+                    sid,
+                    a.introduced,
+                    a.fixed,
+                    a.status,
+                    a.urgency,
+                    a.nodsa,
+                    a.nodsa_reason,
+                    repos,
+                )
+            )
+    # OR IGNORE/REPLACE: an id listed twice in one feed (or two feeds) is one vulnerability.
+    conn.executemany("INSERT OR REPLACE INTO vuln VALUES (?, ?, ?, ?)", vulns)
+    conn.executemany("INSERT OR IGNORE INTO alias VALUES (?, ?)", aliases)
+    conn.executemany("INSERT INTO affected VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", affected)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+__all__ = [
+    "AdvisoryDB",
+    "AffectedRow",
+    "DbStatus",
+    "FeedSource",
+    "SourceStats",
+    "SourceStatus",
+    "UpdateStats",
+    "VulnDetails",
+    "default_db_path",
+    "open_db",
+    "recorded_sources",
+    "status",
+    "update",
+]

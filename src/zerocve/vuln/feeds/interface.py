@@ -1,0 +1,92 @@
+"""What every advisory feed produces: normalized records the DB stores as they are.
+
+A feed reads one local input (a file or directory; URLs are downloaded first by
+``feeds.fetch``) and yields ``Advisory`` records. It raises ``AdvisoryError`` with one line
+naming the input and the record when the input is malformed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from zerocve.errors import AdvisoryError
+from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.vuln.model import Cvss
+
+# Debian release numbers (OSV ecosystems "Debian:12") → codenames (tracker keys, os-release).
+CODENAMES = {
+    "7": "wheezy",
+    "8": "jessie",
+    "9": "stretch",
+    "10": "buster",
+    "11": "bullseye",
+    "12": "bookworm",
+    "13": "trixie",
+    "14": "forky",
+    "15": "duke",
+}
+
+
+@dataclass(frozen=True)
+class Affected:
+    """One affected range of one source package in one release, as one feed says.
+
+    ``fixed`` None means no fix in that release; "0" (tracker only) means the release was
+    never affected. ``status`` is the tracker's ("resolved", "open", "undetermined") and
+    empty for OSV. ``repositories`` maps suite → version as the tracker saw the archive.
+    """
+
+    release: str  # codename: "bookworm"
+    package: str  # source package
+    introduced: str | None = None
+    fixed: str | None = None
+    status: str = ""
+    urgency: str = ""
+    nodsa: str = ""
+    nodsa_reason: str = ""
+    repositories: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """One record of a feed: a vulnerability id and what it affects."""
+
+    id: str  # "CVE-2024-1234", "DSA-5418-1"
+    description: str = ""
+    cvss: tuple[Cvss, ...] = ()
+    aliases: tuple[str, ...] = ()  # other ids for the same issue (DSA ↔ CVE, GHSA, ...)
+    affected: tuple[Affected, ...] = ()
+
+
+class Feed(ABC):
+    """A source of advisories. ``name`` is what findings list in ``sources``."""
+
+    name: ClassVar[str]
+
+    def fingerprint(self, source: Path) -> str:
+        """A content hash of ``source`` (a file, or every file under a directory with its
+        relative path): equal fingerprints mean there is nothing to re-import."""
+        digest = hashlib.sha256()
+        try:
+            if source.is_dir():
+                files = sorted(p for p in source.rglob("*") if p.is_file())
+            else:
+                files = [source]
+            for path in files:
+                if path != source:
+                    digest.update(str(path.relative_to(source)).encode() + b"\0")
+                with path.open("rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        digest.update(block)
+        except OSError as e:
+            raise AdvisoryError(f"{source}: cannot read {self.name} feed: {e.strerror}") from e
+        return "sha256:" + digest.hexdigest()
+
+    @abstractmethod
+    def records(self, source: Path, reporter: Reporter = NULL_REPORTER) -> Iterator[Advisory]:
+        """Every advisory in ``source``; AdvisoryError on malformed input."""
