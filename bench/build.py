@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Build the python example with zerocve and the same package list with mmdebstrap
+(variant essential, packed as a tar) from the same warm local repository, in one run.
+
+Prints ratios (mmdebstrap / zerocve): build time, uncompressed size, gzip-compressed size, and
+zerocve's no-change rebuild time. Goals: >= 5x faster, <= half the size, rebuild < 1 s.
+
+Run as root (mmdebstrap --mode=root): python3 bench/build.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.aptrepo import ESSENTIAL_PACKAGES, IMAGE_PACKAGES, SigningKey, build_repo  # noqa: E402
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr}")
+    return elapsed
+
+
+def layout_sizes(layout: Path) -> tuple[int, int]:
+    """(uncompressed, compressed) bytes of the image's layers, the way a registry stores them."""
+    blobs = layout / "blobs" / "sha256"
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_bytes())
+    compressed = uncompressed = 0
+    for layer in manifest["layers"]:
+        data = (blobs / layer["digest"].split(":")[1]).read_bytes()
+        compressed += len(data)
+        uncompressed += len(gzip.decompress(data))
+    return uncompressed, compressed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root: mmdebstrap --mode=root needs it")
+
+    work = Path(tempfile.mkdtemp(prefix="zerocve-bench-"))
+    work.chmod(0o755)  # apt inside mmdebstrap drops to the _apt user
+    try:
+        key = SigningKey.create(work / "gnupg")
+        keyring = work / "keyring.gpg"
+        shutil.copyfile(key.keyring, keyring)
+        keyring.chmod(0o644)
+        repo = build_repo(work / "repo", [*IMAGE_PACKAGES, *ESSENTIAL_PACKAGES], key)
+
+        example = yaml.safe_load((ROOT / "examples" / "python.yaml").read_text())
+        example["contents"]["repositories"] = [
+            {"uri": repo.uri, "suites": repo.suites, "keyring": str(keyring)}
+        ]
+        spec = work / "python.yaml"
+        spec.write_text(yaml.safe_dump(example))
+        packages = ",".join(example["contents"]["packages"])
+
+        zerocve_times, mm_times, rebuild_times = [], [], []
+        for run in range(args.runs):
+            cache = work / f"cache-{run}"
+            env = {**os.environ, "ZEROCVE_CACHE_DIR": str(cache), "ZEROCVE_SKIP_SCAN": "1"}
+            (work / "python.lock.json").unlink(missing_ok=True)
+            out = work / f"zerocve-{run}"
+            build = [sys.executable, "-m", "zerocve", "-q", "build", str(spec), "-o", str(out)]
+            zerocve_times.append(timed(build, env))
+            rebuild_times.append(timed(build, env))
+            tar = work / f"mmdebstrap-{run}.tar"
+            sources = [
+                f"deb [signed-by={keyring}] copy://{repo.root} {suite} main" for suite in repo.suites
+            ]
+            mm_times.append(
+                timed(
+                    ["mmdebstrap", "--quiet", "--variant=essential", "--mode=root",
+                     f"--include={packages}", "bookworm", str(tar), *sources]
+                )
+            )
+
+        z_raw, z_gz = layout_sizes(work / "zerocve-0")
+        mm_raw = (work / "mmdebstrap-0.tar").stat().st_size
+        mm_gz = len(gzip.compress((work / "mmdebstrap-0.tar").read_bytes(), compresslevel=6))
+        z_time, mm_time = statistics.median(zerocve_times), statistics.median(mm_times)
+        rebuild = statistics.median(rebuild_times)
+
+        print(f"python example, {args.runs} runs each, medians (same local repository)")
+        print(f"  build time         zerocve {z_time:6.2f} s   mmdebstrap {mm_time:6.2f} s"
+              f"   ratio {mm_time / z_time:5.1f}x faster")
+        print(f"  size uncompressed  zerocve {z_raw / 1e6:6.1f} MB  mmdebstrap {mm_raw / 1e6:6.1f} MB"
+              f"  ratio {z_raw / mm_raw:5.2f} of mmdebstrap")
+        print(f"  size gzip          zerocve {z_gz / 1e6:6.1f} MB  mmdebstrap {mm_gz / 1e6:6.1f} MB"
+              f"  ratio {z_gz / mm_gz:5.2f} of mmdebstrap")
+        print(f"  no-change rebuild  zerocve {rebuild:6.2f} s   (goal < 1 s; "
+              f"{mm_time / rebuild:.0f}x faster than an mmdebstrap build)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

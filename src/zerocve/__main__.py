@@ -1,0 +1,5 @@
+"""``python -m zerocve``."""
+
+from zerocve.cli import main
+
+main()
