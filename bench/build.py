@@ -87,7 +87,8 @@ def main() -> None:
             rebuild_times.append(timed(build, env))
             tar = work / f"mmdebstrap-{run}.tar"
             sources = [
-                f"deb [signed-by={keyring}] copy://{repo.root} {suite} main" for suite in repo.suites
+                f"deb [signed-by={keyring}] copy://{repo.root} {suite} main"
+                for suite in repo.suites
             ]
             mm_times.append(
                 timed(
@@ -105,10 +106,10 @@ def main() -> None:
         print(f"python example, {args.runs} runs each, medians (same local repository)")
         print(f"  build time         zerocve {z_time:6.2f} s   mmdebstrap {mm_time:6.2f} s"
               f"   ratio {mm_time / z_time:5.1f}x faster")
-        print(f"  size uncompressed  zerocve {z_raw / 1e6:6.1f} MB  mmdebstrap {mm_raw / 1e6:6.1f} MB"
-              f"  ratio {z_raw / mm_raw:5.2f} of mmdebstrap")
-        print(f"  size gzip          zerocve {z_gz / 1e6:6.1f} MB  mmdebstrap {mm_gz / 1e6:6.1f} MB"
-              f"  ratio {z_gz / mm_gz:5.2f} of mmdebstrap")
+        print(f"  size uncompressed  zerocve {z_raw / 1e6:6.1f} MB"
+              f"  mmdebstrap {mm_raw / 1e6:6.1f} MB  ratio {z_raw / mm_raw:5.2f} of mmdebstrap")
+        print(f"  size gzip          zerocve {z_gz / 1e6:6.1f} MB"
+              f"  mmdebstrap {mm_gz / 1e6:6.1f} MB  ratio {z_gz / mm_gz:5.2f} of mmdebstrap")
         print(f"  no-change rebuild  zerocve {rebuild:6.2f} s   (goal < 1 s; "
               f"{mm_time / rebuild:.0f}x faster than an mmdebstrap build)")
     finally:
