@@ -79,7 +79,7 @@ def main() -> None:
         zerocve_times, mm_times, rebuild_times = [], [], []
         for run in range(args.runs):
             cache = work / f"cache-{run}"
-            env = {**os.environ, "ZEROCVE_CACHE_DIR": str(cache), "ZEROCVE_SKIP_SCAN": "1"}
+            env = {**os.environ, "ZEROCVE_CACHE_DIR": str(cache)}
             (work / "python.lock.json").unlink(missing_ok=True)
             out = work / f"zerocve-{run}"
             build = [sys.executable, "-m", "zerocve", "-q", "build", str(spec), "-o", str(out)]

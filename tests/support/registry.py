@@ -32,13 +32,17 @@ class Registry:
         self.process.wait(timeout=10)
 
 
-def start_registry(root: Path, htpasswd: Path | None = None) -> Registry:
-    """Start a registry storing under ``root``; with ``htpasswd``, basic auth is required."""
+def start_registry(
+    root: Path, htpasswd: Path | None = None, auth_yaml: str | None = None
+) -> Registry:
+    """Start a registry storing under ``root``; with ``htpasswd``, basic auth is required;
+    ``auth_yaml`` is a whole ``auth:`` section instead (e.g. token auth)."""
     port = free_port()
     root.mkdir(parents=True, exist_ok=True)
     auth = (
         f"auth:\n  htpasswd:\n    realm: zerocve-test\n    path: {htpasswd}\n" if htpasswd else ""
     )
+    auth = auth_yaml or auth
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\n"

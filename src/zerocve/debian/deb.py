@@ -29,7 +29,6 @@ import posixpath
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -37,36 +36,11 @@ import zstandard
 from debian.deb822 import Deb822
 
 from zerocve.errors import PackageError
+from zerocve.oci.layer import Entry, EntryKind
 
 _AR_MAGIC: Final = b"!<arch>\n"
 _AR_HEADER_SIZE: Final = 60
 _CHUNK: Final = 1 << 16
-
-
-class MemberKind(Enum):
-    FILE = "file"
-    DIR = "dir"
-    SYMLINK = "symlink"
-    HARDLINK = "hardlink"
-
-
-@dataclass(frozen=True)
-class DataMember:
-    """One entry of a package's data archive.
-
-    ``path`` is relative to the root, normalised, without ``./`` or a trailing slash
-    (``"usr/bin/python3"``). ``target`` is the symlink target as written, or for a hard link
-    the normalised path of the file it links to.
-    """
-
-    path: str
-    kind: MemberKind
-    mode: int  # permission bits, including setuid/setgid/sticky
-    uid: int
-    gid: int
-    mtime: int
-    data: bytes = b""
-    target: str = ""
 
 
 @dataclass(frozen=True)
@@ -269,8 +243,9 @@ class DebReader:
 
     # -- data ------------------------------------------------------------------------
 
-    def members(self) -> Iterator[DataMember]:
-        """Yield the data archive's members in archive order (the root itself skipped)."""
+    def members(self) -> Iterator[Entry]:
+        """Yield the data archive's members in archive order (the root itself skipped); a
+        hard link's ``data`` repeats its target's content."""
         if self._stream is None or self._data_member is None:
             raise RuntimeError("DebReader used outside its context manager")
         if self._consumed:
@@ -280,12 +255,13 @@ class DebReader:
         package = f"{self.control.package} ({self._name})"
         window = _Bounded(self._stream, size)
         stream = _decompressor(io.BufferedReader(window, _CHUNK), member, package)
-        seen: dict[str, MemberKind] = {}
+        seen: dict[str, EntryKind] = {}
+        contents: dict[str, bytes] = {}  # regular files so far, for hard links' data
         symlinks: set[str] = set()
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for info in tar:
-                    converted = self._convert(tar, info, package, seen, symlinks)
+                    converted = self._convert(tar, info, package, seen, contents, symlinks)
                     if converted is not None:
                         yield converted
         except (tarfile.TarError, lzma.LZMAError, zstandard.ZstdError, OSError, EOFError) as e:
@@ -296,9 +272,10 @@ class DebReader:
         tar: tarfile.TarFile,
         info: tarfile.TarInfo,
         package: str,
-        seen: dict[str, MemberKind],
+        seen: dict[str, EntryKind],
+        contents: dict[str, bytes],
         symlinks: set[str],
-    ) -> DataMember | None:
+    ) -> Entry | None:
         path = _normalise(info.name, package)
         if path == "":
             return None  # "./": the root directory itself
@@ -312,11 +289,13 @@ class DebReader:
                     "same package (would escape the path it names)"
                 )
             parent = posixpath.dirname(parent)
-        kind, data, target = self._payload(tar, info, path, package, seen)
-        if kind is MemberKind.SYMLINK:
+        kind, data, target = self._payload(tar, info, package, seen, contents)
+        if kind is EntryKind.SYMLINK:
             symlinks.add(path)
+        elif kind is EntryKind.FILE:
+            contents[path] = data
         seen[path] = kind
-        return DataMember(
+        return Entry(
             path=path,
             kind=kind,
             mode=info.mode & 0o7777,
@@ -331,10 +310,10 @@ class DebReader:
     def _payload(
         tar: tarfile.TarFile,
         info: tarfile.TarInfo,
-        path: str,
         package: str,
-        seen: dict[str, MemberKind],
-    ) -> tuple[MemberKind, bytes, str]:
+        seen: dict[str, EntryKind],
+        contents: dict[str, bytes],
+    ) -> tuple[EntryKind, bytes, str]:
         """The member's kind, content (regular files) and link target, or PackageError."""
         if info.isreg():
             extracted = tar.extractfile(info)
@@ -342,25 +321,25 @@ class DebReader:
             data = extracted.read()
             if len(data) != info.size:
                 raise PackageError(f"{package}: {info.name}: truncated")
-            return MemberKind.FILE, data, ""
+            return EntryKind.FILE, data, ""
         if info.isdir():
-            return MemberKind.DIR, b"", ""
+            return EntryKind.DIR, b"", ""
         if info.issym():
             if not info.linkname:
                 raise PackageError(f"{package}: {info.name}: symlink with an empty target")
-            return MemberKind.SYMLINK, b"", info.linkname
+            return EntryKind.SYMLINK, b"", info.linkname
         if info.islnk():
             if info.linkname.startswith("/"):
                 raise PackageError(
                     f"{package}: {info.name}: hard link to absolute path {info.linkname}"
                 )
             target = _normalise(info.linkname, package)
-            if seen.get(target) is not MemberKind.FILE:
+            if seen.get(target) is not EntryKind.FILE:
                 raise PackageError(
                     f"{package}: {info.name}: hard link to {info.linkname}, which is not a "
                     "regular file earlier in the package"
                 )
-            return MemberKind.HARDLINK, b"", target
+            return EntryKind.HARDLINK, contents[target], target
         if info.ischr() or info.isblk() or info.isfifo():
             what = "FIFO" if info.isfifo() else "device node"
             raise PackageError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from zerocve.debian.model import InstalledPackage
 
@@ -25,3 +25,6 @@ class Inventory:
     packages: tuple[InstalledPackage, ...]
     image_digest: str | None = None  # manifest digest, when the target is an image
     image_name: str | None = None  # repository reference, when known
+    # Problems that did not stop the inventory, e.g. "var/lib/dpkg/status: 2 junk stanzas
+    # skipped"; reports show them.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
