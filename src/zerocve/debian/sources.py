@@ -82,9 +82,9 @@ def parse_deb822_sources(text: str, source: str) -> list[SourceEntry]:
             return
         if "deb" not in fields.get("types", "").split():
             return
-        for required in ("uris", "suites"):
+        for required, name in (("uris", "URIs"), ("suites", "Suites")):
             if not fields.get(required, "").strip():
-                raise SpecError(f"{where}: stanza has no {required.title()} field")
+                raise SpecError(f"{where}: stanza has no {name} field")
         signed_by = _dedent_key(fields["signed-by"]) if "signed-by" in fields else None
         for uri in fields["uris"].split():
             entries.append(
