@@ -1,0 +1,128 @@
+"""``open_inventory(TARGET)``: what a scan or an SBOM is about, whatever TARGET is.
+
+TARGET may carry a transport prefix, as skopeo spells them, or be recognised on its own:
+
+=====================  ======================================================================
+``oci:DIR[:TAG]``      an OCI image layout (recognised: a directory with ``index.json`` and
+                       ``oci-layout``); TAG picks among ``org.opencontainers.image.ref.name``
+``oci-archive:FILE``   the same in a tar file (recognised: a tar with ``index.json``)
+``docker://REF``       an image in a registry, pulled over the distribution API (recognised
+                       without the prefix when REF starts with a host: ``127.0.0.1:5000/x``,
+                       ``registry.example/x``; a bare ``debian:12`` needs the prefix, so a
+                       mistyped path is never sent to Docker Hub)
+``dir:DIR``            a root filesystem (recognised: any other directory)
+``sbom:FILE``          a CycloneDX or SPDX JSON SBOM (recognised: a JSON file)
+=====================  ======================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zerocve.errors import InventoryError, UsageError
+from zerocve.inventory.detect import detect, wanted
+from zerocve.inventory.image_fs import LayeredTree
+from zerocve.inventory.images import (
+    ArchiveSource,
+    ImageSource,
+    LayoutSource,
+    RegistrySource,
+    select_image,
+)
+from zerocve.inventory.model import Inventory
+from zerocve.inventory.sbom_reader import read_sbom
+from zerocve.inventory.tree import DirectoryTree
+from zerocve.oci.reference import parse_reference
+from zerocve.progress import NULL_REPORTER, Reporter
+
+PREFIXES = ("oci:", "oci-archive:", "docker://", "dir:", "sbom:")
+
+
+def _layout_and_tag(text: str) -> tuple[Path, str | None]:
+    """``oci:DIR[:TAG]``: the whole text is the directory when it exists (paths may hold
+    colons), else the part after the last colon is the tag."""
+    if Path(text).is_dir() or ":" not in text:
+        return Path(text), None
+    directory, _, tag = text.rpartition(":")
+    return Path(directory), tag
+
+
+def _image(
+    source: ImageSource, target: str, platform: str | None, tag: str | None, name: str | None
+) -> Inventory:
+    try:
+        image = select_image(source, platform=platform, ref_name=tag)
+        tree = LayeredTree(image.layers, wanted, description=target)
+        return detect(tree, target=target, image_digest=image.digest, image_name=name)
+    finally:
+        source.close()
+
+
+def _is_host(component: str) -> bool:
+    return "." in component or ":" in component or component == "localhost"
+
+
+def kind_of(target: str) -> tuple[str, str]:
+    """(kind, location) for ``target``: kind is one of layout, archive, registry, rootfs,
+    sbom. ``UsageError`` when it is none of them."""
+    for prefix in PREFIXES:
+        if target.startswith(prefix):
+            kind = {
+                "oci:": "layout",
+                "oci-archive:": "archive",
+                "docker://": "registry",
+                "dir:": "rootfs",
+                "sbom:": "sbom",
+            }[prefix]
+            return kind, target[len(prefix) :]
+    path = Path(target)
+    if path.is_dir():
+        is_layout = (path / "index.json").is_file() and (path / "oci-layout").is_file()
+        return ("layout" if is_layout else "rootfs"), target
+    if path.is_file():
+        try:
+            with open(path, "rb") as f:
+                head = f.read(512).lstrip()
+        except OSError as e:
+            raise InventoryError(f"{target}: {e.strerror}") from e
+        return ("sbom" if head.startswith(b"{") else "archive"), target
+    if path.exists():
+        raise UsageError(f"{target}: neither a directory nor a regular file")
+    first = target.split("/", 1)[0]
+    if "/" in target and _is_host(first):
+        return "registry", target
+    raise UsageError(
+        f"{target}: no such file or directory (for an image in a registry, write docker://{target})"
+    )
+
+
+def open_inventory(
+    target: str, *, platform: str | None = None, reporter: Reporter = NULL_REPORTER
+) -> Inventory:
+    """The packages and release of ``target``. ``platform`` (``linux/arm64``) picks an image
+    from a multi-platform index (default linux/amd64). Raises ``InventoryError`` (no dpkg
+    database, unreadable image) or ``UsageError`` (TARGET is nothing known)."""
+    kind, location = kind_of(target)
+    if kind == "rootfs":
+        if not Path(location).is_dir():
+            raise UsageError(f"{target}: not a directory")
+        return detect(DirectoryTree(Path(location)), target=target)
+    if kind == "sbom":
+        try:
+            data = Path(location).read_bytes()
+        except OSError as e:
+            raise InventoryError(f"{location}: {e.strerror}") from e
+        return read_sbom(data, target=target)
+    if kind == "layout":
+        directory, tag = _layout_and_tag(location)
+        if not (directory / "index.json").is_file():
+            raise InventoryError(f"{directory}: not an OCI image layout (no index.json)")
+        return _image(LayoutSource(directory), target, platform, tag, None)
+    if kind == "archive":
+        return _image(ArchiveSource(Path(location)), target, platform, None, None)
+    reference = parse_reference(location)
+    name = f"{reference.name}:{reference.tag}" if reference.tag else reference.name
+    return _image(RegistrySource(location, reporter=reporter), target, platform, None, name)
+
+
+__all__ = ["PREFIXES", "kind_of", "open_inventory"]
