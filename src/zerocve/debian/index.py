@@ -43,7 +43,7 @@ def iter_stanzas(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, fields) per deb822 stanza; continuation lines join with newlines."""
     line_number = 1
     for block in text.split("\n\n"):
-        start = line_number
+        start = line_number + len(block) - len(block.lstrip("\n"))  # extra blank lines
         line_number += block.count("\n") + 2
         fields: dict[str, str] = {}
         key = ""
@@ -132,7 +132,8 @@ def _package(fields: dict[str, str], origin: Origin, where: str) -> BinaryPackag
         size = int(fields["Size"])
         sha256 = fields["SHA256"].lower()
     except KeyError as e:
-        raise RepositoryError(f"{where}: stanza has no {e.args[0]} field") from e
+        named = f"{fields['Package']}: " if "Package" in fields else ""
+        raise RepositoryError(f"{where}: {named}stanza has no {e.args[0]} field") from e
     except ValueError as e:
         raise RepositoryError(f"{where}: {fields.get('Package')}: Size is not a number") from e
     if not safe_pool_path(filename):
