@@ -1,5 +1,79 @@
-"""`zerocve db`."""
+"""`zerocve db update` and `zerocve db status`: the local advisory DB."""
 
 from __future__ import annotations
 
-from zerocve.cli._app import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from zerocve.cli._app import app, console, reporter
+from zerocve.vuln import db
+
+db_app = typer.Typer(
+    help=(
+        "The local advisory DB (OSV + Debian Security Tracker). Scans read it and never touch "
+        "the network. Default location: $ZEROCVE_DB, else the user cache dir."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
+
+_DB_OPTION = typer.Option(
+    None, "--db", help="DB file (default: $ZEROCVE_DB or the user cache dir).", show_default=False
+)
+
+
+@db_app.command("update")
+def update(
+    osv: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--osv",
+            metavar="PATH|URL",
+            help="OSV records for Debian: a zip, a directory or an http(s) URL (repeatable).",
+        ),
+    ] = None,
+    tracker: str | None = typer.Option(
+        None,
+        "--tracker",
+        metavar="PATH|URL",
+        help="The Debian Security Tracker JSON (its /tracker/data/json), file or URL.",
+    ),
+    db_path: Path | None = _DB_OPTION,
+) -> None:
+    """Build or refresh the DB. With no source, re-reads the sources of the last update.
+    Unchanged inputs (same content, or HTTP 304) do no work."""
+    sources = [db.FeedSource.of("osv", o) for o in osv or ()]
+    if tracker:
+        sources.append(db.FeedSource.of("debian-tracker", tracker))
+    stats = db.update(sources, db_path, reporter=reporter())
+    if not stats.rebuilt:
+        console.print(f"advisory DB {stats.path} is up to date (inputs unchanged)")
+        return
+    imported = ", ".join(f"{s.advisories} {s.source.kind} records" for s in stats.sources)
+    console.print(
+        f"advisory DB {stats.path}: {imported}; {stats.rows} affected entries, "
+        f"{stats.size / 1e6:.1f} MB, built in {stats.seconds:.1f} s"
+    )
+
+
+@db_app.command("status")
+def status(db_path: Path | None = _DB_OPTION) -> None:
+    """Show the DB's sources, when they were imported and what they hold per release."""
+    info = db.status(db_path)
+    console.print(f"advisory DB {info.path} — built {info.built_at}, {info.size / 1e6:.1f} MB")
+    table = Table(
+        "source", "location", "fingerprint / etag", "imported at", "records", "per release"
+    )
+    for s in info.sources:
+        table.add_row(
+            s.source.kind,
+            s.source.location,
+            (s.etag or s.fingerprint)[:23],
+            s.imported_at,
+            str(s.advisories),
+            "\n".join(f"{rel}: {n}" for rel, n in s.per_release),
+        )
+    console.print(table)

@@ -224,7 +224,9 @@ class AdvisoryDB:
                     urgency=urg,
                     nodsa=nodsa,
                     nodsa_reason=reason,
-                    repositories=tuple(tuple(p) for p in json.loads(repos)),
+                    repositories=tuple(tuple(p) for p in json.loads(repos))
+                    if repos != "[]"
+                    else (),
                 )
                 rows.append(AffectedRow(vuln, self._feeds[src], affected))
         return rows
@@ -457,6 +459,7 @@ def _build(db_path: Path, inputs: Sequence[_Input], reporter: Reporter) -> tuple
             conn.close()
         with tmp.open("rb+") as f:
             os.fsync(f.fileno())
+        tmp.chmod(0o644)  # mkstemp's 0600 would hide a shared $ZEROCVE_DB from other users
         os.replace(tmp, db_path)
         _fsync_dir(db_path.parent)
     except sqlite3.Error as e:
