@@ -1,0 +1,229 @@
+"""Push an OCI image layout to a registry so that the tag never points at a partial image.
+
+Order: every blob (HEAD first, skipped when present; cross-repository mount when a source
+repository is given; upload otherwise, monolithic up to ``chunk_threshold`` bytes and chunked
+above), then each platform manifest BY DIGEST, then the image index by digest, and only at
+the very end the tag. A failure at any step leaves the tag as it was: absent, or pointing at
+the previous complete image. Manifests pushed by digest before a failure are harmless (they
+are untagged and complete in the sense that all their blobs were accepted first).
+
+The layout is read as any tool writes it (zerocve build, skopeo, umoci): ``index.json``
+names the image; with several images in it, the one whose
+``org.opencontainers.image.ref.name`` equals the target tag is pushed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zerocve.errors import BuildError, UsageError
+from zerocve.oci.reference import Reference
+from zerocve.oci.registry import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    RegistryClient,
+)
+from zerocve.progress import NULL_REPORTER, Reporter
+
+CHUNK_THRESHOLD = 16 << 20
+"""Blobs up to this size go up in one PUT; larger ones in chunks (resumable per attempt)."""
+CHUNK_SIZE = 8 << 20
+
+_REF_NAME = "org.opencontainers.image.ref.name"
+_INDEXES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
+_MANIFESTS = (OCI_MANIFEST, DOCKER_MANIFEST)
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+    urls: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, raw: Any, where: str) -> Descriptor:
+        if not isinstance(raw, dict):
+            raise BuildError(f"{where}: descriptor is not an object")
+        try:
+            media_type, digest, size = raw["mediaType"], raw["digest"], raw["size"]
+        except KeyError as e:
+            raise BuildError(f"{where}: descriptor lacks {e.args[0]!r}") from e
+        if not (isinstance(media_type, str) and isinstance(digest, str) and isinstance(size, int)):
+            raise BuildError(f"{where}: descriptor fields have the wrong types")
+        if not digest.startswith("sha256:") or len(digest) != 71:
+            raise BuildError(f"{where}: unsupported digest {digest!r}")
+        return cls(media_type, digest, size, tuple(raw.get("urls") or ()))
+
+
+class _Layout:
+    """Read access to an OCI image layout directory, checking what it reads."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        if not (root / "oci-layout").is_file() or not (root / "index.json").is_file():
+            raise UsageError(f"{root}: not an OCI image layout (no oci-layout or index.json)")
+
+    def blob_path(self, descriptor: Descriptor) -> Path:
+        algorithm, _, hexdigest = descriptor.digest.partition(":")
+        path = self.root / "blobs" / algorithm / hexdigest
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError as e:
+            raise BuildError(f"{path}: blob {descriptor.digest} is missing from the layout") from e
+        if size != descriptor.size:
+            raise BuildError(f"{path}: blob is {size} bytes, its descriptor says {descriptor.size}")
+        return path
+
+    def document(self, descriptor: Descriptor) -> tuple[bytes, dict[str, Any]]:
+        """A manifest or index blob: its exact bytes (checked against the digest) and JSON."""
+        path = self.blob_path(descriptor)
+        body = path.read_bytes()
+        if "sha256:" + hashlib.sha256(body).hexdigest() != descriptor.digest:
+            raise BuildError(f"{path}: content does not match digest {descriptor.digest}")
+        return body, _json_object(body, path)
+
+    def top(self, tag: str | None) -> Descriptor:
+        """The descriptor in index.json to push under ``tag``."""
+        path = self.root / "index.json"
+        entries = _json_object(path.read_bytes(), path).get("manifests")
+        if not isinstance(entries, list) or not entries:
+            raise UsageError(f"{path}: names no image")
+        if len(entries) == 1:
+            return Descriptor.parse(entries[0], f"{path}: manifests[0]")
+        named = [
+            (i, e)
+            for i, e in enumerate(entries)
+            if isinstance(e, dict) and (e.get("annotations") or {}).get(_REF_NAME) == tag
+        ]
+        if len(named) != 1:
+            names = sorted(
+                str((e.get("annotations") or {}).get(_REF_NAME, "?"))
+                for e in entries
+                if isinstance(e, dict)
+            )
+            raise UsageError(
+                f"{path}: holds {len(entries)} images (ref names: {', '.join(names)}); "
+                f"exactly one must be named {tag!r} to push it under that tag"
+            )
+        i, entry = named[0]
+        return Descriptor.parse(entry, f"{path}: manifests[{i}]")
+
+
+def _json_object(body: bytes, path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BuildError(f"{path}: not valid JSON: {e}") from e
+    if not isinstance(document, dict):
+        raise BuildError(f"{path}: expected a JSON object")
+    return document
+
+
+class _Pusher:
+    def __init__(
+        self,
+        layout: _Layout,
+        repo: str,
+        client: RegistryClient,
+        reporter: Reporter,
+        from_repo: str | None,
+        chunk_threshold: int,
+        chunk_size: int,
+    ) -> None:
+        self.layout = layout
+        self.repo = repo
+        self.client = client
+        self.reporter = reporter
+        self.from_repo = from_repo
+        self.chunk_threshold = chunk_threshold
+        self.chunk_size = chunk_size
+        self.done: set[str] = set()
+
+    def blob(self, descriptor: Descriptor) -> None:
+        if descriptor.digest in self.done:
+            return
+        if descriptor.urls:
+            # A foreign (non-distributable) layer lives at its URLs, not in the registry.
+            self.done.add(descriptor.digest)
+            return
+        path = self.layout.blob_path(descriptor)
+        short = descriptor.digest[:19]
+        if self.client.blob_exists(self.repo, descriptor.digest):
+            self.reporter.note(f"{short}: already in {self.repo}")
+        elif self.from_repo and self.client.mount_blob(
+            self.repo, descriptor.digest, self.from_repo
+        ):
+            self.reporter.note(f"{short}: mounted from {self.from_repo}")
+        else:
+            chunked = descriptor.size > self.chunk_threshold
+            self.client.upload_blob(
+                self.repo,
+                descriptor.digest,
+                path,
+                descriptor.size,
+                chunk_size=self.chunk_size if chunked else None,
+                reporter=self.reporter,
+            )
+        self.done.add(descriptor.digest)
+
+    def document(self, descriptor: Descriptor) -> bytes:
+        """Push everything ``descriptor`` refers to, then the document itself by digest."""
+        body, document = self.layout.document(descriptor)
+        where = f"{self.layout.blob_path(descriptor)}"
+        if descriptor.media_type in _INDEXES:
+            children = document.get("manifests")
+            if not isinstance(children, list):
+                raise BuildError(f"{where}: index without a manifests list")
+            for i, child in enumerate(children):
+                self.document(Descriptor.parse(child, f"{where}: manifests[{i}]"))
+        elif descriptor.media_type in _MANIFESTS:
+            self.blob(Descriptor.parse(document.get("config"), f"{where}: config"))
+            layers = document.get("layers")
+            if not isinstance(layers, list):
+                raise BuildError(f"{where}: manifest without a layers list")
+            for i, layer in enumerate(layers):
+                self.blob(Descriptor.parse(layer, f"{where}: layers[{i}]"))
+        else:
+            raise BuildError(f"{where}: cannot push media type {descriptor.media_type!r}")
+        if descriptor.digest not in self.done:
+            self.client.put_manifest(self.repo, descriptor.digest, body, descriptor.media_type)
+            self.done.add(descriptor.digest)
+        return body
+
+
+def push_layout(
+    layout_dir: Path,
+    ref: Reference,
+    client: RegistryClient,
+    *,
+    reporter: Reporter = NULL_REPORTER,
+    from_repo: str | None = None,
+    chunk_threshold: int = CHUNK_THRESHOLD,
+    chunk_size: int = CHUNK_SIZE,
+) -> str:
+    """Push the image of the OCI layout at ``layout_dir`` to ``ref`` through ``client``
+    (which must talk to ``ref.api_host``) and return the digest of its top manifest or index.
+
+    ``from_repo``: a repository on the same registry likely to hold the blobs already (an
+    earlier version of the image); blobs missing from ``ref``'s repository are mounted from it
+    instead of uploaded. If ``ref`` carries a digest, it must be the layout image's digest.
+    The tag, if any, is written last.
+    """
+    layout = _Layout(Path(layout_dir))
+    top = layout.top(ref.tag)
+    if ref.digest and ref.digest != top.digest:
+        raise UsageError(f"{ref}: the layout's image is {top.digest}, not {ref.digest}")
+    pusher = _Pusher(
+        layout, ref.repository, client, reporter, from_repo, chunk_threshold, chunk_size
+    )
+    body = pusher.document(top)
+    if ref.tag:
+        client.put_manifest(ref.repository, ref.tag, body, top.media_type)
+    return top.digest
