@@ -346,3 +346,9 @@ class DebReader:
                 f"{package}: {info.name}: {what} refused (an image ships no device files)"
             )
         raise PackageError(f"{package}: {info.name}: unsupported tar member type")
+
+
+def read_control(path: Path) -> DebControl:
+    """Only the control information of the ``.deb`` at ``path``."""
+    with DebReader(path) as deb:
+        return deb.control

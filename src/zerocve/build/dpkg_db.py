@@ -1,0 +1,64 @@
+"""The dpkg database of an image: ``var/lib/dpkg/status`` and ``info/<pkg>.{list,md5sums}``.
+
+The status file holds one stanza per package, sorted by name (then architecture), built from
+the package's own control file with ``Status: install ok installed`` and ``Conffiles`` (with
+the md5 of each conffile as shipped) added, fields in the order dpkg writes them; fields dpkg
+drops on install (none of interest here) are kept. The info files are named ``<pkg>.list`` or,
+for ``Multi-Arch: same`` packages, ``<pkg>:<arch>.list``, as dpkg names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from debian.deb822 import Deb822
+
+from zerocve.build.rootfs import RootFs, UnpackedPackage
+from zerocve.oci.layer import Entry, EntryKind
+
+ADMINDIR = "var/lib/dpkg"
+INFODIR = f"{ADMINDIR}/info"
+
+# dpkg's own field order in the status file (lib/dpkg/parse.c fieldinfos[]).
+_FIELD_ORDER = (
+    "Package", "Essential", "Protected", "Status", "Priority", "Section", "Installed-Size",
+    "Origin", "Maintainer", "Bugs", "Architecture", "Multi-Arch", "Source", "Version",
+    "Config-Version", "Built-Using", "Static-Built-Using", "Replaces", "Provides", "Depends",
+    "Pre-Depends", "Recommends", "Suggests", "Breaks", "Conflicts", "Enhances", "Conffiles",
+    "Description", "Triggers-Pending", "Triggers-Awaited",
+)
+
+
+def status_stanza(package: UnpackedPackage) -> str:
+    fields = dict(package.control.fields)
+    fields["Status"] = "install ok installed"
+    if package.conffiles:
+        fields["Conffiles"] = "".join(f"\n {path} {md5}" for path, md5 in package.conffiles)
+    ordered = Deb822()
+    for name in _FIELD_ORDER:
+        if name in fields:
+            ordered[name] = fields.pop(name)
+    for name, value in fields.items():  # user fields (Homepage, ...), in control order
+        ordered[name] = value
+    return ordered.dump()  # type: ignore[no-any-return]
+
+
+def status_file(packages: Sequence[UnpackedPackage]) -> bytes:
+    ordered = sorted(packages, key=lambda p: (p.record.name, p.record.architecture))
+    return "\n".join(status_stanza(p) for p in ordered).encode("utf-8")
+
+
+def info_entries(package: UnpackedPackage, rootfs: RootFs) -> list[Entry]:
+    """``info/<key>.list`` and ``info/<key>.md5sums`` for ``package``, dated with the
+    package's own newest mtime so that they change only when the package does."""
+    mtime = package.newest_mtime
+    listing = "".join(f"{path}\n" for path in rootfs.listed(package)).encode("utf-8")
+    entries = [Entry(f"{INFODIR}/{package.key}.list", EntryKind.FILE, 0o644, mtime=mtime,
+                     data=listing)]
+    if package.control.md5sums:
+        md5sums = "".join(
+            f"{digest}  {path}\n" for path, digest in package.control.md5sums.items()
+        ).encode("utf-8")
+        entries.append(Entry(f"{INFODIR}/{package.key}.md5sums", EntryKind.FILE, 0o644,
+                             mtime=mtime, data=md5sums))
+    return entries

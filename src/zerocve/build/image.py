@@ -1,0 +1,290 @@
+"""Lock + .debs -> OCI image: the top-level build.
+
+``build_arch`` is the core and takes plain inputs (package records and their ``.deb`` paths),
+``build`` drives it from a lock for every architecture of the spec (several give an image
+index). Nothing here downloads: the caller hands in the ``.deb`` paths. The result keeps the
+packages it installed, so a caller can gate on them before writing anything.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from zerocve.build.accounts import account_entries, run_as
+from zerocve.build.dpkg_db import ADMINDIR, status_file
+from zerocve.build.layers import (
+    MAX_LAYERS,
+    package_layer_entries,
+    plan_layers,
+    with_parents,
+)
+from zerocve.build.postinst import postinst_entries
+from zerocve.build.rootfs import PackageRecord, RootFs, merge, unpack, usr_merge_links
+from zerocve.debian.model import InstalledPackage
+from zerocve.errors import BuildError
+from zerocve.oci import archive, layout
+from zerocve.oci.image import (
+    OciImage,
+    Platform,
+    RunConfig,
+    config_blob,
+    manifest_blob,
+)
+from zerocve.oci.layer import Entry, EntryKind, Layer, make_layer
+from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.spec import ImageSpec, PathSpec
+
+
+class LockedPackage(PackageRecord, Protocol):
+    @property
+    def suite(self) -> str: ...
+
+
+class LockedArch(Protocol):
+    @property
+    def packages(self) -> Sequence[LockedPackage]: ...
+
+
+class LockLike(Protocol):
+    """The parts of a lock the build reads (``zerocve.lock.Lock`` fits)."""
+
+    @property
+    def source_date_epoch(self) -> int: ...
+    @property
+    def archs(self) -> Mapping[str, LockedArch]: ...
+
+
+@dataclass(frozen=True)
+class ArchImage:
+    """One platform's image: its manifest and blobs, and what it installed."""
+
+    arch: str
+    platform: Platform
+    image: OciImage
+    layers: tuple[Layer, ...]
+    packages: tuple[InstalledPackage, ...]
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """The whole build: one manifest, or an index over several platforms."""
+
+    image: OciImage
+    archs: tuple[ArchImage, ...]
+    epoch: int
+
+    @property
+    def digest(self) -> str:
+        return self.image.digest
+
+    @property
+    def packages(self) -> tuple[InstalledPackage, ...]:
+        """Every package installed, across architectures (for the vulnerability gate)."""
+        return tuple(p for arch in self.archs for p in arch.packages)
+
+
+def resolve_epoch(lock_epoch: int | None, override: int | None = None) -> int:
+    """``override``, else ``$SOURCE_DATE_EPOCH``, else the lock's date."""
+    if override is not None:
+        return override
+    env = os.environ.get("SOURCE_DATE_EPOCH")
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            raise BuildError(f"SOURCE_DATE_EPOCH={env!r} is not an integer") from None
+    if lock_epoch is None:
+        raise BuildError("no SOURCE_DATE_EPOCH: the lock has no date and none is set")
+    return lock_epoch
+
+
+def _command(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(shlex.split(value)) if isinstance(value, str) else tuple(value)
+
+
+def run_config(spec: ImageSpec) -> RunConfig:
+    return RunConfig(
+        user=run_as(spec.accounts),
+        entrypoint=_command(spec.entrypoint.command if spec.entrypoint else None),
+        cmd=_command(spec.cmd),
+        env=dict(spec.environment),
+        working_dir=spec.work_dir or "",
+    )
+
+
+def _path_entry(item: PathSpec, mtime: int) -> Entry:
+    path = item.path.strip("/")
+    if item.type == "directory":
+        return Entry(path, EntryKind.DIR, item.permissions, item.uid, item.gid, mtime)
+    if item.type == "empty-file":
+        return Entry(path, EntryKind.FILE, item.permissions, item.uid, item.gid, mtime)
+    if not item.source:
+        raise BuildError(f"paths: {item.path}: a symlink needs 'source' (its target)")
+    return Entry(path, EntryKind.SYMLINK, 0o777, item.uid, item.gid, mtime, target=item.source)
+
+
+def metadata_entries(
+    spec: ImageSpec, rootfs: RootFs, suite: str | None, epoch: int
+) -> list[Entry]:
+    """The final layer: merged-/usr links, /tmp, postinst effects, accounts, dpkg status and
+    the spec's paths (later ones win on the same path). An entry that would replace a
+    package's entry of another type, or lie below a package's symlink, is a BuildError."""
+    generated: dict[str, tuple[Entry, str]] = {}
+
+    def add(entries: Iterable[Entry], origin: str) -> None:
+        for entry in entries:
+            generated[entry.path] = (entry, origin)
+
+    add([Entry(d, EntryKind.SYMLINK, 0o777, mtime=epoch, target=f"usr/{d}")
+         for d in usr_merge_links(rootfs.paths)], "merged /usr")
+    add([Entry("tmp", EntryKind.DIR, 0o1777, mtime=epoch)], "/tmp")
+    add(postinst_entries(rootfs.paths, suite, epoch), "reproduced postinst")
+    add(account_entries(spec.accounts, epoch), "accounts")
+    add([Entry(f"{ADMINDIR}/status", EntryKind.FILE, 0o644, mtime=epoch,
+               data=status_file(rootfs.packages))], "dpkg status")
+    add([_path_entry(item, epoch) for item in spec.paths], "paths")
+    for path, (entry, origin) in generated.items():
+        _check_against_packages(path, entry, origin, rootfs)
+    return with_parents([e for e, _ in generated.values()], rootfs.paths, epoch)
+
+
+def _may_replace(shipped: Entry, entry: Entry, path: str, rootfs: RootFs) -> bool:
+    """Same type, a file over a hard link, or anything over an empty directory (base-files
+    ships /var/run as a directory that its postinst turns into a link to /run)."""
+    if shipped.kind is entry.kind:
+        return True
+    if entry.kind is EntryKind.FILE and shipped.kind is EntryKind.HARDLINK:
+        return True
+    prefix = path + "/"
+    return shipped.kind is EntryKind.DIR and not any(p.startswith(prefix) for p in rootfs.paths)
+
+
+def _check_against_packages(path: str, entry: Entry, origin: str, rootfs: RootFs) -> None:
+    shipped = rootfs.paths.get(path)
+    if shipped is not None and not _may_replace(shipped, entry, path, rootfs):
+        raise BuildError(
+            f"{origin}: /{path} would be a {entry.kind.value}, but package "
+            f"{rootfs.owners[path]} ships a {shipped.kind.value} there"
+        )
+    parent = posixpath.dirname(path)
+    while parent:
+        above = rootfs.paths.get(parent)
+        if above is not None and above.kind is not EntryKind.DIR:
+            raise BuildError(
+                f"{origin}: /{path} lies below /{parent}, a {above.kind.value} of package "
+                f"{rootfs.owners[parent]}"
+            )
+        parent = posixpath.dirname(parent)
+
+
+def build_arch(
+    spec: ImageSpec,
+    arch: str,
+    packages: Sequence[tuple[PackageRecord, Path]],
+    *,
+    epoch: int,
+    suite: str | None = None,
+    reporter: Reporter = NULL_REPORTER,
+    max_layers: int = MAX_LAYERS,
+) -> ArchImage:
+    """Build one platform's image from ``packages`` (records with their ``.deb`` paths)."""
+    platform = Platform.from_debian(arch)
+    names = [record.name for record, _ in packages]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise BuildError(f"{arch}: package listed twice: {', '.join(duplicates)}")
+    with reporter.task(f"{arch}: reading packages", total=len(packages)) as task:
+        unpacked = []
+        for record, path in packages:
+            unpacked.append(unpack(record, path))
+            task.advance()
+    rootfs = merge(unpacked)
+    plans = plan_layers(rootfs.packages, max_layers)
+    layers: list[Layer] = []
+    with reporter.task(f"{arch}: writing layers", total=len(plans) + 1) as task:
+        for plan in plans:
+            layers.append(make_layer(package_layer_entries(plan, rootfs), epoch, plan.comment))
+            task.advance()
+        meta = metadata_entries(spec, rootfs, suite, epoch)
+        layers.append(make_layer(meta, epoch, "metadata: dpkg status, accounts, certificates"))
+        task.advance()
+    config = config_blob(platform, run_config(spec), layers, epoch)
+    manifest = manifest_blob(config, layers, spec.annotations, epoch)
+    installed = tuple(
+        InstalledPackage(
+            name=p.record.name,
+            version=p.record.version,
+            architecture=p.record.architecture,
+            source=p.record.source,
+            source_version=p.record.source_version,
+            location=f"/{ADMINDIR}/status",
+        )
+        for p in rootfs.packages
+    )
+    return ArchImage(arch, platform, OciImage.single(manifest, config, layers), tuple(layers),
+                     installed)
+
+
+def combine(archs: Sequence[ArchImage], spec: ImageSpec, epoch: int) -> BuiltImage:
+    """One platform: its manifest is the image; several: an index over them."""
+    if len(archs) == 1:
+        return BuiltImage(archs[0].image, tuple(archs), epoch)
+    index = OciImage.multi([(a.image, a.platform) for a in archs], spec.annotations, epoch)
+    return BuiltImage(index, tuple(archs), epoch)
+
+
+def build(
+    spec: ImageSpec,
+    lock: LockLike,
+    debs: Mapping[tuple[str, str], Path],
+    *,
+    reporter: Reporter = NULL_REPORTER,
+    epoch: int | None = None,
+    max_layers: int = MAX_LAYERS,
+) -> BuiltImage:
+    """Build every architecture of ``spec`` from ``lock``; ``debs`` maps (package name,
+    package architecture) to the verified ``.deb`` file."""
+    date = resolve_epoch(lock.source_date_epoch, epoch)
+    results = []
+    for arch in spec.archs:
+        locked = lock.archs.get(arch)
+        if locked is None:
+            raise BuildError(f"the lock has no packages for {arch}; run 'zerocve lock' again")
+        inputs: list[tuple[PackageRecord, Path]] = []
+        for package in locked.packages:
+            path = debs.get((package.name, package.architecture))
+            if path is None:
+                raise BuildError(f"{package.name} {package.version} ({package.architecture}):"
+                                 " no .deb given")
+            inputs.append((package, path))
+        suites = sorted({p.suite for p in locked.packages})
+        results.append(build_arch(spec, arch, inputs, epoch=date,
+                                  suite=suites[0] if suites else None,
+                                  reporter=reporter, max_layers=max_layers))
+    return combine(results, spec, date)
+
+
+def write_layout(built: BuiltImage, out_dir: Path, ref_name: str = layout.DEFAULT_REF) -> Path:
+    return layout.write_layout(built.image, out_dir, ref_name)
+
+
+def write_archive(built: BuiltImage, tar_path: Path, ref_name: str = layout.DEFAULT_REF) -> Path:
+    return archive.write_archive(built.image, tar_path, built.epoch, ref_name)
+
+
+__all__ = [
+    "ArchImage",
+    "BuiltImage",
+    "build",
+    "build_arch",
+    "write_archive",
+    "write_layout",
+]

@@ -1,0 +1,57 @@
+"""Write an image as an ``oci-archive``: a deterministic tar of its OCI image layout.
+
+The tar holds the same files as ``layout.write_layout`` (``oci-layout``, ``index.json``,
+``blobs/sha256/...``) plus their directories, owned by 0:0 with mtimes at the build's epoch,
+so the same image always gives the same archive bytes. It is written to a temporary file
+beside the target, fsynced and renamed: a failed write leaves the target untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from zerocve.errors import BuildError
+from zerocve.oci.image import OciImage
+from zerocve.oci.layer import Entry, EntryKind, tar_bytes
+from zerocve.oci.layout import DEFAULT_REF, layout_files
+
+
+def archive_bytes(image: OciImage, epoch: int, ref_name: str = DEFAULT_REF) -> bytes:
+    entries = [
+        Entry(path, EntryKind.DIR, 0o755, mtime=epoch) for path in ("blobs", "blobs/sha256")
+    ]
+    entries += [
+        Entry(path, EntryKind.FILE, 0o644, mtime=epoch, data=data)
+        for path, data in layout_files(image, ref_name)
+    ]
+    return tar_bytes(entries, epoch)
+
+
+def write_archive(
+    image: OciImage, tar_path: Path, epoch: int, ref_name: str = DEFAULT_REF
+) -> Path:
+    """Write ``image`` as an oci-archive at ``tar_path``, replacing it only on success."""
+    tar_path = Path(tar_path).absolute()
+    data = archive_bytes(image, epoch, ref_name)
+    try:
+        tar_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{tar_path.name}.", suffix=".tmp",
+                                    dir=tar_path.parent)
+    except OSError as e:
+        raise BuildError(f"{tar_path}: cannot create the archive: {e.strerror}") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, tar_path)
+    except OSError as e:
+        os.unlink(temp)
+        raise BuildError(f"{tar_path}: cannot write the archive: {e.strerror}") from e
+    except BaseException:
+        os.unlink(temp)
+        raise
+    return tar_path
