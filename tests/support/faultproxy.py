@@ -2,8 +2,9 @@
 
 ``FaultProxy(upstream, rule)``: each request is shown to ``rule(method, path, seen)``, where
 ``seen`` counts earlier requests with the same method and path kind (see ``kind``); it returns
-``None`` to forward, ``ANSWER_500`` to answer 500 without forwarding, or ``DROP`` to read half
-of the request body and close the connection without an answer. Every request is logged as
+``None`` to forward, ``ANSWER_500`` to answer 500 without forwarding, ``DROP`` to read half
+of the request body and close the connection without an answer, or ``CORRUPT`` to forward and
+flip a bit of the answer's body. Every request is logged as
 ``(method, path, action)``. The Host header is passed through, so the registry builds its
 ``Location`` URLs for the proxy.
 """
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ANSWER_500 = "500"
 DROP = "drop"
+CORRUPT = "corrupt"
 FORWARD = "forward"
 
 Rule = Callable[[str, str, int], str | None]
@@ -77,9 +79,9 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                self._forward(body)
+                self._forward(body, corrupt=action == CORRUPT)
 
-            def _forward(self, body: bytes) -> None:
+            def _forward(self, body: bytes, corrupt: bool) -> None:
                 conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
                 try:
                     conn.putrequest(
@@ -93,6 +95,8 @@ class FaultProxy:
                     conn.endheaders(body or None)
                     response = conn.getresponse()
                     payload = response.read()
+                    if corrupt and payload:
+                        payload = payload[:-1] + bytes([payload[-1] ^ 1])
                     self.send_response(response.status, response.reason)
                     for name, value in response.getheaders():
                         if name.lower() in _HOP_BY_HOP:
