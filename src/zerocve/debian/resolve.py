@@ -179,9 +179,6 @@ class _Descending:
             dpkg_version.compare(self.version, other.version) == 0
         )
 
-    def __hash__(self) -> int:
-        return hash(self.version)
-
 
 def _origin_order(pkg: BinaryPackage) -> tuple[str, ...]:
     o = pkg.origin
@@ -247,11 +244,15 @@ class _Resolver:
             return True
         return provided.version is not None and _version_ok(relation, provided.version)
 
-    def satisfied_by_selection(self, relation: Relation, group: str) -> bool:
-        for pkg in self.u.by_name.get(relation.name, []):
-            if self.selected.get(self.u.key(pkg)) is pkg and self.satisfies(relation, group, pkg):
-                return True
+    def selected_real(self, relation: Relation, group: str) -> bool:
+        """Whether a selected package of that very name satisfies ``relation``."""
         return any(
+            self.selected.get(self.u.key(pkg)) is pkg and self.satisfies(relation, group, pkg)
+            for pkg in self.u.by_name.get(relation.name, [])
+        )
+
+    def satisfied_by_selection(self, relation: Relation, group: str) -> bool:
+        return self.selected_real(relation, group) or any(
             self.selected.get(self.u.key(pkg)) is pkg
             and self.u.arch_ok(relation, group, pkg)
             and self.provide_ok(relation, provided)
@@ -332,7 +333,7 @@ class _Resolver:
                     for other in self.selected.values():
                         if other.name != pkg.name and self._hits(relation, other):
                             return (
-                                f"{pkg.name} {pkg.version} {field} {relation}, which "
+                                f"{pkg.name} {pkg.version} {field.lower()} {relation}, which "
                                 f"{other.name} {other.version} is"
                             )
         return None
@@ -383,16 +384,19 @@ class _Resolver:
         """What exists under the names wanted, to say why none of it fits."""
         seen: list[str] = []
         for relation in dependency:
-            for pkg in self.versions(relation.name):
-                chosen = self.selected.get(self.u.key(pkg))
-                if chosen is not None and chosen is not pkg:
-                    via = " → ".join(self.chains[self.u.key(pkg)])
+            for pkg in self.u.by_name.get(relation.name, []):
+                key = self.u.key(pkg)
+                chosen = self.selected.get(key)
+                if chosen is not None:
+                    via = " → ".join(self.chains[key])
                     seen.append(f"{chosen.name} {chosen.version} is selected, via {via}")
+                elif not self.allowed(pkg):
+                    continue
                 elif not self.u.arch_ok(relation, group, pkg):
                     seen.append(f"{pkg.key} {pkg.version} is Multi-Arch: {pkg.multi_arch}")
                 else:
                     seen.append(f"{pkg.name} {pkg.version} is available")
-            if relation.name in self.pins and not self.versions(relation.name):
+            if relation.name in self.pins:
                 seen.append(f"{relation.name} is pinned to {self.pins[relation.name][1]}")
         return "; ".join(dict.fromkeys(seen))
 
@@ -403,14 +407,12 @@ class _Resolver:
             relation = Relation(request.name, request.arch)
             # A request is a dependency of the image, which has the native architecture; a
             # real package named in it is installed even when something selected provides it.
-            if request.name in self.u.by_name and not self.satisfied_by_selection(
-                relation, self.u.native
-            ):
+            if request.name not in self.u.by_name:
+                self.satisfy((relation,), self.u.native, [], request.text)
+            elif not self.selected_real(relation, self.u.native):
                 self.satisfy_with(
                     (relation,), self.candidates(relation, self.u.native), [], request.text
                 )
-            else:
-                self.satisfy((relation,), self.u.native, [], request.text)
         while self.queue:
             pkg = self.queue.popleft()
             chain = self.chains[self.u.key(pkg)]
