@@ -1,0 +1,177 @@
+"""Reading an image's dpkg database through its layers: order, whiteouts, links, digests."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pytest
+from imagekit import BOOKWORM_OS_RELEASE, Dir, Entry, LayoutWriter, Link, status
+
+from zerocve.errors import InventoryError
+from zerocve.inventory import open_inventory
+
+DEP5_MIT = (
+    b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+    b"Files: *\nCopyright: 2020 Someone\nLicense: Expat\n"
+)
+DEP5_GPL = DEP5_MIT.replace(b"Expat", b"GPL-2+")
+
+
+def layout(tmp_path: Path, layers: list[list[Entry]], compression: str | None = "gzip") -> Path:
+    writer = LayoutWriter(tmp_path / "layout")
+    writer.top([writer.image(layers, compression=compression)])
+    return writer.root
+
+
+def names(inventory) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f"{p.name}={p.version}" for p in inventory.packages]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", None])
+def test_later_layers_win_and_whiteouts_delete(tmp_path: Path, compression: str | None) -> None:
+    base = [
+        Dir("etc"),
+        Link("etc/os-release", "../usr/lib/os-release"),
+        ("usr/lib/os-release", BOOKWORM_OS_RELEASE),
+        ("etc/debian_version", b"12.8\n"),
+        (
+            "var/lib/dpkg/status",
+            status(("libfoo1", "1.0-1", "amd64", "foo"), ("bar", "2.0-1", "all", "")),
+        ),
+        ("usr/share/doc/libfoo1/copyright", DEP5_MIT),
+        ("usr/share/doc/bar/copyright", DEP5_GPL),
+    ]
+    update = [
+        (
+            "var/lib/dpkg/status",
+            status(
+                ("libfoo1", "1.0-2", "amd64", "foo"),
+                ("bar", "2.0-1", "all", ""),
+                ("baz", "3", "amd64", "bazsrc (2)"),
+            ),
+        ),
+        ("usr/share/doc/.wh.bar", b""),
+    ]
+    inv = open_inventory(str(layout(tmp_path, [base, update], compression)))
+    assert names(inv) == ["bar=2.0-1", "baz=3", "libfoo1=1.0-2"]
+    by_name = {p.name: p for p in inv.packages}
+    assert by_name["libfoo1"].licenses == ("MIT",)
+    assert by_name["bar"].licenses == ()  # its doc directory was whited out
+    assert (by_name["baz"].source, by_name["baz"].source_version) == ("bazsrc", "2")
+    assert inv.distro is not None and inv.distro.purl_qualifier == "debian-12"
+    assert inv.image_digest is not None and inv.image_digest.startswith("sha256:")
+
+
+def test_opaque_directory_hides_lower_status_d(tmp_path: Path) -> None:
+    lower = [
+        ("var/lib/dpkg/status.d/old", b"Package: old\nVersion: 1\nArchitecture: all\n"),
+        ("var/lib/dpkg/status.d/kept", b"Package: kept\nVersion: 1\nArchitecture: all\n"),
+    ]
+    upper = [
+        ("var/lib/dpkg/status.d/new", b"Package: new\nVersion: 2\nArchitecture: all\n"),
+        ("var/lib/dpkg/status.d/new.md5sums", b"0123 usr/bin/new\n"),
+        ("var/lib/dpkg/status.d/.wh..wh..opq", b""),
+    ]
+    inv = open_inventory(str(layout(tmp_path, [lower, upper])))
+    assert names(inv) == ["new=2"]  # the opaque marker applies whatever its place in the tar
+
+
+def test_absolute_symlinks_resolve_inside_the_image(tmp_path: Path) -> None:
+    fake_release = b"ID=debian\nVERSION_ID=11\nVERSION_CODENAME=bullseye\n"
+    layers = [
+        [
+            Link("etc/os-release", "/usr/lib/os-release"),
+            ("usr/lib/os-release", fake_release),
+            # An escape attempt stays in the image root: ../../.. stops at "/".
+            Link("var/lib/dpkg", "../../../../../../srv/dpkg"),
+            ("srv/dpkg/status", status(("a1", "1", "all", ""))),
+            # Copyright reached through a symlinked doc directory, as -dev packages do.
+            Link("usr/share/doc/a1", "a1-common"),
+            ("usr/share/doc/a1-common/copyright", DEP5_GPL),
+        ]
+    ]
+    inv = open_inventory(str(layout(tmp_path, layers)))
+    assert inv.distro is not None and inv.distro.codename == "bullseye"
+    assert names(inv) == ["a1=1"]
+    assert inv.packages[0].licenses == ("GPL-2.0-or-later",)
+
+
+def test_hard_links_are_followed_even_to_unwanted_paths(tmp_path: Path) -> None:
+    layers = [
+        [
+            ("usr/share/common-licenses/x", DEP5_MIT),  # not kept on the first pass
+            Link("usr/share/doc/zz/copyright", "usr/share/common-licenses/x", hard=True),
+            ("var/lib/dpkg/status", status(("zz", "1", "all", ""))),
+            Link("var/lib/dpkg/status.d/zz", "var/lib/dpkg/status", hard=True),
+        ]
+    ]
+    inv = open_inventory(str(layout(tmp_path, layers)))
+    assert names(inv) == ["zz=1"]
+    assert inv.packages[0].licenses == ("MIT",)
+
+
+def test_symlink_loop_is_an_error(tmp_path: Path) -> None:
+    layers = [[Link("var/lib/dpkg", "loop"), Link("var/lib/loop", "dpkg")]]
+    with pytest.raises(InventoryError, match="too many symlinks"):
+        open_inventory(str(layout(tmp_path, layers)))
+
+
+def test_no_dpkg_database(tmp_path: Path) -> None:
+    target = str(layout(tmp_path, [[("etc/os-release", BOOKWORM_OS_RELEASE)]]))
+    with pytest.raises(InventoryError) as caught:
+        open_inventory(target)
+    assert str(caught.value) == (
+        f"{target}: no dpkg database (var/lib/dpkg/status or var/lib/dpkg/status.d) found"
+    )
+
+
+def test_junk_stanzas_become_warnings(tmp_path: Path) -> None:
+    text = status(("good", "1", "all", "")) + b"\nthis line is junk\n\nPackage: x\n"
+    inv = open_inventory(str(layout(tmp_path, [[("var/lib/dpkg/status", text)]])))
+    assert names(inv) == ["good=1"]
+    assert inv.warnings[0] == "var/lib/dpkg/status: skipped 2 malformed stanza(s)"
+    assert inv.warnings[1].endswith(": no etc/os-release or etc/debian_version")
+
+
+def test_dotdot_members_are_ignored(tmp_path: Path) -> None:
+    layers = [
+        [
+            ("var/lib/dpkg/status", status(("safe", "1", "all", ""))),
+            ("var/lib/dpkg/status.d/../../../../../etc/evil", b"Package: evil\n"),
+        ]
+    ]
+    assert names(open_inventory(str(layout(tmp_path, layers)))) == ["safe=1"]
+
+
+def _only_layer(root: Path) -> Path:
+    blobs = sorted((root / "blobs" / "sha256").iterdir(), key=lambda p: p.stat().st_size)
+    return next(p for p in reversed(blobs) if p.read_bytes()[:2] == b"\x1f\x8b")
+
+
+def test_truncated_layer_is_detected(tmp_path: Path) -> None:
+    root = layout(tmp_path, [[("var/lib/dpkg/status", status(("a1", "1", "all", "")) * 50)]])
+    blob = _only_layer(root)
+    blob.write_bytes(blob.read_bytes()[:-30])
+    with pytest.raises(InventoryError, match=r"layer sha256:[0-9a-f]{64}: "):
+        open_inventory(str(root))
+
+
+def test_garbage_layer(tmp_path: Path) -> None:
+    root = layout(tmp_path, [[("var/lib/dpkg/status", b"x")]])
+    blob = _only_layer(root)
+    blob.write_bytes(b"\x1f\x8b" + b"not gzip at all" * 10)
+    with pytest.raises(InventoryError, match="unreadable tar"):
+        open_inventory(str(root))
+
+
+def test_oci_archive(tmp_path: Path) -> None:
+    root = layout(tmp_path, [[("var/lib/dpkg/status", status(("a1", "1", "all", "")))]])
+    archive = tmp_path / "image.tar"
+    with tarfile.open(archive, "w") as tar:
+        for path in sorted(root.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(root)), recursive=False)
+    inv = open_inventory(str(archive))
+    assert names(inv) == ["a1=1"]
+    assert inv.image_digest == open_inventory(str(root)).image_digest
+    assert names(open_inventory(f"oci-archive:{archive}")) == ["a1=1"]
