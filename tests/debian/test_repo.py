@@ -1,0 +1,540 @@
+"""The repository client against real signed repositories: .debs built with dpkg-deb, indices
+by apt-ftparchive, signatures by gpg, served from disk (file://) and over http on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import lzma
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from support.aptrepo import AptRepo, SigningKey
+from zerocve.debian.model import Origin
+from zerocve.debian.repo import DebRef, RepoClient
+from zerocve.errors import FetchError, IntegrityError, RepositoryError, SignatureError
+from zerocve.progress import Reporter, Task
+from zerocve.spec import RepositorySpec
+
+SUITE = "bookworm"
+INDEX = "main/binary-amd64/Packages"
+
+
+def make_deb(directory: Path, name: str, version: str, **fields: str) -> Path:
+    """A real .deb holding one file, built by dpkg-deb."""
+    root = directory / f"{name}-{version}"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "usr" / "share" / name).mkdir(parents=True)
+    (root / "usr" / "share" / name / "README").write_text(f"{name} {version}\n" * 200)
+    control = {
+        "Package": name,
+        "Version": version,
+        "Architecture": "amd64",
+        "Maintainer": "zerocve tests <tests@example.invalid>",
+        "Description": f"test package {name}",
+        **fields,
+    }
+    (root / "DEBIAN" / "control").write_text("".join(f"{k}: {v}\n" for k, v in control.items()))
+    deb = directory / f"{name}_{version}_amd64.deb"
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(root), str(deb)],
+        check=True,
+        capture_output=True,
+    )
+    return deb
+
+
+def resign(repo: AptRepo, edit: Callable[[str], str], suite: str = SUITE) -> None:
+    """Rewrite a suite's Release with ``edit`` and sign it again (InRelease and Release.gpg)."""
+    dist = repo.root / "dists" / suite
+    release = dist / "Release"
+    release.write_text(edit(release.read_text()))
+    repo.key.clearsign(release, dist / "InRelease")
+    repo.key.detach_sign(release, dist / "Release.gpg")
+
+
+def _kill_agent(key: SigningKey) -> None:
+    subprocess.run(
+        ["gpgconf", "--kill", "all"], env={**os.environ, "GNUPGHOME": str(key.home)}, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def debs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    where = tmp_path_factory.mktemp("debs")
+    return [
+        make_deb(where, "hello-lib", "1.0-1", **{"Multi-Arch": "same"}),
+        make_deb(
+            where,
+            "hello",
+            "2:1.0-1+b1",
+            Source="hello-src (1.0-1)",
+            Depends="hello-lib (>= 1.0), libc6 | musl",
+        ),
+    ]
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigningKey]:
+    key = SigningKey.create(tmp_path_factory.mktemp("gnupg"))
+    yield key
+    _kill_agent(key)
+
+
+@pytest.fixture(scope="module")
+def other_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigningKey]:
+    key = SigningKey.create(tmp_path_factory.mktemp("gnupg-other"), uid="stranger <s@x.invalid>")
+    yield key
+    _kill_agent(key)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory, key: SigningKey, debs: list[Path]) -> Path:
+    repo = AptRepo(root=tmp_path_factory.mktemp("repo"), key=key, suites=[SUITE])
+    repo.publish(debs, SUITE)
+    return repo.root
+
+
+@pytest.fixture
+def repo(tmp_path: Path, pristine: Path, key: SigningKey) -> AptRepo:
+    """A fresh copy of the signed repository, for a test to tamper with."""
+    root = tmp_path / "repo"
+    shutil.copytree(pristine, root)
+    return AptRepo(root=root, key=key, suites=[SUITE])
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[RepoClient]:
+    with RepoClient(tmp_path / "cache", backoff=0.01) as c:
+        yield c
+
+
+def spec(uri: str, keyring: Path | None) -> RepositorySpec:
+    return RepositorySpec(
+        uri=uri, suites=[SUITE], components=["main"], keyring=str(keyring) if keyring else None
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Server:
+    """A static file server on 127.0.0.1 that records requests and can fail on purpose:
+    ``faults[path]`` is a list of actions taken on the next requests ("500", "drop", "404")."""
+
+    def __init__(self, root: Path) -> None:
+        self.requests: list[str] = []
+        self.faults: dict[str, list[str]] = {}
+        server = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def __init__(self, *args: object, **kwargs: object) -> None:
+                super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                pending = server.faults.get(self.path)
+                action = pending.pop(0) if pending else None
+                if action in ("500", "404"):
+                    self.send_error(int(action))
+                elif action == "drop":  # promise the whole body, send half, hang up
+                    body = (root / self.path.lstrip("/")).read_bytes()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                else:
+                    super().do_GET()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(repo: AptRepo) -> Iterator[Server]:
+    s = Server(repo.root)
+    yield s
+    s.close()
+
+
+# -- a valid repository --------------------------------------------------------------------
+
+
+def check_index(repo: AptRepo, debs: list[Path], uri: str, client: RepoClient) -> None:
+    (index,) = client.fetch_indices([spec(uri, repo.keyring)], "amd64")
+    dist = repo.root / "dists" / SUITE
+    assert index.origin == Origin(uri, SUITE, "main", "amd64")
+    assert index.path == f"{INDEX}.xz"
+    assert index.sha256 == sha256(dist / f"{INDEX}.xz")
+    assert index.release_sha256 == sha256(dist / "Release")  # what gpgv verified
+    by_name = {p.name: p for p in index.packages}
+    assert sorted(by_name) == ["hello", "hello-lib"]
+    hello, lib = by_name["hello"], by_name["hello-lib"]
+    assert (hello.version, hello.source, hello.source_version) == (
+        "2:1.0-1+b1",
+        "hello-src",
+        "1.0-1",
+    )
+    assert hello.depends == "hello-lib (>= 1.0), libc6 | musl"
+    assert lib.multi_arch == "same" and lib.origin == index.origin
+    for package, deb in zip((lib, hello), debs, strict=True):
+        assert (package.size, package.sha256) == (deb.stat().st_size, sha256(deb))
+        assert client.fetch_deb(package).read_bytes() == deb.read_bytes()
+
+
+def test_file_repository(repo: AptRepo, debs: list[Path], client: RepoClient) -> None:
+    check_index(repo, debs, repo.uri, client)
+
+
+def test_http_repository_and_warm_run(
+    repo: AptRepo, debs: list[Path], client: RepoClient, server: Server, tmp_path: Path
+) -> None:
+    check_index(repo, debs, server.uri, client)
+    assert sorted(server.requests) == sorted(
+        [
+            f"/dists/{SUITE}/InRelease",
+            f"/dists/{SUITE}/{INDEX}.xz",
+            "/pool/bookworm/hello-lib_1.0-1_amd64.deb",
+            "/pool/bookworm/hello_2:1.0-1+b1_amd64.deb",
+        ]
+    )
+    server.requests.clear()
+    with RepoClient(tmp_path / "cache") as warm:  # a new client on the same cache
+        (index,) = warm.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
+        warm.fetch_debs(index.packages)
+    assert server.requests == [f"/dists/{SUITE}/InRelease"]  # only the signature is fresh
+
+
+def test_release_and_release_gpg_when_no_inrelease(
+    repo: AptRepo, debs: list[Path], client: RepoClient
+) -> None:
+    (repo.root / "dists" / SUITE / "InRelease").unlink()
+    check_index(repo, debs, repo.uri, client)
+
+
+def test_armored_keyring(
+    repo: AptRepo, key: SigningKey, client: RepoClient, tmp_path: Path
+) -> None:
+    armored = tmp_path / "archive.asc"
+    armored.write_bytes(
+        subprocess.run(
+            ["gpg", "--batch", "--armor", "--export", key.fingerprint],
+            env={**os.environ, "GNUPGHOME": str(key.home)},
+            check=True,
+            capture_output=True,
+        ).stdout
+    )
+    assert armored.read_text().startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    (index,) = client.fetch_indices([spec(repo.uri, armored)], "amd64")
+    assert len(index.packages) == 2
+
+
+@pytest.mark.parametrize("kept", [".gz", ""])
+def test_gz_or_plain_index_when_release_lists_no_xz(
+    repo: AptRepo, client: RepoClient, kept: str
+) -> None:
+    def only(text: str) -> str:
+        return "".join(
+            line
+            for line in text.splitlines(keepends=True)
+            if "binary-amd64/Packages" not in line or line.rstrip().endswith(f"Packages{kept}")
+        )
+
+    resign(repo, only)
+    (index,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    assert index.path == INDEX + kept
+    assert len(index.packages) == 2
+
+
+def test_by_hash_when_release_asks_for_it(
+    repo: AptRepo, client: RepoClient, server: Server
+) -> None:
+    digest = sha256(repo.root / "dists" / SUITE / f"{INDEX}.xz")
+    by_hash = repo.root / "dists" / SUITE / "main" / "binary-amd64" / "by-hash" / "SHA256"
+    by_hash.mkdir(parents=True)
+    shutil.copyfile(repo.root / "dists" / SUITE / f"{INDEX}.xz", by_hash / digest)
+    resign(repo, lambda text: text.replace("Origin:", "Acquire-By-Hash: yes\nOrigin:"))
+    client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
+    assert f"/dists/{SUITE}/main/binary-amd64/by-hash/SHA256/{digest}" in server.requests
+    assert f"/dists/{SUITE}/{INDEX}.xz" not in server.requests
+
+
+# -- signatures ----------------------------------------------------------------------------
+
+
+def test_no_keyring_is_refused(repo: AptRepo, client: RepoClient) -> None:
+    with pytest.raises(SignatureError, match=f"{repo.uri}: no keyring"):
+        client.fetch_indices([spec(repo.uri, None)], "amd64")
+
+
+def test_unknown_key(repo: AptRepo, other_key: SigningKey, client: RepoClient) -> None:
+    dist = repo.root / "dists" / SUITE
+    other_key.clearsign(dist / "Release", dist / "InRelease")
+    with pytest.raises(SignatureError) as raised:
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    message = str(raised.value)
+    assert message.startswith(f"{repo.uri}/dists/{SUITE}/InRelease signed by unknown key ")
+    assert other_key.fingerprint[-16:] in message and "pass the right keyring" in message
+
+
+def test_unknown_key_on_detached_signature(
+    repo: AptRepo, other_key: SigningKey, client: RepoClient
+) -> None:
+    dist = repo.root / "dists" / SUITE
+    (dist / "InRelease").unlink()
+    other_key.detach_sign(dist / "Release", dist / "Release.gpg")
+    with pytest.raises(SignatureError, match=r"/Release signed by unknown key"):
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+
+
+def test_tampered_inrelease(repo: AptRepo, client: RepoClient) -> None:
+    inrelease = repo.root / "dists" / SUITE / "InRelease"
+    inrelease.write_text(inrelease.read_text().replace("Origin: zerocve-test", "Origin: evil"))
+    with pytest.raises(SignatureError, match="InRelease: BAD signature by key .*altered"):
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+
+
+def test_tampered_release_with_detached_signature(repo: AptRepo, client: RepoClient) -> None:
+    dist = repo.root / "dists" / SUITE
+    (dist / "InRelease").unlink()
+    (dist / "Release").write_text((dist / "Release").read_text() + "Valid-Until: never\n")
+    with pytest.raises(SignatureError, match="/Release: BAD signature"):
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+
+
+def test_unsigned_text_around_inrelease_is_never_read(repo: AptRepo, client: RepoClient) -> None:
+    dist = repo.root / "dists" / SUITE
+    inrelease = dist / "InRelease"
+    evil = f"SHA256:\n {'0' * 64} 123 {INDEX}.xz\n"
+    signed = inrelease.read_text()
+    inrelease.write_text(signed + evil)  # gpgv's output leaves trailing text out
+    (index,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    assert index.sha256 == sha256(dist / f"{INDEX}.xz")
+    inrelease.write_text(evil + "\n" + signed)  # text before the signed message: refused
+    with pytest.raises(SignatureError, match="not one clearsigned message"):
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+
+
+def test_unsigned_repository(repo: AptRepo, client: RepoClient) -> None:
+    (repo.root / "dists" / SUITE / "InRelease").unlink()
+    (repo.root / "dists" / SUITE / "Release.gpg").unlink()
+    with pytest.raises(SignatureError, match="neither InRelease nor Release.gpg"):
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+
+
+def test_release_of_another_suite_is_refused(repo: AptRepo, client: RepoClient) -> None:
+    """A validly signed Release replayed under another suite's name."""
+    shutil.copytree(repo.root / "dists" / SUITE, repo.root / "dists" / "trixie")
+    trixie = RepositorySpec(uri=repo.uri, suites=["trixie"], keyring=str(repo.keyring))
+    with pytest.raises(RepositoryError, match="trixie: Release is for bookworm, not trixie"):
+        client.fetch_indices([trixie], "amd64")
+
+
+# -- Valid-Until ---------------------------------------------------------------------------
+
+
+def _with_valid_until(text: str) -> str:
+    return text.replace("Date:", "Valid-Until: Sun, 08 Nov 2026 06:00:00 UTC\nDate:")
+
+
+@pytest.mark.parametrize(
+    ("now", "ignore", "expired"),
+    [
+        (datetime(2026, 11, 8, 5, 59, tzinfo=UTC), False, False),
+        (datetime(2026, 11, 8, 6, 1, tzinfo=UTC), False, True),
+        (datetime(2026, 11, 8, 6, 1, tzinfo=UTC), True, False),
+    ],
+)
+def test_valid_until(
+    repo: AptRepo, tmp_path: Path, now: datetime, ignore: bool, expired: bool
+) -> None:
+    resign(repo, _with_valid_until)
+    with RepoClient(tmp_path / "c", clock=lambda: now, ignore_valid_until=ignore) as client:
+        if expired:
+            with pytest.raises(RepositoryError) as raised:
+                client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+            assert str(raised.value) == (
+                f"{repo.uri} {SUITE}: Release expired on 2026-11-08 06:00:00 UTC; "
+                "use --ignore-valid-until"
+            )
+        else:
+            (index,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+            assert len(index.packages) == 2
+
+
+# -- index integrity -----------------------------------------------------------------------
+
+
+def test_packages_hash_mismatch(repo: AptRepo, client: RepoClient) -> None:
+    xz = repo.root / "dists" / SUITE / f"{INDEX}.xz"
+    text = lzma.decompress(xz.read_bytes()).replace(b"Package: hello\n", b"Package: evil\n")
+    xz.write_bytes(lzma.compress(text))
+    with pytest.raises(IntegrityError) as raised:
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    assert str(raised.value).startswith(f"{repo.uri}/dists/{SUITE}/{INDEX}.xz: ")
+    assert list(client.cache.blobs.iterdir()) == []
+
+
+def test_packages_gz_size_mismatch(repo: AptRepo, client: RepoClient) -> None:
+    resign(repo, lambda text: text.replace(f"{INDEX}.xz", f"{INDEX}.none"))
+    gz = repo.root / "dists" / SUITE / f"{INDEX}.gz"
+    gz.write_bytes(gzip.compress(b"Package: evil\n"))
+    with pytest.raises(IntegrityError, match=rf"{INDEX}\.gz: got \d+ bytes, expected"):
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+
+
+def test_missing_architecture(repo: AptRepo, client: RepoClient) -> None:
+    with pytest.raises(RepositoryError, match="Release lists no main/binary-arm64/Packages"):
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "arm64")
+
+
+# -- .deb downloads ------------------------------------------------------------------------
+
+
+def deb_ref(uri: str, deb: Path) -> DebRef:
+    return DebRef(uri, f"pool/{SUITE}/{deb.name}", deb.stat().st_size, sha256(deb))
+
+
+def test_truncated_deb_in_cache_is_fetched_again(
+    repo: AptRepo, debs: list[Path], client: RepoClient, server: Server
+) -> None:
+    ref = deb_ref(server.uri, debs[0])
+    cached = client.fetch_deb(ref)
+    assert cached.read_bytes() == debs[0].read_bytes()
+    assert client.fetch_deb(ref) == cached
+    assert len(server.requests) == 1  # the second call was served from the cache
+    with cached.open("r+b") as f:
+        f.truncate(100)
+    assert client.fetch_deb(ref).read_bytes() == debs[0].read_bytes()
+    assert len(server.requests) == 2
+
+
+def test_truncated_deb_in_cache_and_on_server(
+    repo: AptRepo, debs: list[Path], client: RepoClient
+) -> None:
+    ref = deb_ref(repo.uri, debs[1])
+    cached = client.fetch_deb(ref)
+    cached.write_bytes(cached.read_bytes()[:100])
+    pool_file = repo.root / ref.filename
+    pool_file.write_bytes(pool_file.read_bytes()[:-1])
+    with pytest.raises(IntegrityError) as raised:
+        client.fetch_deb(ref)
+    assert str(raised.value) == (
+        f"{debs[1].name} from {repo.uri}/{ref.filename}: "
+        f"got {ref.size - 1} bytes, expected {ref.size}"
+    )
+    assert client.cache.get(ref.sha256) is None
+
+
+def test_unsafe_filename_is_refused(client: RepoClient, repo: AptRepo) -> None:
+    with pytest.raises(IntegrityError, match="unsafe Filename '../../etc/passwd'"):
+        client.fetch_deb(DebRef(repo.uri, "../../etc/passwd", 1, "0" * 64))
+
+
+# -- HTTP failures -------------------------------------------------------------------------
+
+
+def test_5xx_is_retried(
+    repo: AptRepo, debs: list[Path], client: RepoClient, server: Server
+) -> None:
+    inrelease = f"/dists/{SUITE}/InRelease"
+    ref = deb_ref(server.uri, debs[0])
+    deb = "/" + ref.filename
+    server.faults = {inrelease: ["500", "500"], deb: ["500", "drop"]}
+    client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
+    assert client.fetch_deb(ref).read_bytes() == debs[0].read_bytes()
+    assert server.requests.count(inrelease) == 3
+    assert server.requests.count(deb) == 3
+
+
+def test_dropped_connection_is_retried(
+    repo: AptRepo, debs: list[Path], client: RepoClient, server: Server
+) -> None:
+    ref = deb_ref(server.uri, debs[1])
+    server.faults = {"/" + ref.filename: ["drop", "drop"]}
+    assert client.fetch_deb(ref).read_bytes() == debs[1].read_bytes()
+    assert server.requests.count("/" + ref.filename) == 3
+
+
+def test_retries_are_bounded(repo: AptRepo, tmp_path: Path, server: Server) -> None:
+    inrelease = f"/dists/{SUITE}/InRelease"
+    server.faults = {inrelease: ["500"] * 10}
+    waits: list[float] = []
+    with RepoClient(tmp_path / "c", retries=2, backoff=0.01) as client:
+        client.fetcher._sleep = waits.append  # record the backoff instead of sleeping
+        with pytest.raises(FetchError) as raised:
+            client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
+    assert str(raised.value) == (
+        f"{server.uri}{inrelease}: HTTP 500 Internal Server Error (after 3 attempts)"
+    )
+    assert waits == [0.01, 0.02]
+    assert server.requests.count(inrelease) == 3
+
+
+def test_missing_deb_is_not_retried(debs: list[Path], client: RepoClient, server: Server) -> None:
+    ref = DebRef(server.uri, "pool/bookworm/gone_1.0_amd64.deb", 10, "0" * 64)
+    with pytest.raises(
+        FetchError, match=f"{server.uri}/pool/bookworm/gone_1.0_amd64.deb: HTTP 404"
+    ):
+        client.fetch_deb(ref)
+    assert len(server.requests) == 1
+
+
+def test_connection_refused(tmp_path: Path, repo: AptRepo) -> None:
+    closed = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
+    port = closed.server_address[1]
+    closed.server_close()  # nothing listens on this port now
+    with RepoClient(tmp_path / "c", retries=1, backoff=0.01) as client:
+        with pytest.raises(FetchError, match=rf"127.0.0.1:{port}/dists/.*ConnectError.*2 attempts"):
+            client.fetch_indices([spec(f"http://127.0.0.1:{port}", repo.keyring)], "amd64")
+
+
+# -- progress ------------------------------------------------------------------------------
+
+
+class Recorder(Reporter):
+    def __init__(self) -> None:
+        self.tasks: dict[str, tuple[float | None, list[float]]] = {}
+
+    @contextmanager
+    def task(self, description: str, total: float | None = None) -> Iterator[Task]:
+        advances: list[float] = []
+        self.tasks[description] = (total, advances)
+
+        class Recording(Task):
+            def advance(self, amount: float = 1) -> None:
+                advances.append(amount)
+
+        yield Recording()
+
+
+def test_progress_per_download(repo: AptRepo, debs: list[Path], tmp_path: Path) -> None:
+    recorder = Recorder()
+    with RepoClient(tmp_path / "c", reporter=recorder) as client:
+        (index,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+        client.fetch_debs(index.packages)
+    xz_size = (repo.root / "dists" / SUITE / f"{INDEX}.xz").stat().st_size
+    expected = {"Packages.xz": xz_size, **{deb.name: deb.stat().st_size for deb in debs}}
+    assert {name: (total, sum(adv)) for name, (total, adv) in recorder.tasks.items()} == {
+        name: (size, size) for name, size in expected.items()
+    }
