@@ -48,6 +48,16 @@ def status_file(packages: Sequence[UnpackedPackage]) -> bytes:
     return "\n".join(status_stanza(p) for p in ordered).encode("utf-8")
 
 
+def database_entries(packages: Sequence[UnpackedPackage], mtime: int) -> list[Entry]:
+    """The status file, and ``info/format`` = 1: the multiarch database layout, without
+    which dpkg looks for ``libc6.list`` instead of ``libc6:amd64.list``."""
+    return [
+        Entry(f"{ADMINDIR}/status", EntryKind.FILE, 0o644, mtime=mtime,
+              data=status_file(packages)),
+        Entry(f"{INFODIR}/format", EntryKind.FILE, 0o644, mtime=mtime, data=b"1\n"),
+    ]
+
+
 def info_entries(package: UnpackedPackage, rootfs: RootFs) -> list[Entry]:
     """``info/<key>.list`` and ``info/<key>.md5sums`` for ``package``, dated with the
     package's own newest mtime so that they change only when the package does."""

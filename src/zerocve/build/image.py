@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from zerocve.build.accounts import account_entries, run_as
-from zerocve.build.dpkg_db import ADMINDIR, status_file
+from zerocve.build.dpkg_db import ADMINDIR, database_entries
 from zerocve.build.layers import (
     MAX_LAYERS,
     package_layer_entries,
@@ -148,8 +148,7 @@ def metadata_entries(
     add([Entry("tmp", EntryKind.DIR, 0o1777, mtime=epoch)], "/tmp")
     add(postinst_entries(rootfs.paths, suite, epoch), "reproduced postinst")
     add(account_entries(spec.accounts, epoch), "accounts")
-    add([Entry(f"{ADMINDIR}/status", EntryKind.FILE, 0o644, mtime=epoch,
-               data=status_file(rootfs.packages))], "dpkg status")
+    add(database_entries(rootfs.packages, epoch), "dpkg database")
     add([_path_entry(item, epoch) for item in spec.paths], "paths")
     for path, (entry, origin) in generated.items():
         _check_against_packages(path, entry, origin, rootfs)
