@@ -1,7 +1,8 @@
 """The local advisory DB: one SQLite file built from OSV and the Debian tracker.
 
 Location: ``--db PATH`` (the ``path`` arguments below), else ``$ZEROCVE_DB``, else
-``platformdirs.user_cache_dir("zerocve")/db/advisories.sqlite``. URL feeds are cached
+``<cache>/db/advisories.sqlite`` where ``<cache>`` is ``$ZEROCVE_CACHE_DIR`` or
+``platformdirs.user_cache_dir("zerocve")``. URL feeds are cached
 beside it in ``downloads/``.
 
 An update never modifies the DB in place: it is built in a temporary file in the same
@@ -32,8 +33,8 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
-import platformdirs
 
+from zerocve.debian.cache import default_cache_dir
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.vuln.feeds.debian_tracker import DebianTrackerFeed
@@ -81,11 +82,11 @@ _FOLD_ADVISORIES = (
 
 
 def default_db_path() -> Path:
-    """``$ZEROCVE_DB`` or the per-user cache location."""
+    """``$ZEROCVE_DB``, else ``advisories.sqlite`` in the zerocve cache's ``db/``."""
     env = os.environ.get("ZEROCVE_DB")
     if env:
         return Path(env).expanduser()
-    return Path(platformdirs.user_cache_dir("zerocve")) / "db" / "advisories.sqlite"
+    return default_cache_dir() / "db" / "advisories.sqlite"
 
 
 @dataclass(frozen=True)

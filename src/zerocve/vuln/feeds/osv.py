@@ -7,6 +7,7 @@ ignored / postponed notes, which is why the DB also takes the tracker JSON.
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 import zlib
@@ -99,6 +100,16 @@ def _intervals(ranges: list[_Range]) -> Iterator[tuple[str | None, str | None]]:
             yield start, None
 
 
+def _record_name(data: bytes | str) -> str:
+    """ "record ID: " for the error line of a record that parses as JSON but breaks the
+    schema (the id is what a user searches for); empty otherwise."""
+    try:
+        record_id = json.loads(data).get("id")
+    except (ValueError, AttributeError):
+        return ""
+    return f"record {record_id}: " if isinstance(record_id, str) else ""
+
+
 def parse_record(data: bytes | str, where: str) -> Advisory | None:
     """One OSV JSON document → an Advisory (None when withdrawn or not about Debian).
     ``where`` names the file (and member) for the error line."""
@@ -108,7 +119,9 @@ def parse_record(data: bytes | str, where: str) -> Advisory | None:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         what = f"{loc}: {err['msg']}" if loc else err["msg"]
-        raise AdvisoryError(f"{where}: not a valid OSV record: {what}") from None
+        raise AdvisoryError(
+            f"{where}: {_record_name(data)}not a valid OSV record: {what}"
+        ) from None
     if record.withdrawn:
         return None
     affected: list[Affected] = []
