@@ -538,3 +538,28 @@ def test_progress_per_download(repo: AptRepo, debs: list[Path], tmp_path: Path) 
     assert {name: (total, sum(adv)) for name, (total, adv) in recorder.tasks.items()} == {
         name: (size, size) for name, size in expected.items()
     }
+
+
+# -- the shared repository of real Debian packages ----------------------------------------
+
+
+@pytest.mark.slow
+def test_real_debian_packages_over_http(apt_repo: AptRepo, tmp_path: Path) -> None:
+    repos = [
+        RepositorySpec(uri=apt_repo.http_uri, suites=apt_repo.suites, keyring=str(apt_repo.keyring))
+    ]
+    with RepoClient(tmp_path / "c") as client:
+        indices = client.fetch_indices(repos, apt_repo.arch)
+        assert [i.origin.suite for i in indices] == apt_repo.suites
+        names = {p.name for i in indices for p in i.packages}
+        assert {"python3", "ca-certificates", "tzdata", "base-files", "netbase"} <= names
+        python3 = next(p for p in indices[0].packages if p.name == "python3")
+        assert python3.source == "python3-defaults" and "python3.11" in python3.depends
+        deb = client.fetch_deb(python3)
+    fields = subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Package", "Version"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert fields == f"Package: python3\nVersion: {python3.version}\n"

@@ -92,8 +92,8 @@ def _binary_keyring(keyring: Path, what: str, tmp: Path) -> Path:
         capture_output=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip().splitlines()
-        raise SignatureError(f"{keyring}: not a valid armored keyring: {message[-1:]}")
+        lines = done.stderr.decode(errors="replace").strip().splitlines() or ["gpg failed"]
+        raise SignatureError(f"{keyring}: not a valid armored keyring: {lines[-1]}")
     return out
 
 
