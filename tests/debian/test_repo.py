@@ -225,11 +225,12 @@ def test_http_repository_and_warm_run(
     assert server.requests == [f"/dists/{SUITE}/InRelease"]  # only the signature is fresh
 
 
+@pytest.mark.parametrize("over", ["file", "http"])
 def test_release_and_release_gpg_when_no_inrelease(
-    repo: AptRepo, debs: list[Path], client: RepoClient
+    repo: AptRepo, debs: list[Path], client: RepoClient, server: Server, over: str
 ) -> None:
     (repo.root / "dists" / SUITE / "InRelease").unlink()
-    check_index(repo, debs, repo.uri, client)
+    check_index(repo, debs, repo.uri if over == "file" else server.uri, client)
 
 
 def test_armored_keyring(
@@ -277,6 +278,15 @@ def test_by_hash_when_release_asks_for_it(
     client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
     assert f"/dists/{SUITE}/main/binary-amd64/by-hash/SHA256/{digest}" in server.requests
     assert f"/dists/{SUITE}/{INDEX}.xz" not in server.requests
+
+
+def test_by_hash_falls_back_to_the_plain_name(
+    repo: AptRepo, client: RepoClient, server: Server
+) -> None:
+    resign(repo, lambda text: text.replace("Origin:", "Acquire-By-Hash: yes\nOrigin:"))
+    (index,) = client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
+    assert len(index.packages) == 2
+    assert server.requests[-1] == f"/dists/{SUITE}/{INDEX}.xz"
 
 
 # -- signatures ----------------------------------------------------------------------------
