@@ -491,7 +491,7 @@ def test_retries_are_bounded(repo: AptRepo, tmp_path: Path, server: Server) -> N
     server.faults = {inrelease: ["500"] * 10}
     waits: list[float] = []
     with RepoClient(tmp_path / "c", retries=2, backoff=0.01) as client:
-        client.fetcher._sleep = waits.append  # record the backoff instead of sleeping
+        client.fetcher.sleep = waits.append  # record the backoff instead of sleeping
         with pytest.raises(FetchError) as raised:
             client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
     assert str(raised.value) == (

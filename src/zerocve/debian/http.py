@@ -56,7 +56,7 @@ class Fetcher:
         )
         self.retries = retries
         self.backoff = backoff
-        self._sleep = sleep
+        self.sleep = sleep
         self.reporter = reporter
 
     def close(self) -> None:
@@ -89,7 +89,7 @@ class Fetcher:
                     raise FetchError(
                         f"{url}: {e.reason} (after {self.retries + 1} attempts)"
                     ) from e
-                self._sleep(self.backoff * 2**attempt)
+                self.sleep(self.backoff * 2**attempt)
         raise AssertionError("unreachable")
 
     def get_bytes(self, url: str) -> bytes:

@@ -87,7 +87,6 @@ class RepoClient:
         self.fetcher = Fetcher(
             transport=transport, reporter=reporter, retries=retries, backoff=backoff
         )
-        self.reporter = reporter
         self.ignore_valid_until = ignore_valid_until
         self.clock = clock
 
