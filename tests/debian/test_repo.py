@@ -130,7 +130,8 @@ def sha256(path: Path) -> str:
 
 class Server:
     """A static file server on 127.0.0.1 that records requests and can fail on purpose:
-    ``faults[path]`` is a list of actions taken on the next requests ("500", "drop", "404")."""
+    ``faults[path]`` is a list of actions taken on the next requests ("500", "429", "drop",
+    "404")."""
 
     def __init__(self, root: Path) -> None:
         self.requests: list[str] = []
@@ -150,6 +151,11 @@ class Server:
                 action = pending.pop(0) if pending else None
                 if action in ("500", "404"):
                     self.send_error(int(action))
+                elif action == "429":
+                    self.send_response(429)
+                    self.send_header("Retry-After", "3")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                 elif action == "drop":  # promise the whole body, send half, hang up
                     body = (root / self.path.lstrip("/")).read_bytes()
                     self.send_response(200)
@@ -499,6 +505,15 @@ def test_retries_are_bounded(repo: AptRepo, tmp_path: Path, server: Server) -> N
     )
     assert waits == [0.01, 0.02]
     assert server.requests.count(inrelease) == 3
+
+
+def test_retry_after_is_honoured(repo: AptRepo, tmp_path: Path, server: Server) -> None:
+    server.faults = {f"/dists/{SUITE}/InRelease": ["429", "500"]}
+    waits: list[float] = []
+    with RepoClient(tmp_path / "c", backoff=0.01) as client:
+        client.fetcher.sleep = waits.append
+        client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
+    assert waits == [3.0, 0.02]
 
 
 def test_missing_deb_is_not_retried(debs: list[Path], client: RepoClient, server: Server) -> None:

@@ -22,6 +22,7 @@ from zerocve.progress import NULL_REPORTER, Reporter
 T = TypeVar("T")
 _CHUNK = 1 << 16
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped
 
 
 class NotFound(FetchError):
@@ -29,9 +30,10 @@ class NotFound(FetchError):
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, wait: float = 0.0) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.wait = wait  # at least this long before the next attempt (Retry-After)
 
 
 class Fetcher:
@@ -89,7 +91,7 @@ class Fetcher:
                     raise FetchError(
                         f"{url}: {e.reason} (after {self.retries + 1} attempts)"
                     ) from e
-                self.sleep(self.backoff * 2**attempt)
+                self.sleep(max(self.backoff * 2**attempt, e.wait))
         raise AssertionError("unreachable")
 
     def get_bytes(self, url: str) -> bytes:
@@ -105,7 +107,9 @@ class Fetcher:
             with self._client.stream("GET", url) as response:
                 status = response.status_code
                 if status in _RETRY_STATUS:
-                    raise _Retryable(f"HTTP {status} {response.reason_phrase}")
+                    retry_after = response.headers.get("Retry-After", "")
+                    wait = min(float(retry_after), _MAX_RETRY_AFTER) if retry_after.isdigit() else 0
+                    raise _Retryable(f"HTTP {status} {response.reason_phrase}", wait)
                 if status in (404, 410):
                     raise NotFound(f"{url}: HTTP {status} {response.reason_phrase}")
                 if status != 200:
