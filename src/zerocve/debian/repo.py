@@ -48,6 +48,7 @@ class PackageIndex:
     sha256: str  # of the file as the Release lists it
     release_sha256: str  # of the verified (In)Release text
     packages: tuple[BinaryPackage, ...]
+    date: datetime | None = None  # the Release's Date: a lock's default SOURCE_DATE_EPOCH
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,9 @@ class RepoClient:
         except (lzma.LZMAError, OSError, EOFError, zlib.error) as e:
             raise RepositoryError(f"{url}: cannot decompress: {e}") from e
         packages = parse_packages(text, origin, url)
-        return PackageIndex(origin, listed.path, listed.sha256, release_sha256, packages)
+        return PackageIndex(
+            origin, listed.path, listed.sha256, release_sha256, packages, release.date
+        )
 
     def _fetch_listed(self, origin: Origin, release: Release, listed: IndexFile) -> Path:
         cached = self.cache.verify(listed.sha256, listed.size)
