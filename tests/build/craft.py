@@ -93,3 +93,27 @@ def directory(name: str) -> Member:
 
 def symlink(name: str, target: str) -> Member:
     return Member(name, tarfile.SYMTYPE, linkname=target, mode=0o777)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A lock entry's fields that the build reads."""
+
+    name: str
+    version: str = "1.0"
+    architecture: str = "all"
+    source: str = ""
+    source_version: str = "1.0"
+    suite: str = "bookworm"
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            object.__setattr__(self, "source", self.name)
+
+
+def crafted(
+    directory_: Path, name: str, members: list[Member], source: str = "", **kwargs: object
+) -> tuple[Record, Path]:
+    """A (record, .deb) pair for ``build_arch``/``unpack``."""
+    deb = make_deb(directory_, name, members, **kwargs)  # type: ignore[arg-type]
+    return Record(name, source=source), deb
