@@ -1,0 +1,122 @@
+"""Deterministic layer tarballs, and the grouping of packages into layers."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+import zlib
+from pathlib import Path
+
+import pytest
+from craft import Member, crafted, directory
+
+from zerocve.build.layers import package_layer_entries, plan_layers, with_parents
+from zerocve.build.rootfs import merge, unpack
+from zerocve.oci.layer import Entry, EntryKind, gzip_bytes, make_layer, tar_bytes
+
+EPOCH = 1_700_000_000
+
+
+def _members(data: bytes) -> list[tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return tar.getmembers()
+
+
+def test_tar_is_sorted_numeric_clamped_and_gnu() -> None:
+    entries = [
+        Entry("usr/bin/b", EntryKind.FILE, 0o755, 1000, 1000, EPOCH + 50, data=b"b"),
+        Entry("usr", EntryKind.DIR, 0o755, mtime=EPOCH - 10),
+        Entry("usr-local", EntryKind.FILE, 0o644, mtime=1),
+        Entry("usr/bin", EntryKind.DIR, 0o755, mtime=EPOCH - 10),
+        Entry("usr/bin/a", EntryKind.SYMLINK, 0o777, target="b"),
+        Entry("x" * 150 + "/long", EntryKind.FILE, 0o600, data=b"l"),
+    ]
+    data = tar_bytes(entries, EPOCH)
+    members = _members(data)
+    assert [m.name for m in members] == ["usr", "usr/bin", "usr/bin/a", "usr/bin/b",
+                                         "usr-local", "x" * 150 + "/long"]
+    assert all(m.uname == "" and m.gname == "" for m in members)
+    assert members[3].uid == 1000 and members[3].mtime == EPOCH  # clamped
+    assert members[1].mtime == EPOCH - 10  # older mtimes kept
+    assert b"PaxHeader" not in data and b"././@LongLink" in data
+    assert tar_bytes(reversed(entries), EPOCH) == data  # input order does not matter
+
+
+def test_duplicate_paths_refused() -> None:
+    with pytest.raises(ValueError, match="two layer entries for a"):
+        tar_bytes([Entry("a", EntryKind.DIR, 0o755), Entry("a", EntryKind.DIR, 0o755)], EPOCH)
+
+
+def test_hard_links_follow_their_file_or_become_copies() -> None:
+    entries = [
+        Entry("b/file", EntryKind.FILE, 0o644, data=b"content"),
+        Entry("a/link", EntryKind.HARDLINK, 0o644, data=b"content", target="b/file"),
+        Entry("c/other", EntryKind.HARDLINK, 0o644, data=b"elsewhere", target="z/missing"),
+    ]
+    members = {m.name: m for m in _members(tar_bytes(entries, EPOCH))}
+    assert members["a/link"].isreg() and members["a/link"].size == 7  # sorts first: the file
+    assert members["b/file"].islnk() and members["b/file"].linkname == "a/link"
+    assert members["c/other"].isreg() and members["c/other"].size == 9  # target not here
+
+
+def test_gzip_header_is_fixed() -> None:
+    blob = gzip_bytes(b"hello" * 100)
+    assert blob[:4] == b"\x1f\x8b\x08\x00"  # no FNAME flag
+    assert blob[4:8] == b"\x00\x00\x00\x00"  # mtime 0
+    assert gzip.decompress(blob) == b"hello" * 100
+    assert zlib.decompress(blob, 31) == b"hello" * 100
+
+
+def test_make_layer_digests() -> None:
+    layer = make_layer([Entry("a", EntryKind.FILE, 0o644, data=b"1")], EPOCH, "test")
+    assert layer.digest == "sha256:" + hashlib.sha256(layer.data).hexdigest()
+    assert layer.diff_id == "sha256:" + hashlib.sha256(gzip.decompress(layer.data)).hexdigest()
+
+
+def test_with_parents_uses_image_metadata() -> None:
+    paths = {"var": Entry("var", EntryKind.DIR, 0o700, 5, 6, 1)}
+    out = {e.path: e for e in with_parents([Entry("var/lib/x", EntryKind.FILE, 0o644)],
+                                           paths, 42)}
+    assert out["var"] == Entry("var", EntryKind.DIR, 0o700, 5, 6, 42)
+    assert out["var/lib"] == Entry("var/lib", EntryKind.DIR, 0o755, 0, 0, 42)
+
+
+def _packages(tmp_path: Path, spec: dict[str, tuple[str, int]]):
+    """name -> (source, payload size)"""
+    return [
+        unpack(*crafted(tmp_path, name, [directory("./usr/"),
+                                         Member(f"./usr/{name}", data=b"x" * size)],
+                        source=source))
+        for name, (source, size) in spec.items()
+    ]
+
+
+def test_one_layer_per_source_sorted(tmp_path: Path) -> None:
+    packages = _packages(tmp_path, {"libssl3": ("openssl", 10), "openssl": ("openssl", 10),
+                                    "zlib1g": ("zlib", 5), "bash": ("bash", 1)})
+    plans = plan_layers(packages)
+    assert [p.comment for p in plans] == ["source bash: bash",
+                                          "source openssl: libssl3 openssl",
+                                          "source zlib: zlib1g"]
+
+
+def test_layer_cap_keeps_the_largest_groups(tmp_path: Path) -> None:
+    packages = _packages(tmp_path, {"a": ("a", 1), "b": ("b", 50), "c": ("c", 2),
+                                    "d": ("d", 40), "e": ("e", 3)})
+    plans = plan_layers(packages, max_layers=4)  # 3 package layers: shared + 2 own
+    assert [[p.name for p in plan.packages] for plan in plans] == [["a", "c", "e"], ["b"], ["d"]]
+    assert plans[0].comment == "shared layer of 3 small source packages: a c e"
+
+
+def test_package_layer_holds_files_info_and_parents(tmp_path: Path) -> None:
+    packages = _packages(tmp_path, {"tool": ("tool", 3)})
+    rootfs = merge(packages)
+    entries = {e.path: e for e in package_layer_entries(plan_layers(packages)[0], rootfs)}
+    assert sorted(entries) == ["usr", "usr/tool", "var", "var/lib", "var/lib/dpkg",
+                               "var/lib/dpkg/info", "var/lib/dpkg/info/tool.list"]
+    assert entries["var/lib/dpkg/info/tool.list"].data == b"/.\n/usr\n/usr/tool\n"
+    # dated with the package's own files, not the build date: unchanged packages keep
+    # byte-identical layers when the lock's date moves
+    assert entries["var/lib/dpkg/info/tool.list"].mtime == packages[0].newest_mtime
