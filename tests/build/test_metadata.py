@@ -76,7 +76,8 @@ def test_timezone_only_with_tzdata() -> None:
 def test_os_release_fallback() -> None:
     entries = {e.path: e for e in os_release({}, "bookworm-security", 1)}
     text = entries["usr/lib/os-release"].data.decode()
-    assert "ID=debian\n" in text and 'VERSION_ID="12"' in text and "VERSION_CODENAME=bookworm" in text
+    assert "ID=debian\n" in text and 'VERSION_ID="12"' in text
+    assert "VERSION_CODENAME=bookworm\n" in text
     assert entries["etc/os-release"].target == "../usr/lib/os-release"
     assert "VERSION_ID" not in os_release({}, "sid", 1)[0].data.decode()
     shipped = {"usr/lib/os-release": _file("", b"x")}
