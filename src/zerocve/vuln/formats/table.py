@@ -125,7 +125,7 @@ def render(result: ScanResult, options: RenderOptions) -> str:
         highlight=False,
         emoji=False,
     )
-    console.print(_header(result), style="dim", markup=False)
+    console.print(_header(result), style="dim", markup=False, soft_wrap=True)
     if result.findings:
         console.print(_findings_table(result))
     if options.show_suppressed and result.suppressed:
@@ -134,5 +134,6 @@ def render(result: ScanResult, options: RenderOptions) -> str:
     text = summary(result)
     if result.suppressed and not options.show_suppressed:
         text += " (--show-suppressed lists them)"
-    console.print(text, style="bold", markup=False)
-    return out.getvalue()
+    console.print(text, style="bold", markup=False, soft_wrap=True)
+    # rich pads every cell to the column width; trailing blanks only get in the way of diffs.
+    return "".join(line.rstrip() + "\n" for line in out.getvalue().splitlines())
