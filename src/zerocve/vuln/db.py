@@ -368,8 +368,12 @@ def _update_lock(db_path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise AdvisoryError(f"{db_path}: another `zerocve db update` is running") from None
-        for stale in db_path.parent.glob(f".{db_path.name}.*.building"):
-            stale.unlink(missing_ok=True)
+        stale = [
+            *db_path.parent.glob(f".{db_path.name}.*.building"),
+            *(db_path.parent / "downloads").glob("*.part-*"),
+        ]
+        for leftover in stale:
+            leftover.unlink(missing_ok=True)
         yield
 
 
