@@ -193,6 +193,7 @@ def check_index(repo: AptRepo, debs: list[Path], uri: str, client: RepoClient) -
     assert index.path == f"{INDEX}.xz"
     assert index.sha256 == sha256(dist / f"{INDEX}.xz")
     assert index.release_sha256 == sha256(dist / "Release")  # what gpgv verified
+    assert index.date == datetime(2026, 11, 1, tzinfo=UTC)  # the Release's Date
     by_name = {p.name: p for p in index.packages}
     assert sorted(by_name) == ["hello", "hello-lib"]
     hello, lib = by_name["hello"], by_name["hello-lib"]
