@@ -1,5 +1,67 @@
-"""`zerocve lock`."""
+"""`zerocve lock`: resolve a spec's packages and write ``image.lock.json``."""
 
 from __future__ import annotations
 
-from zerocve.cli._app import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zerocve.cli._app import app, console, reporter
+from zerocve.debian.repo import RepoClient
+from zerocve.debian.sources import host_repositories
+from zerocve.lock import Lock, default_lock_path, lock_spec, write_lock
+from zerocve.spec import load_spec
+
+
+def summary(lock: Lock, path: Path) -> str:
+    """One line: what was locked, per architecture."""
+    parts = []
+    for arch, locked in lock.archs.items():
+        size = sum(p.size for p in locked.packages) / 1e6
+        parts.append(f"{arch}: {len(locked.packages)} packages, {size:.1f} MB of .debs")
+    return f"{path}: " + "; ".join(parts)
+
+
+@app.command(
+    "lock",
+    help=(
+        "Resolve the spec's packages and write the lock file.\n\n"
+        "For each architecture in the spec: fetch and verify the repositories' indices (the "
+        "host's apt sources when the spec names none), take the dependency closure of "
+        "contents.packages, leaving out contents.exclude, and record every package (version, "
+        "source, suite, file, size, SHA256) with the digests of the indices searched. "
+        "[bold]zerocve build[/] uses the lock while it matches the spec. The file is replaced "
+        "atomically, and the same indices always give the same bytes. SOURCE_DATE_EPOCH, if "
+        "set, is recorded; otherwise the newest Release date of those indices."
+    ),
+)
+def lock(
+    spec_path: Annotated[
+        Path, typer.Argument(metavar="IMAGE.yaml", help="The image spec.", show_default=False)
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Where to write the lock (default: beside the spec, image.yaml → "
+            "image.lock.json).",
+            show_default=False,
+        ),
+    ] = None,
+    ignore_valid_until: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-valid-until",
+            help="Accept Release files past their Valid-Until date (e.g. snapshot archives).",
+        ),
+    ] = False,
+) -> None:
+    spec = load_spec(spec_path)
+    target = output or default_lock_path(spec_path)
+    with RepoClient(reporter=reporter(), ignore_valid_until=ignore_valid_until) as client:
+        result = lock_spec(spec, client.fetch_indices, host_repositories)
+    write_lock(result, target)
+    console.print(summary(result, target), highlight=False)
