@@ -274,3 +274,18 @@ def test_connection_refused(make_client):
     host = f"127.0.0.1:{free_port()}"
     with pytest.raises(RegistryError, match=rf"{host}/x: check blob .*ConnectError.*2 attempts"):
         make_client(host, retries=1).blob_exists("x", "sha256:" + "a" * 64)
+
+
+def test_failed_attempt_rewinds_progress(registry: Registry, make_client):
+    data, digest = blob(60_000)
+    reporter = Bytes()
+    rule = lambda m, p, seen: ANSWER_500 if m == "PUT" and seen == 0 else None  # noqa: E731
+    with FaultProxy(registry.host, rule) as proxy:
+        make_client(proxy.host).upload_blob(
+            "cli/rewind", digest, data, chunk_size=25_000, reporter=reporter
+        )
+    ((_, total, moves),) = reporter.tasks
+    assert any(m < 0 for m in moves)
+    assert sum(moves) == total == len(data)
+    assert len(proxy.requests("POST", "upload")) == 2
+    assert make_client(registry.host).get_blob("cli/rewind", digest) == data

@@ -32,13 +32,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import httpx
 
 from zerocve.errors import RegistryError
 from zerocve.oci.auth import TokenAuth, lookup_credentials
-from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.progress import NULL_REPORTER, Reporter, Task
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -51,6 +51,7 @@ _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_DELAY = 8.0
 _MAX_RETRY_AFTER = 30.0
 _READ_SIZE = 1 << 20
+_T = TypeVar("_T")
 
 Body = bytes | Callable[[], Iterator[bytes]]
 """A request body: bytes, or a factory of fresh byte iterators (so a request can be resent)."""
@@ -62,6 +63,22 @@ class Manifest(NamedTuple):
     body: bytes
     media_type: str
     digest: str
+
+
+class _Progress:
+    """Bytes sent in the current attempt, mirrored on a reporter task; a retry rewinds."""
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+        self._sent = 0
+
+    def __call__(self, amount: int) -> None:
+        self._sent += amount
+        self._task.advance(amount)
+
+    def rewind(self) -> None:
+        self._task.advance(-self._sent)
+        self._sent = 0
 
 
 class _Transient(Exception):
@@ -231,7 +248,7 @@ class RegistryClient:
             delay = max(delay, min(failure.retry_after, _MAX_RETRY_AFTER))
         self._sleep(delay)
 
-    def _retrying(self, op: str, repo: str, action: Callable[[], httpx.Response]) -> httpx.Response:
+    def _retrying(self, op: str, repo: str, action: Callable[[], _T]) -> _T:
         """Run ``action`` until it succeeds, fails for good, or the attempts run out."""
         for attempt in range(self.retries + 1):
             try:
@@ -347,27 +364,18 @@ class RegistryClient:
             raise ValueError("chunk_size must be positive")
         op = f"upload blob {_short(digest)}"
         with reporter.task(f"push {_short(digest)}", total=actual) as task:
-            for attempt in range(self.retries + 1):
-                sent = [0]
+            progress = _Progress(task)
+            attempts = iter(range(self.retries + 1))
 
-                def progress(n: int, sent: list[int] = sent) -> None:
-                    sent[0] += n
-                    task.advance(n)
-
-                try:
-                    self._upload_once(repo, digest, data, actual, chunk_size, op, progress)
+            def once() -> None:
+                # After a failure, the last request may still have been committed before its
+                # reply was lost: then the blob is there and nothing is left to do.
+                if next(attempts) and self.blob_exists(repo, digest):
                     return
-                except _Transient as failure:
-                    task.advance(-sent[0])
-                    if attempt == self.retries:
-                        raise RegistryError(
-                            f"{self._where(repo)}: {op}: {failure} (gave up after "
-                            f"{attempt + 1} attempts)"
-                        ) from failure
-                    self._backoff(attempt, failure)
-                    # The failed request may have been committed before the reply was lost.
-                    if self.blob_exists(repo, digest):
-                        return
+                progress.rewind()
+                self._upload_once(repo, digest, data, actual, chunk_size, op, progress)
+
+            self._retrying(op, repo, once)
 
     def _upload_once(
         self,
@@ -465,7 +473,7 @@ class RegistryClient:
         op = f"get blob {_short(digest)}"
         dest.parent.mkdir(parents=True, exist_ok=True)
 
-        def once() -> httpx.Response:
+        def once() -> None:
             hasher = _hasher(digest)
             response = self._attempt(
                 op,
@@ -498,7 +506,6 @@ class RegistryClient:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
                 raise
-            return response
 
         self._retrying(op, repo, once)
         return dest
