@@ -99,3 +99,17 @@ def test_conjunction() -> None:
     assert conjunction(("GPL-2.0-or-later", "MIT OR Apache-2.0")) == (
         "GPL-2.0-or-later AND (MIT OR Apache-2.0)"
     )
+
+
+def test_every_mapped_id_is_on_the_spdx_list() -> None:
+    """The table's SPDX ids and exceptions, checked against license-expression's copy of the
+    SPDX license list (so a typo, or a DEP-5 name that SPDX spells differently, fails)."""
+    from license_expression import get_spdx_licensing
+
+    from zerocve.inventory import licenses
+
+    spdx = get_spdx_licensing()
+    ids = [*licenses._SPDX_IDS.values(), *licenses._ALIASES.values()]
+    assert [i for i in ids if spdx.validate(i).errors] == []
+    exceptions = [e for by_version in licenses._EXCEPTIONS.values() for e in by_version.values()]
+    assert [e for e in exceptions if spdx.validate(f"GPL-2.0-only WITH {e}").errors] == []

@@ -24,8 +24,8 @@ _SPDX_IDS = {
         "BSD-4-Clause BSL-1.0 bzip2-1.0.6 CC-BY-3.0 CC-BY-4.0 CC-BY-SA-3.0 CC-BY-SA-4.0 "
         "CC0-1.0 CDDL-1.0 curl EPL-1.0 EPL-2.0 FSFAP FSFUL FSFULLR FTL HPND ICU IJG "
         "Info-ZIP ISC libpng LPPL-1.3c MirOS MIT MIT-0 MPL-1.0 MPL-1.1 MPL-2.0 NTP OFL-1.1 "
-        "OpenLDAP-2.8 OpenSSL PSF-2.0 Python-2.0 Ruby Sleepycat TCL Unicode-DFS-2015 "
-        "Unicode-DFS-2016 Unlicense Vim W3C WTFPL X11 Zlib Zope-2.1"
+        "OpenSSL PSF-2.0 Python-2.0 Ruby Sleepycat TCL Unicode-DFS-2015 "
+        "Unicode-DFS-2016 Unlicense Vim W3C WTFPL X11 Zlib ZPL-2.1"
     ).split()
 }
 # DEP-5 names (lowercased) that mean one SPDX license.
@@ -35,6 +35,8 @@ _ALIASES = {
     "mpl-2": "MPL-2.0",
     "cc0": "CC0-1.0",
     "zlib/libpng": "Zlib",
+    "openldap-2.8": "OLDAP-2.8",
+    "zope-2.1": "ZPL-2.1",
 }
 # GNU families: SPDX spells the version X.Y and says -only / -or-later.
 _GNU = re.compile(r"(AGPL|LGPL|GPL|GFDL)(?:-|v)?(\d)(?:\.(\d))?(\+)?", re.IGNORECASE)
@@ -46,7 +48,6 @@ _EXCEPTIONS = {
     "linux-syscall-note": {"": "Linux-syscall-note"},
     "font": {"": "Font-exception-2.0"},
     "libtool": {"": "Libtool-exception"},
-    "openssl": {"": "OpenSSL-exception"},
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")
 _FORMAT = re.compile(r"copyright-format|dep-?5", re.IGNORECASE)

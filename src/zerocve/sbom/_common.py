@@ -1,0 +1,105 @@
+"""What SPDX and CycloneDX output share: creation time, stable identifiers, source purls,
+checksums and the name of the thing described."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+from packageurl import PackageURL
+
+from zerocve.debian.model import InstalledPackage
+from zerocve.errors import UsageError
+from zerocve.inventory.model import Inventory
+
+Checksums = Mapping[str, str]
+"""SHA256 (hex) of each package's ``.deb``, keyed ``name:arch`` (``BinaryPackage.key``)."""
+
+TOOL = "zerocve"
+
+
+def creation_time(env: Mapping[str, str] | None = None) -> str:
+    """RFC 3339 UTC, second precision: ``SOURCE_DATE_EPOCH`` when set (reproducible builds),
+    now otherwise."""
+    env = os.environ if env is None else env
+    epoch = env.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+        except (ValueError, OverflowError) as e:
+            raise UsageError(f"SOURCE_DATE_EPOCH={epoch!r}: not a number of seconds") from e
+    else:
+        moment = dt.datetime.now(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stable_uuid(inventory: Inventory, created: str, fmt: str) -> uuid.UUID:
+    """A UUID that depends only on what the document says, so the same inventory at the same
+    SOURCE_DATE_EPOCH gives the same bytes, and any change gives a new serial number."""
+    content = json.dumps(
+        [
+            fmt,
+            created,
+            subject_name(inventory),
+            inventory.image_digest,
+            [
+                (p.name, p.version, p.architecture, p.source, p.source_version, p.licenses)
+                for p in inventory.packages
+            ],
+        ]
+    )
+    return uuid.uuid5(uuid.NAMESPACE_URL, "zerocve:" + hashlib.sha256(content.encode()).hexdigest())
+
+
+def subject_name(inventory: Inventory) -> str:
+    """What the document describes: the image name, else the target's last path part."""
+    if inventory.image_name:
+        return inventory.image_name
+    target = re.sub(r"^(oci|oci-archive|dir|sbom):|^docker://", "", inventory.target)
+    return PurePosixPath(target.rstrip("/")).name or target or "rootfs"
+
+
+def source_purl(package: InstalledPackage, inventory: Inventory) -> str:
+    """``pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=source&distro=debian-12``: the purl
+    spec's spelling of a Debian source package."""
+    distro = inventory.distro
+    qualifiers = {"arch": "source"}
+    if distro is not None:
+        qualifiers["distro"] = distro.purl_qualifier
+    return PackageURL(
+        type="deb",
+        namespace=distro.id if distro is not None else "debian",
+        name=package.source,
+        version=package.source_version,
+        qualifiers=qualifiers,
+    ).to_string()
+
+
+def checksum(package: InstalledPackage, checksums: Checksums | None) -> str | None:
+    """The package's .deb SHA256 from ``checksums``, lowercase hex; ``ValueError`` on junk."""
+    if not checksums:
+        return None
+    value = checksums.get(f"{package.name}:{package.architecture}")
+    if value is None:
+        return None
+    value = value.removeprefix("sha256:").lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ValueError(f"checksum of {package.name}:{package.architecture}: not a SHA256")
+    return value
+
+
+__all__ = [
+    "TOOL",
+    "Checksums",
+    "checksum",
+    "creation_time",
+    "source_purl",
+    "stable_uuid",
+    "subject_name",
+]
