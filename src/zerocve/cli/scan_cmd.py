@@ -1,5 +1,172 @@
-"""`zerocve scan`."""
+"""`zerocve scan`: report known vulnerabilities in an image, a root filesystem or an SBOM."""
 
 from __future__ import annotations
 
-from zerocve.cli._app import app  # noqa: F401
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zerocve.cli._app import app, console, console_err, reporter
+from zerocve.cli._output import write_output
+from zerocve.errors import GateError, UsageError
+from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
+from zerocve.vuln.gate import FailOn, describe, over_gate
+from zerocve.vuln.model import Severity
+from zerocve.vuln.scan import scan as run_scan
+
+
+class MinSeverity(StrEnum):
+    NEGLIGIBLE = "negligible"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class SeveritySourceChoice(StrEnum):
+    DEBIAN = "debian"
+    CVSS = "cvss"
+
+
+EPILOG = """\
+[bold]Targets[/]: an OCI layout ([cyan]oci:DIR[:TAG][/]), an OCI archive
+([cyan]oci-archive:FILE[/]), a registry image ([cyan]docker://HOST/REPO:TAG[/], the
+only kind that uses the network), a root filesystem ([cyan]dir:DIR[/]) or a
+CycloneDX/SPDX JSON SBOM ([cyan]sbom:FILE[/]). Without a prefix, the kind is
+recognised from the path.
+
+[bold]Examples[/]
+  zerocve scan out/python
+  zerocve scan out/python --fail-on fixed
+  zerocve scan dir:/srv/rootfs --fail-on open --min-severity high
+  zerocve scan docker://127.0.0.1:5000/team/app:1.2 -o sarif --file app.sarif
+  zerocve scan image.oci.tar -o cyclonedx --file bom.cdx.json
+  zerocve scan out/python --vex triage.vex.json --show-suppressed
+  zerocve scan out/python -o openvex --file python.vex.json
+
+[bold]Gate[/] (--fail-on; findings suppressed by VEX never count)
+  fixed  state fixed: the repositories have the fix, a rebuild removes it
+  open   fixed, fix-unavailable (fixed upstream, not in the repositories
+         yet) and open (no fix yet)
+  any    every finding: also no-dsa, ignored, postponed, end-of-life and
+         unimportant
+  --min-severity keeps findings at or above it; one not yet rated counts.
+
+[bold]Exit codes[/]
+  0  nothing over the gate (always, without --fail-on)
+  1  findings over the gate
+  2  usage error: bad option, unknown target, missing file
+  3  operational failure: no advisory DB, unreadable target or VEX
+     document, no dpkg database
+"""
+
+
+@app.command("scan", epilog=EPILOG)
+def scan(
+    target: Annotated[str, typer.Argument(metavar="TARGET", show_default=False)],
+    output: Annotated[
+        OutputFormat,
+        typer.Option("--output", "-o", help="Report format.", case_sensitive=False),
+    ] = OutputFormat.TABLE,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            metavar="PATH",
+            dir_okay=False,
+            help="Write the report here (atomically) instead of stdout.",
+            show_default=False,
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when findings in these states remain (see Gate below).",
+            show_default=False,
+            case_sensitive=False,
+        ),
+    ] = None,
+    min_severity: Annotated[
+        MinSeverity | None,
+        typer.Option(
+            "--min-severity",
+            help="With --fail-on: only findings at or above this severity fail.",
+            show_default=False,
+            case_sensitive=False,
+        ),
+    ] = None,
+    vex_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--vex",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="OpenVEX 0.2.0 document (repeatable): not_affected/fixed statements move "
+            "matching findings to the suppressed list.",
+            show_default=False,
+        ),
+    ] = None,
+    severity_source: Annotated[
+        SeveritySourceChoice,
+        typer.Option(
+            "--severity-source",
+            help="Rate by Debian's urgency (CVSS when Debian has none) or by CVSS first.",
+            case_sensitive=False,
+        ),
+    ] = SeveritySourceChoice.DEBIAN,
+    db_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            metavar="PATH",
+            help="Advisory DB (default: $ZEROCVE_DB or the user cache dir).",
+            show_default=False,
+        ),
+    ] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform",
+            metavar="OS/ARCH",
+            help="Image of a multi-platform index to scan (default linux/amd64).",
+            show_default=False,
+        ),
+    ] = None,
+    show_suppressed: Annotated[
+        bool,
+        typer.Option("--show-suppressed", help="Table: also list findings suppressed by VEX."),
+    ] = False,
+) -> None:
+    """Scan an image, a root filesystem or an SBOM for known vulnerabilities.
+
+    Packages come from the dpkg database (var/lib/dpkg/status and status.d/), advisories
+    from the local DB (zerocve db update); the scan itself never touches the network.
+    """
+    if min_severity is not None and fail_on is None:
+        raise UsageError("--min-severity applies to the gate: give --fail-on as well")
+    result = run_scan(
+        target,
+        db_path=db_path,
+        vex_files=vex_files or (),
+        severity_source=severity_source.value,  # type: ignore[arg-type]
+        platform=platform,
+        reporter=reporter(),
+    )
+    to_terminal = file is None and console.is_terminal
+    options = RenderOptions(
+        show_suppressed=show_suppressed,
+        width=console.width if to_terminal else 120,
+        color=to_terminal,
+    )
+    write_output(renderer(output)(result, options), file)
+    if file is not None:
+        console_err.print(f"wrote {output.value} report to {file}", highlight=False)
+    if fail_on is not None:
+        threshold = Severity(min_severity.value) if min_severity else Severity.NEGLIGIBLE
+        failing = over_gate(result.findings, fail_on, threshold)
+        if failing:
+            raise GateError(f"{result.inventory.target}: {describe(failing, fail_on)}")

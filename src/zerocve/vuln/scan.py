@@ -1,0 +1,38 @@
+"""``scan``: target → inventory → findings → VEX → result. Glue only; no network except
+pulling a registry target."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from zerocve.inventory.targets import open_inventory
+from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.vuln import vex
+from zerocve.vuln.db import open_db
+from zerocve.vuln.match import match
+from zerocve.vuln.model import ScanResult
+from zerocve.vuln.severity import SeveritySource
+
+
+def scan(
+    target: str,
+    *,
+    db_path: Path | None = None,
+    vex_files: Iterable[Path] = (),
+    severity_source: SeveritySource = "debian",
+    platform: str | None = None,
+    reporter: Reporter = NULL_REPORTER,
+) -> ScanResult:
+    """Scan ``target`` (see ``zerocve.inventory.targets``) against the local advisory DB.
+
+    The cheap checks come first: a malformed VEX file or a missing DB fails before an image
+    is pulled or unpacked."""
+    statements = vex.load(vex_files)
+    with open_db(db_path) as db:
+        inventory = open_inventory(target, platform=platform, reporter=reporter)
+        with reporter.task(f"matching {len(inventory.packages)} packages"):
+            findings = match(inventory, db, severity_source=severity_source)
+        built = db.built_at or None
+    kept, suppressed = vex.apply(findings, statements, inventory)
+    return ScanResult(inventory=inventory, findings=kept, suppressed=suppressed, db_built=built)
