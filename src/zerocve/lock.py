@@ -178,6 +178,31 @@ def lock_spec(
     )
 
 
+def load_or_resolve(
+    spec: ImageSpec,
+    lock_path: str | Path,
+    fetch_indices: FetchIndices,
+    host_repositories: HostRepositories,
+    *,
+    locked: bool = False,
+) -> Lock:
+    """The lock a build uses: the file at ``lock_path`` while it is fresh for ``spec``, else a
+    new resolution (not written); under ``locked``, a missing or stale file is a LockError."""
+    lock_path = Path(lock_path)
+    if lock_path.exists():
+        existing = read_lock(lock_path)
+        if existing.is_fresh_for(spec):
+            return existing
+        if locked:
+            raise LockError(
+                f"{lock_path}: stale: the spec's contents or archs changed since it was "
+                "written; run zerocve lock, or build without --locked"
+            )
+    elif locked:
+        raise LockError(f"{lock_path}: no lock file to build from (--locked); run zerocve lock")
+    return lock_spec(spec, fetch_indices, host_repositories)
+
+
 def default_lock_path(spec_path: str | Path) -> Path:
     """``image.yaml`` → ``image.lock.json``, beside the spec."""
     path = Path(spec_path)
@@ -259,6 +284,7 @@ __all__ = [
     "LockedPackage",
     "default_lock_path",
     "dumps_lock",
+    "load_or_resolve",
     "lock_spec",
     "read_lock",
     "write_lock",

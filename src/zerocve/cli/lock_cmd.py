@@ -64,4 +64,4 @@ def lock(
     with RepoClient(reporter=reporter(), ignore_valid_until=ignore_valid_until) as client:
         result = lock_spec(spec, client.fetch_indices, host_repositories)
     write_lock(result, target)
-    console.print(summary(result, target), highlight=False)
+    console.print(summary(result, target), highlight=False, soft_wrap=True)
