@@ -91,6 +91,8 @@ def kind_of(target: str) -> tuple[str, str]:
     first = target.split("/", 1)[0]
     if "/" in target and _is_host(first):
         return "registry", target
+    if target.startswith(("/", ".", "~")):
+        raise UsageError(f"{target}: no such file or directory")
     raise UsageError(
         f"{target}: no such file or directory (for an image in a registry, write docker://{target})"
     )
