@@ -15,8 +15,6 @@ from zerocve.debian.resolve import resolve
 from zerocve.spec import Contents, RepositorySpec
 
 Closure = list[tuple[BinaryPackage, Path]]
-STATIC = ["base-files", "netbase", "tzdata", "ca-certificates"]
-PYTHON = ["python3", "ca-certificates"]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,177 @@
+"""Whole builds from real packages, checked with umoci, dpkg-query, skopeo and podman."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from zerocve.build.image import (
+    BuiltImage,
+    build_arch,
+    combine,
+    write_archive,
+    write_layout,
+)
+from zerocve.oci.image import MEDIA_INDEX
+from zerocve.spec import ImageSpec, load_spec
+
+pytestmark = pytest.mark.slow
+EXAMPLES = Path(__file__).parents[2] / "examples"
+EPOCH = 1_762_000_000
+STATIC = ["base-files", "netbase", "tzdata", "ca-certificates"]  # examples/static.yaml
+PYTHON = ["python3", "ca-certificates"]  # examples/python.yaml
+
+
+def _build(spec: ImageSpec, packages, arch: str = "amd64") -> BuiltImage:
+    image = build_arch(spec, arch, packages, epoch=EPOCH, suite="bookworm")
+    return combine([image], spec, EPOCH)
+
+
+def _run(*cmd: str) -> str:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{' '.join(cmd)}: {done.stderr}"
+    return done.stdout
+
+
+def _unpack(layout: Path, where: Path) -> Path:
+    _run("umoci", "unpack", "--rootless", "--image", f"{layout}:latest", str(where))
+    return where / "rootfs"
+
+
+@pytest.fixture(scope="module")
+def static(closure, tmp_path_factory: pytest.TempPathFactory):
+    packages = closure(STATIC)
+    spec = load_spec(EXAMPLES / "static.yaml")
+    built = _build(spec, packages)
+    out = write_layout(built, tmp_path_factory.mktemp("static") / "layout")
+    rootfs = _unpack(out, tmp_path_factory.mktemp("static-unpacked") / "bundle")
+    return packages, built, out, rootfs
+
+
+def test_dpkg_query_lists_exactly_the_locked_packages(static) -> None:
+    packages, _, _, rootfs = static
+    out = _run("dpkg-query", f"--admindir={rootfs}/var/lib/dpkg", "-W",
+               "-f", "${Package} ${Version} ${Architecture} ${db:Status-Abbrev}\n")
+    expected = sorted(f"{p.name} {p.version} {p.architecture} ii " for p, _ in packages)
+    assert sorted(out.splitlines()) == expected
+    assert {p.name for p, _ in packages} >= set(STATIC)
+    # the file lists work too: dpkg-query -S finds the owner of a shipped file
+    owner = _run("dpkg-query", f"--admindir={rootfs}/var/lib/dpkg", "-S", "/etc/services")
+    assert owner.strip() == "netbase: /etc/services"
+
+
+def _layer_member(built: BuiltImage, index: int, path: str) -> tarfile.TarInfo:
+    layer = built.archs[0].layers[index]
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer.data))) as tar:
+        return tar.getmember(path)
+
+
+def test_static_image_files(static) -> None:
+    _, built, _, rootfs = static
+    assert os.readlink(rootfs / "bin") == "usr/bin"
+    assert os.readlink(rootfs / "lib") == "usr/lib"
+    passwd = (rootfs / "etc/passwd").read_text()
+    assert "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n" in passwd
+    home = _layer_member(built, -1, "home/nonroot")  # umoci --rootless does not chown
+    assert (home.uid, home.gid, home.uname, home.mode) == (65532, 65532, "", 0o755)
+    assert (rootfs / "tmp").stat().st_mode & 0o7777 == 0o1777
+    bundle = (rootfs / "etc/ssl/certs/ca-certificates.crt").read_text()
+    shipped = list((rootfs / "usr/share/ca-certificates/mozilla").glob("*.crt"))
+    assert len(shipped) > 100
+    assert bundle.count("-----BEGIN CERTIFICATE-----") == len(shipped)
+    assert "ID=debian" in (rootfs / "etc/os-release").read_text()
+    assert os.readlink(rootfs / "etc/localtime") == "/usr/share/zoneinfo/Etc/UTC"
+    assert (rootfs / "etc/localtime").exists()
+
+
+def test_ca_bundle_matches_update_ca_certificates(static, tmp_path: Path) -> None:
+    """Run the package's own update-ca-certificates on its own files and compare."""
+    _, _, _, rootfs = static
+    script = (rootfs / "usr/sbin/update-ca-certificates").read_text()
+    root = tmp_path / "root"
+    for sub in ("etc/ssl/certs", "usr/local/share/ca-certificates", "etc/ca-certificates/update.d"):
+        (root / sub).mkdir(parents=True)
+    (root / "usr/share").mkdir(parents=True)
+    os.symlink(rootfs / "usr/share/ca-certificates", root / "usr/share/ca-certificates")
+    (root / "etc/ca-certificates.conf").write_bytes(
+        (rootfs / "etc/ca-certificates.conf").read_bytes())
+    patched = script.replace("/etc/", f"{root}/etc/").replace("/usr/", f"{root}/usr/")
+    (tmp_path / "update").write_text(patched)
+    _run("sh", str(tmp_path / "update"), "--hooksdir", "", "--fresh")
+    assert (root / "etc/ssl/certs/ca-certificates.crt").read_bytes() == (
+        rootfs / "etc/ssl/certs/ca-certificates.crt").read_bytes()
+
+
+def test_skopeo_inspects_the_layout(static) -> None:
+    _, built, out, _ = static
+    info = json.loads(_run("skopeo", "inspect", f"oci:{out}"))
+    assert info["Digest"] == built.digest
+    assert info["Architecture"] == "amd64" and info["Os"] == "linux"
+    config = json.loads(_run("skopeo", "inspect", "--config", f"oci:{out}"))
+    assert config["config"]["User"] == "65532:65532"
+    assert config["created"] == "2025-11-01T12:26:40Z"
+    assert len(config["rootfs"]["diff_ids"]) == len(info["Layers"])
+
+
+def test_rebuild_is_byte_identical(static, closure, tmp_path: Path) -> None:
+    packages, built, out, _ = static
+    again = _build(load_spec(EXAMPLES / "static.yaml"), closure(STATIC))
+    assert again.digest == built.digest
+    second = write_layout(again, tmp_path / "layout")
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    assert all((out / f).read_bytes() == (second / f).read_bytes() for f in files)
+    first_tar = write_archive(built, tmp_path / "a.tar")
+    second_tar = write_archive(again, tmp_path / "b.tar")
+    assert first_tar.read_bytes() == second_tar.read_bytes()
+    info = json.loads(_run("skopeo", "inspect", f"oci-archive:{first_tar}"))
+    assert info["Digest"] == built.digest
+
+
+def test_one_package_update_changes_few_layers(static, closure) -> None:
+    """Dropping a package (as an update would change it) leaves the other layers as they are."""
+    packages, built, _, _ = static
+    fewer = [(p, deb) for p, deb in packages if p.name != "netbase"]
+    other = _build(load_spec(EXAMPLES / "static.yaml"), fewer)
+    before = {layer.digest for layer in built.archs[0].layers}
+    after = [layer.digest for layer in other.archs[0].layers]
+    assert len([d for d in after if d not in before]) == 1  # only the metadata layer differs
+
+
+def test_multi_arch_index(closure, tmp_path: Path) -> None:
+    # tzdata, netbase and ca-certificates are Architecture: all: valid on both platforms
+    packages = [(p, deb) for p, deb in closure(STATIC) if p.architecture == "all"]
+    spec = load_spec(EXAMPLES / "static.yaml").model_copy(update={"archs": ["amd64", "arm64"]})
+    images = [build_arch(spec, arch, packages, epoch=EPOCH) for arch in spec.archs]
+    built = combine(images, spec, EPOCH)
+    assert built.image.top.media_type == MEDIA_INDEX
+    out = write_layout(built, tmp_path / "multi")
+    index = json.loads(_run("skopeo", "inspect", "--raw", f"oci:{out}"))
+    assert [m["platform"] for m in index["manifests"]] == [
+        {"os": "linux", "architecture": "amd64"},
+        {"os": "linux", "architecture": "arm64", "variant": "v8"}]
+    arm = json.loads(_run("skopeo", "--override-arch", "arm64", "--override-variant", "v8",
+                          "inspect", f"oci:{out}"))
+    assert arm["Architecture"] == "arm64"
+    assert arm["Digest"] == built.digest  # skopeo names the index it was asked about
+    assert arm["Layers"] == [layer.digest for layer in images[1].layers]
+
+
+def test_python_image_runs_as_nonroot_in_podman(closure, tmp_path: Path) -> None:
+    spec = load_spec(EXAMPLES / "python.yaml")
+    built = _build(spec, closure(PYTHON))
+    out = write_layout(built, tmp_path / "python")
+    output = _run("podman", "run", "--rm", f"oci:{out}", "-c",
+                  "import os, ssl; print(ssl.OPENSSL_VERSION); print(os.getuid(), os.getcwd());"
+                  "print(len(ssl.create_default_context().get_ca_certs()))")
+    version, ids, certs = output.splitlines()[-3:]
+    assert version.startswith("OpenSSL 3.")
+    assert ids == "65532 /app"
+    assert int(certs) > 100
