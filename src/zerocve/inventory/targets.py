@@ -88,11 +88,11 @@ def kind_of(target: str) -> tuple[str, str]:
         return ("sbom" if head.startswith(b"{") else "archive"), target
     if path.exists():
         raise UsageError(f"{target}: neither a directory nor a regular file")
+    if target.startswith(("/", ".", "~")):
+        raise UsageError(f"{target}: no such file or directory")
     first = target.split("/", 1)[0]
     if "/" in target and _is_host(first):
         return "registry", target
-    if target.startswith(("/", ".", "~")):
-        raise UsageError(f"{target}: no such file or directory")
     raise UsageError(
         f"{target}: no such file or directory (for an image in a registry, write docker://{target})"
     )
