@@ -518,13 +518,25 @@ def _apt_closure(requests: list[str], status: Path) -> list[str]:
     return sorted(f"{name} {version}" for name, version in found)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("apt-get") is None, reason="needs apt-get as an oracle")
-def test_real_python3_closure_is_exactly_apts(
-    real_index: tuple[BinaryPackage, ...], tmp_path: Path
+@pytest.mark.parametrize(
+    "requests",
+    [
+        IMAGE,
+        # Compilers, perl, scientific python: hundreds of alternatives and virtual names.
+        ["gcc", "g++", "git", "curl", "perl", "python3-scipy"],
+        # Virtual providers chosen by priority (mail-transport-agent, httpd, php...).
+        ["postfix", "nginx", "php-fpm", "default-mysql-server"],
+    ],
+    ids=["python3", "toolchain", "servers"],
+)
+def test_real_closure_is_exactly_apts(
+    requests: list[str], real_index: tuple[BinaryPackage, ...], tmp_path: Path
 ) -> None:
-    result = resolve(IMAGE, real_index, native_arch())
+    result = resolve(requests, real_index, native_arch())
     assert sorted(f"{p.name} {p.version}" for p in result) == _apt_closure(
-        IMAGE, tmp_path / "status"
+        requests, tmp_path / "status"
     )
 
 

@@ -38,7 +38,7 @@ class RelationSyntaxError(ValueError):
     """A relationship field that does not parse."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Relation:
     """One alternative: ``name[:arch_qualifier] [(op version)]``.
 
