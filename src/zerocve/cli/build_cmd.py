@@ -1,5 +1,107 @@
-"""`zerocve build`."""
+"""`zerocve build`: spec (+ lock) -> verified .debs -> OCI image layout or oci-archive."""
 
 from __future__ import annotations
 
-from zerocve.cli._app import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zerocve.build.image import BuiltImage, build, write_archive, write_layout
+from zerocve.cli._app import app, console, reporter
+from zerocve.debian.repo import DebRef, RepoClient
+from zerocve.debian.sources import host_repositories
+from zerocve.errors import UsageError
+from zerocve.lock import Lock, default_lock_path, load_or_resolve
+from zerocve.oci.layout import DEFAULT_REF
+from zerocve.spec import load_spec
+
+
+def fetch_locked_debs(
+    client: RepoClient, lock: Lock, archs: list[str]
+) -> dict[tuple[str, str], Path]:
+    """Every .deb the lock names for ``archs``, fetched (or found in the cache) and verified
+    against the lock's size and SHA256; keyed by (package name, package architecture)."""
+    wanted: dict[tuple[str, str], DebRef] = {}
+    for arch in archs:
+        locked = lock.archs.get(arch)
+        for package in locked.packages if locked else ():
+            wanted.setdefault(
+                (package.name, package.architecture),
+                DebRef(package.uri, package.filename, package.size, package.sha256),
+            )
+    keys = sorted(wanted)
+    paths = client.fetch_debs([wanted[key] for key in keys])
+    return dict(zip(keys, paths, strict=True))
+
+
+def summary(built: BuiltImage, target: Path) -> str:
+    parts = [
+        f"{a.arch}: {len(a.packages)} packages, {len(a.layers)} layers, "
+        f"{sum(layer.size for layer in a.layers) / 1e6:.1f} MB"
+        for a in built.archs
+    ]
+    return f"{target}: " + "; ".join(parts)
+
+
+@app.command(
+    "build",
+    help=(
+        "Build the image a spec describes, as an OCI layout (-o DIR) or an oci-archive "
+        "(--tar FILE).\n\n"
+        "Uses the lock beside the spec (image.yaml → image.lock.json) while it matches the "
+        "spec, and re-resolves otherwise (the new resolution is not written: run [bold]zerocve "
+        "lock[/] to pin it); under --locked a missing or stale lock is an error. Every .deb is "
+        "checked against the lock's SHA256. Several archs give a multi-platform index. The "
+        "same lock always gives the same digest (mtimes clamped to SOURCE_DATE_EPOCH, or the "
+        "lock's date). The output is written aside and renamed into place: a failed build "
+        "leaves the previous output as it was. Prints the image digest on stdout."
+    ),
+)
+def build_command(
+    spec_path: Annotated[
+        Path, typer.Argument(metavar="IMAGE.yaml", help="The image spec.", show_default=False)
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="DIR", help="Write an OCI image layout here.",
+                     show_default=False),
+    ] = None,
+    tar: Annotated[
+        Path | None,
+        typer.Option("--tar", metavar="FILE", help="Write an oci-archive tarball here.",
+                     show_default=False),
+    ] = None,
+    locked: Annotated[
+        bool,
+        typer.Option("--locked", help="Fail unless the lock file exists and matches the spec."),
+    ] = False,
+    ignore_valid_until: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-valid-until",
+            help="Accept Release files past their Valid-Until date (e.g. snapshot archives).",
+        ),
+    ] = False,
+    tag: Annotated[
+        str,
+        typer.Option("--tag", help="The reference name recorded in the layout's index.json."),
+    ] = DEFAULT_REF,
+) -> None:
+    if (output is None) == (tar is None):
+        raise UsageError("give exactly one of -o DIR or --tar FILE")
+    spec = load_spec(spec_path)
+    progress = reporter()
+    with RepoClient(reporter=progress, ignore_valid_until=ignore_valid_until) as client:
+        lock = load_or_resolve(spec, default_lock_path(spec_path), client.fetch_indices,
+                               host_repositories, locked=locked)
+        debs = fetch_locked_debs(client, lock, spec.archs)
+    built = build(spec, lock, debs, reporter=progress)
+    # built.packages is what a vulnerability gate checks before anything is written.
+    if output is not None:
+        target = write_layout(built, output, tag)
+    else:
+        assert tar is not None
+        target = write_archive(built, tar, tag)
+    progress.note(summary(built, target))
+    console.print(built.digest, highlight=False)

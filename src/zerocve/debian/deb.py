@@ -252,7 +252,7 @@ class DebReader:
             raise RuntimeError("members() can be iterated only once")
         self._consumed = True
         member, size = self._data_member
-        package = f"{self.control.package} ({self._name})"
+        package = f"{self.control.package} {self.control.get('Version')}"
         window = _Bounded(self._stream, size)
         stream = _decompressor(io.BufferedReader(window, _CHUNK), member, package)
         seen: dict[str, EntryKind] = {}
