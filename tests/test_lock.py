@@ -189,6 +189,18 @@ def test_every_arch_is_resolved_from_its_own_indices() -> None:
     assert lock.archs["arm64"].indices[0].architecture == "arm64"
 
 
+def test_a_foreign_architecture_request_fetches_that_architecture_too() -> None:
+    repos = FakeRepos()
+    lock = make_lock(parse_spec(SPEC.replace("[app]", "[tzdata, 'libfoo:arm64']")), repos)
+    assert repos.fetched == [([REPO], "amd64"), ([REPO], "arm64")]
+    amd64 = lock.archs["amd64"]
+    assert [(p.name, p.architecture) for p in amd64.packages] == [
+        ("libfoo", "arm64"),
+        ("tzdata", "all"),
+    ]
+    assert [i.architecture for i in amd64.indices] == ["amd64", "amd64", "arm64", "arm64"]
+
+
 def test_host_repositories_are_used_when_the_spec_names_none() -> None:
     no_repos = SPEC.replace(SPEC[SPEC.index("  repositories") : SPEC.index("  packages")], "")
     host = [RepositorySpec(uri="http://127.0.0.1:9/debian", suites=["bookworm"])]

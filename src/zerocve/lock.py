@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.repo import PackageIndex
-from zerocve.debian.resolve import resolve
+from zerocve.debian.resolve import parse_request, resolve
 from zerocve.errors import LockError, UsageError
 from zerocve.spec import ImageSpec, RepositorySpec
 
@@ -156,10 +156,21 @@ def lock_spec(
         repositories = host_repositories()
         if not repositories:
             raise LockError("the spec names no repositories and the host has no apt sources")
+    # A request like "libc6:i386" needs that architecture's indices too (dpkg's foreign
+    # architectures); its packages then sit in the image beside the native ones.
+    foreign = {
+        request.arch
+        for request in map(parse_request, spec.contents.packages)
+        if request.arch not in (None, "any", "native", "all")
+    }
     archs: dict[str, ArchLock] = {}
     searched: list[PackageIndex] = []
     for arch in sorted(set(spec.archs)):
-        indices = fetch_indices(repositories, arch)
+        indices = [
+            index
+            for index_arch in [arch, *sorted(foreign - {arch})]
+            for index in fetch_indices(repositories, index_arch)
+        ]
         searched += indices
         packages = resolve(
             spec.contents.packages,

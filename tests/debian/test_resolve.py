@@ -332,7 +332,7 @@ def test_any_qualifier_needs_multi_arch_allowed() -> None:
     index = [pkg("tool", depends="python3:any (>= 3.11)"), pkg("python3", "3.11")]
     assert failure(["tool"], index) == (
         "tool → python3:any (>= 3.11): no candidate in bookworm main amd64 "
-        "(python3:amd64 3.11 is Multi-Arch: no)"
+        "(python3:amd64 3.11 does not fit the architecture (Multi-Arch: no))"
     )
 
 
@@ -350,7 +350,8 @@ def test_foreign_architecture_request_and_multi_arch_rules() -> None:
     # when the target is Multi-Arch: foreign; an Architecture: all package counts as native,
     # so without Multi-Arch: foreign it cannot serve an i386 package.
     assert failure(["libfoo:i386"], index) == (
-        "libfoo:i386 → conf: no candidate in bookworm main amd64 (conf:all 1.0 is Multi-Arch: no)"
+        "libfoo:i386 → conf: no candidate in bookworm main amd64 "
+        "(conf:all 1.0 does not fit the architecture (Multi-Arch: no))"
     )
     index[-1] = pkg("conf", arch="all", multi_arch="foreign")
     result = resolve(["libfoo:i386"], index, "amd64")

@@ -393,7 +393,10 @@ class _Resolver:
                 elif not self.allowed(pkg):
                     continue
                 elif not self.u.arch_ok(relation, group, pkg):
-                    seen.append(f"{pkg.key} {pkg.version} is Multi-Arch: {pkg.multi_arch}")
+                    seen.append(
+                        f"{pkg.key} {pkg.version} does not fit the architecture "
+                        f"(Multi-Arch: {pkg.multi_arch})"
+                    )
                 else:
                     seen.append(f"{pkg.name} {pkg.version} is available")
             if relation.name in self.pins:
