@@ -290,3 +290,41 @@ def test_bearer_wrong_password(token_setup, tmp_path: Path):
         f"token server {server.realm} refused user '{USER}' for repository:auth/bearer:pull "
         "(HTTP 401)"
     )
+
+
+def test_token_server_hiccup_is_retried(token_setup, tmp_path: Path):
+    registry, server = token_setup
+    env = docker_config(tmp_path, registry.host, USER, PASSWORD)
+    server.requests.clear()
+    server.fail_next = 1
+    with RegistryClient(registry.host, env=env, sleep=lambda s: None) as client:
+        assert client.head_manifest("auth/hiccup", "v1") is None
+    assert len(server.requests) == 2
+
+
+def test_token_server_down_for_good(token_setup, tmp_path: Path):
+    registry, server = token_setup
+    server.fail_next = 10
+    try:
+        with RegistryClient(registry.host, env={"HOME": str(tmp_path)}, retries=1,
+                            sleep=lambda s: None) as client:  # fmt: skip
+            with pytest.raises(RegistryError) as info:
+                client.head_manifest("auth/down", "v1")
+    finally:
+        server.fail_next = 0
+    assert info.value.diagnostics() == (
+        f"{registry.host}/auth/down: check manifest v1: token server {server.realm}: HTTP 503 "
+        "(gave up after 2 attempts)"
+    )
+
+
+def test_refused_cached_token_is_replaced(token_setup, tmp_path: Path):
+    registry, server = token_setup
+    env = docker_config(tmp_path, registry.host, USER, PASSWORD)
+    with RegistryClient(registry.host, env=env) as client:
+        assert client.head_manifest("auth/stale", "v1") is None  # learns the bearer scheme
+        server.requests.clear()
+        # Stand in for a token that expired since it was cached.
+        client._auth._tokens["repository:auth/stale:pull"] = "expired.token.value"
+        assert client.head_manifest("auth/stale", "v1") is None
+    assert len(server.requests) == 1

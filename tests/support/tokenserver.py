@@ -45,6 +45,8 @@ class TokenServer:
         self.users = users
         self.requests: list[tuple[str | None, list[str]]] = []
         """Each token request: (user or None, requested scopes)."""
+        self.fail_next = 0
+        """How many of the next requests to answer 503."""
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,6 +58,12 @@ class TokenServer:
                 scopes = query.get("scope", [])
                 user = server._user(self.headers.get("Authorization"))
                 server.requests.append((user, scopes))
+                if server.fail_next > 0:
+                    server.fail_next -= 1
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if user == "":  # credentials sent but wrong
                     self.send_response(401)
                     self.send_header("Content-Length", "0")

@@ -171,7 +171,9 @@ class TokenAuth:
     """Answers registry challenges for one host and caches bearer tokens per scope.
 
     The client calls ``header(scope)`` before each request and ``handle(response, scope)``
-    on a 401; ``handle`` returns True when a retry may now succeed.
+    on a 401; ``handle`` returns True when a retry may now succeed. It raises
+    ``RegistryError`` when the token server refuses, and lets ``httpx.TransportError`` and
+    ``httpx.HTTPStatusError`` (5xx, 429) through for the caller to retry.
     """
 
     def __init__(self, host: str, lookup: CredentialLookup, http: httpx.Client) -> None:
@@ -224,10 +226,11 @@ class TokenAuth:
         if self.credentials:
             headers["Authorization"] = self.credentials.basic_header()
             params.append(("account", self.credentials.username))
-        try:
-            response = self._http.get(realm, params=params, headers=headers)
-        except httpx.HTTPError as e:
-            raise RegistryError(f"{self.host}: token request to {realm} failed: {e}") from e
+        # Connection errors and 5xx/429 propagate as httpx errors: the registry client retries
+        # them like its own.
+        response = self._http.get(realm, params=params, headers=headers)
+        if response.status_code >= 500 or response.status_code == 429:
+            response.raise_for_status()
         if response.status_code in (401, 403):
             who = f"user {self.credentials.username!r}" if self.credentials else "anonymous access"
             raise RegistryError(

@@ -218,6 +218,12 @@ class RegistryClient:
             )
         except httpx.TransportError as e:
             raise _Transient(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from e
+        except httpx.HTTPStatusError as e:  # the token server failing for now
+            raise _Transient(
+                f"token server {e.request.url.copy_with(query=None)}: HTTP "
+                f"{e.response.status_code}",
+                _retry_after(e.response),
+            ) from e
         except RegistryError as e:  # from the token server: say which operation needed it
             raise RegistryError(f"{self._where(repo)}: {op}: {e}") from e
         if response.status_code in expect:
