@@ -148,6 +148,7 @@ def test_bad_provides(text: str, message: str) -> None:
         ("-foo", "'-foo'"),
         ("foo [!i386 amd64]", "mixed negated and plain architectures in 'foo [!i386 amd64]'"),
         ("foo []", "empty architecture restriction in 'foo []'"),
+        ("foo (>= x:1)", "'foo (>= x:1)': invalid version 'x:1': epoch is not a number"),
     ],
 )
 def test_malformed_fields_name_the_fragment(text: str, fragment: str) -> None:

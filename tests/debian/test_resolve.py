@@ -63,6 +63,14 @@ def test_parse_request() -> None:
     assert (r.name, r.arch, r.version) == ("libc6", "i386", "2.36-9")
     with pytest.raises(ResolutionError, match="invalid package request 'Py thon'"):
         parse_request("Py thon")
+    with pytest.raises(ResolutionError, match="'foo=a:1': invalid version 'a:1': epoch is not"):
+        parse_request("foo=a:1")
+
+
+def test_invalid_version_in_an_index_names_the_package() -> None:
+    assert failure(["app"], [pkg("app", "1:")]) == (
+        "app in bookworm main amd64: invalid version '1:': empty upstream part"
+    )
 
 
 def test_unknown_request_suggests_a_close_name() -> None:

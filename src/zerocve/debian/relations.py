@@ -18,6 +18,8 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from zerocve.debian.version import parse as parse_version
+
 _RELATION_RE = re.compile(
     r"""^\s*
     (?P<name>[a-z0-9][a-z0-9+.\-]*)
@@ -116,6 +118,11 @@ def _parse_alternative(fragment: str) -> tuple[Relation, str | None, str]:
     match = _RELATION_RE.match(fragment)
     if match is None:
         raise RelationSyntaxError(f"cannot parse relation {fragment.strip()!r}")
+    if match["version"] is not None:
+        try:
+            parse_version(match["version"])
+        except ValueError as e:
+            raise RelationSyntaxError(f"{fragment.strip()!r}: {e}") from None
     relation = Relation(
         name=match["name"],
         arch_qualifier=match["archq"],

@@ -93,6 +93,11 @@ def parse_request(text: str) -> Request:
         raise ResolutionError(
             f"invalid package request {text!r} (expected name, name:arch or name=version)"
         )
+    if match["version"] is not None:
+        try:
+            dpkg_version.parse(match["version"])
+        except ValueError as e:
+            raise ResolutionError(f"invalid package request {text!r}: {e}") from None
     return Request(match["name"], match["arch"], match["version"], text.strip())
 
 
@@ -114,6 +119,10 @@ class _Universe:
         for pkg in every:
             if pkg.architecture not in archs:
                 continue
+            try:
+                dpkg_version.parse(pkg.version)
+            except ValueError as e:
+                raise ResolutionError(f"{pkg.name} in {pkg.origin}: {e}") from None
             # The same version offered by several suites is one package: keep one origin,
             # chosen independently of input order.
             ident = (pkg.name, pkg.architecture, pkg.version)
