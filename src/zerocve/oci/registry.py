@@ -30,7 +30,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -136,7 +136,7 @@ class RegistryClient:
         retries: int = 4,
         backoff: float = 0.5,
         timeout: float = 60.0,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.host = host
