@@ -52,7 +52,7 @@ def test_table_groups_by_package_fixable_first() -> None:
 def test_table_text() -> None:
     text = renderer(OutputFormat.TABLE)(with_suppression(sample_result()), FIXED_TIME)
     lines = text.splitlines()
-    assert lines[0] == "rootfs · debian 12 (bookworm) · 5 packages · advisories of 2025-02-12"
+    assert lines[0] == "rootfs · debian 12 (bookworm) · 5 packages · advisory DB built 2025-02-12"
     assert lines[1].split() == [
         "NAME",
         "INSTALLED",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 # Each module registers its commands on the shared app when imported.
 from zerocve.cli import (  # noqa: F401
@@ -28,7 +29,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except ZerocveError as e:
-        _app.console_err.print(f"[bold red]error:[/] {e.diagnostics()}", highlight=False)
+        _app.console_err.print(
+            f"[bold red]error:[/] {escape(e.diagnostics())}", highlight=False, soft_wrap=True
+        )
         if _app.state.verbose:
             raise
         sys.exit(e.exit_code)
@@ -40,9 +43,10 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as e:  # click usage errors arrive here under standalone_mode=False
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(2 if isinstance(e, click.UsageError) else 3)
+        # Typer >= 0.2x raises its vendored copy of click's exceptions (typer._click), which
+        # are not click's classes: recognise either by their interface.
+        show = getattr(e, "show", None)
+        if callable(show) and isinstance(getattr(e, "exit_code", None), int):
+            show()
+            sys.exit(2 if e.exit_code == 2 else 3)  # type: ignore[attr-defined]
         raise

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from zerocve.cli._app import app, console, console_err, reporter
 from zerocve.cli._output import write_output
@@ -156,15 +157,17 @@ def scan(
         platform=platform,
         reporter=reporter(),
     )
+    for warning in result.inventory.warnings:
+        console_err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     to_terminal = file is None and console.is_terminal
     options = RenderOptions(
         show_suppressed=show_suppressed,
-        width=console.width if to_terminal else 120,
+        width=console.width if to_terminal else None,
         color=to_terminal,
     )
     write_output(renderer(output)(result, options), file)
     if file is not None:
-        console_err.print(f"wrote {output.value} report to {file}", highlight=False)
+        console_err.print(f"wrote {output.value} report to {file}", highlight=False, markup=False)
     if fail_on is not None:
         threshold = Severity(min_severity.value) if min_severity else Severity.NEGLIGIBLE
         failing = over_gate(result.findings, fail_on, threshold)

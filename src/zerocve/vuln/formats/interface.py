@@ -29,7 +29,7 @@ class RenderOptions:
     show_suppressed: bool = False  # table: list suppressed findings too (others always carry them)
     tool_version: str = __version__
     timestamp: datetime = field(default_factory=_now)
-    width: int = 120  # table only: the terminal width
+    width: int | None = None  # table only: the terminal's width; None: as wide as the table
     color: bool = False  # table only: ANSI colours (the CLI sets it for a terminal)
 
     @property

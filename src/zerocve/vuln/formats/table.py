@@ -110,7 +110,7 @@ def _header(result: ScanResult) -> str:
         parts.append(f"{inv.distro.id} {inv.distro.version_id} ({inv.distro.codename})")
     parts.append(f"{len(inv.packages)} packages")
     if result.db_built:
-        parts.append(f"advisories of {result.db_built}")
+        parts.append(f"advisory DB built {result.db_built}")
     return " · ".join(parts)
 
 
@@ -118,7 +118,9 @@ def render(result: ScanResult, options: RenderOptions) -> str:
     out = StringIO()
     console = Console(
         file=out,
-        width=options.width,
+        # A file or a pipe gets every cell whole: tables never expand, so a generous width
+        # only stops rich from folding long paths and justifications.
+        width=options.width or 1000,
         force_terminal=options.color,
         no_color=not options.color,
         color_system="standard" if options.color else None,

@@ -1,0 +1,367 @@
+"""`zerocve scan` end to end, as a user runs it: a real process, a root filesystem with a
+hand-written dpkg status holding an old OpenSSL, and an advisory DB built by zerocve from the
+real OSV records for OpenSSL in the shared Debian export. Exit codes 0/1/2/3 and every
+format (validated against the official schemas)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from support.schemas import validate
+from zerocve.vuln import db
+
+OSV_ZIP = Path(__file__).resolve().parents[3] / "shared" / "data" / "debian-osv-2025-02-12.zip"
+OLD = "3.0.11-1~deb12u2"  # bookworm's OpenSSL of late 2023: fixed by several later DSAs
+NEW = "3.0.15-1~deb12u1"  # fixes all of the export's OpenSSL CVEs but one
+
+pytestmark = pytest.mark.skipif(not OSV_ZIP.is_file(), reason=f"{OSV_ZIP} not present")
+
+
+def _openssl_entries(record: dict) -> list[dict]:
+    return [
+        a
+        for a in record.get("affected", [])
+        if a["package"].get("ecosystem") == "Debian:12" and a["package"]["name"] == "openssl"
+    ]
+
+
+@pytest.fixture(scope="module")
+def osv_records(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    """Every record of the export with a Debian 12 OpenSSL entry, as a directory feed."""
+    out = tmp_path_factory.mktemp("osv-openssl")
+    kept = []
+    with zipfile.ZipFile(OSV_ZIP) as z:
+        for name in z.namelist():
+            data = z.read(name)
+            if b'"openssl"' not in data:
+                continue
+            record = json.loads(data)
+            if _openssl_entries(record):
+                (out / name).write_bytes(data)
+                kept.append(record)
+    assert len(kept) > 100
+    return out, kept
+
+
+@pytest.fixture(scope="module")
+def advisory_db(
+    osv_records: tuple[Path, list[dict]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    path = tmp_path_factory.mktemp("db") / "advisories.db"
+    db.update([db.FeedSource.of("osv", str(osv_records[0]))], path)
+    return path
+
+
+def make_rootfs(root: Path, openssl_version: str) -> Path:
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text(
+        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
+        'VERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n'
+    )
+    (root / "etc/debian_version").write_text("12.2\n")
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    stanzas = [
+        ("libssl3", openssl_version, "amd64", "Source: openssl\n"),
+        ("openssl", openssl_version, "amd64", ""),
+        ("base-files", "12.4+deb12u2", "amd64", ""),
+        ("tzdata", "2024a-0+deb12u1", "all", ""),
+    ]
+    (root / "var/lib/dpkg/status").write_text(
+        "\n".join(
+            f"Package: {name}\nStatus: install ok installed\nPriority: optional\n"
+            f"Architecture: {arch}\n{source}Version: {version}\n"
+            f"Maintainer: Debian <debian@lists.debian.org>\nDescription: {name}\n"
+            for name, version, arch, source in stanzas
+        )
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def old_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_rootfs(tmp_path_factory.mktemp("old") / "rootfs", OLD)
+
+
+@pytest.fixture(scope="module")
+def new_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_rootfs(tmp_path_factory.mktemp("new") / "rootfs", NEW)
+
+
+def zerocve(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zerocve", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
+
+
+def scan_json(rootfs: Path, advisory_db: Path, *extra: str | Path) -> dict:
+    done = zerocve("scan", rootfs, "--db", advisory_db, "-o", "json", *extra)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def dpkg_lt(a: str, b: str) -> bool:
+    return subprocess.run(["dpkg", "--compare-versions", a, "lt", b]).returncode == 0
+
+
+def expected_cves(records: list[dict], installed: str) -> dict[str, str]:
+    """CVE → state, decided by dpkg itself from the raw OSV ranges: "fixed" when the fixed
+    version sorts after the installed one; with no fix, "unimportant" when Debian's urgency
+    says so, else "open"."""
+    expected = {}
+    for record in records:
+        if not record["id"].startswith("CVE-"):
+            continue
+        for entry in _openssl_entries(record):
+            events = [e for r in entry.get("ranges", []) for e in r["events"]]
+            fixed = [e["fixed"] for e in events if "fixed" in e]
+            urgency = (entry.get("ecosystem_specific") or {}).get("urgency")
+            if not fixed:
+                expected[record["id"]] = "unimportant" if urgency == "unimportant" else "open"
+            elif dpkg_lt(installed, fixed[0]):
+                expected[record["id"]] = "fixed"
+    return expected
+
+
+def test_findings_match_dpkgs_reading_of_the_osv_records(
+    old_rootfs: Path, advisory_db: Path, osv_records: tuple[Path, list[dict]]
+) -> None:
+    doc = scan_json(old_rootfs, advisory_db)
+    assert doc["distro"] == {"id": "debian", "versionId": "12", "codename": "bookworm"}
+    assert doc["packages"] == 4
+    expected = expected_cves(osv_records[1], OLD)
+    assert "CVE-2024-0727" in expected and "CVE-2023-5363" not in expected  # fixed in OLD
+    for package in ("libssl3", "openssl"):
+        found = {
+            f["vulnerability"]: f["state"]
+            for f in doc["findings"]
+            if f["package"]["name"] == package and f["vulnerability"].startswith("CVE-")
+        }
+        assert found == expected, package
+    pkcs12 = next(f for f in doc["findings"] if f["vulnerability"] == "CVE-2024-0727")
+    assert pkcs12["fixedVersion"] == "3.0.13-1~deb12u1"
+    assert pkcs12["package"]["source"] == "openssl"
+    assert pkcs12["cvss"][0]["vector"] == "CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H"
+
+
+def test_table_and_exit_0_without_a_gate(old_rootfs: Path, advisory_db: Path) -> None:
+    done = zerocve("scan", old_rootfs, "--db", advisory_db)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"{old_rootfs} · debian 12 (bookworm) · 4 packages")
+    assert lines[1].split()[:3] == ["NAME", "INSTALLED", "FIXED-IN"]
+    # Fixable packages first; the summary line counts states.
+    assert lines[2].split()[0] in ("libssl3", "openssl")
+    assert lines[-1].startswith(("2", "3", "4")) and "fixed" in lines[-1]
+    assert "\x1b[" not in done.stdout  # not a terminal: no colour codes
+
+
+def test_gate_fixed_fails_with_the_worst_findings_named(
+    old_rootfs: Path, advisory_db: Path
+) -> None:
+    done = zerocve("scan", old_rootfs, "--db", advisory_db, "-o", "json", "--fail-on", "fixed")
+    assert done.returncode == 1
+    json.loads(done.stdout)  # the report is still complete
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: {old_rootfs}: ")
+    assert "fixable vulnerabilities (" in line and f"libssl3 {OLD} → 3.0." in line
+
+
+def test_gate_passes_when_only_unfixed_findings_remain(new_rootfs: Path, advisory_db: Path) -> None:
+    doc = scan_json(new_rootfs, advisory_db)
+    states = {f["state"] for f in doc["findings"]}
+    assert states and "fixed" not in states
+    assert zerocve("scan", new_rootfs, "--db", advisory_db, "--fail-on", "fixed").returncode == 0
+    done = zerocve("scan", new_rootfs, "--db", advisory_db, "--fail-on", "open")
+    assert done.returncode == 1 and "CVE-2024-13176" in done.stderr
+
+
+def test_min_severity_filters_the_gate(old_rootfs: Path, advisory_db: Path) -> None:
+    doc = scan_json(old_rootfs, advisory_db)
+    rated = [f for f in doc["findings"] if f["state"] == "fixed" and f["severity"] != "unknown"]
+    assert rated, "the OSV records carry CVSS vectors"
+    top = max(
+        ["negligible", "low", "medium", "high", "critical"].index(f["severity"])
+        for f in doc["findings"]
+        if f["severity"] != "unknown"
+    )
+    unknown_fixed = [
+        f for f in doc["findings"] if f["state"] == "fixed" and f["severity"] == "unknown"
+    ]
+    above = ["negligible", "low", "medium", "high", "critical"][top + 1 :] or ["critical"]
+    done = zerocve(
+        "scan", old_rootfs, "--db", advisory_db, "--fail-on", "fixed", "--min-severity", above[0]
+    )
+    # Unrated fixable findings still fail the gate (fail closed); rated ones below do not.
+    assert done.returncode == (1 if unknown_fixed else 0)
+
+
+def test_severity_source_cvss(old_rootfs: Path, advisory_db: Path) -> None:
+    debian = scan_json(old_rootfs, advisory_db)
+    cvss = scan_json(old_rootfs, advisory_db, "--severity-source", "cvss")
+    pick = lambda doc: {  # noqa: E731
+        (f["vulnerability"], f["package"]["name"]): f["severity"] for f in doc["findings"]
+    }
+    # OSV carries no Debian urgency here ("not yet assigned"), so both fall back to CVSS.
+    assert pick(debian) == pick(cvss)
+    assert pick(cvss)[("CVE-2024-0727", "libssl3")] == "medium"  # 5.5
+
+
+@pytest.mark.parametrize(
+    ("fmt", "schema"),
+    [
+        ("sarif", "sarif-schema-2.1.0.json"),
+        ("cyclonedx", "bom-1.6.schema.json"),
+        ("openvex", "openvex_json_schema-0.2.0.json"),
+    ],
+)
+def test_formats_to_file_are_schema_valid(
+    fmt: str, schema: str, old_rootfs: Path, advisory_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / f"report.{fmt}.json"
+    done = zerocve("scan", old_rootfs, "--db", advisory_db, "-o", fmt, "--file", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert f"wrote {fmt} report to {out}" in done.stderr
+    validate(json.loads(out.read_text()), schema)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temp file left behind
+
+
+def test_vex_suppresses_and_clears_the_gate(
+    old_rootfs: Path, advisory_db: Path, tmp_path: Path
+) -> None:
+    fixable = [f for f in scan_json(old_rootfs, advisory_db)["findings"] if f["state"] == "fixed"]
+    statements = [
+        {
+            "vulnerability": {"name": f["vulnerability"]},
+            "products": [{"@id": f"pkg:deb/debian/{f['package']['name']}@{OLD}"}],
+            "status": "not_affected",
+            "justification": "vulnerable_code_not_in_execute_path",
+        }
+        for f in fixable
+    ]
+    vex_file = tmp_path / "triage.vex.json"
+    vex_file.write_text(
+        json.dumps(
+            {
+                "@context": "https://openvex.dev/ns/v0.2.0",
+                "@id": "https://example.invalid/triage",
+                "author": "tests",
+                "timestamp": "2025-02-12T00:00:00Z",
+                "version": 1,
+                "statements": statements,
+            }
+        )
+    )
+    doc = scan_json(old_rootfs, advisory_db, "--vex", vex_file)
+    assert "fixed" not in {f["state"] for f in doc["findings"]}
+    assert len(doc["suppressed"]) == len(fixable)
+    assert doc["suppressed"][0]["vex"]["statement"].startswith(f"{vex_file}: statements[")
+    args = ("scan", old_rootfs, "--db", advisory_db, "--vex", vex_file)
+    assert zerocve(*args, "--fail-on", "fixed").returncode == 0
+    table = zerocve(*args, "--show-suppressed").stdout
+    assert "Suppressed by VEX" in table and "vulnerable_code_not_in_execute_path" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-o", "yaml"), "Invalid value for '--output'"),
+        (("--min-severity", "high"), "error: --min-severity applies to the gate"),
+        (("--fail-on", "sometimes"), "Invalid value for '--fail-on'"),
+        (("--vex", "/nonexistent/triage.json"), "does not exist"),
+    ],
+)
+def test_usage_errors_exit_2(
+    args: tuple[str, ...], message: str, old_rootfs: Path, advisory_db: Path
+) -> None:
+    done = zerocve("scan", old_rootfs, "--db", advisory_db, *args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert done.stdout == ""
+
+
+def test_unknown_target_exits_2(advisory_db: Path, tmp_path: Path) -> None:
+    done = zerocve("scan", tmp_path / "nothing-here", "--db", advisory_db)
+    assert done.returncode == 2
+    assert "nothing-here" in done.stderr
+
+
+def test_operational_failures_exit_3(old_rootfs: Path, advisory_db: Path, tmp_path: Path) -> None:
+    no_db = zerocve("scan", old_rootfs, "--db", tmp_path / "missing.db")
+    assert no_db.returncode == 3
+    assert no_db.stderr.strip().splitlines() == [
+        f"error: no advisory DB at {tmp_path / 'missing.db'}: run `zerocve db update "
+        "--osv PATH|URL` first"
+    ]
+
+    bad = tmp_path / "bad.vex.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "@context": "https://openvex.dev/ns/v0.2.0",
+                "timestamp": "2025-02-12T00:00:00Z",
+                "statements": [{"vulnerability": {"name": "CVE-1"}, "status": "wontfix"}],
+            }
+        )
+    )
+    done = zerocve("scan", old_rootfs, "--db", advisory_db, "--vex", bad)
+    assert done.returncode == 3
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: {bad}: statements[0]: status 'wontfix' is not one of")
+
+    empty = tmp_path / "empty-rootfs"
+    (empty / "etc").mkdir(parents=True)
+    done = zerocve("scan", f"dir:{empty}", "--db", advisory_db)
+    assert done.returncode == 3
+    assert "no dpkg database" in done.stderr
+
+
+def test_unwritable_output_exits_3_and_leaves_nothing(
+    old_rootfs: Path, advisory_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "missing-dir" / "report.json"
+    done = zerocve("scan", old_rootfs, "--db", advisory_db, "-o", "json", "--file", out)
+    assert done.returncode == 3
+    assert f"error: {out}: cannot write" in done.stderr
+    assert not out.parent.exists()
+
+
+def test_previous_report_survives_a_failed_scan(
+    old_rootfs: Path, advisory_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    assert (
+        zerocve("scan", old_rootfs, "--db", advisory_db, "-o", "json", "--file", out).returncode
+        == 0
+    )
+    before = out.read_text()
+    done = zerocve("scan", old_rootfs, "--db", tmp_path / "gone.db", "-o", "json", "--file", out)
+    assert done.returncode == 3
+    assert out.read_text() == before
+
+
+def test_help_documents_exit_codes_and_gate() -> None:
+    done = zerocve("scan", "--help")
+    assert done.returncode == 0
+    for text in (
+        "Exit codes",
+        "findings over the gate",
+        "usage error",
+        "operational failure",
+        "fix-unavailable",
+        "--min-severity",
+        "docker://",
+    ):
+        assert text in done.stdout, text
