@@ -6,44 +6,21 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
-from referencing import Registry, Resource
 
 from support.findings import DIGEST, LIBSSL, finding, inventory, sample_result
+from support.schemas import validate
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
 from zerocve.vuln.model import ScanResult, State, Suppression
 
-SCHEMAS = Path(__file__).parent.parent / "schemas"
 OPTIONS = RenderOptions(timestamp=datetime(2025, 2, 12, tzinfo=UTC))
-
-
-def _load(name: str) -> dict[str, Any]:
-    return json.loads((SCHEMAS / name).read_text())
-
-
-@cache
-def validator(fmt: OutputFormat) -> jsonschema.protocols.Validator:
-    if fmt is OutputFormat.SARIF:
-        schema = _load("sarif-schema-2.1.0.json")
-        registry: Registry = Registry()
-    elif fmt is OutputFormat.CYCLONEDX:
-        schema = _load("bom-1.6.schema.json")
-        # The BOM schema refers to its siblings by relative URL; serve them from disk.
-        registry = Registry().with_resources(
-            (doc["$id"], Resource.from_contents(doc))
-            for doc in map(_load, ("spdx.schema.json", "jsf-0.82.schema.json"))
-        )
-    else:
-        schema = _load("openvex_json_schema-0.2.0.json")
-        registry = Registry()
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
+SCHEMA = {
+    OutputFormat.SARIF: "sarif-schema-2.1.0.json",
+    OutputFormat.CYCLONEDX: "bom-1.6.schema.json",
+    OutputFormat.OPENVEX: "openvex_json_schema-0.2.0.json",
+}
 
 
 def suppressed_variants(result: ScanResult) -> ScanResult:
@@ -81,21 +58,23 @@ CASES = {
 FORMATS = (OutputFormat.SARIF, OutputFormat.CYCLONEDX, OutputFormat.OPENVEX)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize(
+    ("fmt", "case"),
+    # A clean scan has no OpenVEX statement, which that schema forbids: tested below.
+    [(f, c) for f in FORMATS for c in sorted(CASES) if (f, c) != (OutputFormat.OPENVEX, "clean")],
+)
 def test_valid_against_official_schema(fmt: OutputFormat, case: str) -> None:
-    if fmt is OutputFormat.OPENVEX and case == "clean":
-        pytest.skip("OpenVEX's schema wants at least one statement; a clean scan has none")
-    doc = json.loads(renderer(fmt)(CASES[case], OPTIONS))
-    errors = sorted(validator(fmt).iter_errors(doc), key=lambda e: list(e.path))
-    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+    validate(json.loads(renderer(fmt)(CASES[case], OPTIONS)), SCHEMA[fmt])
 
 
 def test_clean_openvex_differs_from_the_schema_only_by_its_empty_statements() -> None:
     doc = json.loads(renderer(OutputFormat.OPENVEX)(CASES["clean"], OPTIONS))
     assert doc["statements"] == []
-    errors = list(validator(OutputFormat.OPENVEX).iter_errors(doc))
-    assert [e.validator for e in errors] == ["minItems"]
+    with pytest.raises(jsonschema.ValidationError) as raised:
+        validate(doc, SCHEMA[OutputFormat.OPENVEX])
+    assert raised.value.validator == "minItems"
+    doc["statements"] = [{"vulnerability": {"name": "CVE-1"}, "status": "fixed"}]
+    validate(doc, SCHEMA[OutputFormat.OPENVEX])
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -108,7 +87,8 @@ def test_the_validators_do_reject_a_broken_document(fmt: OutputFormat) -> None:
         doc["vulnerabilities"][0]["ratings"][0]["method"] = "CVSSv5"
     else:
         doc["statements"][0]["status"] = "maybe"
-    assert list(validator(fmt).iter_errors(doc))
+    with pytest.raises(jsonschema.ValidationError):
+        validate(doc, SCHEMA[fmt])
 
 
 def test_every_state_and_justification_validates() -> None:
@@ -129,5 +109,4 @@ def test_every_state_and_justification_validates() -> None:
         inventory=inventory(**IMAGE), findings=tuple(findings), suppressed=suppressed
     )
     for fmt in FORMATS:
-        doc = json.loads(renderer(fmt)(result, OPTIONS))
-        assert not list(validator(fmt).iter_errors(doc)), fmt
+        validate(json.loads(renderer(fmt)(result, OPTIONS)), SCHEMA[fmt])
