@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -73,6 +74,27 @@ def test_publish_failure_is_one_line_and_exit_3(registry: Registry, tmp_path: Pa
     assert lines[0].startswith(f"error: {proxy.host}/cli/broken: put manifest v1: HTTP 500")
     assert result.stdout == ""
     assert raw_digest(f"{registry.host}/cli/broken:v1") is None
+
+
+def test_publish_from_spec_matches_build(spec_file, registry: Registry, tmp_path: Path):
+    spec = spec_file(["netbase", "tzdata"], name="publish.yaml")
+    target = f"{registry.host}/cli/built:v1"
+    layout_dir = tmp_path / "layout"
+    pushed = zerocve("publish", str(spec), target, "--layout", str(layout_dir), home=tmp_path)
+    assert pushed.returncode == 0, pushed.stderr
+    reference, _, digest = pushed.stdout.strip().partition("@")
+    assert reference == target
+    assert raw_digest(target) == digest
+    index = json.loads((layout_dir / "index.json").read_text())["manifests"][0]
+    assert index["digest"] == digest
+    assert index["annotations"]["org.opencontainers.image.ref.name"] == "v1"
+    # `zerocve build` gives the same bytes; without --layout, publish builds in a temporary dir.
+    built = zerocve("build", str(spec), "-o", str(tmp_path / "built"), home=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.strip() == digest
+    again = zerocve("publish", str(spec), f"{registry.host}/cli/built:v2", home=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == f"{registry.host}/cli/built:v2@{digest}"
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from zerocve.build.cache import BuildCache
 from zerocve.build.image import BuiltImage, build, write_archive, write_layout
 from zerocve.cli._app import app, console, reporter
 from zerocve.debian.repo import DebRef, RepoClient
@@ -14,6 +15,7 @@ from zerocve.debian.sources import host_repositories
 from zerocve.errors import UsageError
 from zerocve.lock import Lock, default_lock_path, load_or_resolve
 from zerocve.oci.layout import DEFAULT_REF
+from zerocve.progress import Reporter
 from zerocve.spec import load_spec
 
 
@@ -33,6 +35,19 @@ def fetch_locked_debs(
     keys = sorted(wanted)
     paths = client.fetch_debs([wanted[key] for key in keys])
     return dict(zip(keys, paths, strict=True))
+
+
+def build_spec(
+    spec_path: Path, *, locked: bool, ignore_valid_until: bool, reporter: Reporter
+) -> BuiltImage:
+    """Spec (+ lock) -> verified .debs -> the image in memory, nothing written yet: what
+    ``zerocve build`` does before writing, shared with ``zerocve publish``."""
+    spec = load_spec(spec_path)
+    with RepoClient(reporter=reporter, ignore_valid_until=ignore_valid_until) as client:
+        lock = load_or_resolve(spec, default_lock_path(spec_path), client.fetch_indices,
+                               host_repositories, locked=locked)
+        debs = fetch_locked_debs(client, lock, spec.archs)
+    return build(spec, lock, debs, reporter=reporter, cache=BuildCache())
 
 
 def summary(built: BuiltImage, target: Path) -> str:
@@ -90,13 +105,10 @@ def build_command(
 ) -> None:
     if (output is None) == (tar is None):
         raise UsageError("give exactly one of -o DIR or --tar FILE")
-    spec = load_spec(spec_path)
     progress = reporter()
-    with RepoClient(reporter=progress, ignore_valid_until=ignore_valid_until) as client:
-        lock = load_or_resolve(spec, default_lock_path(spec_path), client.fetch_indices,
-                               host_repositories, locked=locked)
-        debs = fetch_locked_debs(client, lock, spec.archs)
-    built = build(spec, lock, debs, reporter=progress)
+    built = build_spec(
+        spec_path, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress
+    )
     # built.packages is what a vulnerability gate checks before anything is written.
     if output is not None:
         target = write_layout(built, output, tag)

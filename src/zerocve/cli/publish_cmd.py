@@ -8,8 +8,11 @@ from typing import Annotated
 
 import typer
 
+from zerocve.build.image import write_layout
 from zerocve.cli._app import app, console, reporter
+from zerocve.cli.build_cmd import build_spec
 from zerocve.errors import UsageError
+from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
 from zerocve.progress import Reporter
@@ -19,17 +22,20 @@ _TARGETS_HELP = "[IMAGE.YAML] REGISTRY/REPO[:TAG]"
 
 
 def build_layout(
-    spec: Path, out_dir: Path, *, locked: bool, ignore_valid_until: bool, reporter: Reporter
+    spec: Path,
+    out_dir: Path,
+    *,
+    tag: str,
+    locked: bool,
+    ignore_valid_until: bool,
+    reporter: Reporter,
 ) -> Path:
-    """Build ``spec`` into an OCI layout at ``out_dir`` exactly as ``zerocve build -o`` does.
-
-    NOTE: the build's command-level entry point (lock, fetch, build, write) is not in the tree
-    yet; when ``zerocve build`` gets one, call it here instead of refusing.
-    """
-    raise UsageError(
-        f"{spec}: publishing straight from a spec is not wired to the build yet; run "
-        f"`zerocve build {spec} -o DIR` then `zerocve publish --layout DIR REGISTRY/REPO:TAG`"
+    """Build ``spec`` into an OCI layout at ``out_dir`` exactly as ``zerocve build -o`` does."""
+    built = build_spec(
+        spec, locked=locked, ignore_valid_until=ignore_valid_until, reporter=reporter
     )
+    # Seam for a gate on what the image installs (built.archs[*].packages), before any write.
+    return write_layout(built, out_dir, tag)
 
 
 @app.command(
@@ -78,12 +84,13 @@ def publish(
             layout = build_layout(
                 Path(targets[0]),
                 layout or Path(scratch) / "layout",
+                tag=ref.tag or DEFAULT_REF,
                 locked=locked,
                 ignore_valid_until=ignore_valid_until,
                 reporter=progress,
             )
         assert layout is not None
-        # Seam for a gate (e.g. no fixable CVE): check the layout here, before any push.
+        # Seam for a gate on the layout (e.g. no fixable CVE): check it here, before any push.
         with RegistryClient(ref.api_host, insecure=insecure or None) as client:
             digest = push_layout(layout, ref, client, reporter=progress, from_repo=mount_from)
     console.print(str(ref.with_digest(digest)), highlight=False, soft_wrap=True)
