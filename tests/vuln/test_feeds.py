@@ -210,7 +210,7 @@ def test_tracker_gzip_copy_reads_the_same(tmp_path):
 @pytest.mark.parametrize(
     ("document", "expected"),
     [
-        ('{"openssl": [1, 2]}', r"openssl: Input should be an object"),
+        ('{"openssl": [1, 2]}', r"openssl: Input should be a valid dictionary"),
         (
             '{"curl": {"CVE-1": {"releases": {"bookworm": {"urgency": "low"}}}}}',
             r"curl → CVE-1 → releases → bookworm → status: Field required",
@@ -219,7 +219,10 @@ def test_tracker_gzip_copy_reads_the_same(tmp_path):
             '{"curl": {"CVE-1": {"releases": {"bookworm": {"status": "fixed"}}}}}',
             r"curl → CVE-1 → releases → bookworm: unknown status 'fixed'",
         ),
-        ('{"curl": {"CVE-1": ', r"Invalid JSON"),
+        ('{"curl": {"CVE-1": ', r"invalid JSON at line 1 column 20: Expecting value"),
+        ('[{"curl": {}}]', r"expected an object of source packages"),
+        ('{"curl": {}} trailing', r"trailing data after the object at offset 12"),
+        ('{"curl": {} "zlib": {}}', r"expected ',' or '}' at offset 12"),
     ],
 )
 def test_tracker_malformed_input_names_file_and_path(tmp_path, document, expected):

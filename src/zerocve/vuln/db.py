@@ -14,7 +14,8 @@ for URLs) mean no rebuild at all.
 Schema: ``affected`` holds one row per (release, source package, vulnerability, feed
 range), indexed by (release, package) so a scan fetches everything it needs in one query
 per release; ``vuln`` holds descriptions and CVSS vectors once per (id, source);
-``alias`` links ids (CVE ↔ DSA/DLA, GHSA...).
+``alias`` links ids (CVE ↔ DSA/DLA, GHSA...); ``suite_version`` holds the tracker's view of
+the archive (suite → version) once per (release, package), not once per issue.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from zerocve.vuln.feeds.interface import Advisory, Affected, Feed
 from zerocve.vuln.feeds.osv import OsvFeed
 from zerocve.vuln.model import Cvss
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 FeedKind = Literal["osv", "debian-tracker"]
 FEEDS: dict[str, type[Feed]] = {"osv": OsvFeed, "debian-tracker": DebianTrackerFeed}
 
@@ -63,8 +64,12 @@ CREATE TABLE alias (vuln TEXT NOT NULL, alias TEXT NOT NULL, PRIMARY KEY (vuln, 
 CREATE TABLE affected (
     release TEXT NOT NULL, package TEXT NOT NULL, vuln TEXT NOT NULL, source INTEGER NOT NULL,
     introduced TEXT, fixed TEXT, status TEXT NOT NULL, urgency TEXT NOT NULL,
-    nodsa TEXT NOT NULL, nodsa_reason TEXT NOT NULL, repositories TEXT NOT NULL
+    nodsa TEXT NOT NULL, nodsa_reason TEXT NOT NULL
 );
+CREATE TABLE suite_version (
+    release TEXT NOT NULL, package TEXT NOT NULL, source INTEGER NOT NULL, suite TEXT NOT NULL,
+    version TEXT NOT NULL, PRIMARY KEY (release, package, source, suite)
+) WITHOUT ROWID;
 """
 
 # A DSA/DLA record names the CVEs it fixes; where those CVEs have rows of their own for the
@@ -198,24 +203,20 @@ class AdvisoryDB:
         rel_marks = ",".join("?" * len(releases))
         for start in range(0, len(names), 500):  # keep under SQLite's parameter limit
             chunk = names[start : start + 500]
+            where = f" WHERE release IN ({rel_marks}) AND package IN ({','.join('?' * len(chunk))})"
+            suites: dict[tuple[str, str, int], list[tuple[str, str]]] = {}
+            for rel, pkg, src, suite, version in self._conn.execute(
+                "SELECT release, package, source, suite, version FROM suite_version" + where,
+                (*releases, *chunk),
+            ):
+                suites.setdefault((rel, pkg, src), []).append((suite, version))
             query = (
                 "SELECT release, package, vuln, source, introduced, fixed, status, urgency,"
-                " nodsa, nodsa_reason, repositories FROM affected"
-                f" WHERE release IN ({rel_marks}) AND package IN ({','.join('?' * len(chunk))})"
+                " nodsa, nodsa_reason FROM affected" + where
             )
-            for (
-                rel,
-                pkg,
-                vuln,
-                src,
-                intro,
-                fixed,
-                status,
-                urg,
-                nodsa,
-                reason,
-                repos,
-            ) in self._conn.execute(query, (*releases, *chunk)):
+            for rel, pkg, vuln, src, intro, fixed, status, urg, nodsa, reason in self._conn.execute(
+                query, (*releases, *chunk)
+            ):
                 affected = Affected(
                     release=rel,
                     package=pkg,
@@ -225,9 +226,7 @@ class AdvisoryDB:
                     urgency=urg,
                     nodsa=nodsa,
                     nodsa_reason=reason,
-                    repositories=tuple(tuple(p) for p in json.loads(repos))
-                    if repos != "[]"
-                    else (),
+                    repositories=tuple(suites.get((rel, pkg, src), ())),
                 )
                 rows.append(AffectedRow(vuln, self._feeds[src], affected))
         return rows
@@ -506,12 +505,12 @@ def _insert(conn: sqlite3.Connection, sid: int, advisories: Iterable[Advisory]) 
     vulns: list[tuple[str, int, str, str]] = []
     aliases: list[tuple[str, str]] = []
     affected: list[tuple[object, ...]] = []
+    suites: dict[tuple[str, str, int, str], str] = {}
     for adv in advisories:
         cvss = json.dumps([[c.version, c.vector, c.score] for c in adv.cvss])
         vulns.append((adv.id, sid, adv.description, cvss))
         aliases.extend((adv.id, alias) for alias in adv.aliases)
         for a in adv.affected:
-            repos = json.dumps(a.repositories) if a.repositories else "[]"
             affected.append(
                 (
                     a.release,
@@ -524,13 +523,19 @@ def _insert(conn: sqlite3.Connection, sid: int, advisories: Iterable[Advisory]) 
                     a.urgency,
                     a.nodsa,
                     a.nodsa_reason,
-                    repos,
                 )
             )
-    # OR IGNORE/REPLACE: an id listed twice in one feed (or two feeds) is one vulnerability.
+            for suite, version in a.repositories:
+                suites[(a.release, a.package, sid, suite)] = version
+    # OR IGNORE/REPLACE: an id listed twice in one feed (or two feeds) is one vulnerability;
+    # a package's suites are the same for each of its issues.
     conn.executemany("INSERT OR REPLACE INTO vuln VALUES (?, ?, ?, ?)", vulns)
     conn.executemany("INSERT OR IGNORE INTO alias VALUES (?, ?)", aliases)
-    conn.executemany("INSERT INTO affected VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", affected)
+    conn.executemany("INSERT INTO affected VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", affected)
+    conn.executemany(
+        "INSERT OR REPLACE INTO suite_version VALUES (?, ?, ?, ?, ?)",
+        [(*key, version) for key, version in suites.items()],
+    )
 
 
 def _fsync_dir(directory: Path) -> None:

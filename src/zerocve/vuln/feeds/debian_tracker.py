@@ -10,6 +10,8 @@ feed that keeps no-dsa / ignored / postponed and the archive's versions per suit
 from __future__ import annotations
 
 import gzip
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,45 +40,94 @@ class _Issue(_Model):
     releases: dict[str, _Release] = {}
 
 
-_DOCUMENT = TypeAdapter(dict[str, dict[str, _Issue]])
+_PACKAGE = TypeAdapter(dict[str, _Issue])
 _STATUSES = {"resolved", "open", "undetermined"}
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
 
 
-def parse(data: bytes, where: str) -> Iterator[Advisory]:
-    """Advisories, one per (source package, issue), from the tracker's JSON bytes."""
+def _invalid(where: str, what: str) -> AdvisoryError:
+    return AdvisoryError(f"{where}: not valid Debian tracker JSON: {what}")
+
+
+def _members(text: str, where: str) -> Iterator[tuple[str, object, int]]:
+    """(source package, its raw value, end offset) one at a time: the export is large, and
+    holding only one package's issues as Python objects keeps memory flat."""
+
+    def space(at: int) -> int:
+        match = _SPACE.match(text, at)
+        assert match is not None  # the pattern matches the empty string
+        return match.end()
+
+    pos = space(0)
+    if text[pos : pos + 1] != "{":
+        raise _invalid(where, "expected an object of source packages")
+    pos = space(pos + 1)
+    if text[pos : pos + 1] == "}":
+        return
+    while True:
+        try:
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = space(pos)
+            if text[pos : pos + 1] != ":" or not isinstance(key, str):
+                raise _invalid(where, f"expected a package name and ':' at offset {pos}")
+            value, pos = _DECODER.raw_decode(text, space(pos + 1))
+        except json.JSONDecodeError as e:
+            msg = f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"
+            raise _invalid(where, msg) from None
+        yield key, value, pos
+        pos = space(pos)
+        if text[pos : pos + 1] == ",":
+            pos = space(pos + 1)
+        elif text[pos : pos + 1] == "}":
+            if space(pos + 1) != len(text):
+                raise _invalid(where, f"trailing data after the object at offset {pos + 1}")
+            return
+        else:
+            raise _invalid(where, f"expected ',' or '}}' at offset {pos}")
+
+
+def _advisories(package: str, value: object, where: str) -> Iterator[Advisory]:
     try:
-        document = _DOCUMENT.validate_json(data)
+        issues = _PACKAGE.validate_python(value)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = " → ".join(str(p) for p in err["loc"])
-        what = f"{loc}: {err['msg']}" if loc else err["msg"]
-        raise AdvisoryError(f"{where}: not valid Debian tracker JSON: {what}") from None
-    for package, issues in document.items():
-        for issue_id, issue in issues.items():
-            affected = []
-            for codename, rel in issue.releases.items():
-                if rel.status not in _STATUSES:
-                    raise AdvisoryError(
-                        f"{where}: {package} → {issue_id} → releases → {codename}: "
-                        f"unknown status {rel.status!r}"
-                    )
-                if rel.status == "resolved" and not rel.fixed_version:
-                    continue  # resolved without a version establishes no affected range
-                affected.append(
-                    Affected(
-                        release=codename,
-                        package=package,
-                        fixed=rel.fixed_version if rel.status == "resolved" else None,
-                        status=rel.status,
-                        urgency=rel.urgency or "",
-                        nodsa=rel.nodsa or "",
-                        nodsa_reason=rel.nodsa_reason or "",
-                        repositories=tuple(sorted(rel.repositories.items())),
-                    )
+        loc = " → ".join(str(p) for p in (package, *err["loc"]))
+        raise _invalid(where, f"{loc}: {err['msg']}") from None
+    for issue_id, issue in issues.items():
+        affected = []
+        for codename, rel in issue.releases.items():
+            if rel.status not in _STATUSES:
+                raise _invalid(
+                    where,
+                    f"{package} → {issue_id} → releases → {codename}: "
+                    f"unknown status {rel.status!r}",
                 )
-            yield Advisory(
-                id=issue_id, description=issue.description or "", affected=tuple(affected)
+            if rel.status == "resolved" and not rel.fixed_version:
+                continue  # resolved without a version establishes no affected range
+            affected.append(
+                Affected(
+                    release=codename,
+                    package=package,
+                    fixed=rel.fixed_version if rel.status == "resolved" else None,
+                    status=rel.status,
+                    urgency=rel.urgency or "",
+                    nodsa=rel.nodsa or "",
+                    nodsa_reason=rel.nodsa_reason or "",
+                    repositories=tuple(sorted(rel.repositories.items())),
+                )
             )
+        yield Advisory(id=issue_id, description=issue.description or "", affected=tuple(affected))
+
+
+def parse(text: str, where: str, reporter: Reporter = NULL_REPORTER) -> Iterator[Advisory]:
+    """Advisories, one per (source package, issue), from the tracker's JSON text."""
+    with reporter.task(f"Debian tracker {Path(where).name}", total=len(text)) as task:
+        done = 0
+        for package, value, end in _members(text, where):
+            yield from _advisories(package, value, where)
+            task.advance(end - done)
+            done = end
 
 
 class DebianTrackerFeed(Feed):
@@ -96,8 +147,9 @@ class DebianTrackerFeed(Feed):
                 data = gzip.decompress(data)
             except (OSError, EOFError) as e:
                 raise AdvisoryError(f"{source}: corrupt gzip: {e}") from e
-        advisories = list(parse(data, str(source)))
-        with reporter.task(f"Debian tracker {source.name}", total=len(advisories)) as task:
-            for advisory in advisories:
-                yield advisory
-                task.advance()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _invalid(str(source), f"not UTF-8 at offset {e.start}") from None
+        del data  # the text is all that is needed from here on
+        yield from parse(text, str(source), reporter)
