@@ -365,3 +365,99 @@ def test_help_documents_exit_codes_and_gate() -> None:
         "docker://",
     ):
         assert text in done.stdout, text
+
+
+@pytest.fixture(scope="module")
+def old_image(old_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """The old root filesystem as a real OCI image layout (packed by umoci); returns the
+    target and its manifest digest."""
+    work = tmp_path_factory.mktemp("image")
+    layout = work / "layout"
+    bundle = work / "bundle"
+
+    def umoci(*args: str | Path) -> None:
+        subprocess.run(["umoci", *map(str, args)], check=True, capture_output=True)
+
+    umoci("init", "--layout", layout)
+    umoci("new", "--image", f"{layout}:latest")
+    umoci("unpack", "--image", f"{layout}:latest", bundle)
+    subprocess.run(["cp", "-a", f"{old_rootfs}/.", str(bundle / "rootfs")], check=True)
+    umoci("repack", "--image", f"{layout}:latest", bundle)
+    (manifest,) = json.loads((layout / "index.json").read_text())["manifests"]
+    return f"oci:{layout}:latest", manifest["digest"]
+
+
+def vex_document(statements: list[dict]) -> str:
+    return json.dumps(
+        {
+            "@context": "https://openvex.dev/ns/v0.2.0",
+            "@id": "https://example.invalid/image-triage",
+            "author": "tests",
+            "timestamp": "2025-02-12T00:00:00Z",
+            "version": 1,
+            "statements": statements,
+        }
+    )
+
+
+def test_image_vex_by_digest_and_subcomponent(
+    old_image: tuple[str, str], advisory_db: Path, tmp_path: Path
+) -> None:
+    target, digest = old_image
+    doc = scan_json(target, advisory_db)  # type: ignore[arg-type]
+    assert doc["image"]["digest"] == digest
+    assert doc["image"]["purl"].startswith(f"pkg:oci/layout@{digest}")
+    cves = sorted({f["vulnerability"] for f in doc["findings"] if f["state"] == "fixed"})
+    vex_file = tmp_path / "image.vex.json"
+    vex_file.write_text(
+        vex_document(
+            [
+                {
+                    "vulnerability": {"name": cve},
+                    # Another name for the image: the digest is what identifies it.
+                    "products": [
+                        {
+                            "@id": f"pkg:oci/python@{digest}",
+                            "subcomponents": [{"@id": "pkg:deb/debian/libssl3"}],
+                        }
+                    ],
+                    "status": "not_affected",
+                    "impact_statement": "the image never loads libssl3's PKCS12 code",
+                }
+                for cve in cves
+            ]
+        )
+    )
+    triaged = scan_json(target, advisory_db, "--vex", vex_file)  # type: ignore[arg-type]
+    assert {s["package"]["name"] for s in triaged["suppressed"]} == {"libssl3"}
+    assert len(triaged["suppressed"]) == len(cves)
+    assert {f["package"]["name"] for f in triaged["findings"] if f["state"] == "fixed"} == {
+        "openssl"
+    }
+
+
+def test_image_openvex_round_trip(
+    old_image: tuple[str, str], advisory_db: Path, tmp_path: Path
+) -> None:
+    """`-o openvex` names the image by digest with its packages as subcomponents; the same
+    document, triaged (statuses flipped to not_affected), clears the gate."""
+    target, digest = old_image
+    out = tmp_path / "image.vex.json"
+    done = zerocve("scan", target, "--db", advisory_db, "-o", "openvex", "--file", out)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(out.read_text())
+    validate(document, "openvex_json_schema-0.2.0.json")
+    for statement in document["statements"]:
+        (product,) = statement["products"]
+        assert product["@id"].startswith(f"pkg:oci/layout@{digest}")
+        assert {s["@id"].split("@")[0] for s in product["subcomponents"]} <= {
+            "pkg:deb/debian/libssl3",
+            "pkg:deb/debian/openssl",
+        }
+        statement["status"] = "not_affected"
+        statement["justification"] = "vulnerable_code_not_in_execute_path"
+        del statement["action_statement"]
+    out.write_text(json.dumps(document))
+    gated = zerocve("scan", target, "--db", advisory_db, "--vex", out, "--fail-on", "any")
+    assert gated.returncode == 0, gated.stderr
+    assert gated.stdout.splitlines()[-1].startswith("0 findings; 24 suppressed by VEX")

@@ -12,6 +12,7 @@ from support.findings import DIGEST, LIBSSL, OPENSSL, ZLIB, finding, inventory, 
 from zerocve.errors import VexError
 from zerocve.vuln import vex
 from zerocve.vuln.model import State
+from zerocve.vuln.purls import image_purl
 
 LIBSSL_PURL = "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12"
 IMAGE_PURL = f"pkg:oci/python@{DIGEST}?repository_url=127.0.0.1:5000/zerocve/python"
@@ -273,3 +274,30 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def test_no_statements_keeps_every_finding() -> None:
     findings = [finding("CVE-2024-0727", LIBSSL)]
     assert vex.apply(findings, [], inventory()) == (tuple(findings), ())
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "purl"),
+    [
+        (
+            "x",
+            "127.0.0.1:5000/zerocve/python:3.11",
+            f"pkg:oci/python@{DIGEST}?repository_url=127.0.0.1:5000/zerocve/python",
+        ),
+        (
+            "x",
+            f"127.0.0.1:5000/Python@{DIGEST}",
+            f"pkg:oci/python@{DIGEST}?repository_url=127.0.0.1:5000/Python",
+        ),
+        ("oci:out/python:3.11", None, f"pkg:oci/python@{DIGEST}"),
+        ("out/python/", None, f"pkg:oci/python@{DIGEST}"),
+        ("oci-archive:/tmp/app.tar", None, f"pkg:oci/app.tar@{DIGEST}"),
+    ],
+)
+def test_image_purl_of_an_inventory(target: str, name: str | None, purl: str) -> None:
+    inv = inventory(target=target, image_name=name, image_digest=DIGEST)
+    assert image_purl(inv) == purl
+
+
+def test_a_root_filesystem_has_no_image_purl() -> None:
+    assert image_purl(inventory(target="dir:/srv/rootfs")) is None

@@ -10,6 +10,7 @@ from packageurl import PackageURL
 
 from zerocve.debian.model import InstalledPackage
 from zerocve.inventory.model import Inventory
+from zerocve.inventory.targets import PREFIXES
 
 _TAG = re.compile(r":[^/:]+$")
 
@@ -35,6 +36,17 @@ def image_repository(image_name: str) -> str:
     return _TAG.sub("", repository)
 
 
+def _name_from_target(target: str) -> str:
+    """``oci:out/python:3.11`` → ``python``: a layout or an archive has no repository name,
+    so its file name stands in (the digest is what identifies the image)."""
+    for prefix in PREFIXES:
+        if target.startswith(prefix):
+            target = target[len(prefix) :]
+            break
+    base = PurePosixPath(target.rstrip("/")).name
+    return base.split(":", 1)[0] or "image"
+
+
 def image_purl(inventory: Inventory) -> str | None:
     """``pkg:oci/python@sha256:…?repository_url=127.0.0.1:5000/team/python``; ``None`` for a
     target that is not an image (a root filesystem with no name and no digest)."""
@@ -46,7 +58,7 @@ def image_purl(inventory: Inventory) -> str | None:
         name = repository.rsplit("/", 1)[-1]
         qualifiers["repository_url"] = repository
     else:
-        name = PurePosixPath(inventory.target.rstrip("/")).name or "image"
+        name = _name_from_target(inventory.target)
     return PackageURL(
         type="oci", name=name.lower(), version=inventory.image_digest, qualifiers=qualifiers
     ).to_string()
