@@ -8,10 +8,12 @@ import json
 import os
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 
+from zerocve.build.cache import BuildCache
 from zerocve.build.image import (
     BuiltImage,
     build_arch,
@@ -25,8 +27,8 @@ from zerocve.spec import ImageSpec, load_spec
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).parents[2] / "examples"
 EPOCH = 1_762_000_000
-STATIC = ["base-files", "netbase", "tzdata", "ca-certificates"]  # examples/static.yaml
-PYTHON = ["python3", "ca-certificates"]  # examples/python.yaml
+STATIC = load_spec(EXAMPLES / "static.yaml").contents.packages
+PYTHON = load_spec(EXAMPLES / "python.yaml").contents.packages
 
 
 def _build(spec: ImageSpec, packages, arch: str = "amd64") -> BuiltImage:
@@ -175,3 +177,39 @@ def test_python_image_runs_as_nonroot_in_podman(closure, tmp_path: Path) -> None
     assert version.startswith("OpenSSL 3.")
     assert ids == "65532 /app"
     assert int(certs) > 100
+
+
+def test_build_cache_gives_the_same_image_fast(closure, tmp_path: Path) -> None:
+    packages = closure(PYTHON)
+    spec = load_spec(EXAMPLES / "python.yaml")
+    cold = build_arch(spec, "amd64", packages, epoch=EPOCH)
+    cache = BuildCache(tmp_path / "cache")
+    first = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
+    started = time.perf_counter()
+    second = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
+    elapsed = time.perf_counter() - started
+    assert cold.image.digest == first.image.digest == second.image.digest
+    assert second.image.blobs.keys() == cold.image.blobs.keys()
+    assert all(second.image.blobs[d].data == cold.image.blobs[d].data for d in cold.image.blobs)
+    assert second.packages == cold.packages
+    assert elapsed < 1.0, f"no-change rebuild took {elapsed:.2f}s"
+    # A later lock date (after every package's files, as a real lock's is): new inputs, so
+    # the image is built again, but the package layers come out identical (their mtimes are
+    # not clamped) and are taken from the layer store instead of being compressed again.
+    later = [build_arch(spec, "amd64", packages, epoch=2_000_000_000 + n, cache=cache)
+             for n in (0, 1)]
+    assert later[0].image.digest != later[1].image.digest
+    assert [layer.digest for layer in later[0].layers[:-1]] == [
+        layer.digest for layer in later[1].layers[:-1]]
+
+
+def test_damaged_cache_entry_is_a_miss(closure, tmp_path: Path) -> None:
+    packages = closure(STATIC)
+    spec = load_spec(EXAMPLES / "static.yaml")
+    cache = BuildCache(tmp_path / "cache")
+    first = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
+    for blob in (tmp_path / "cache/blobs/sha256").iterdir():
+        blob.write_bytes(b"garbage")
+    again = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
+    assert again.image.digest == first.image.digest
+    assert all(again.image.blobs[d].digest == d for d in again.image.blobs)

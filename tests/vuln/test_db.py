@@ -224,7 +224,8 @@ class _Feed:
 
     def __init__(self, body: bytes) -> None:
         self.body = body
-        self.etag = '"v1"'
+        self.etag = '"v1"'  # empty: the server validates by Last-Modified only
+        self.last_modified = "Wed, 12 Feb 2025 06:00:00 GMT"
         self.requests: list[dict[str, str]] = []
 
 
@@ -238,12 +239,16 @@ def http_feed(subset_zip: Path) -> Iterator[tuple[str, _Feed]]:
             if self.path != "/debian/all.zip":
                 self.send_error(404)
                 return
-            if self.headers.get("If-None-Match") == feed.etag:
+            if (feed.etag and self.headers.get("If-None-Match") == feed.etag) or (
+                not feed.etag and self.headers.get("If-Modified-Since") == feed.last_modified
+            ):
                 self.send_response(304)
                 self.end_headers()
                 return
             self.send_response(200)
-            self.send_header("ETag", feed.etag)
+            if feed.etag:
+                self.send_header("ETag", feed.etag)
+            self.send_header("Last-Modified", feed.last_modified)
             self.send_header("Content-Length", str(len(feed.body)))
             self.end_headers()
             self.wfile.write(feed.body)
@@ -285,6 +290,17 @@ def test_url_feed_uses_etag_and_304_does_no_work(tmp_path, http_feed, subset_zip
     with db.open_db(path) as advisories:
         assert "CVE-2099-7777" in {r.vuln for r in advisories.affected(["bookworm"], ["openssl"])}
     assert leftovers(path.parent / "downloads") == []
+
+
+def test_url_feed_with_last_modified_only(tmp_path, http_feed):
+    url, feed = http_feed
+    feed.etag = ""
+    path = tmp_path / "advisories.sqlite"
+    assert db.update([db.FeedSource.of("osv", url)], path).rebuilt
+    assert db.status(path).sources[0].last_modified == feed.last_modified
+    again = db.update([], path)
+    assert feed.requests[1].get("If-Modified-Since") == feed.last_modified
+    assert not again.rebuilt
 
 
 def test_unreachable_url_is_one_line_and_leaves_previous_db(built):

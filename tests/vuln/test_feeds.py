@@ -230,3 +230,42 @@ def test_tracker_malformed_input_names_file_and_path(tmp_path, document, expecte
     path.write_text(document)
     with pytest.raises(AdvisoryError, match=rf"tracker\.json: .*{expected}"):
         list(DebianTrackerFeed().records(path))
+
+
+def test_tracker_null_fields_as_the_export_writes_them(tmp_path):
+    """The export writes null for an unset urgency / nodsa (and omits fixed_version when
+    open); a resolved entry without a version establishes nothing."""
+    path = tmp_path / "tracker.json"
+    path.write_text(
+        json.dumps(
+            {
+                "zlib": {
+                    "CVE-2023-45853": {
+                        "description": None,
+                        "scope": "local",
+                        "debianbug": None,
+                        "releases": {
+                            "buster": {
+                                "status": "open",
+                                "repositories": {"buster": "1:1.2.11.dfsg-1+deb10u1"},
+                                "urgency": None,
+                                "nodsa": None,
+                                "nodsa_reason": None,
+                            },
+                            "sid": {"status": "resolved", "repositories": {}, "urgency": None},
+                        },
+                    }
+                }
+            }
+        )
+    )
+    (advisory,) = DebianTrackerFeed().records(path)
+    assert advisory.description == ""
+    assert advisory.affected == (
+        Affected(
+            release="buster",
+            package="zlib",
+            status="open",
+            repositories=(("buster", "1:1.2.11.dfsg-1+deb10u1"),),
+        ),
+    )

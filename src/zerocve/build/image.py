@@ -8,15 +8,17 @@ packages it installed, so a caller can gate on them before writing anything.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from zerocve.build.accounts import account_entries, run_as
+from zerocve.build.cache import BuildCache
 from zerocve.build.dpkg_db import ADMINDIR, database_entries
 from zerocve.build.layers import (
     MAX_LAYERS,
@@ -25,14 +27,26 @@ from zerocve.build.layers import (
     with_parents,
 )
 from zerocve.build.postinst import postinst_entries
-from zerocve.build.rootfs import PackageRecord, RootFs, merge, unpack, usr_merge_links
+from zerocve.build.rootfs import (
+    PackageRecord,
+    RootFs,
+    UnpackedPackage,
+    merge,
+    unpack,
+    usr_merge_links,
+)
+from zerocve.debian.cache import file_sha256
 from zerocve.debian.model import InstalledPackage
 from zerocve.errors import BuildError
 from zerocve.oci import archive, layout
 from zerocve.oci.image import (
+    MEDIA_CONFIG,
+    MEDIA_MANIFEST,
+    Blob,
     OciImage,
     Platform,
     RunConfig,
+    canonical_json,
     config_blob,
     manifest_blob,
 )
@@ -67,6 +81,7 @@ class ArchImage:
     arch: str
     platform: Platform
     image: OciImage
+    config: Blob
     layers: tuple[Layer, ...]
     packages: tuple[InstalledPackage, ...]
 
@@ -184,6 +199,79 @@ def _check_against_packages(path: str, entry: Entry, origin: str, rootfs: RootFs
         parent = posixpath.dirname(parent)
 
 
+def _code_digest() -> str:
+    """A digest of the code that decides an image's bytes: a cached image is reused only by
+    the builder that made it."""
+    root = Path(__file__).parents[1]
+    files = sorted((root / "build").glob("*.py"))
+    files += [root / "oci" / "layer.py", root / "oci" / "image.py", root / "debian" / "deb.py"]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def input_key(
+    spec: ImageSpec,
+    arch: str,
+    packages: Sequence[tuple[PackageRecord, Path]],
+    *,
+    epoch: int,
+    suite: str | None,
+    max_layers: int,
+) -> str:
+    """A digest of every input of ``build_arch``: equal keys give equal images."""
+    document = {
+        "code": _code_digest(),
+        "spec": spec.model_dump(mode="json", by_alias=True),
+        "arch": arch,
+        "epoch": epoch,
+        "suite": suite,
+        "max_layers": max_layers,
+        "packages": [
+            [r.name, r.version, r.architecture, r.source, r.source_version, file_sha256(path)]
+            for r, path in packages
+        ],
+    }
+    return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def _installed(package: UnpackedPackage) -> InstalledPackage:
+    r = package.record
+    return InstalledPackage(name=r.name, version=r.version, architecture=r.architecture,
+                            source=r.source, source_version=r.source_version,
+                            location=f"/{ADMINDIR}/status")
+
+
+def _to_record(image: ArchImage) -> dict[str, Any]:
+    return {
+        "config": image.config.digest,
+        "manifest": image.image.top.digest,
+        "layers": [[layer.digest, layer.diff_id, layer.comment] for layer in image.layers],
+        "packages": [[p.name, p.version, p.architecture, p.source, p.source_version]
+                     for p in image.packages],
+    }
+
+
+def _from_record(record: dict[str, Any], arch: str, platform: Platform,
+                 cache: BuildCache) -> ArchImage | None:
+    blobs = {d: cache.get_blob(d) for d in
+             [record["config"], record["manifest"], *(layer[0] for layer in record["layers"])]}
+    if any(data is None for data in blobs.values()):
+        return None  # something was evicted or damaged: build again
+    layers = tuple(Layer(blobs[digest] or b"", digest, diff_id, comment)
+                   for digest, diff_id, comment in record["layers"])
+    config = Blob(MEDIA_CONFIG, blobs[record["config"]] or b"")
+    manifest = Blob(MEDIA_MANIFEST, blobs[record["manifest"]] or b"")
+    packages = tuple(
+        InstalledPackage(name=n, version=v, architecture=a, source=s, source_version=sv,
+                         location=f"/{ADMINDIR}/status")
+        for n, v, a, s, sv in record["packages"]
+    )
+    return ArchImage(arch, platform, OciImage.single(manifest, config, layers), config, layers,
+                     packages)
+
+
 def build_arch(
     spec: ImageSpec,
     arch: str,
@@ -193,13 +281,25 @@ def build_arch(
     suite: str | None = None,
     reporter: Reporter = NULL_REPORTER,
     max_layers: int = MAX_LAYERS,
+    cache: BuildCache | None = None,
 ) -> ArchImage:
-    """Build one platform's image from ``packages`` (records with their ``.deb`` paths)."""
+    """Build one platform's image from ``packages`` (records with their ``.deb`` paths).
+
+    With a ``cache``, an image built before from the same inputs is read back, and layers
+    whose bytes did not change are not compressed again."""
     platform = Platform.from_debian(arch)
     names = [record.name for record, _ in packages]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise BuildError(f"{arch}: package listed twice: {', '.join(duplicates)}")
+    key = None
+    if cache is not None:
+        key = input_key(spec, arch, packages, epoch=epoch, suite=suite, max_layers=max_layers)
+        memo = cache.image_record(key)
+        cached = _from_record(memo, arch, platform, cache) if memo else None
+        if cached is not None:
+            reporter.note(f"{arch}: unchanged inputs, image read from the build cache")
+            return cached
     with reporter.task(f"{arch}: reading packages", total=len(packages)) as task:
         unpacked = []
         for record, path in packages:
@@ -210,26 +310,23 @@ def build_arch(
     layers: list[Layer] = []
     with reporter.task(f"{arch}: writing layers", total=len(plans) + 1) as task:
         for plan in plans:
-            layers.append(make_layer(package_layer_entries(plan, rootfs), epoch, plan.comment))
+            entries = package_layer_entries(plan, rootfs)
+            layers.append(make_layer(entries, epoch, plan.comment, cache))
             task.advance()
         meta = metadata_entries(spec, rootfs, suite, epoch)
-        layers.append(make_layer(meta, epoch, "metadata: dpkg status, accounts, certificates"))
+        layers.append(make_layer(meta, epoch, "metadata: dpkg status, accounts, certificates",
+                                 cache))
         task.advance()
     config = config_blob(platform, run_config(spec), layers, epoch)
     manifest = manifest_blob(config, layers, spec.annotations, epoch)
-    installed = tuple(
-        InstalledPackage(
-            name=p.record.name,
-            version=p.record.version,
-            architecture=p.record.architecture,
-            source=p.record.source,
-            source_version=p.record.source_version,
-            location=f"/{ADMINDIR}/status",
-        )
-        for p in rootfs.packages
-    )
-    return ArchImage(arch, platform, OciImage.single(manifest, config, layers), tuple(layers),
-                     installed)
+    installed = tuple(_installed(p) for p in rootfs.packages)
+    result = ArchImage(arch, platform, OciImage.single(manifest, config, layers), config,
+                       tuple(layers), installed)
+    if cache is not None and key is not None:
+        cache.put_blob(config.data)
+        cache.put_blob(manifest.data)
+        cache.store_image_record(key, _to_record(result))
+    return result
 
 
 def combine(archs: Sequence[ArchImage], spec: ImageSpec, epoch: int) -> BuiltImage:
@@ -248,6 +345,7 @@ def build(
     reporter: Reporter = NULL_REPORTER,
     epoch: int | None = None,
     max_layers: int = MAX_LAYERS,
+    cache: BuildCache | None = None,
 ) -> BuiltImage:
     """Build every architecture of ``spec`` from ``lock``; ``debs`` maps (package name,
     package architecture) to the verified ``.deb`` file."""
@@ -267,7 +365,7 @@ def build(
         suites = sorted({p.suite for p in locked.packages})
         results.append(build_arch(spec, arch, inputs, epoch=date,
                                   suite=suites[0] if suites else None,
-                                  reporter=reporter, max_layers=max_layers))
+                                  reporter=reporter, max_layers=max_layers, cache=cache))
     return combine(results, spec, date)
 
 

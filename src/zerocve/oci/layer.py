@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 GZIP_LEVEL = 6
 
@@ -125,7 +126,23 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def make_layer(entries: Iterable[Entry], epoch: int, comment: str) -> Layer:
+class LayerStore(Protocol):
+    """Where compressed layers are kept between builds, found by ``diff_id``."""
+
+    def compressed_layer(self, diff_id: str) -> bytes | None: ...
+    def store_layer(self, diff_id: str, compressed: bytes) -> None: ...
+
+
+def make_layer(
+    entries: Iterable[Entry], epoch: int, comment: str, store: LayerStore | None = None
+) -> Layer:
+    """The layer of ``entries``; with a ``store``, a tar built before is not compressed
+    again (compression is most of a build's time)."""
     raw = tar_bytes(entries, epoch)
-    compressed = gzip_bytes(raw)
-    return Layer(compressed, sha256_digest(compressed), sha256_digest(raw), comment)
+    diff_id = sha256_digest(raw)
+    compressed = store.compressed_layer(diff_id) if store is not None else None
+    if compressed is None:
+        compressed = gzip_bytes(raw)
+        if store is not None:
+            store.store_layer(diff_id, compressed)
+    return Layer(compressed, sha256_digest(compressed), diff_id, comment)

@@ -1,0 +1,95 @@
+"""A build cache, so that rebuilding what was built before costs little.
+
+Two kinds of entries, both below ``<cache dir>/build``:
+
+* compressed layers, found by their ``diff_id`` (the digest of the uncompressed tar): a
+  layer whose bytes did not change is not compressed again, which is most of a build's time;
+* whole platform images, found by a key over every input of the build (the code of the
+  builder itself, the spec, the architecture, the date, each package record and the SHA256 of
+  its ``.deb``): a no-change rebuild reads the result back instead of unpacking anything.
+
+Blobs live in a content-addressed ``BlobCache`` (complete, fsynced files renamed into place)
+and are verified against their digest when read, so a damaged entry is a cache miss, never a
+wrong image. References (key -> digest) are small files replaced atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from zerocve.debian.cache import BlobCache, default_cache_dir
+
+_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _hex(digest: str) -> str:
+    return digest.removeprefix("sha256:")
+
+
+class BuildCache:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_cache_dir() / "build"
+        self.blobs = BlobCache(self.root)
+        self.refs = self.root / "refs"
+        for kind in ("layers", "images"):
+            (self.refs / kind).mkdir(parents=True, exist_ok=True)
+
+    # -- blobs ---------------------------------------------------------------------------
+
+    def put_blob(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        if self.blobs.get(digest) is None:
+            self.blobs.put_stream(digest, len(data), [data], what="build cache blob")
+        return "sha256:" + digest
+
+    def get_blob(self, digest: str) -> bytes | None:
+        path = self.blobs.verify(_hex(digest))
+        return path.read_bytes() if path is not None else None
+
+    # -- references ----------------------------------------------------------------------
+
+    def _ref(self, kind: str, key: str) -> Path:
+        key = _hex(key)
+        if not _KEY_RE.match(key):
+            raise ValueError(f"bad cache key {key!r}")
+        return self.refs / kind / key
+
+    def _write_ref(self, kind: str, key: str, digest: str) -> None:
+        path = self._ref(kind, key)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+        temp.write_text(digest)
+        os.replace(temp, path)
+
+    def _read_ref(self, kind: str, key: str) -> str | None:
+        try:
+            return self._ref(kind, key).read_text().strip()
+        except FileNotFoundError:
+            return None
+
+    # -- layers --------------------------------------------------------------------------
+
+    def compressed_layer(self, diff_id: str) -> bytes | None:
+        digest = self._read_ref("layers", diff_id)
+        return self.get_blob(digest) if digest else None
+
+    def store_layer(self, diff_id: str, compressed: bytes) -> None:
+        self._write_ref("layers", diff_id, self.put_blob(compressed))
+
+    # -- whole images --------------------------------------------------------------------
+
+    def image_record(self, key: str) -> dict[str, Any] | None:
+        digest = self._read_ref("images", key)
+        data = self.get_blob(digest) if digest else None
+        if data is None:
+            return None
+        record: dict[str, Any] = json.loads(data)
+        return record
+
+    def store_image_record(self, key: str, record: dict[str, Any]) -> None:
+        data = json.dumps(record, sort_keys=True).encode()
+        self._write_ref("images", key, self.put_blob(data))
