@@ -7,6 +7,8 @@ import functools
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from zerocve.debian.index import parse_packages
 from zerocve.debian.model import BinaryPackage, Origin
 
@@ -51,3 +53,17 @@ def host_packages(arch: str) -> tuple[BinaryPackage, ...]:
     for path, origin in list_files(arch):
         packages += parse_packages(read_list(path), origin, str(path))
     return tuple(packages)
+
+
+def real_packages(request: pytest.FixtureRequest) -> tuple[BinaryPackage, ...]:
+    """The host's packages, else (no apt lists) those of the signed test repository, whose
+    indices apt-ftparchive made from real bookworm .debs."""
+    packages = host_packages(native_arch())
+    if packages:
+        return packages
+    repo = request.getfixturevalue("apt_repo")
+    found: list[BinaryPackage] = []
+    for index in sorted(repo.root.glob("dists/*/main/binary-*/Packages")):
+        origin = Origin(repo.uri, index.parts[-4], "main", repo.arch)
+        found += parse_packages(index.read_text(), origin, str(index))
+    return tuple(found)

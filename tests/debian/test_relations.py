@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from _host_indices import host_packages, native_arch
+from _host_indices import real_packages
 
 from zerocve.debian.relations import (
     Relation,
@@ -165,12 +165,12 @@ def _normalized(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_every_relationship_field_of_the_host_indices_parses_and_prints_back() -> None:
+def test_every_relationship_field_of_real_indices_parses_and_prints_back(
+    request: pytest.FixtureRequest,
+) -> None:
     """Tens of thousands of real fields: each parses, and prints back as the archive wrote it
     (the archive writes ``name (op version)``, ``, `` and `` | ``)."""
-    packages = host_packages(native_arch())
-    if not packages:
-        pytest.skip("no apt lists on this host (run apt-get update)")
+    packages = real_packages(request)
     checked = 0
     for pkg in packages:
         for text in (pkg.depends, pkg.pre_depends, pkg.conflicts, pkg.breaks):
@@ -183,4 +183,4 @@ def test_every_relationship_field_of_the_host_indices_parses_and_prints_back() -
             printed = ", ".join(str(r) for r in parse_provides(pkg.provides))
             assert printed == _normalized(pkg.provides), pkg.name
             checked += 1
-    assert checked > 10_000
+    assert checked > min(10_000, len(packages))

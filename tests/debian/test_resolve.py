@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _host_indices import LISTS, host_packages, native_arch
+from _host_indices import LISTS, host_packages, native_arch, real_packages
 
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.resolve import parse_request, resolve
@@ -508,15 +508,14 @@ IMAGE = ["python3", "ca-certificates", "tzdata"]
 
 
 @pytest.fixture(scope="module")
-def real_index() -> tuple[BinaryPackage, ...]:
-    packages = host_packages(native_arch())
-    if not packages:
-        pytest.skip(f"no apt lists under {LISTS} (run apt-get update)")
-    return packages
+def real_index(request: pytest.FixtureRequest) -> tuple[BinaryPackage, ...]:
+    return real_packages(request)
 
 
 def _apt_closure(requests: list[str], status: Path) -> list[str]:
     """What apt would install on an empty system, from the same lists (no root needed)."""
+    if not host_packages(native_arch()):
+        pytest.skip(f"no apt lists under {LISTS} for apt to resolve from (run apt-get update)")
     status.write_text("")
     out = subprocess.run(
         ["apt-get", "install", "--simulate", "--no-install-recommends",

@@ -15,10 +15,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _host_indices import host_packages, native_arch
+from _host_indices import real_packages
 
-from zerocve.debian.index import parse_packages
-from zerocve.debian.model import BinaryPackage, Origin
+from zerocve.debian.model import BinaryPackage
 from zerocve.debian.relations import parse_dependencies
 from zerocve.debian.version import compare, parse, satisfies, sort_key
 
@@ -89,19 +88,9 @@ def _assert_dpkg_agrees(pairs: list[tuple[str, str]], workdir: Path) -> None:
     assert not wrong, f"{len(wrong)} of {len(claims)} disagree with dpkg, e.g. {wrong[:10]}"
 
 
-def _fixture_packages(request: pytest.FixtureRequest) -> tuple[BinaryPackage, ...]:
-    """The signed test repository's indices, when the host has no apt lists of its own."""
-    repo = request.getfixturevalue("apt_repo")
-    packages: list[BinaryPackage] = []
-    for index in sorted(repo.root.glob("dists/*/main/binary-*/Packages")):
-        origin = Origin(repo.uri, index.parts[-4], "main", repo.arch)
-        packages += parse_packages(index.read_text(), origin, str(index))
-    return tuple(packages)
-
-
 @pytest.fixture(scope="module")
-def real_packages(request: pytest.FixtureRequest) -> tuple[BinaryPackage, ...]:
-    return host_packages(native_arch()) or _fixture_packages(request)
+def packages(request: pytest.FixtureRequest) -> tuple[BinaryPackage, ...]:
+    return real_packages(request)
 
 
 def _real_pairs(packages: tuple[BinaryPackage, ...], count: int) -> list[tuple[str, str]]:
@@ -140,9 +129,9 @@ def _real_pairs(packages: tuple[BinaryPackage, ...], count: int) -> list[tuple[s
 
 @pytest.mark.slow
 def test_order_matches_dpkg_on_10000_real_pairs(
-    real_packages: tuple[BinaryPackage, ...], tmp_path: Path
+    packages: tuple[BinaryPackage, ...], tmp_path: Path
 ) -> None:
-    pairs = _real_pairs(real_packages, 10_000)
+    pairs = _real_pairs(packages, 10_000)
     assert len({frozenset(pair) for pair in pairs}) >= 10_000
     _assert_dpkg_agrees(pairs, tmp_path)
 
