@@ -183,4 +183,4 @@ def test_every_relationship_field_of_real_indices_parses_and_prints_back(
             printed = ", ".join(str(r) for r in parse_provides(pkg.provides))
             assert printed == _normalized(pkg.provides), pkg.name
             checked += 1
-    assert checked > min(10_000, len(packages))
+    assert checked > len(packages) // 2  # most packages have several such fields
