@@ -5,11 +5,14 @@ from __future__ import annotations
 import gzip
 import json
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from zerocve.errors import AdvisoryError
+from zerocve.progress import Reporter, Task
 from zerocve.vuln.feeds.debian_tracker import DebianTrackerFeed
 from zerocve.vuln.feeds.interface import Affected
 from zerocve.vuln.feeds.osv import OsvFeed, parse_record
@@ -269,3 +272,30 @@ def test_tracker_null_fields_as_the_export_writes_them(tmp_path):
             repositories=(("buster", "1:1.2.11.dfsg-1+deb10u1"),),
         ),
     )
+
+
+class _Recorder(Reporter):
+    """Records each task's total and how far it was advanced."""
+
+    def __init__(self) -> None:
+        self.tasks: list[list] = []
+
+    @contextmanager
+    def task(self, description: str, total: float | None = None) -> Iterator[Task]:
+        entry = [description, total, 0]
+        self.tasks.append(entry)
+
+        class _T(Task):
+            def advance(self, amount: float = 1) -> None:
+                entry[2] += amount
+
+        yield _T()
+
+
+def test_ingestion_reports_progress_to_completion(tmp_path):
+    archive = _subset_zip(tmp_path / "osv.zip", ["CVE-2024-0727", "DSA-5418-1"])
+    for feed, source in ((OsvFeed(), archive), (DebianTrackerFeed(), TRACKER)):
+        recorder = _Recorder()
+        assert list(feed.records(source, recorder))
+        ((description, total, done),) = recorder.tasks
+        assert source.name in description and total and done == total

@@ -164,7 +164,7 @@ def match(
     details = db.details({vuln for vuln, _, _ in hits})
     findings = []
     for vuln, pkg, verdict in hits:
-        info = details.get(vuln) or VulnDetails(vuln, "", (), ())
+        info = details[vuln]
         findings.append(
             Finding(
                 vulnerability=vuln,

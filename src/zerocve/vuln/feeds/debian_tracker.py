@@ -128,6 +128,7 @@ def parse(text: str, where: str, reporter: Reporter = NULL_REPORTER) -> Iterator
             yield from _advisories(package, value, where)
             task.advance(end - done)
             done = end
+        task.advance(len(text) - done)  # the closing brace
 
 
 class DebianTrackerFeed(Feed):

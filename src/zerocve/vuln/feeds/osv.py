@@ -188,12 +188,14 @@ class OsvFeed(Feed):
 
     def _directory(self, root: Path, reporter: Reporter) -> Iterator[Advisory]:
         files = sorted(root.rglob("*.json"))
-        with reporter.task(f"OSV {root.name}", total=len(files)) as task:
+        # Progress in bytes, like the download and the tracker (the CLI shows byte counts).
+        with reporter.task(f"OSV {root.name}", total=sum(p.stat().st_size for p in files)) as task:
             for path in files:
-                advisory = parse_record(self._read(path), str(path))
+                data = self._read(path)
+                advisory = parse_record(data, str(path))
                 if advisory:
                     yield advisory
-                task.advance()
+                task.advance(len(data))
 
     def _zip(self, path: Path, reporter: Reporter) -> Iterator[Advisory]:
         try:
@@ -202,7 +204,8 @@ class OsvFeed(Feed):
             raise AdvisoryError(f"{path}: not a readable zip: {e}") from e
         with archive:
             members = [m for m in archive.infolist() if m.filename.endswith(".json")]
-            with reporter.task(f"OSV {path.name}", total=len(members)) as task:
+            total = sum(m.compress_size for m in members)
+            with reporter.task(f"OSV {path.name}", total=total) as task:
                 for member in members:
                     where = f"{path}: {member.filename}"
                     try:
@@ -212,4 +215,4 @@ class OsvFeed(Feed):
                     advisory = parse_record(data, where)
                     if advisory:
                         yield advisory
-                    task.advance()
+                    task.advance(member.compress_size)
