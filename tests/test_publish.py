@@ -322,3 +322,21 @@ def test_reference_digest_must_match(registry: Registry, tmp_path, client_for):
         )
     by_digest = parse_reference(f"{registry.host}/pub/pinned@{layout.digest}")
     assert push_layout(layout.root, by_digest, client_for(registry.host)) == layout.digest
+
+
+def test_failing_platform_manifest_leaves_no_index_and_no_tag(
+    registry: Registry, tmp_path, client_for
+):
+    layout = two_platform_image(tmp_path / "layout")
+    second = layout.manifests[1]
+
+    def second_manifest_fails(method: str, path: str, seen: int) -> str | None:
+        return ANSWER_500 if method == "PUT" and path.endswith(second) else None
+
+    with FaultProxy(registry.host, second_manifest_fails) as proxy:
+        with pytest.raises(RegistryError, match=f"put manifest {second[:19]}: HTTP 500"):
+            ref = parse_reference(f"{proxy.host}/pub/halfindex:v1")
+            push_layout(layout.root, ref, client_for(proxy.host, retries=1))
+    targets = [path.rsplit("/", 1)[1] for _, path, _ in proxy.requests("PUT", "manifest")]
+    assert targets == [layout.manifests[0], second, second]
+    assert tag_digest(registry.host, "pub/halfindex", "v1") is None

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.faultproxy import ANSWER_500, CORRUPT, FaultProxy, kind
+from support.faultproxy import ANSWER_429, ANSWER_500, CORRUPT, FaultProxy, kind
 from support.registry import Registry, free_port
 from zerocve.errors import RegistryError
 from zerocve.oci.registry import (
@@ -289,3 +289,11 @@ def test_failed_attempt_rewinds_progress(registry: Registry, make_client):
     assert sum(moves) == total == len(data)
     assert len(proxy.requests("POST", "upload")) == 2
     assert make_client(registry.host).get_blob("cli/rewind", digest) == data
+
+
+def test_429_waits_as_long_as_asked(registry: Registry, make_client):
+    rule = lambda m, p, seen: ANSWER_429 if seen == 0 else None  # noqa: E731
+    delays: list[float] = []
+    with FaultProxy(registry.host, rule) as proxy:
+        assert make_client(proxy.host, delays=delays).head_manifest("cli/busy", "v1") is None
+    assert delays == [2.0]

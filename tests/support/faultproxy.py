@@ -2,7 +2,8 @@
 
 ``FaultProxy(upstream, rule)``: each request is shown to ``rule(method, path, seen)``, where
 ``seen`` counts earlier requests with the same method and path kind (see ``kind``); it returns
-``None`` to forward, ``ANSWER_500`` to answer 500 without forwarding, ``DROP`` to read half
+``None`` to forward, ``ANSWER_500`` to answer 500 without forwarding (``ANSWER_429``: 429
+with ``Retry-After: 2``), ``DROP`` to read half
 of the request body and close the connection without an answer, or ``CORRUPT`` to forward and
 flip a bit of the answer's body. Every request is logged as
 ``(method, path, action)``. The Host header is passed through, so the registry builds its
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ANSWER_500 = "500"
+ANSWER_429 = "429"
 DROP = "drop"
 CORRUPT = "corrupt"
 FORWARD = "forward"
@@ -71,9 +73,11 @@ class FaultProxy:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 body = self.rfile.read(length) if length else b""
-                if action == ANSWER_500:
+                if action in (ANSWER_500, ANSWER_429):
                     payload = b'{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}'
-                    self.send_response(500)
+                    self.send_response(int(action))
+                    if action == ANSWER_429:
+                        self.send_header("Retry-After", "2")
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
