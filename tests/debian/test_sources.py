@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from zerocve.debian.gpg import verify_clearsigned
 from zerocve.debian.sources import (
     host_repositories,
     merge_entries,
@@ -200,3 +201,42 @@ def test_this_machine_sources_parse(tmp_path: Path) -> None:
     for spec in specs:
         assert spec.uri.startswith(("http://", "https://", "file://"))
         assert spec.suites and spec.components
+
+
+def test_sources_without_signed_by_use_apt_trusted_keys(tmp_path):
+    """A stock Debian 12 sources.list has no Signed-By: apt trusts trusted.gpg.d, so do we."""
+    etc = tmp_path / "apt"
+    (etc / "trusted.gpg.d").mkdir(parents=True)
+    archive = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+    if not archive.exists():
+        pytest.skip("debian-archive-keyring is not installed")
+    (etc / "trusted.gpg.d" / "debian.gpg").write_bytes(archive.read_bytes())
+    (etc / "sources.list").write_text("deb http://mirror.invalid/debian bookworm main\n")
+    (spec,) = host_repositories(etc, key_dir=tmp_path / "keys")
+    assert spec.keyring is not None
+    assert Path(spec.keyring).read_bytes() == archive.read_bytes()
+    real = sorted(Path("/var/lib/apt/lists").glob("*_bookworm_InRelease"))
+    if real:  # the merged keyring really verifies Debian's own signature
+        verify_clearsigned(real[0].read_bytes(), Path(spec.keyring), "InRelease")
+
+
+def test_sources_without_signed_by_and_no_trusted_keys_stay_unsigned(tmp_path):
+    etc = tmp_path / "apt"
+    etc.mkdir()
+    (etc / "sources.list").write_text("deb http://mirror.invalid/debian bookworm main\n")
+    (spec,) = host_repositories(etc, key_dir=tmp_path / "keys")
+    assert spec.keyring is None
+
+
+def test_armored_trusted_keys_are_dearmored_and_verify_debian(tmp_path):
+    host = sorted(Path("/etc/apt/trusted.gpg.d").glob("debian-archive-bookworm-*.asc"))
+    real = sorted(Path("/var/lib/apt/lists").glob("*_bookworm_InRelease"))
+    if not host or not real:
+        pytest.skip("no armored Debian keys or lists on this host")
+    etc = tmp_path / "apt"
+    (etc / "trusted.gpg.d").mkdir(parents=True)
+    for key in host:
+        (etc / "trusted.gpg.d" / key.name).write_bytes(key.read_bytes())
+    (etc / "sources.list").write_text("deb http://mirror.invalid/debian bookworm main\n")
+    (spec,) = host_repositories(etc, key_dir=tmp_path / "keys")
+    assert verify_clearsigned(real[0].read_bytes(), Path(spec.keyring), "InRelease")

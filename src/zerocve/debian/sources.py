@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from zerocve.debian.cache import default_cache_dir
@@ -182,10 +183,10 @@ def merge_entries(entries: list[SourceEntry], key_paths: dict[str, str]) -> list
     return specs
 
 
-def _store_key(key: str, key_dir: Path) -> str:
-    """Write an inline key block once, under its digest (temp file, fsync, rename)."""
-    data = key.encode()
-    path = key_dir / f"{hashlib.sha256(data).hexdigest()}.asc"
+def _store_key(key: str | bytes, key_dir: Path, suffix: str = ".asc") -> str:
+    """Write a key block once, under its digest (temp file, fsync, rename)."""
+    data = key.encode() if isinstance(key, str) else key
+    path = key_dir / f"{hashlib.sha256(data).hexdigest()}{suffix}"
     if not path.exists():
         key_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=key_dir, prefix=".tmp-")
@@ -210,13 +211,35 @@ def _source_files(etc_apt: Path) -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
+def _trusted_keyring(etc_apt: Path, key_dir: Path) -> str | None:
+    """apt's global trust (``trusted.gpg`` and ``trusted.gpg.d/``) as one binary keyring, for
+    sources without ``Signed-By``: a stock Debian 12 ``sources.list`` has none."""
+    parts = etc_apt / "trusted.gpg.d"
+    files = [etc_apt / "trusted.gpg"]
+    if parts.is_dir():
+        files += sorted(p for p in parts.iterdir() if p.suffix in (".gpg", ".asc"))
+    blob = b""
+    for path in files:
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".asc":
+            done = subprocess.run(["gpg", "--dearmor"], input=data, capture_output=True)
+            if done.returncode != 0:
+                raise SpecError(f"{path}: not an OpenPGP key file")
+            data = done.stdout
+        blob += data  # binary OpenPGP keyrings concatenate
+    return _store_key(blob, key_dir, ".gpg") if blob else None
+
+
 def host_repositories(
     etc_apt: Path = Path("/etc/apt"), key_dir: Path | None = None
 ) -> list[RepositorySpec]:
     """The repositories the host's apt would use for binary packages.
 
     Inline ``Signed-By`` keys are stored in ``key_dir`` (default: ``<cache>/keys``). A source
-    without ``Signed-By`` gets no keyring; the repository client then refuses it.
+    without ``Signed-By`` is checked, as apt does, against every key in ``trusted.gpg`` and
+    ``trusted.gpg.d/``; with none there, it gets no keyring and the repository client refuses it.
     """
     entries: list[SourceEntry] = []
     for path in _source_files(etc_apt):
@@ -232,4 +255,11 @@ def host_repositories(
         for entry in entries
         if entry.inline_key
     }
+    if any(not (entry.signed_by or entry.inline_key) for entry in entries):
+        trusted = _trusted_keyring(etc_apt, key_dir)
+        if trusted:
+            entries = [
+                entry if entry.signed_by or entry.inline_key else replace(entry, signed_by=trusted)
+                for entry in entries
+            ]
     return merge_entries(entries, key_paths)
