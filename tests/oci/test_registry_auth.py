@@ -328,3 +328,16 @@ def test_refused_cached_token_is_replaced(token_setup, tmp_path: Path):
         client._auth._tokens["repository:auth/stale:pull"] = "expired.token.value"
         assert client.head_manifest("auth/stale", "v1") is None
     assert len(server.requests) == 1
+
+
+def test_streamed_download_with_auth(basic_registry: Registry, tmp_path: Path):
+    env = docker_config(tmp_path, basic_registry.host, USER, PASSWORD)
+    data = b"layer bytes " * 10_000
+    digest = compute_digest(data)
+    with RegistryClient(basic_registry.host, env=env) as client:
+        client.upload_blob("auth/stream", digest, data)
+        assert client.download_blob("auth/stream", digest, tmp_path / "ok").read_bytes() == data
+    with RegistryClient(basic_registry.host, env={"HOME": str(tmp_path)}, retries=0) as client:
+        with pytest.raises(RegistryError, match="get blob .*HTTP 401 .*; no credentials"):
+            client.download_blob("auth/stream", digest, tmp_path / "denied")
+    assert not (tmp_path / "denied").exists()

@@ -188,11 +188,9 @@ class RegistryClient:
                 method, url, content=content, headers=request_headers
             )
             response = self._http.send(request, stream=stream, follow_redirects=follow)
-            if response.status_code == 401 and attempt == 0:
-                if stream:
-                    response.close()
-                if self._auth.handle(response, scope):
-                    continue
+            if response.status_code == 401 and attempt == 0 and self._auth.handle(response, scope):
+                response.close()
+                continue
             return response
         raise AssertionError("unreachable")
 
@@ -279,7 +277,6 @@ class RegistryClient:
         scope: str,
         body: Body | None = None,
         headers: dict[str, str] | None = None,
-        stream: bool = False,
         follow: bool = False,
     ) -> httpx.Response:
         """An idempotent request, retried as a whole."""
@@ -295,7 +292,6 @@ class RegistryClient:
                 scope=scope,
                 body=body,
                 headers=headers,
-                stream=stream,
                 follow=follow,
             ),
         )
