@@ -3,6 +3,7 @@ in whole, left intact by every failure, and not rebuilt when nothing changed."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -301,6 +302,38 @@ def test_url_feed_with_last_modified_only(tmp_path, http_feed):
     again = db.update([], path)
     assert feed.requests[1].get("If-Modified-Since") == feed.last_modified
     assert not again.rebuilt
+
+
+def test_directory_url_of_json_records(tmp_path, subset_zip):
+    """A web server's listing of a directory of OSV records (Python's own http.server)."""
+    served = tmp_path / "served"
+    (served / "osv").mkdir(parents=True)
+    with zipfile.ZipFile(subset_zip) as z:
+        names = sorted(z.namelist())[:40]
+        for name in names:
+            (served / "osv" / name).write_bytes(z.read(name))
+    (served / "osv" / "README.txt").write_text("not a record")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/osv/"
+        path = tmp_path / "db" / "advisories.sqlite"
+        first = db.update([db.FeedSource.of("osv", url)], path)
+        assert first.rebuilt and first.sources[0].advisories == 40
+        # the listing carries no validators: everything is fetched again, but the content
+        # hash is the same, so the DB is not rebuilt
+        assert not db.update([], path).rebuilt
+        record = json.loads((served / "osv" / names[0]).read_text())
+        (served / "osv" / "CVE-2099-4242.json").write_text(
+            json.dumps(record | {"id": "CVE-2099-4242"})
+        )
+        third = db.update([], path)
+        assert third.rebuilt and third.sources[0].advisories == 41
+        assert leftovers(path.parent / "downloads") == []
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_unreachable_url_is_one_line_and_leaves_previous_db(built):

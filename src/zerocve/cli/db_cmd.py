@@ -32,7 +32,10 @@ def update(
         typer.Option(
             "--osv",
             metavar="PATH|URL",
-            help="OSV records for Debian: a zip, a directory or an http(s) URL (repeatable).",
+            help=(
+                "OSV records for Debian: a zip, a directory, or an http(s) URL of either"
+                " (a directory URL ends in /; its listing is followed). Repeatable."
+            ),
         ),
     ] = None,
     tracker: str | None = typer.Option(

@@ -39,7 +39,7 @@ from zerocve.debian.cache import default_cache_dir
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.vuln.feeds.debian_tracker import DebianTrackerFeed
-from zerocve.vuln.feeds.fetch import fetch, is_url
+from zerocve.vuln.feeds.fetch import fetch, is_url, remove_leftovers
 from zerocve.vuln.feeds.interface import Advisory, Affected, Feed
 from zerocve.vuln.feeds.osv import OsvFeed
 from zerocve.vuln.model import Cvss
@@ -367,12 +367,9 @@ def _update_lock(db_path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise AdvisoryError(f"{db_path}: another `zerocve db update` is running") from None
-        stale = [
-            *db_path.parent.glob(f".{db_path.name}.*.building"),
-            *(db_path.parent / "downloads").glob("*.part-*"),
-        ]
-        for leftover in stale:
-            leftover.unlink(missing_ok=True)
+        for stale in db_path.parent.glob(f".{db_path.name}.*.building"):
+            stale.unlink(missing_ok=True)
+        remove_leftovers(db_path.parent / "downloads")
         yield
 
 
