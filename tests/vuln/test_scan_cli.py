@@ -32,12 +32,18 @@ def _openssl_entries(record: dict) -> list[dict]:
     ]
 
 
+# Debian rates it low, NVD 7.5 (high): the record that tells --severity-source apart.
+SQLITE_CVE = "CVE-2019-9937"
+
+
 @pytest.fixture(scope="module")
 def osv_records(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
-    """Every record of the export with a Debian 12 OpenSSL entry, as a directory feed."""
+    """Every record of the export with a Debian 12 OpenSSL entry, and one SQLite record, as a
+    directory feed; returns the directory and the OpenSSL records."""
     out = tmp_path_factory.mktemp("osv-openssl")
     kept = []
     with zipfile.ZipFile(OSV_ZIP) as z:
+        (out / f"{SQLITE_CVE}.json").write_bytes(z.read(f"{SQLITE_CVE}.json"))
         for name in z.namelist():
             data = z.read(name)
             if b'"openssl"' not in data:
@@ -59,7 +65,7 @@ def advisory_db(
     return path
 
 
-def make_rootfs(root: Path, openssl_version: str) -> Path:
+def make_rootfs(root: Path, openssl_version: str, sqlite_version: str) -> Path:
     (root / "etc").mkdir(parents=True)
     (root / "etc/os-release").write_text(
         'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
@@ -71,6 +77,7 @@ def make_rootfs(root: Path, openssl_version: str) -> Path:
         ("libssl3", openssl_version, "amd64", "Source: openssl\n"),
         ("openssl", openssl_version, "amd64", ""),
         ("base-files", "12.4+deb12u2", "amd64", ""),
+        ("libsqlite3-0", sqlite_version, "amd64", "Source: sqlite3\n"),
         ("tzdata", "2024a-0+deb12u1", "all", ""),
     ]
     (root / "var/lib/dpkg/status").write_text(
@@ -86,12 +93,13 @@ def make_rootfs(root: Path, openssl_version: str) -> Path:
 
 @pytest.fixture(scope="module")
 def old_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_rootfs(tmp_path_factory.mktemp("old") / "rootfs", OLD)
+    # SQLite 3.27.2-1 predates SQLITE_CVE's fix (3.27.2-2).
+    return make_rootfs(tmp_path_factory.mktemp("old") / "rootfs", OLD, "3.27.2-1")
 
 
 @pytest.fixture(scope="module")
 def new_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_rootfs(tmp_path_factory.mktemp("new") / "rootfs", NEW)
+    return make_rootfs(tmp_path_factory.mktemp("new") / "rootfs", NEW, "3.40.1-2+deb12u1")
 
 
 def zerocve(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -105,8 +113,8 @@ def zerocve(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
     )
 
 
-def scan_json(rootfs: Path, advisory_db: Path, *extra: str | Path) -> dict:
-    done = zerocve("scan", rootfs, "--db", advisory_db, "-o", "json", *extra)
+def scan_json(target: str | Path, advisory_db: Path, *extra: str | Path) -> dict:
+    done = zerocve("scan", target, "--db", advisory_db, "-o", "json", *extra)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -139,7 +147,7 @@ def test_findings_match_dpkgs_reading_of_the_osv_records(
 ) -> None:
     doc = scan_json(old_rootfs, advisory_db)
     assert doc["distro"] == {"id": "debian", "versionId": "12", "codename": "bookworm"}
-    assert doc["packages"] == 4
+    assert doc["packages"] == 5
     expected = expected_cves(osv_records[1], OLD)
     assert "CVE-2024-0727" in expected and "CVE-2023-5363" not in expected  # fixed in OLD
     for package in ("libssl3", "openssl"):
@@ -159,7 +167,7 @@ def test_table_and_exit_0_without_a_gate(old_rootfs: Path, advisory_db: Path) ->
     done = zerocve("scan", old_rootfs, "--db", advisory_db)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith(f"{old_rootfs} · debian 12 (bookworm) · 4 packages")
+    assert lines[0].startswith(f"{old_rootfs} · debian 12 (bookworm) · 5 packages")
     assert lines[1].split()[:3] == ["NAME", "INSTALLED", "FIXED-IN"]
     # Fixable packages first; the summary line counts states.
     assert lines[2].split()[0] in ("libssl3", "openssl")
@@ -210,12 +218,18 @@ def test_min_severity_filters_the_gate(old_rootfs: Path, advisory_db: Path) -> N
 def test_severity_source_cvss(old_rootfs: Path, advisory_db: Path) -> None:
     debian = scan_json(old_rootfs, advisory_db)
     cvss = scan_json(old_rootfs, advisory_db, "--severity-source", "cvss")
-    pick = lambda doc: {  # noqa: E731
-        (f["vulnerability"], f["package"]["name"]): f["severity"] for f in doc["findings"]
-    }
-    # OSV carries no Debian urgency here ("not yet assigned"), so both fall back to CVSS.
-    assert pick(debian) == pick(cvss)
-    assert pick(cvss)[("CVE-2024-0727", "libssl3")] == "medium"  # 5.5
+
+    def pick(doc: dict) -> dict[tuple[str, str], str]:
+        return {(f["vulnerability"], f["package"]["name"]): f["severity"] for f in doc["findings"]}
+
+    # Debian's urgency wins by default, CVSS on request.
+    assert pick(debian)[(SQLITE_CVE, "libsqlite3-0")] == "low"
+    assert pick(cvss)[(SQLITE_CVE, "libsqlite3-0")] == "high"  # 7.5
+    # OpenSSL's records carry no Debian urgency ("not yet assigned"): both fall back to CVSS.
+    assert pick(debian)[("CVE-2024-0727", "libssl3")] == "medium"  # 5.5
+    assert pick(cvss)[("CVE-2024-0727", "libssl3")] == "medium"
+    sqlite = next(f for f in cvss["findings"] if f["vulnerability"] == SQLITE_CVE)
+    assert sqlite["urgency"] == "low"  # shown beside the CVSS rating either way
 
 
 @pytest.mark.parametrize(
@@ -245,7 +259,9 @@ def test_vex_suppresses_and_clears_the_gate(
     statements = [
         {
             "vulnerability": {"name": f["vulnerability"]},
-            "products": [{"@id": f"pkg:deb/debian/{f['package']['name']}@{OLD}"}],
+            "products": [
+                {"@id": f"pkg:deb/debian/{f['package']['name']}@{f['package']['version']}"}
+            ],
             "status": "not_affected",
             "justification": "vulnerable_code_not_in_execute_path",
         }
@@ -404,10 +420,14 @@ def test_image_vex_by_digest_and_subcomponent(
     old_image: tuple[str, str], advisory_db: Path, tmp_path: Path
 ) -> None:
     target, digest = old_image
-    doc = scan_json(target, advisory_db)  # type: ignore[arg-type]
+    doc = scan_json(target, advisory_db)
     assert doc["image"]["digest"] == digest
     assert doc["image"]["purl"].startswith(f"pkg:oci/layout@{digest}")
-    cves = sorted({f["vulnerability"] for f in doc["findings"] if f["state"] == "fixed"})
+    cves = sorted(
+        f["vulnerability"]
+        for f in doc["findings"]
+        if f["state"] == "fixed" and f["package"]["name"] == "libssl3"
+    )
     vex_file = tmp_path / "image.vex.json"
     vex_file.write_text(
         vex_document(
@@ -428,12 +448,11 @@ def test_image_vex_by_digest_and_subcomponent(
             ]
         )
     )
-    triaged = scan_json(target, advisory_db, "--vex", vex_file)  # type: ignore[arg-type]
+    triaged = scan_json(target, advisory_db, "--vex", vex_file)
     assert {s["package"]["name"] for s in triaged["suppressed"]} == {"libssl3"}
     assert len(triaged["suppressed"]) == len(cves)
-    assert {f["package"]["name"] for f in triaged["findings"] if f["state"] == "fixed"} == {
-        "openssl"
-    }
+    still_fixable = {f["package"]["name"] for f in triaged["findings"] if f["state"] == "fixed"}
+    assert still_fixable == {"openssl", "libsqlite3-0"}
 
 
 def test_image_openvex_round_trip(
@@ -451,6 +470,7 @@ def test_image_openvex_round_trip(
         (product,) = statement["products"]
         assert product["@id"].startswith(f"pkg:oci/layout@{digest}")
         assert {s["@id"].split("@")[0] for s in product["subcomponents"]} <= {
+            "pkg:deb/debian/libsqlite3-0",
             "pkg:deb/debian/libssl3",
             "pkg:deb/debian/openssl",
         }
@@ -460,4 +480,4 @@ def test_image_openvex_round_trip(
     out.write_text(json.dumps(document))
     gated = zerocve("scan", target, "--db", advisory_db, "--vex", out, "--fail-on", "any")
     assert gated.returncode == 0, gated.stderr
-    assert gated.stdout.splitlines()[-1].startswith("0 findings; 24 suppressed by VEX")
+    assert gated.stdout.splitlines()[-1].startswith("0 findings; 25 suppressed by VEX")

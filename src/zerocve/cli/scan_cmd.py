@@ -153,7 +153,7 @@ def scan(
         target,
         db_path=db_path,
         vex_files=vex_files or (),
-        severity_source=severity_source.value,  # type: ignore[arg-type]
+        severity_source="cvss" if severity_source is SeveritySourceChoice.CVSS else "debian",
         platform=platform,
         reporter=reporter(),
     )
