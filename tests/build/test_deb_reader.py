@@ -100,6 +100,11 @@ def test_dot_dot_in_the_middle_refused(tmp_path: Path) -> None:
     assert "escapes" in _refused(tmp_path, [Member("./usr/../../etc/evil", data=b"x")])
 
 
+def test_whiteout_name_refused(tmp_path: Path) -> None:
+    message = _refused(tmp_path, [directory("./usr/"), Member("./usr/.wh.bin")])
+    assert "usr/.wh.bin" in message and "whiteout" in message
+
+
 def test_absolute_name_refused(tmp_path: Path) -> None:
     assert "absolute" in _refused(tmp_path, [Member("/etc/evil", data=b"x")])
 

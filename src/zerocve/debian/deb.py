@@ -8,6 +8,8 @@ Safety rules: every data member is checked before it is yielded, and anything un
 ``PackageError`` naming the package and the member:
 
 * a name that is absolute or has a ``..`` component (it would escape the root);
+* a name starting with ``.wh.`` (an OCI whiteout: in a layer it would delete files of the
+  layers below);
 * a hard link whose target is absolute, has ``..``, or is not a regular file earlier in the
   same archive (tar semantics: the target must already be there);
 * a member below a symlink the same archive created earlier (``lib -> /etc`` followed by
@@ -76,10 +78,6 @@ class _Bounded(io.RawIOBase):
         self._left -= len(chunk)
         return len(chunk)
 
-    @property
-    def left(self) -> int:
-        return self._left
-
 
 def _decompressor(raw: BinaryIO, member: str, where: str) -> BinaryIO:
     """Wrap ``raw`` in a streaming decompressor chosen by the member's suffix."""
@@ -102,6 +100,8 @@ def _normalise(name: str, package: str) -> str:
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise PackageError(f"{package}: {name}: path escapes the root ('..')")
+    if any(p.startswith(".wh.") for p in parts):
+        raise PackageError(f"{package}: {name}: '.wh.' names are OCI whiteouts, refused")
     return "/".join(parts)
 
 
