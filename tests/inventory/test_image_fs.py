@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tarfile
 from pathlib import Path
 
@@ -175,3 +176,41 @@ def test_oci_archive(tmp_path: Path) -> None:
     assert names(inv) == ["a1=1"]
     assert inv.image_digest == open_inventory(str(root)).image_digest
     assert names(open_inventory(f"oci-archive:{archive}")) == ["a1=1"]
+
+
+def test_layer_index_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second scan of the same image reads the cached layer indexes, not the layers; a
+    damaged cache entry is read again from the layer; an unwritable cache only costs time."""
+    monkeypatch.setenv("ZEROCVE_CACHE_DIR", str(tmp_path / "cache"))
+    root = layout(
+        tmp_path,
+        [
+            [
+                Link("etc/os-release", "../usr/lib/os-release"),
+                ("usr/lib/os-release", BOOKWORM_OS_RELEASE),
+                ("var/lib/dpkg/status", status(("cached", "1", "all", ""))),
+                ("usr/share/doc/cached/copyright", DEP5_MIT),
+            ],
+            [("usr/share/doc/.wh.cached", b"")],
+        ],
+    )
+    first = open_inventory(str(root))
+    entries = sorted((tmp_path / "cache" / "layer-index").rglob("*.json"))
+    assert len(entries) == 2
+    layer = _only_layer(root)
+    saved = layer.read_bytes()
+    layer.unlink()  # gone: only the cache can answer now
+    second = open_inventory(str(root))
+    assert second == first and second.packages[0].licenses == ()
+    assert second.distro == first.distro
+
+    for entry in entries:
+        entry.write_text("{damaged")
+    with pytest.raises(InventoryError, match="is missing"):
+        open_inventory(str(root))  # the damaged entries are not trusted
+    layer.write_bytes(saved)
+    assert open_inventory(str(root)) == first
+    assert all(json.loads(e.read_text())["format"] == 1 for e in entries)  # rewritten
+
+    monkeypatch.setenv("ZEROCVE_CACHE_DIR", "/proc/zerocve-cannot-write-here")
+    assert open_inventory(str(root)) == first

@@ -17,6 +17,8 @@ STATUS_D = "var/lib/dpkg/status.d"
 OS_RELEASE = ("etc/os-release", "usr/lib/os-release")  # os-release(5) lookup order
 DEBIAN_VERSION = "etc/debian_version"
 _COPYRIGHT = re.compile(r"usr/share/doc/[^/]+/copyright")
+# Names what ``wanted`` keeps, for cached layer indexes: change it whenever ``wanted`` does.
+INDEX_KEY = "dpkg-v1"
 
 
 def wanted(path: str) -> bool:
@@ -84,4 +86,4 @@ def detect(
     )
 
 
-__all__ = ["DEBIAN_VERSION", "OS_RELEASE", "STATUS", "STATUS_D", "detect", "wanted"]
+__all__ = ["DEBIAN_VERSION", "INDEX_KEY", "OS_RELEASE", "STATUS", "STATUS_D", "detect", "wanted"]

@@ -7,7 +7,8 @@ lower layers only, whatever their place in the tar. Each layer is streamed once;
 keeps every entry's kind and link target (cheap) but the content only of the few files a
 predicate wants, re-reading one layer later for a wanted file reached through an unexpected
 link. Each blob's SHA256 is checked as it streams: a truncated or altered layer is an error,
-not a silently shorter package list.
+not a silently shorter package list. What a layer holds (``LayerIndex``) depends only on its
+digest, so ``layer_cache`` keeps it and a second scan of the same image streams nothing.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import io
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from typing import IO, BinaryIO, cast
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 import zstandard
 
 from zerocve.errors import InventoryError
 from zerocve.inventory.tree import Node, Tree, normalize
+
+if TYPE_CHECKING:
+    from zerocve.inventory.layer_cache import LayerCache
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -41,11 +45,22 @@ class Layer:
 
 
 @dataclass
-class _Entry:
+class Entry:
+    """One tar member as the tree needs it."""
+
     node: Node
-    layer: int
     data: bytes | None = None  # kept for wanted regular files only
     hardlink: str = ""  # for a hard link: the member it links to, in the same layer
+
+
+@dataclass
+class LayerIndex:
+    """What one layer holds, before it is applied: its entries in tar order, and the paths
+    its whiteouts delete and its opaque markers hide (from the layers below)."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    whiteouts: list[str] = field(default_factory=list)
+    opaques: list[str] = field(default_factory=list)
 
 
 class _HashingReader(io.RawIOBase):
@@ -107,19 +122,63 @@ def _member_path(name: str) -> str | None:
     return path
 
 
+def _entry(
+    member: tarfile.TarInfo, reader: IO[bytes] | None, keep: bool, earlier: dict[str, Entry]
+) -> Entry:
+    if member.issym():
+        return Entry(Node("symlink", member.linkname))
+    if member.isdir():
+        return Entry(Node("dir"))
+    if member.islnk():
+        target = _member_path(member.linkname) or ""
+        source = earlier.get(target)
+        return Entry(Node("file"), data=source.data if source else None, hardlink=target)
+    if member.isreg():
+        return Entry(Node("file"), data=reader.read() if reader is not None and keep else None)
+    return Entry(Node("other"))
+
+
+def read_layer(layer: Layer, wanted: Callable[[str], bool]) -> LayerIndex:
+    """Stream ``layer`` once: every entry's kind and link target, the content of the regular
+    files ``wanted`` names, the whiteouts and opaque markers."""
+    index = LayerIndex()
+    with _members(layer) as members:
+        for member, reader in members:
+            path = _member_path(member.name)
+            if not path:
+                continue
+            parent, _, base = path.rpartition("/")
+            if base == OPAQUE:
+                index.opaques.append(parent)
+            elif base.startswith(WHITEOUT):
+                index.whiteouts.append("/".join(filter(None, [parent, base[len(WHITEOUT) :]])))
+            else:
+                index.entries[path] = _entry(member, reader, wanted(path), index.entries)
+    return index
+
+
 class LayeredTree(Tree):
     """The merged tree of ``layers``, bottom first. ``wanted(path)`` says which regular
-    files' contents to keep while streaming (by their path in the layer)."""
+    files' contents to keep while streaming (by their path in the layer); ``cache`` keeps
+    each layer's index by digest, so an image seen before is not streamed again."""
 
     def __init__(
-        self, layers: Sequence[Layer], wanted: Callable[[str], bool], description: str
+        self,
+        layers: Sequence[Layer],
+        wanted: Callable[[str], bool],
+        description: str,
+        cache: LayerCache | None = None,
     ) -> None:
         self.layers = tuple(layers)
         self.description = description
-        self._wanted = wanted
-        self._entries: dict[str, _Entry] = {}
-        for index, layer in enumerate(self.layers):
-            self._apply(index, layer)
+        self._entries: dict[str, tuple[Entry, int]] = {}
+        for position, layer in enumerate(self.layers):
+            index = cache.load(layer.digest) if cache is not None else None
+            if index is None:
+                index = read_layer(layer, wanted)
+                if cache is not None:
+                    cache.store(layer.digest, index)
+            self._apply(position, index)
         # Layers need not list parent directories: any path with entries below it is one.
         self._implicit_dirs = {
             p.rsplit("/", depth)[0] for p in self._entries for depth in range(1, p.count("/") + 1)
@@ -131,77 +190,39 @@ class LayeredTree(Tree):
         for p in doomed:
             del self._entries[p]
 
-    def _apply(self, index: int, layer: Layer) -> None:
-        added: dict[str, _Entry] = {}
-        whiteouts: list[str] = []
-        opaques: list[str] = []
-        with _members(layer) as members:
-            for member, reader in members:
-                path = _member_path(member.name)
-                if path is None or not path:
-                    continue
-                parent, _, base = path.rpartition("/")
-                if base == OPAQUE:
-                    opaques.append(parent)
-                    continue
-                if base.startswith(WHITEOUT):
-                    whiteouts.append("/".join(filter(None, [parent, base[len(WHITEOUT) :]])))
-                    continue
-                added[path] = self._entry(index, member, reader, added)
-        for path in opaques:
+    def _apply(self, position: int, index: LayerIndex) -> None:
+        for path in index.opaques:
             self._remove_under(path, keep_self=True)
-        for path in whiteouts:
+        for path in index.whiteouts:
             self._remove_under(path, keep_self=False)
-        for path, entry in added.items():
+        for path, entry in index.entries.items():
             lower = self._entries.get(path)
-            if lower is not None and lower.node.kind == "dir" and entry.node.kind != "dir":
+            if lower is not None and lower[0].node.kind == "dir" and entry.node.kind != "dir":
                 # A file or link replacing a lower directory hides what was below it.
                 self._remove_under(path, keep_self=True)
-            self._entries[path] = entry
-
-    def _entry(
-        self,
-        index: int,
-        member: tarfile.TarInfo,
-        reader: IO[bytes] | None,
-        added: dict[str, _Entry],
-    ) -> _Entry:
-        path = normalize(member.name)
-        if member.issym():
-            return _Entry(Node("symlink", member.linkname), index)
-        if member.isdir():
-            return _Entry(Node("dir"), index)
-        if member.islnk():
-            target = _member_path(member.linkname) or ""
-            source = added.get(target)
-            data = source.data if source is not None else None
-            return _Entry(Node("file"), index, data=data, hardlink=target)
-        if member.isreg():
-            data = reader.read() if reader is not None and self._wanted(path) else None
-            return _Entry(Node("file"), index, data=data)
-        return _Entry(Node("other"), index)
+            self._entries[path] = (entry, position)
 
     def lstat(self, path: str) -> Node | None:
-        entry = self._entries.get(path)
-        if entry is not None:
-            return entry.node
+        found = self._entries.get(path)
+        if found is not None:
+            return found[0].node
         return Node("dir") if path in self._implicit_dirs else None
 
     def read_file(self, path: str) -> bytes:
-        entry = self._entries[path]
+        entry, position = self._entries[path]
         if entry.data is None:
-            entry.data = self._fetch(entry.layer, entry.hardlink or path)
+            entry.data = self._fetch(position, entry.hardlink or path)
         return entry.data
 
-    def _fetch(self, index: int, path: str) -> bytes:
+    def _fetch(self, position: int, path: str) -> bytes:
         """Re-stream one layer for a file the first pass did not keep."""
-        with _members(self.layers[index]) as members:
+        with _members(self.layers[position]) as members:
             for member, reader in members:
                 if reader is not None and _member_path(member.name) == path:
                     data = reader.read()
                     break
             else:
-                raise InventoryError(f"layer {self.layers[index].digest}: no file /{path}")
+                raise InventoryError(f"layer {self.layers[position].digest}: no file /{path}")
             # Let the context manager check the digest over the whole blob.
             for _ in members:
                 pass
@@ -213,4 +234,4 @@ class LayeredTree(Tree):
         return sorted(names)
 
 
-__all__ = ["OPAQUE", "WHITEOUT", "Layer", "LayeredTree"]
+__all__ = ["OPAQUE", "WHITEOUT", "Entry", "Layer", "LayerIndex", "LayeredTree", "read_layer"]

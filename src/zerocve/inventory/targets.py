@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zerocve.errors import InventoryError, UsageError
-from zerocve.inventory.detect import detect, wanted
+from zerocve.inventory.detect import INDEX_KEY, detect, wanted
 from zerocve.inventory.image_fs import LayeredTree
 from zerocve.inventory.images import (
     ArchiveSource,
@@ -29,6 +29,7 @@ from zerocve.inventory.images import (
     RegistrySource,
     select_image,
 )
+from zerocve.inventory.layer_cache import LayerCache
 from zerocve.inventory.model import Inventory
 from zerocve.inventory.sbom_reader import read_sbom
 from zerocve.inventory.tree import DirectoryTree
@@ -52,7 +53,8 @@ def _image(
 ) -> Inventory:
     try:
         image = select_image(source, platform=platform, ref_name=tag)
-        tree = LayeredTree(image.layers, wanted, description=target)
+        cache = LayerCache(INDEX_KEY)
+        tree = LayeredTree(image.layers, wanted, description=target, cache=cache)
         return detect(tree, target=target, image_digest=image.digest, image_name=name)
     finally:
         source.close()

@@ -1,0 +1,105 @@
+"""Layer indexes kept by layer digest, so an image is streamed once, not on every scan.
+
+A layer's digest names its bytes, so what was read from it once holds forever: the cache
+stores each ``LayerIndex`` (entry kinds, link targets, the wanted files' contents,
+whiteouts) as JSON under ``<cache>/layer-index/<key>/<algorithm>-<hex>.json``. ``key``
+names what the index was read for (which files were wanted), so a scanner that starts
+wanting more files uses a new key instead of trusting indexes that lack them. Entries are
+written to a temp file, fsynced and renamed; an unreadable entry is a miss, re-read from the
+layer and rewritten. The index is cached only after the layer's digest was verified.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from zerocve.debian.cache import default_cache_dir
+from zerocve.inventory.image_fs import Entry, LayerIndex
+from zerocve.inventory.tree import Node
+
+_FORMAT = 1
+_DIGEST = re.compile(r"(sha256|sha512):([0-9a-f]{64,128})")
+
+
+class LayerCache:
+    def __init__(self, key: str, root: Path | None = None) -> None:
+        self.directory = (root or default_cache_dir()) / "layer-index" / key
+
+    def _path(self, digest: str) -> Path | None:
+        match = _DIGEST.fullmatch(digest)
+        return self.directory / f"{match[1]}-{match[2]}.json" if match else None
+
+    def load(self, digest: str) -> LayerIndex | None:
+        path = self._path(digest)
+        if path is None:
+            return None
+        try:
+            document = json.loads(path.read_bytes())
+            return _decode(document)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # absent or damaged: read the layer again
+
+    def store(self, digest: str, index: LayerIndex) -> None:
+        """Best effort: a cache that cannot be written (read-only home, full disk) only
+        costs the next scan its speed."""
+        path = self._path(digest)
+        if path is None:
+            return
+        data = json.dumps(_encode(index), separators=(",", ":")).encode()
+        temp = None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, path)
+        except OSError:
+            if temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+
+
+def _encode(index: LayerIndex) -> dict[str, Any]:
+    return {
+        "format": _FORMAT,
+        "entries": [
+            [
+                path,
+                entry.node.kind,
+                entry.node.target,
+                entry.hardlink,
+                None if entry.data is None else base64.b64encode(entry.data).decode(),
+            ]
+            for path, entry in index.entries.items()
+        ],
+        "whiteouts": index.whiteouts,
+        "opaques": index.opaques,
+    }
+
+
+def _decode(document: dict[str, Any]) -> LayerIndex:
+    if document["format"] != _FORMAT:
+        raise ValueError("other format")
+    entries = {
+        str(path): Entry(
+            Node(str(kind), str(target)),
+            data=None if data is None else base64.b64decode(data, validate=True),
+            hardlink=str(hardlink),
+        )
+        for path, kind, target, hardlink, data in document["entries"]
+    }
+    return LayerIndex(
+        entries, [str(p) for p in document["whiteouts"]], [str(p) for p in document["opaques"]]
+    )
+
+
+__all__ = ["LayerCache"]
