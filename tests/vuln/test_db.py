@@ -3,6 +3,7 @@ in whole, left intact by every failure, and not rebuilt when nothing changed."""
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -411,3 +412,24 @@ def test_killed_update_leaves_previous_db_usable(built):
     # the next update removes the dead build's file and does no work (inputs unchanged)
     assert not db.update([], path).rebuilt
     assert leftovers(path.parent) == []
+
+
+def test_one_updater_at_a_time(built):
+    path, _ = built
+    before = snapshot(path)
+    with (path.parent / ".update.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with pytest.raises(AdvisoryError, match=r"another `zerocve db update` is running"):
+            db.update([], path)
+    _assert_intact(path, before)
+
+
+def test_cli_status_without_a_db(tmp_path):
+    shown = subprocess.run(
+        [_zerocve(), "db", "status", "--db", str(tmp_path / "none.sqlite")],
+        env=os.environ | {"COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 3
+    assert shown.stderr.count("\n") == 1 and "run `zerocve db update --osv" in shown.stderr
