@@ -119,6 +119,19 @@ def scan_json(target: str | Path, advisory_db: Path, *extra: str | Path) -> dict
     return json.loads(done.stdout)
 
 
+def vex_document(statements: list[dict]) -> str:
+    return json.dumps(
+        {
+            "@context": "https://openvex.dev/ns/v0.2.0",
+            "@id": "https://example.invalid/image-triage",
+            "author": "tests",
+            "timestamp": "2025-02-12T00:00:00Z",
+            "version": 1,
+            "statements": statements,
+        }
+    )
+
+
 def dpkg_lt(a: str, b: str) -> bool:
     return subprocess.run(["dpkg", "--compare-versions", a, "lt", b]).returncode == 0
 
@@ -195,24 +208,68 @@ def test_gate_passes_when_only_unfixed_findings_remain(new_rootfs: Path, advisor
     assert done.returncode == 1 and "CVE-2024-13176" in done.stderr
 
 
-def test_min_severity_filters_the_gate(old_rootfs: Path, advisory_db: Path) -> None:
-    doc = scan_json(old_rootfs, advisory_db)
-    rated = [f for f in doc["findings"] if f["state"] == "fixed" and f["severity"] != "unknown"]
-    assert rated, "the OSV records carry CVSS vectors"
-    top = max(
-        ["negligible", "low", "medium", "high", "critical"].index(f["severity"])
-        for f in doc["findings"]
-        if f["severity"] != "unknown"
+def test_min_severity_and_severity_source_decide_the_gate(
+    old_rootfs: Path, advisory_db: Path, tmp_path: Path
+) -> None:
+    findings = scan_json(old_rootfs, advisory_db)["findings"]
+    # Take the unrated fixable findings out with VEX: unrated ones always count (fail closed).
+    unrated = [f for f in findings if f["state"] == "fixed" and f["severity"] == "unknown"]
+    assert unrated
+    assert (
+        zerocve(
+            "scan",
+            old_rootfs,
+            "--db",
+            advisory_db,
+            "--fail-on",
+            "fixed",
+            "--min-severity",
+            "critical",
+        ).returncode
+        == 1
     )
-    unknown_fixed = [
-        f for f in doc["findings"] if f["state"] == "fixed" and f["severity"] == "unknown"
-    ]
-    above = ["negligible", "low", "medium", "high", "critical"][top + 1 :] or ["critical"]
-    done = zerocve(
-        "scan", old_rootfs, "--db", advisory_db, "--fail-on", "fixed", "--min-severity", above[0]
+    vex_file = tmp_path / "unrated.vex.json"
+    vex_file.write_text(
+        vex_document(
+            [
+                {
+                    "vulnerability": {"name": f["vulnerability"]},
+                    "products": [{"@id": f["package"]["purl"]}],
+                    "status": "not_affected",
+                    "justification": "component_not_present",
+                }
+                for f in unrated
+            ]
+        )
     )
-    # Unrated fixable findings still fail the gate (fail closed); rated ones below do not.
-    assert done.returncode == (1 if unknown_fixed else 0)
+    rated = {
+        (f["package"]["name"], f["severity"])
+        for f in findings
+        if f["state"] == "fixed" and f["severity"] != "unknown"
+    }
+    assert ("libsqlite3-0", "low") in rated and {s for _, s in rated} == {"low", "medium"}
+
+    def gate(min_severity: str, *extra: str) -> int:
+        return zerocve(
+            "scan",
+            old_rootfs,
+            "--db",
+            advisory_db,
+            "--vex",
+            vex_file,
+            "--fail-on",
+            "fixed",
+            "--min-severity",
+            min_severity,
+            *extra,
+        ).returncode
+
+    assert gate("low") == 1
+    assert gate("medium") == 1  # OpenSSL's CVSS-rated medium ones
+    assert gate("high") == 0
+    # Rated by CVSS, the SQLite finding Debian calls low is high (7.5).
+    assert gate("high", "--severity-source", "cvss") == 1
+    assert gate("critical", "--severity-source", "cvss") == 0
 
 
 def test_severity_source_cvss(old_rootfs: Path, advisory_db: Path) -> None:
@@ -268,18 +325,7 @@ def test_vex_suppresses_and_clears_the_gate(
         for f in fixable
     ]
     vex_file = tmp_path / "triage.vex.json"
-    vex_file.write_text(
-        json.dumps(
-            {
-                "@context": "https://openvex.dev/ns/v0.2.0",
-                "@id": "https://example.invalid/triage",
-                "author": "tests",
-                "timestamp": "2025-02-12T00:00:00Z",
-                "version": 1,
-                "statements": statements,
-            }
-        )
-    )
+    vex_file.write_text(vex_document(statements))
     doc = scan_json(old_rootfs, advisory_db, "--vex", vex_file)
     assert "fixed" not in {f["state"] for f in doc["findings"]}
     assert len(doc["suppressed"]) == len(fixable)
@@ -401,19 +447,6 @@ def old_image(old_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     umoci("repack", "--image", f"{layout}:latest", bundle)
     (manifest,) = json.loads((layout / "index.json").read_text())["manifests"]
     return f"oci:{layout}:latest", manifest["digest"]
-
-
-def vex_document(statements: list[dict]) -> str:
-    return json.dumps(
-        {
-            "@context": "https://openvex.dev/ns/v0.2.0",
-            "@id": "https://example.invalid/image-triage",
-            "author": "tests",
-            "timestamp": "2025-02-12T00:00:00Z",
-            "version": 1,
-            "statements": statements,
-        }
-    )
 
 
 def test_image_vex_by_digest_and_subcomponent(
