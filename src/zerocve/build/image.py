@@ -13,6 +13,7 @@ import os
 import posixpath
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -300,23 +301,30 @@ def build_arch(
         if cached is not None:
             reporter.note(f"{arch}: unchanged inputs, image read from the build cache")
             return cached
-    with reporter.task(f"{arch}: reading packages", total=len(packages)) as task:
-        unpacked = []
-        for record, path in packages:
-            unpacked.append(unpack(record, path))
-            task.advance()
-    rootfs = merge(unpacked)
-    plans = plan_layers(rootfs.packages, max_layers)
-    layers: list[Layer] = []
-    with reporter.task(f"{arch}: writing layers", total=len(plans) + 1) as task:
-        for plan in plans:
-            entries = package_layer_entries(plan, rootfs)
-            layers.append(make_layer(entries, epoch, plan.comment, cache))
-            task.advance()
+    # Decompression (lzma, zstd) and compression (zlib) release the GIL: threads overlap
+    # them. Results are collected in input order, so the output does not depend on timing,
+    # and the error raised is the one of the first failing package in lock order.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        with reporter.task(f"{arch}: reading packages", total=len(packages)) as task:
+
+            def read(item: tuple[PackageRecord, Path]) -> UnpackedPackage:
+                package = unpack(*item)
+                task.advance()
+                return package
+
+            rootfs = merge(list(pool.map(read, packages)))
+        plans = plan_layers(rootfs.packages, max_layers)
         meta = metadata_entries(spec, rootfs, suite, epoch)
-        layers.append(make_layer(meta, epoch, "metadata: dpkg status, accounts, certificates",
-                                 cache))
-        task.advance()
+        contents = [(package_layer_entries(plan, rootfs), plan.comment) for plan in plans]
+        contents.append((meta, "metadata: dpkg status, accounts, certificates"))
+        with reporter.task(f"{arch}: writing layers", total=len(contents)) as task:
+
+            def write(item: tuple[list[Entry], str]) -> Layer:
+                layer = make_layer(item[0], epoch, item[1], cache)
+                task.advance()
+                return layer
+
+            layers = list(pool.map(write, contents))
     config = config_blob(platform, run_config(spec), layers, epoch)
     manifest = manifest_blob(config, layers, spec.annotations, epoch)
     installed = tuple(_installed(p) for p in rootfs.packages)
