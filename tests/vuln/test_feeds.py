@@ -114,6 +114,12 @@ def test_withdrawn_or_non_debian_records_yield_nothing():
             b' "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}',
             r"record CVE-1: severity: CVSS vector .* invalid metric",
         ),
+        (
+            b'{"id": "CVE-1", "affected": [{"package": {"ecosystem": "Debian:12", "name": "a"},'
+            b' "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"},'
+            b' {"fixed": "x:1.0-1"}]}]}]}',
+            r"record CVE-1: a: invalid version 'x:1\.0-1': epoch is not a number",
+        ),
     ],
 )
 def test_schema_breaking_records_are_one_line_errors_naming_the_file(document, expected):
@@ -223,6 +229,11 @@ def test_tracker_gzip_copy_reads_the_same(tmp_path):
             r"curl → CVE-1 → releases → bookworm: unknown status 'fixed'",
         ),
         ('{"curl": {"CVE-1": ', r"invalid JSON at line 1 column 20: Expecting value"),
+        (
+            '{"curl": {"CVE-1": {"releases": {"bookworm": {"status": "resolved",'
+            ' "fixed_version": "-1"}}}}}',
+            r"curl → CVE-1 → releases → bookworm → fixed_version: invalid version '-1'",
+        ),
         ('[{"curl": {}}]', r"expected an object of source packages"),
         ('{"curl": {}} trailing', r"trailing data after the object at offset 12"),
         ('{"curl": {} "zlib": {}}', r"expected ',' or '}' at offset 12"),

@@ -199,6 +199,9 @@ def test_release_selection(advisories):
     assert by_number == scan(advisories, *installed)
     with pytest.raises(InventoryError, match=r"^t: no Debian release found"):
         match(Inventory("t", None, installed), advisories)
+    junk = pkg("libssl3", "1:", "openssl")
+    with pytest.raises(InventoryError, match=r"^test: package libssl3: invalid version '1:'"):
+        scan(advisories, junk)
     with pytest.raises(InventoryError, match=r"'ubuntu' is not Debian"):
         match(Inventory("t", Distro("ubuntu", "24.04", "noble"), installed), advisories)
 

@@ -156,7 +156,10 @@ def match(
         for pkg in by_source[source]:
             version = pkg.source_version or pkg.version
             if version not in verdicts:
-                verdicts[version] = assess(version, rows, available.get(source))
+                try:
+                    verdicts[version] = assess(version, rows, available.get(source))
+                except ValueError as e:
+                    raise InventoryError(f"{inventory.target}: package {pkg.name}: {e}") from None
             verdict = verdicts[version]
             if verdict is not None:
                 hits.append((vuln, pkg, verdict))

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
-from zerocve.vuln.feeds.interface import Advisory, Affected, Feed
+from zerocve.vuln.feeds.interface import Advisory, Affected, Feed, check_version
 
 
 class _Model(BaseModel):
@@ -105,6 +105,10 @@ def _advisories(package: str, value: object, where: str) -> Iterator[Advisory]:
                 )
             if rel.status == "resolved" and not rel.fixed_version:
                 continue  # resolved without a version establishes no affected range
+            check_version(
+                rel.fixed_version,
+                f"{where}: {package} → {issue_id} → releases → {codename} → fixed_version",
+            )
             affected.append(
                 Affected(
                     release=codename,

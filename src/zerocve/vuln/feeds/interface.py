@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from zerocve.debian.version import parse
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.vuln.model import Cvss
@@ -30,6 +31,17 @@ CODENAMES = {
     "14": "forky",
     "15": "duke",
 }
+
+
+def check_version(version: str | None, where: str) -> None:
+    """AdvisoryError naming ``where`` unless ``version`` is None, "0" or a dpkg version: a
+    junk version stored in the DB would only fail later, in the middle of a scan."""
+    if version is None or version == "0":
+        return
+    try:
+        parse(version)
+    except ValueError as e:
+        raise AdvisoryError(f"{where}: {e}") from None
 
 
 @dataclass(frozen=True)

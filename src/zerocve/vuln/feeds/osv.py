@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
-from zerocve.vuln.feeds.interface import CODENAMES, Advisory, Affected, Feed
+from zerocve.vuln.feeds.interface import CODENAMES, Advisory, Affected, Feed, check_version
 from zerocve.vuln.model import Cvss
 from zerocve.vuln.severity import parse_vector
 
@@ -134,6 +134,8 @@ def parse_record(data: bytes | str, where: str) -> Advisory | None:
         severities.extend(entry.severity)
         urgency = entry.ecosystem_specific.urgency if entry.ecosystem_specific else ""
         for introduced, fixed in _intervals(entry.ranges):
+            for version in (introduced, fixed):
+                check_version(version, f"{where}: record {record.id}: {entry.package.name}")
             affected.append(
                 Affected(
                     release=release,
