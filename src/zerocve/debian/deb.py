@@ -3,6 +3,7 @@
 A ``.deb`` is an ``ar`` archive holding ``debian-binary`` ("2.0\\n"), ``control.tar.*`` and
 ``data.tar.*`` in that order; the tarballs may be compressed with xz, zstd or gzip (or, for
 data, not at all). The ar framing is parsed here by hand so that nothing is extracted to disk.
+Data members come out as ``oci.layer.Entry`` records, the unit layers are made of.
 
 Safety rules: every data member is checked before it is yielded, and anything unsafe raises a
 ``PackageError`` naming the package and the member:
