@@ -13,7 +13,8 @@ Writing a VEX document is the ``openvex`` output format (``zerocve.vuln.formats.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -233,16 +234,16 @@ def _product_matches(product: Product, package: PackageURL, image: PackageURL | 
 
 def _deciding(
     finding: Finding,
-    statements: Sequence[Statement],
+    by_name: Mapping[str, Sequence[Statement]],
     package: PackageURL,
     image: PackageURL | None,
 ) -> Statement | None:
     ids = {finding.vulnerability.casefold(), *(a.casefold() for a in finding.aliases)}
     matching = [
         s
-        for s in statements
-        if not ids.isdisjoint(s.names)
-        and any(_product_matches(p, package, image) for p in s.products)
+        for name in ids
+        for s in by_name.get(name, ())
+        if any(_product_matches(p, package, image) for p in s.products)
     ]
     return max(matching, key=lambda s: (s.timestamp, s.order), default=None)
 
@@ -253,6 +254,10 @@ def apply(
     """Split findings into (still reported, suppressed by VEX)."""
     if not statements:
         return tuple(findings), ()
+    by_name: dict[str, list[Statement]] = defaultdict(list)
+    for statement in statements:
+        for name in statement.names:
+            by_name[name].append(statement)
     image_text = image_purl(inventory)
     image = PackageURL.from_string(image_text) if image_text else None
     purls: dict[InstalledPackage, PackageURL] = {}
@@ -263,7 +268,7 @@ def apply(
         if package is None:
             package = PackageURL.from_string(package_purl(finding.package, inventory))
             purls[finding.package] = package
-        decision = _deciding(finding, statements, package, image)
+        decision = _deciding(finding, by_name, package, image)
         if decision is None or decision.status not in SUPPRESSING:
             kept.append(finding)
             continue
