@@ -173,6 +173,8 @@ def test_python_image_runs_as_nonroot_in_podman(closure, tmp_path: Path) -> None
     output = _run("podman", "run", "--rm", f"oci:{out}", "-c",
                   "import os, ssl; print(ssl.OPENSSL_VERSION); print(os.getuid(), os.getcwd());"
                   "print(len(ssl.create_default_context().get_ca_certs()))")
+    app = _layer_member(built, -1, "app")  # spec paths: in the metadata layer
+    assert (app.isdir(), app.uid, app.gid, app.mode) == (True, 65532, 65532, 0o755)
     version, ids, certs = output.splitlines()[-3:]
     assert version.startswith("OpenSSL 3.")
     assert ids == "65532 /app"
