@@ -131,7 +131,7 @@ def test_junk_stanzas_become_warnings(tmp_path: Path) -> None:
     text = status(("good", "1", "all", "")) + b"\nthis line is junk\n\nPackage: x\n"
     inv = open_inventory(str(layout(tmp_path, [[("var/lib/dpkg/status", text)]])))
     assert names(inv) == ["good=1"]
-    assert inv.warnings[0] == "var/lib/dpkg/status: skipped 2 malformed stanza(s)"
+    assert inv.warnings[0] == "/var/lib/dpkg/status: skipped 2 malformed stanza(s)"
     assert inv.warnings[1].endswith(": no etc/os-release or etc/debian_version")
 
 
