@@ -67,6 +67,11 @@ def test_dpkg_query_lists_exactly_the_locked_packages(static) -> None:
     # the file lists work too: dpkg-query -S finds the owner of a shipped file
     owner = _run("dpkg-query", f"--admindir={rootfs}/var/lib/dpkg", "-S", "/etc/services")
     assert owner.strip() == "netbase: /etc/services"
+    # Multi-Arch: same packages' lists are found under name:arch (info/format says so)
+    listed = subprocess.run(["dpkg-query", f"--admindir={rootfs}/var/lib/dpkg", "-L", "libc6"],
+                            capture_output=True, text=True, check=True)
+    assert listed.stderr == ""
+    assert "/lib/x86_64-linux-gnu/libc.so.6" in listed.stdout.splitlines()
 
 
 def _layer_member(built: BuiltImage, index: int, path: str) -> tarfile.TarInfo:
