@@ -60,11 +60,11 @@ def test_loop(root: Path) -> None:
 def test_status_d_only(root: Path) -> None:
     (root / "var/lib/dpkg").unlink()
     (root / "var/lib/dpkg/status.d").mkdir(parents=True)
-    (root / "/var/lib/dpkg/status.d/base").write_bytes(
+    (root / "var/lib/dpkg/status.d/base").write_bytes(
         b"Package: base-files\nVersion: 12.4+deb12u9\nArchitecture: amd64\n"
     )
-    (root / "/var/lib/dpkg/status.d/base.md5sums").write_bytes(b"abc  etc/issue\n")
-    (root / "/var/lib/dpkg/status.d/libssl3").write_bytes(
+    (root / "var/lib/dpkg/status.d/base.md5sums").write_bytes(b"abc  etc/issue\n")
+    (root / "var/lib/dpkg/status.d/libssl3").write_bytes(
         b"Package: libssl3\nVersion: 3.0.15-1~deb12u1\nArchitecture: amd64\nSource: openssl\n"
     )
     inv = open_inventory(f"dir:{root}")
