@@ -32,9 +32,13 @@ def test_build_layout_twice_same_digest(spec_file, tmp_path: Path) -> None:
     second = zerocve("build", str(spec), "--tar", str(tmp_path / "image.tar"), "--locked")
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip() == digest
+    assert "image read from the build cache" in second.stderr
     info = subprocess.run(["skopeo", "inspect", f"oci-archive:{tmp_path / 'image.tar'}"],
                           capture_output=True, text=True, check=True)
     assert json.loads(info.stdout)["Digest"] == digest
+    third = zerocve("build", str(spec), "-o", str(tmp_path / "out"), "--locked", "--no-cache")
+    assert third.returncode == 0, third.stderr
+    assert third.stdout.strip() == digest and "build cache" not in third.stderr
 
 
 def test_locked_without_lock_fails(spec_file, tmp_path: Path) -> None:

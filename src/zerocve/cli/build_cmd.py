@@ -38,7 +38,12 @@ def fetch_locked_debs(
 
 
 def build_spec(
-    spec_path: Path, *, locked: bool, ignore_valid_until: bool, reporter: Reporter
+    spec_path: Path,
+    *,
+    locked: bool,
+    ignore_valid_until: bool,
+    reporter: Reporter,
+    use_cache: bool = True,
 ) -> BuiltImage:
     """Spec (+ lock) -> verified .debs -> the image in memory, nothing written yet: what
     ``zerocve build`` does before writing, shared with ``zerocve publish``."""
@@ -47,7 +52,8 @@ def build_spec(
         lock = load_or_resolve(spec, default_lock_path(spec_path), client.fetch_indices,
                                host_repositories, locked=locked)
         debs = fetch_locked_debs(client, lock, spec.archs)
-    return build(spec, lock, debs, reporter=reporter, cache=BuildCache())
+    return build(spec, lock, debs, reporter=reporter,
+                 cache=BuildCache() if use_cache else None)
 
 
 def summary(built: BuiltImage, target: Path) -> str:
@@ -70,7 +76,9 @@ def summary(built: BuiltImage, target: Path) -> str:
         "checked against the lock's SHA256. Several archs give a multi-platform index. The "
         "same lock always gives the same digest (mtimes clamped to SOURCE_DATE_EPOCH, or the "
         "lock's date). The output is written aside and renamed into place: a failed build "
-        "leaves the previous output as it was. Prints the image digest on stdout."
+        "leaves the previous output as it was. Unchanged inputs are read back from the build "
+        "cache (under the zerocve cache dir, $ZEROCVE_CACHE_DIR), and layers whose bytes did "
+        "not change are not compressed again. Prints the image digest on stdout."
     ),
 )
 def build_command(
@@ -98,6 +106,11 @@ def build_command(
             help="Accept Release files past their Valid-Until date (e.g. snapshot archives).",
         ),
     ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Build everything again; neither read nor fill the "
+                     "build cache."),
+    ] = False,
     tag: Annotated[
         str,
         typer.Option("--tag", help="The reference name recorded in the layout's index.json."),
@@ -107,7 +120,8 @@ def build_command(
         raise UsageError("give exactly one of -o DIR or --tar FILE")
     progress = reporter()
     built = build_spec(
-        spec_path, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress
+        spec_path, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress,
+        use_cache=not no_cache,
     )
     # built.packages is what a vulnerability gate checks before anything is written.
     if output is not None:
