@@ -175,9 +175,13 @@ def test_python_image_runs_as_nonroot_in_podman(closure, tmp_path: Path) -> None
     spec = load_spec(EXAMPLES / "python.yaml")
     built = _build(spec, closure(PYTHON))
     out = write_layout(built, tmp_path / "python")
-    output = _run("podman", "run", "--rm", f"oci:{out}", "-c",
-                  "import os, ssl; print(ssl.OPENSSL_VERSION); print(os.getuid(), os.getcwd());"
-                  "print(len(ssl.create_default_context().get_ca_certs()))")
+    try:
+        output = _run("podman", "run", "--rm", f"oci:{out}", "-c",
+                      "import os, ssl; print(ssl.OPENSSL_VERSION); print(os.getuid(), "
+                      "os.getcwd()); print(len(ssl.create_default_context().get_ca_certs()))")
+    finally:  # podman stores the image under the layout's path; drop that name
+        subprocess.run(["podman", "rmi", f"localhost{out}:latest"], capture_output=True,
+                       check=False)
     app = _layer_member(built, -1, "app")  # spec paths: in the metadata layer
     assert (app.isdir(), app.uid, app.gid, app.mode) == (True, 65532, 65532, 0o755)
     version, ids, certs = output.splitlines()[-3:]
