@@ -390,6 +390,7 @@ __all__ = [
     "BuiltImage",
     "build",
     "build_arch",
+    "combine",
     "write_archive",
     "write_layout",
 ]
