@@ -214,3 +214,23 @@ def test_layer_index_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setenv("ZEROCVE_CACHE_DIR", "/proc/zerocve-cannot-write-here")
     assert open_inventory(str(root)) == first
+
+
+def test_many_whiteouts(tmp_path: Path) -> None:
+    """A layer that deletes thousands of files one by one (an apt-get purge in a Dockerfile)
+    is applied per subtree, not by scanning every path for every whiteout."""
+    files: list[Entry] = [(f"usr/lib/x/{i:05}.so", b"") for i in range(6000)]
+    both = status(("kept", "1", "all", ""), ("gone", "1", "all", ""))
+    files.append(("var/lib/dpkg/status", both))
+    purge: list[Entry] = [(f"usr/lib/x/.wh.{i:05}.so", b"") for i in range(0, 6000, 2)]
+    purge.append(("var/lib/dpkg/status", status(("kept", "1", "all", ""))))
+    writer = LayoutWriter(tmp_path / "purge")
+    writer.top([writer.image([files, purge])])
+    from zerocve.inventory.detect import wanted
+    from zerocve.inventory.image_fs import LayeredTree
+    from zerocve.inventory.images import LayoutSource, select_image
+
+    image = select_image(LayoutSource(writer.root))
+    tree = LayeredTree(image.layers, wanted, "purge")
+    assert tree.listdir("usr/lib/x") == [f"{i:05}.so" for i in range(1, 6000, 2)]
+    assert names(open_inventory(str(writer.root))) == ["kept=1"]

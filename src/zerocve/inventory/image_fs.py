@@ -172,6 +172,9 @@ class LayeredTree(Tree):
         self.layers = tuple(layers)
         self.description = description
         self._entries: dict[str, tuple[Entry, int]] = {}
+        # Parent → child names, for every path (listed or implied): whiteouts and listings
+        # touch one subtree instead of scanning every path of the image.
+        self._children: dict[str, set[str]] = {}
         for position, layer in enumerate(self.layers):
             index = cache.load(layer.digest) if cache is not None else None
             if index is None:
@@ -179,34 +182,54 @@ class LayeredTree(Tree):
                 if cache is not None:
                     cache.store(layer.digest, index)
             self._apply(position, index)
-        # Layers need not list parent directories: any path with entries below it is one.
-        self._implicit_dirs = {
-            p.rsplit("/", depth)[0] for p in self._entries for depth in range(1, p.count("/") + 1)
-        }
 
-    def _remove_under(self, path: str, keep_self: bool) -> None:
-        prefix = path + "/" if path else ""
-        doomed = [p for p in self._entries if p.startswith(prefix) or (p == path and not keep_self)]
-        for p in doomed:
-            del self._entries[p]
+    def _insert(self, path: str, value: tuple[Entry, int]) -> None:
+        self._entries[path] = value
+        child = path
+        while child:
+            parent, _, name = child.rpartition("/")
+            names = self._children.setdefault(parent, set())
+            if name in names:
+                break  # the parents above are linked already
+            names.add(name)
+            child = parent
+
+    def _clear(self, path: str) -> None:
+        """Delete everything below ``path`` (``path`` itself stays)."""
+        names = self._children.get(path)
+        if not names:
+            return
+        for name in names:
+            child = f"{path}/{name}" if path else name
+            self._clear(child)
+            self._children.pop(child, None)
+            self._entries.pop(child, None)
+        names.clear()
+
+    def _delete(self, path: str) -> None:
+        self._clear(path)
+        self._children.pop(path, None)
+        self._entries.pop(path, None)
+        parent, _, name = path.rpartition("/")
+        self._children.get(parent, set()).discard(name)
 
     def _apply(self, position: int, index: LayerIndex) -> None:
         for path in index.opaques:
-            self._remove_under(path, keep_self=True)
+            self._clear(path)
         for path in index.whiteouts:
-            self._remove_under(path, keep_self=False)
+            self._delete(path)
         for path, entry in index.entries.items():
-            lower = self._entries.get(path)
-            if lower is not None and lower[0].node.kind == "dir" and entry.node.kind != "dir":
+            if entry.node.kind != "dir":
                 # A file or link replacing a lower directory hides what was below it.
-                self._remove_under(path, keep_self=True)
-            self._entries[path] = (entry, position)
+                self._clear(path)
+            self._insert(path, (entry, position))
 
     def lstat(self, path: str) -> Node | None:
         found = self._entries.get(path)
         if found is not None:
             return found[0].node
-        return Node("dir") if path in self._implicit_dirs else None
+        # Layers need not list parent directories: a path with entries below it is one.
+        return Node("dir") if path in self._children else None
 
     def read_file(self, path: str) -> bytes:
         entry, position = self._entries[path]
@@ -229,9 +252,7 @@ class LayeredTree(Tree):
         return data
 
     def list_dir(self, path: str) -> list[str]:
-        prefix = path + "/" if path else ""
-        names = {p[len(prefix) :].split("/", 1)[0] for p in self._entries if p.startswith(prefix)}
-        return sorted(names)
+        return sorted(self._children.get(path, ()))
 
 
 __all__ = ["OPAQUE", "WHITEOUT", "Entry", "Layer", "LayerIndex", "LayeredTree", "read_layer"]
