@@ -95,6 +95,17 @@ def test_target_that_is_a_file(tmp_path: Path) -> None:
     assert (tmp_path / "out").read_text() == "precious"
 
 
+def test_a_directory_that_is_not_a_layout_is_never_replaced(tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home/notes.txt").write_text("precious")
+    with pytest.raises(BuildError, match="is not an OCI image layout; refusing to replace"):
+        layout.write_layout(_image(b"one"), tmp_path / "home")
+    assert (tmp_path / "home/notes.txt").read_text() == "precious"
+    (tmp_path / "empty").mkdir()
+    layout.write_layout(_image(b"one"), tmp_path / "empty")
+    assert (tmp_path / "empty/oci-layout").is_file()
+
+
 def test_archive_is_deterministic_and_readable(tmp_path: Path) -> None:
     image = _image(b"one")
     first = archive.write_archive(image, tmp_path / "a.tar", EPOCH)

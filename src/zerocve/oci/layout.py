@@ -3,7 +3,8 @@
 The layout is assembled in a temporary directory beside the target (same file system),
 every file fsynced, then renamed into place. An existing target is moved aside only once the
 new layout is complete, and removed after the swap; if anything fails, the target is left as
-it was and the temporary directory is removed.
+it was and the temporary directory is removed. Only an earlier layout (a directory holding
+``oci-layout``) or an empty directory is ever replaced.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def write_layout(image: OciImage, out_dir: Path, ref_name: str = DEFAULT_REF) ->
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not out_dir.is_dir():
         raise BuildError(f"{out_dir}: exists and is not a directory")
+    if out_dir.is_dir() and not (out_dir / "oci-layout").is_file() and any(out_dir.iterdir()):
+        # Replacing means deleting: only ever an earlier layout (or an empty directory).
+        raise BuildError(f"{out_dir}: exists and is not an OCI image layout; refusing to "
+                         "replace it (name a new or empty directory)")
     parent = out_dir.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
