@@ -9,7 +9,7 @@ from craft import Member, crafted, directory
 
 from zerocve.build.accounts import account_entries, run_as
 from zerocve.build.dpkg_db import status_file, status_stanza
-from zerocve.build.postinst import ca_certificates, os_release, timezone
+from zerocve.build.postinst import ca_certificates, nsswitch, os_release, timezone
 from zerocve.build.rootfs import unpack
 from zerocve.errors import SpecError
 from zerocve.oci.layer import Entry, EntryKind
@@ -71,6 +71,18 @@ def test_timezone_only_with_tzdata() -> None:
     entries = {e.path: e for e in timezone({"usr/share/zoneinfo/Etc/UTC": _file("", b"")}, 1)}
     assert entries["etc/localtime"].target == "/usr/share/zoneinfo/Etc/UTC"
     assert entries["etc/timezone"].data == b"Etc/UTC\n"
+
+
+def test_nsswitch_like_libc_bin() -> None:
+    assert nsswitch({}, 1) == []
+    shipped = {"usr/share/libc-bin/nsswitch.conf": _file("", b"hosts: files\n")}
+    assert nsswitch(shipped, 1)[0].data == b"hosts: files\n"
+    (default,) = nsswitch({"usr/lib/x86_64-linux-gnu/libc.so.6": _file("", b"ELF")}, 1)
+    assert default.path == "etc/nsswitch.conf"
+    host = Path("/usr/share/libc-bin/nsswitch.conf")  # this Debian host's libc-bin
+    if host.is_file():
+        assert default.data == host.read_bytes()
+    assert b"hosts:          files dns\n" in default.data
 
 
 def test_os_release_fallback() -> None:

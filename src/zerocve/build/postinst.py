@@ -16,6 +16,10 @@ written here, from the packages' own files, into the image's final layer:
   copied from ``/usr/share/base-files``; ``/var/run`` -> ``/run`` and ``/var/lock`` ->
   ``/run/lock`` symlinks; ``/run/lock`` (1777), ``/mnt``, ``/srv``, ``/opt``, ``/etc/opt``,
   ``/var/opt``, ``/media`` and ``/var/mail`` (2775, group mail).
+* ``libc-bin``: ``/etc/nsswitch.conf`` copied from ``/usr/share/libc-bin/nsswitch.conf``.
+  Images with glibc but without libc-bin (the usual case: libc6 does not depend on it) get
+  the same Debian default, so that ``/etc/hosts`` is read before DNS as on any Debian system
+  (glibc's built-in default asks DNS first).
 * ``/etc/os-release``: base-files ships it (a link to ``/usr/lib/os-release``); without
   base-files a minimal one (``ID=debian`` and, when the suite's codename is known,
   ``VERSION_ID``/``VERSION_CODENAME``) is written so that scanners detect the distribution.
@@ -30,6 +34,7 @@ system users created by postinsts (declare them in ``accounts``), and diversions
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 
 from zerocve.oci.layer import Entry, EntryKind
@@ -37,6 +42,32 @@ from zerocve.oci.layer import Entry, EntryKind
 CERTS_DIR = "usr/share/ca-certificates"
 BUNDLE = "etc/ssl/certs/ca-certificates.crt"
 ZONEINFO_UTC = "usr/share/zoneinfo/Etc/UTC"
+
+LIBC_BIN_NSSWITCH = "usr/share/libc-bin/nsswitch.conf"
+_GLIBC = re.compile(r"^usr/lib/[^/]+/libc\.so\.6$")
+# /usr/share/libc-bin/nsswitch.conf of bookworm's libc-bin, which libc-bin's postinst installs.
+DEBIAN_NSSWITCH = """\
+# /etc/nsswitch.conf
+#
+# Example configuration of GNU Name Service Switch functionality.
+# If you have the `glibc-doc-reference' and `info' packages installed, try:
+# `info libc "Name Service Switch"' for information about this file.
+
+passwd:         files
+group:          files
+shadow:         files
+gshadow:        files
+
+hosts:          files dns
+networks:       files
+
+protocols:      db files
+services:       db files
+ethers:         db files
+rpc:            db files
+
+netgroup:       nis
+"""
 
 # Debian release codenames -> VERSION_ID (for an os-release without base-files).
 RELEASES = {"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14"}
@@ -102,6 +133,15 @@ def ca_certificates(paths: Mapping[str, Entry], mtime: int) -> list[Entry]:
     return entries
 
 
+def nsswitch(paths: Mapping[str, Entry], mtime: int) -> list[Entry]:
+    shipped = paths.get(LIBC_BIN_NSSWITCH)
+    if shipped is not None and shipped.kind is EntryKind.FILE:
+        return [_file("etc/nsswitch.conf", shipped.data, mtime)]
+    if any(_GLIBC.match(path) for path in paths):
+        return [_file("etc/nsswitch.conf", DEBIAN_NSSWITCH.encode(), mtime)]
+    return []
+
+
 def timezone(paths: Mapping[str, Entry], mtime: int) -> list[Entry]:
     if ZONEINFO_UTC not in paths:
         return []
@@ -150,6 +190,7 @@ def postinst_entries(paths: Mapping[str, Entry], suite: str | None, mtime: int) 
     """Every reproduced maintainer-script effect for a root file system holding ``paths``."""
     return [
         *ca_certificates(paths, mtime),
+        *nsswitch(paths, mtime),
         *timezone(paths, mtime),
         *base_files(paths, mtime),
         *os_release(paths, suite, mtime),
