@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from hashlib import sha256 as _sha256
 from pathlib import Path, PurePosixPath
 from types import TracebackType
+from urllib.parse import quote
 
 import httpx
 
@@ -205,7 +206,9 @@ class RepoClient:
         download that does not match raises IntegrityError naming the package and URL."""
         if isinstance(ref, BinaryPackage):
             ref = DebRef.of(ref)
-        url = f"{ref.uri}/{ref.filename}"
+        # Filenames are paths, not URL text: a pool name may hold '%' (apt-get download saves
+        # epochs as '%3a'), which must reach the server or the file system as written.
+        url = f"{ref.uri}/{quote(ref.filename, safe='/+~')}"
         if not safe_pool_path(ref.filename):
             raise IntegrityError(f"{url}: unsafe Filename {ref.filename!r}")
         cached = self.cache.verify(ref.sha256, ref.size)
