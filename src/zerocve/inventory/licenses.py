@@ -68,17 +68,16 @@ def _gnu(name: str) -> str | None:
 
 
 def spdx_id(name: str) -> str:
-    """One DEP-5 short name → an SPDX id (``+`` kept as SPDX's or-later operator for
-    non-GNU licenses) or a LicenseRef."""
+    """One DEP-5 short name → an SPDX id or a LicenseRef. A ``+`` on a non-GNU license
+    (``MPL-1.1+``) is SPDX syntax that the SPDX tools reject as an unknown id, so it
+    becomes ``LicenseRef-MPL-1.1-or-later``."""
     gnu = _gnu(name)
     if gnu is not None:
         return gnu
-    base, plus = (name[:-1], "+") if name.endswith("+") else (name, "")
-    key = base.lower()
-    known = _ALIASES.get(key) or _SPDX_IDS.get(key)
-    if known is not None:
-        return known + plus
-    return license_ref(name)
+    if name.endswith("+"):
+        return license_ref(name[:-1] + "-or-later")
+    known = _ALIASES.get(name.lower()) or _SPDX_IDS.get(name.lower())
+    return known if known is not None else license_ref(name)
 
 
 def _term(text: str) -> str | None:
