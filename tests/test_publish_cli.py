@@ -31,6 +31,11 @@ def zerocve(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def publish(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """Pushing is under test here, not the gate (tests/test_examples.py covers it)."""
+    return zerocve("publish", "--no-scan", *args, home=home)
+
+
 def raw_digest(reference: str) -> str | None:
     result = subprocess.run(
         ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{reference}"],
@@ -46,13 +51,13 @@ def raw_digest(reference: str) -> str | None:
 def test_publish_layout_prints_pinned_reference(registry: Registry, tmp_path: Path):
     layout = make_layout(tmp_path / "layout", {"amd64": [{"etc/motd": b"from the cli\n"}]})
     target = f"{registry.host}/cli/app:v1"
-    result = zerocve("publish", "--layout", str(layout.root), target, home=tmp_path)
+    result = publish("--layout", str(layout.root), target, home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{target}@{layout.digest}"
     assert raw_digest(target) == layout.digest
 
-    again = zerocve(
-        "publish", "--layout", str(layout.root), "--mount-from", "cli/app",
+    again = publish(
+        "--layout", str(layout.root), "--mount-from", "cli/app",
         f"{registry.host}/cli/other:v1", home=tmp_path,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
@@ -67,7 +72,7 @@ def test_publish_failure_is_one_line_and_exit_3(registry: Registry, tmp_path: Pa
 
     with FaultProxy(registry.host, tag_put_fails) as proxy:
         target = f"{proxy.host}/cli/broken:v1"
-        result = zerocve("publish", "--layout", str(layout.root), target, home=tmp_path)
+        result = publish("--layout", str(layout.root), target, home=tmp_path)
     assert result.returncode == 3
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -80,7 +85,7 @@ def test_publish_from_spec_matches_build(spec_file, registry: Registry, tmp_path
     spec = spec_file(["netbase", "tzdata"], name="publish.yaml")
     target = f"{registry.host}/cli/built:v1"
     layout_dir = tmp_path / "layout"
-    pushed = zerocve("publish", str(spec), target, "--layout", str(layout_dir), home=tmp_path)
+    pushed = publish(str(spec), target, "--layout", str(layout_dir), home=tmp_path)
     assert pushed.returncode == 0, pushed.stderr
     reference, _, digest = pushed.stdout.strip().partition("@")
     assert reference == target
@@ -92,7 +97,7 @@ def test_publish_from_spec_matches_build(spec_file, registry: Registry, tmp_path
     built = zerocve("build", str(spec), "-o", str(tmp_path / "built"), home=tmp_path)
     assert built.returncode == 0, built.stderr
     assert built.stdout.strip() == digest
-    again = zerocve("publish", str(spec), f"{registry.host}/cli/built:v2", home=tmp_path)
+    again = publish(str(spec), f"{registry.host}/cli/built:v2", home=tmp_path)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == f"{registry.host}/cli/built:v2@{digest}"
 
@@ -107,7 +112,8 @@ def test_publish_from_spec_matches_build(spec_file, registry: Registry, tmp_path
     ],
 )
 def test_usage_errors_exit_2(args: list[str], fragment: str, tmp_path: Path):
-    result = zerocve("publish", *(a.replace("{tmp}", str(tmp_path)) for a in args), home=tmp_path)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = publish(*args, home=tmp_path)
     assert result.returncode == 2, result.stderr
     assert fragment in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

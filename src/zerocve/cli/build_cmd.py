@@ -10,6 +10,14 @@ import typer
 from zerocve.build.cache import BuildCache
 from zerocve.build.image import BuiltImage, build, write_archive, write_layout
 from zerocve.cli._app import app, console, reporter
+from zerocve.cli._gate import (
+    DbOption,
+    FailOnOption,
+    MinSeverityOption,
+    NoScanOption,
+    VexOption,
+    gate_image,
+)
 from zerocve.debian.repo import DebRef, RepoClient
 from zerocve.debian.sources import host_repositories
 from zerocve.errors import UsageError
@@ -78,7 +86,9 @@ def summary(built: BuiltImage, target: Path) -> str:
         "lock's date). The output is written aside and renamed into place: a failed build "
         "leaves the previous output as it was. Unchanged inputs are read back from the build "
         "cache (under the zerocve cache dir, $ZEROCVE_CACHE_DIR), and layers whose bytes did "
-        "not change are not compressed again. Prints the image digest on stdout."
+        "not change are not compressed again. Prints the image digest on stdout.\n\n"
+        "The written image is then scanned against the local advisory DB (when there is one) "
+        "and a summary printed; --fail-on makes findings exit 1, as in [bold]zerocve scan[/]."
     ),
 )
 def build_command(
@@ -115,6 +125,11 @@ def build_command(
         str,
         typer.Option("--tag", help="The reference name recorded in the layout's index.json."),
     ] = DEFAULT_REF,
+    fail_on: FailOnOption = None,
+    min_severity: MinSeverityOption = None,
+    vex_files: VexOption = None,
+    db_path: DbOption = None,
+    no_scan: NoScanOption = False,
 ) -> None:
     if (output is None) == (tar is None):
         raise UsageError("give exactly one of -o DIR or --tar FILE")
@@ -123,7 +138,6 @@ def build_command(
         spec_path, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress,
         use_cache=not no_cache,
     )
-    # built.packages is what a vulnerability gate checks before anything is written.
     if output is not None:
         target = write_layout(built, output, tag)
     else:
@@ -131,3 +145,6 @@ def build_command(
         target = write_archive(built, tar, tag)
     progress.note(summary(built, target))
     console.print(built.digest, highlight=False)
+    if not no_scan:
+        gate_image(target, action="build", fail_on=fail_on, min_severity=min_severity,
+                   vex_files=vex_files, db_path=db_path, require_db=False, reporter=progress)

@@ -10,6 +10,14 @@ import typer
 
 from zerocve.build.image import write_layout
 from zerocve.cli._app import app, console, reporter
+from zerocve.cli._gate import (
+    DbOption,
+    FailOnOption,
+    MinSeverityOption,
+    NoScanOption,
+    VexOption,
+    gate_image,
+)
 from zerocve.cli.build_cmd import build_spec
 from zerocve.errors import UsageError
 from zerocve.oci.layout import DEFAULT_REF
@@ -17,6 +25,7 @@ from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
 from zerocve.progress import Reporter
 from zerocve.publish import push_layout
+from zerocve.vuln.gate import FailOn
 
 _TARGETS_HELP = "[IMAGE.YAML] REGISTRY/REPO[:TAG]"
 
@@ -34,7 +43,6 @@ def build_layout(
     built = build_spec(
         spec, locked=locked, ignore_valid_until=ignore_valid_until, reporter=reporter
     )
-    # Seam for a gate on what the image installs (built.archs[*].packages), before any write.
     return write_layout(built, out_dir, tag)
 
 
@@ -46,7 +54,10 @@ def build_layout(
         "and the tag last, so it never points at a partial image. Prints REF@DIGEST.\n\n"
         f"Arguments: {_TARGETS_HELP}. With IMAGE.YAML the image is built as `zerocve build` "
         "would (into --layout DIR if given); with --layout DIR alone, that existing OCI layout "
-        "is pushed. Credentials come from the docker/podman auth files."
+        "is pushed. Credentials come from the docker/podman auth files.\n\n"
+        "Before anything is sent the image is scanned against the local advisory DB, and "
+        "publishing is refused (exit 1) while it has a fixable vulnerability (--fail-on fixed, "
+        "the default; open or any are stricter). Without a DB publishing fails unless --no-scan."
     ),
 )
 def publish(
@@ -71,6 +82,11 @@ def publish(
         bool,
         typer.Option("--ignore-valid-until", help="Accept repository metadata past Valid-Until."),
     ] = False,
+    fail_on: FailOnOption = FailOn.FIXED,
+    min_severity: MinSeverityOption = None,
+    vex_files: VexOption = None,
+    db_path: DbOption = None,
+    no_scan: NoScanOption = False,
 ) -> None:
     if len(targets) == 1 and layout is None:
         raise UsageError(f"publish {targets[0]}: give an IMAGE.YAML to build, or --layout DIR")
@@ -90,7 +106,9 @@ def publish(
                 reporter=progress,
             )
         assert layout is not None
-        # Seam for a gate on the layout (e.g. no fixable CVE): check it here, before any push.
+        if not no_scan:
+            gate_image(layout, action="publish", fail_on=fail_on, min_severity=min_severity,
+                       vex_files=vex_files, db_path=db_path, require_db=True, reporter=progress)
         with RegistryClient(ref.api_host, insecure=insecure or None) as client:
             digest = push_layout(layout, ref, client, reporter=progress, from_repo=mount_from)
     console.print(str(ref.with_digest(digest)), highlight=False, soft_wrap=True)

@@ -10,20 +10,12 @@ import typer
 from rich.markup import escape
 
 from zerocve.cli._app import app, console, console_err, reporter
+from zerocve.cli._gate import DbOption, FailOnOption, MinSeverityOption, VexOption, threshold
 from zerocve.cli._output import write_output
-from zerocve.errors import GateError, UsageError
+from zerocve.errors import UsageError
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
-from zerocve.vuln.gate import FailOn, describe, over_gate
-from zerocve.vuln.model import Severity
+from zerocve.vuln.gate import enforce
 from zerocve.vuln.scan import scan as run_scan
-
-
-class MinSeverity(StrEnum):
-    NEGLIGIBLE = "negligible"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
 
 
 class SeveritySourceChoice(StrEnum):
@@ -81,36 +73,9 @@ def scan(
             show_default=False,
         ),
     ] = None,
-    fail_on: Annotated[
-        FailOn | None,
-        typer.Option(
-            "--fail-on",
-            help="Exit 1 when findings in these states remain (see Gate below).",
-            show_default=False,
-            case_sensitive=False,
-        ),
-    ] = None,
-    min_severity: Annotated[
-        MinSeverity | None,
-        typer.Option(
-            "--min-severity",
-            help="With --fail-on: only findings at or above this severity fail.",
-            show_default=False,
-            case_sensitive=False,
-        ),
-    ] = None,
-    vex_files: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--vex",
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
-            help="OpenVEX 0.2.0 document (repeatable): not_affected/fixed statements move "
-            "matching findings to the suppressed list.",
-            show_default=False,
-        ),
-    ] = None,
+    fail_on: FailOnOption = None,
+    min_severity: MinSeverityOption = None,
+    vex_files: VexOption = None,
     severity_source: Annotated[
         SeveritySourceChoice,
         typer.Option(
@@ -119,15 +84,7 @@ def scan(
             case_sensitive=False,
         ),
     ] = SeveritySourceChoice.DEBIAN,
-    db_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--db",
-            metavar="PATH",
-            help="Advisory DB (default: $ZEROCVE_DB or the user cache dir).",
-            show_default=False,
-        ),
-    ] = None,
+    db_path: DbOption = None,
     platform: Annotated[
         str | None,
         typer.Option(
@@ -169,7 +126,4 @@ def scan(
     if file is not None:
         console_err.print(f"wrote {output.value} report to {file}", highlight=False, markup=False)
     if fail_on is not None:
-        threshold = Severity(min_severity.value) if min_severity else Severity.NEGLIGIBLE
-        failing = over_gate(result.findings, fail_on, threshold)
-        if failing:
-            raise GateError(f"{result.inventory.target}: {describe(failing, fail_on)}")
+        enforce(result, fail_on, threshold(min_severity), action=None)

@@ -101,10 +101,12 @@ def enforce(
     fail_on: FailOn = FailOn.FIXED,
     min_severity: Severity = Severity.NEGLIGIBLE,
     *,
-    action: str = "publish",
+    action: str | None = "publish",
 ) -> None:
     """Raise ``GateError`` naming the worst findings when any is over the gate;
-    ``action`` completes "refusing to …" (publish, build)."""
+    ``action`` completes "refusing to …" (publish, build); without one the message names
+    the scanned target."""
     failing = over_gate(result.findings, fail_on, min_severity)
     if failing:
-        raise GateError(f"refusing to {action}: {describe(failing, fail_on)}")
+        lead = f"refusing to {action}" if action else result.inventory.target
+        raise GateError(f"{lead}: {describe(failing, fail_on)}")

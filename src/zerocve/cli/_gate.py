@@ -1,0 +1,113 @@
+"""The vulnerability gate shared by `zerocve scan`, `build` and `publish`: its options, and
+the check of a freshly built image against the local advisory DB."""
+
+from __future__ import annotations
+
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zerocve.errors import AdvisoryError
+from zerocve.progress import Reporter
+from zerocve.vuln.db import default_db_path
+from zerocve.vuln.gate import FailOn, enforce
+from zerocve.vuln.model import ScanResult, Severity
+from zerocve.vuln.scan import scan
+
+
+class MinSeverity(StrEnum):
+    NEGLIGIBLE = "negligible"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+FailOnOption = Annotated[
+    FailOn | None,
+    typer.Option(
+        "--fail-on",
+        help="Exit 1 when findings in these states remain: fixed | open | any.",
+        show_default=False,
+        case_sensitive=False,
+    ),
+]
+MinSeverityOption = Annotated[
+    MinSeverity | None,
+    typer.Option(
+        "--min-severity",
+        help="With --fail-on: only findings at or above this severity fail.",
+        show_default=False,
+        case_sensitive=False,
+    ),
+]
+VexOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--vex",
+        metavar="FILE",
+        exists=True,
+        dir_okay=False,
+        help="OpenVEX 0.2.0 document (repeatable): not_affected/fixed statements move "
+        "matching findings to the suppressed list.",
+        show_default=False,
+    ),
+]
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        metavar="PATH",
+        help="Advisory DB (default: $ZEROCVE_DB or the user cache dir).",
+        show_default=False,
+    ),
+]
+NoScanOption = Annotated[
+    bool, typer.Option("--no-scan", help="Skip the vulnerability scan and its gate.")
+]
+
+
+def threshold(min_severity: MinSeverity | None) -> Severity:
+    return Severity(min_severity.value) if min_severity else Severity.NEGLIGIBLE
+
+
+def summarize(result: ScanResult) -> str:
+    states = Counter(f.state.value for f in result.findings)
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    suppressed = f", {len(result.suppressed)} suppressed by VEX" if result.suppressed else ""
+    return (
+        f"scan: {len(result.inventory.packages)} packages, "
+        f"{len(result.findings)} findings{f' ({counts})' if counts else ''}{suppressed}"
+    )
+
+
+def gate_image(
+    image: Path,
+    *,
+    action: str,
+    fail_on: FailOn | None,
+    min_severity: MinSeverity | None,
+    vex_files: list[Path] | None,
+    db_path: Path | None,
+    require_db: bool,
+    reporter: Reporter,
+) -> ScanResult | None:
+    """Scan a built image (layout or archive) as any scanner would see it, and enforce
+    ``fail_on``. Without a DB: an error when ``require_db``, else a note and no scan."""
+    db = db_path or default_db_path()
+    if not db.exists():
+        if require_db:
+            raise AdvisoryError(
+                f"{db}: no advisory DB to check the image against; run `zerocve db update "
+                f"--osv ...` first, or pass --no-scan to {action} unscanned"
+            )
+        reporter.note(f"not scanned: no advisory DB at {db} (zerocve db update)")
+        return None
+    result = scan(str(image), db_path=db, vex_files=vex_files or (), reporter=reporter)
+    reporter.note(summarize(result))
+    if fail_on is not None:
+        enforce(result, fail_on, threshold(min_severity), action=action)
+    return result
