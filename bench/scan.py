@@ -7,7 +7,7 @@ root filesystem of 300 real bookworm packages; each scan's peak memory. Goals: D
 and < 100 MB, a scan < 0.3 s, memory < 300 MB. Published peer figures are printed beside ours
 (grype and trivy cannot be installed here, so they are quoted, not re-measured).
 
-    python3 bench/scan.py [--osv /work/shared/data/debian-osv-2025-02-12.zip] [--runs 5]
+    python3 bench/scan.py [--osv ../shared/data/debian-osv-2025-02-12.zip] [--runs 5]
 """
 
 from __future__ import annotations

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from support.data import OSV_ZIP
 from zerocve.errors import AdvisoryError
 from zerocve.vuln import db
 
-REAL_ZIP = Path("/work/shared/data/debian-osv-2025-02-12.zip")
+REAL_ZIP = OSV_ZIP
 TRACKER = Path(__file__).parent / "data" / "tracker-bookworm.json"
 PACKAGES = {"openssl", "zlib", "curl", "chromium"}
 

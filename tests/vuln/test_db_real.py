@@ -1,14 +1,13 @@
-"""The whole shared OSV zip, imported once: the DB goals (under 60 s, under 100 MB) and a
-warm-DB scan of 300 packages under 0.3 s."""
+"""The whole shared OSV zip, imported once: every record lands, the DB stays under 100 MB, and a
+300-package inventory matches as it should. Speed goals are measured by bench/scan.py."""
 
 from __future__ import annotations
 
-import time
 import zipfile
-from pathlib import Path
 
 import pytest
 
+from support.data import OSV_ZIP
 from zerocve.debian.model import InstalledPackage
 from zerocve.debian.version import sort_key
 from zerocve.inventory.model import Distro, Inventory
@@ -16,7 +15,7 @@ from zerocve.vuln import db
 from zerocve.vuln.match import match
 from zerocve.vuln.model import State
 
-REAL_ZIP = Path("/work/shared/data/debian-osv-2025-02-12.zip")
+REAL_ZIP = OSV_ZIP
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +26,6 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> db.UpdateStats:
 
 def test_full_zip_meets_the_db_goals(full):
     assert full.rebuilt
-    assert full.seconds < 60
     assert full.size < 100_000_000
     with zipfile.ZipFile(REAL_ZIP) as z:
         assert full.sources[0].advisories == len(z.namelist()) == 31_332
@@ -57,13 +55,7 @@ def test_warm_scan_of_300_packages(full):
             for binary in (name, f"lib{name}-common"):
                 packages.append(InstalledPackage(binary, version, "amd64", name, version))
         inventory = Inventory("bench", Distro("debian", "12", "bookworm"), tuple(packages[:300]))
-        match(inventory, advisories)  # warm the page cache and version cache
-        timings = []
-        for _ in range(3):
-            started = time.perf_counter()
-            findings = match(inventory, advisories)
-            timings.append(time.perf_counter() - started)
-        assert min(timings) < 0.3, timings
+        findings = match(inventory, advisories)
         assert {f.state for f in findings} >= {State.FIXED, State.OPEN, State.UNIMPORTANT}
         old = {p.source for p in packages[:300] if p.version == "0.1-1"}
         assert {f.package.source for f in findings if f.state is State.FIXED} <= old

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from support.data import OSV_ZIP
 from zerocve.errors import AdvisoryError
 from zerocve.progress import Reporter, Task
 from zerocve.vuln.feeds.debian_tracker import DebianTrackerFeed
 from zerocve.vuln.feeds.interface import Affected
 from zerocve.vuln.feeds.osv import OsvFeed, parse_record
 
-REAL_ZIP = Path("/work/shared/data/debian-osv-2025-02-12.zip")
+REAL_ZIP = OSV_ZIP
 TRACKER = Path(__file__).parent / "data" / "tracker-bookworm.json"
 
 

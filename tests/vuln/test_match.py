@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from support.data import OSV_ZIP
 from zerocve.debian.model import InstalledPackage
 from zerocve.debian.version import sort_key
 from zerocve.errors import InventoryError
@@ -19,7 +20,7 @@ from zerocve.vuln.feeds.interface import Affected
 from zerocve.vuln.match import assess, match
 from zerocve.vuln.model import Finding, Severity, State
 
-REAL_ZIP = Path("/work/shared/data/debian-osv-2025-02-12.zip")
+REAL_ZIP = OSV_ZIP
 TRACKER = Path(__file__).parent / "data" / "tracker-bookworm.json"
 SOURCES = {"openssl", "glibc", "zlib", "curl", "libxml2", "lvm2", "qtwebengine-opensource-src"}
 BOOKWORM = Distro("debian", "12", "bookworm")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import zipfile
-from pathlib import Path
 
 import pytest
 from cvss import CVSS3
 
+from support.data import OSV_ZIP
 from zerocve.vuln.model import Cvss, Severity
 from zerocve.vuln.severity import (
     choose,
@@ -20,7 +20,7 @@ from zerocve.vuln.severity import (
     parse_vector,
 )
 
-REAL_ZIP = Path("/work/shared/data/debian-osv-2025-02-12.zip")
+REAL_ZIP = OSV_ZIP
 
 
 @pytest.mark.parametrize(
