@@ -176,6 +176,23 @@ def test_oci_archive_and_zstd_copies(rootfs: Path, layout: Path, tmp_path: Path)
     assert rows(open_inventory(f"oci:{zstd}:z")) == expected
 
 
+def test_docker_archive(rootfs: Path, layout: Path, tmp_path: Path) -> None:
+    """skopeo's docker-archive (what docker save and podman save write): uncompressed layer
+    tars checked against the config's diff_ids, legacy per-layer links included."""
+    archive = tmp_path / "docker.tar"
+    run(
+        "skopeo",
+        "copy",
+        "-q",
+        f"oci:{layout}:notz",
+        f"docker-archive:{archive}:inventory/rootfs:notz",
+    )
+    inv = open_inventory(str(archive))
+    assert rows(inv) == {r for r in dpkg_query(rootfs) if r[0] != "tzdata"}
+    assert inv.image_digest is None  # such archives hold no manifest
+    assert inv.image_name == "docker.io/inventory/rootfs:notz"
+
+
 def test_registry_reference(rootfs: Path, layout: Path, registry: Registry) -> None:
     reference = f"{registry.host}/inventory/rootfs:1"
     run(

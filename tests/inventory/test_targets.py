@@ -153,13 +153,17 @@ def test_kinds(tmp_path: Path) -> None:
         kind_of("./typo")
 
 
-def test_not_an_oci_archive(tmp_path: Path) -> None:
+def test_not_an_image_archive(tmp_path: Path) -> None:
     import tarfile
 
     path = tmp_path / "other.tar"
     with tarfile.open(path, "w") as tar:
+        tar.add(__file__, arcname="notes.txt")
+    with pytest.raises(InventoryError, match="neither an OCI archive nor a docker-archive"):
+        open_inventory(str(path))
+    with tarfile.open(path, "w") as tar:
         tar.add(__file__, arcname="manifest.json")
-    with pytest.raises(InventoryError, match="not an OCI archive"):
+    with pytest.raises(InventoryError, match="manifest.json: not JSON"):
         open_inventory(str(path))
     (tmp_path / "junk.tar").write_bytes(b"\x00garbage" * 10)
     with pytest.raises(InventoryError, match="not a readable tar archive"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 import tarfile
 import tempfile
@@ -21,6 +22,7 @@ from typing import Any, BinaryIO, cast
 
 from zerocve.errors import InventoryError, RegistryError, UsageError
 from zerocve.inventory.image_fs import Layer
+from zerocve.inventory.tree import normalize
 from zerocve.oci.reference import parse_reference
 from zerocve.progress import NULL_REPORTER, Reporter
 
@@ -176,33 +178,138 @@ class LayoutSource(_BlobStoreSource):
             yield f
 
 
-class ArchiveSource(_BlobStoreSource):
-    """An oci-archive: an OCI layout in one tar file, read in place."""
+class _TarFile:
+    """The regular members of a tar file (links followed), read in place."""
 
     def __init__(self, path: Path) -> None:
-        self.description = str(path)
+        self.path = path
         try:
             self._tar = tarfile.open(path, "r:*")
-            self._members = {
-                "/".join(p for p in m.name.split("/") if p not in ("", ".")): m
-                for m in self._tar.getmembers()
-                if m.isreg()
-            }
+            members = {normalize(m.name): m for m in self._tar.getmembers()}
         except (tarfile.TarError, OSError, EOFError) as e:
             raise InventoryError(f"{path}: not a readable tar archive ({e})") from e
-        if "index.json" not in self._members:
-            raise InventoryError(f"{path}: not an OCI archive (no index.json in the tar)")
+        self.members: dict[str, tarfile.TarInfo] = {}
+        for name, member in members.items():
+            target: tarfile.TarInfo | None = member
+            # docker save links a layer shared by two images to the first copy.
+            for _ in range(8):
+                if target is None or not (target.issym() or target.islnk()):
+                    break
+                base = posixpath.dirname(name) if target.issym() else ""
+                target = members.get(normalize(posixpath.join(base, target.linkname)))
+            if target is not None and target.isreg():
+                self.members[name] = target
 
-    def _open(self, name: str) -> AbstractContextManager[BinaryIO]:
-        member = self._members.get(name)
+    def open(self, name: str) -> AbstractContextManager[BinaryIO]:
+        member = self.members.get(normalize(name))
         if member is None:
-            raise InventoryError(f"{self.description}: {name} is missing from the archive")
+            raise InventoryError(f"{self.path}: {name} is missing from the archive")
         extracted = self._tar.extractfile(member)
         assert extracted is not None  # regular members always extract
         return nullcontext(cast(BinaryIO, extracted))
 
     def close(self) -> None:
         self._tar.close()
+
+
+class ArchiveSource(_BlobStoreSource):
+    """An oci-archive: an OCI layout in one tar file, read in place."""
+
+    def __init__(self, tar: _TarFile) -> None:
+        self.description = str(tar.path)
+        self._tar = tar
+
+    def _open(self, name: str) -> AbstractContextManager[BinaryIO]:
+        return self._tar.open(name)
+
+    def close(self) -> None:
+        self._tar.close()
+
+
+class DockerArchiveSource(ImageSource):
+    """A docker-archive (``docker save``, ``podman save``): ``manifest.json`` lists each
+    image's config and layer tars. It holds no manifest, so its images are presented as
+    manifests made up from the configs; their layers are checked against the config's
+    ``diff_ids`` (the SHA256 of the uncompressed tars that such archives store)."""
+
+    def __init__(self, tar: _TarFile) -> None:
+        self.description = str(tar.path)
+        self._tar = tar
+        with tar.open("manifest.json") as f:
+            data = f.read(MAX_MANIFEST)
+        try:
+            listing = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise InventoryError(f"{self.description}: manifest.json: not JSON ({e})") from e
+        if not isinstance(listing, list) or not all(isinstance(i, dict) for i in listing):
+            raise InventoryError(f"{self.description}: manifest.json is not a list of images")
+        self._images: dict[str, dict[str, Any]] = {}
+        self._layers: dict[str, str] = {}
+        self.tags: dict[str, list[str]] = {}
+        for item in listing:
+            config_name, layers = item.get("Config"), item.get("Layers")
+            if not isinstance(config_name, str) or not isinstance(layers, list):
+                raise InventoryError(
+                    f"{self.description}: manifest.json entry without Config and Layers"
+                )
+            with tar.open(config_name) as f:
+                config_bytes = f.read(MAX_MANIFEST)
+            config = _json(config_bytes, f"{self.description}: {config_name}")
+            diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+            if len(diff_ids) != len(layers):
+                raise InventoryError(
+                    f"{self.description}: {config_name}: "
+                    f"{len(diff_ids)} diff_ids for {len(layers)} layers"
+                )
+            key = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+            digests = []
+            for name, diff_id in zip(layers, diff_ids, strict=True):
+                blob = re.fullmatch(r"blobs/(sha256)/([0-9a-f]{64})", normalize(str(name)))
+                digest = f"{blob[1]}:{blob[2]}" if blob else _checked(str(diff_id))
+                self._layers[digest] = str(name)
+                digests.append({"digest": digest})
+            self._images[key] = {
+                "mediaType": DOCKER_MANIFEST,
+                "config": {"mediaType": IMAGE_CONFIG_TYPES[1], "digest": key},
+                "layers": digests,
+                "platform": {
+                    "os": config.get("os", ""),
+                    "architecture": config.get("architecture", ""),
+                    "variant": config.get("variant", ""),
+                },
+            }
+            self.tags[key] = [str(t) for t in item.get("RepoTags") or []]
+
+    def root(self) -> tuple[dict[str, Any], str | None]:
+        entries = [
+            {"mediaType": DOCKER_MANIFEST, "digest": key, "platform": image["platform"]}
+            for key, image in self._images.items()
+        ]
+        return {"mediaType": DOCKER_LIST, "manifests": entries}, None
+
+    def manifest(self, digest: str) -> dict[str, Any]:
+        return self._images[digest]
+
+    def layer(self, digest: str) -> Layer:
+        name = self._layers[digest]
+        return Layer(digest, lambda: self._tar.open(name))
+
+    def close(self) -> None:
+        self._tar.close()
+
+
+def open_archive(path: Path) -> ImageSource:
+    """An oci-archive or, when the tar has no ``index.json``, a docker-archive."""
+    tar = _TarFile(path)
+    if "index.json" in tar.members:
+        return ArchiveSource(tar)
+    if "manifest.json" in tar.members:
+        return DockerArchiveSource(tar)
+    tar.close()
+    raise InventoryError(
+        f"{path}: neither an OCI archive nor a docker-archive (no index.json "
+        "or manifest.json in the tar)"
+    )
 
 
 class RegistrySource(ImageSource):
@@ -343,10 +450,12 @@ def select_image(
 __all__ = [
     "DEFAULT_PLATFORM",
     "ArchiveSource",
+    "DockerArchiveSource",
     "ImageSource",
     "LayoutSource",
     "Platform",
     "RegistrySource",
     "SelectedImage",
+    "open_archive",
     "select_image",
 ]

@@ -5,7 +5,8 @@ TARGET may carry a transport prefix, as skopeo spells them, or be recognised on 
 =====================  ======================================================================
 ``oci:DIR[:TAG]``      an OCI image layout (recognised: a directory with ``index.json`` and
                        ``oci-layout``); TAG picks among ``org.opencontainers.image.ref.name``
-``oci-archive:FILE``   the same in a tar file (recognised: a tar with ``index.json``)
+``oci-archive:FILE``   the same in a tar file (recognised: a tar with ``index.json``); a
+                       docker-archive (``docker save``, ``podman save``) is read too
 ``docker://REF``       an image in a registry, pulled over the distribution API (recognised
                        without the prefix when REF starts with a host: ``127.0.0.1:5000/x``,
                        ``registry.example/x``; a bare ``debian:12`` needs the prefix, so a
@@ -23,10 +24,11 @@ from zerocve.errors import InventoryError, UsageError
 from zerocve.inventory.detect import INDEX_KEY, detect, wanted
 from zerocve.inventory.image_fs import LayeredTree
 from zerocve.inventory.images import (
-    ArchiveSource,
+    DockerArchiveSource,
     ImageSource,
     LayoutSource,
     RegistrySource,
+    open_archive,
     select_image,
 )
 from zerocve.inventory.layer_cache import LayerCache
@@ -55,7 +57,12 @@ def _image(
         image = select_image(source, platform=platform, ref_name=tag)
         cache = LayerCache(INDEX_KEY)
         tree = LayeredTree(image.layers, wanted, description=target, cache=cache)
-        return detect(tree, target=target, image_digest=image.digest, image_name=name)
+        digest = image.digest
+        if isinstance(source, DockerArchiveSource):
+            # Its images have no manifest, hence no digest; the config names them.
+            name = next(iter(source.tags.get(digest or "", [])), None)
+            digest = None
+        return detect(tree, target=target, image_digest=digest, image_name=name)
     finally:
         source.close()
 
@@ -123,7 +130,7 @@ def open_inventory(
             raise InventoryError(f"{directory}: not an OCI image layout (no index.json)")
         return _image(LayoutSource(directory), target, platform, tag, None)
     if kind == "archive":
-        return _image(ArchiveSource(Path(location)), target, platform, None, None)
+        return _image(open_archive(Path(location)), target, platform, None, None)
     reference = parse_reference(location)
     name = f"{reference.name}:{reference.tag}" if reference.tag else reference.name
     return _image(RegistrySource(location, reporter=reporter), target, platform, None, name)
