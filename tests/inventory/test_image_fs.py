@@ -234,3 +234,36 @@ def test_many_whiteouts(tmp_path: Path) -> None:
     tree = LayeredTree(image.layers, wanted, "purge")
     assert tree.listdir("usr/lib/x") == [f"{i:05}.so" for i in range(1, 6000, 2)]
     assert names(open_inventory(str(writer.root))) == ["kept=1"]
+
+
+def test_progress_per_layer(tmp_path: Path) -> None:
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from zerocve.progress import Reporter, Task
+
+    seen: list[tuple[str, float | None, int]] = []
+
+    class Counting(Task):
+        def __init__(self) -> None:
+            self.count = 0
+
+        def advance(self, amount: float = 1) -> None:
+            self.count += int(amount)
+
+    class Recording(Reporter):
+        @contextmanager
+        def task(self, description: str, total: float | None = None) -> Iterator[Task]:
+            task = Counting()
+            yield task
+            seen.append((description, total, task.count))
+
+    root = layout(
+        tmp_path,
+        [
+            [("var/lib/dpkg/status", status(("a1", "1", "all", "")))],
+            [("etc/debian_version", b"12.8\n")],
+        ],
+    )
+    open_inventory(str(root), reporter=Recording())
+    assert seen == [("reading 2 layers", 2, 2)]

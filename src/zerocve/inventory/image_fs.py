@@ -26,6 +26,7 @@ import zstandard
 
 from zerocve.errors import InventoryError
 from zerocve.inventory.tree import Node, Tree, normalize
+from zerocve.progress import Task
 
 if TYPE_CHECKING:
     from zerocve.inventory.layer_cache import LayerCache
@@ -168,6 +169,7 @@ class LayeredTree(Tree):
         wanted: Callable[[str], bool],
         description: str,
         cache: LayerCache | None = None,
+        progress: Task | None = None,
     ) -> None:
         self.layers = tuple(layers)
         self.description = description
@@ -182,6 +184,8 @@ class LayeredTree(Tree):
                 if cache is not None:
                     cache.store(layer.digest, index)
             self._apply(position, index)
+            if progress is not None:
+                progress.advance()
 
     def _insert(self, path: str, value: tuple[Entry, int]) -> None:
         self._entries[path] = value

@@ -18,6 +18,7 @@ TARGET may carry a transport prefix, as skopeo spells them, or be recognised on 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 from zerocve.errors import InventoryError, UsageError
@@ -36,7 +37,7 @@ from zerocve.inventory.model import Inventory
 from zerocve.inventory.sbom_reader import read_sbom
 from zerocve.inventory.tree import DirectoryTree
 from zerocve.oci.reference import parse_reference
-from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.progress import NULL_REPORTER, Reporter, Task
 
 PREFIXES = ("oci:", "oci-archive:", "docker://", "dir:", "sbom:")
 
@@ -51,12 +52,22 @@ def _layout_and_tag(text: str) -> tuple[Path, str | None]:
 
 
 def _image(
-    source: ImageSource, target: str, platform: str | None, tag: str | None, name: str | None
+    source: ImageSource,
+    target: str,
+    platform: str | None,
+    tag: str | None,
+    name: str | None,
+    reporter: Reporter,
 ) -> Inventory:
     try:
         image = select_image(source, platform=platform, ref_name=tag)
         cache = LayerCache(INDEX_KEY)
-        tree = LayeredTree(image.layers, wanted, description=target, cache=cache)
+        # A registry's downloads draw their own bars; two live bars at once are not allowed.
+        tracked = not isinstance(source, RegistrySource)
+        count = len(image.layers)
+        bar = reporter.task(f"reading {count} layers", total=count) if tracked else None
+        with bar or nullcontext(Task()) as task:
+            tree = LayeredTree(image.layers, wanted, target, cache=cache, progress=task)
         digest = image.digest
         if isinstance(source, DockerArchiveSource):
             # Its images have no manifest, hence no digest; the config names them.
@@ -128,12 +139,13 @@ def open_inventory(
         directory, tag = _layout_and_tag(location)
         if not (directory / "index.json").is_file():
             raise InventoryError(f"{directory}: not an OCI image layout (no index.json)")
-        return _image(LayoutSource(directory), target, platform, tag, None)
+        return _image(LayoutSource(directory), target, platform, tag, None, reporter)
     if kind == "archive":
-        return _image(open_archive(Path(location)), target, platform, None, None)
+        return _image(open_archive(Path(location)), target, platform, None, None, reporter)
     reference = parse_reference(location)
     name = f"{reference.name}:{reference.tag}" if reference.tag else reference.name
-    return _image(RegistrySource(location, reporter=reporter), target, platform, None, name)
+    source = RegistrySource(location, reporter=reporter)
+    return _image(source, target, platform, None, name, reporter)
 
 
 __all__ = ["PREFIXES", "kind_of", "open_inventory"]
