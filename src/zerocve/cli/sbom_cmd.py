@@ -21,10 +21,11 @@ class SbomOutput(StrEnum):
 
 EPILOG = """\
 [bold]Targets[/]: an OCI layout ([cyan]oci:DIR[:TAG][/]), an OCI archive
-([cyan]oci-archive:FILE[/]), a registry image ([cyan]docker://HOST/REPO:TAG[/], the
-only kind that uses the network), a root filesystem ([cyan]dir:DIR[/]) or a
-CycloneDX/SPDX JSON SBOM ([cyan]sbom:FILE[/], e.g. to convert one into the other).
-Without a prefix, the kind is recognised from the path.
+([cyan]oci-archive:FILE[/]; docker-archives from docker/podman save too), a
+registry image ([cyan]docker://HOST/REPO:TAG[/], the only kind that uses the
+network), a root filesystem ([cyan]dir:DIR[/]) or a CycloneDX/SPDX JSON SBOM
+([cyan]sbom:FILE[/], e.g. to convert one into the other). Without a prefix, the
+kind is recognised from the path.
 
 [bold]Contents[/]: one package per installed Debian binary package (dpkg status and
 status.d/) with its purl (pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-12), the
