@@ -1,0 +1,189 @@
+"""The examples end to end, as a user runs them: lock, build, publish to a real registry on
+127.0.0.1, then checked by independent tools (skopeo, umoci, dpkg-query) and run in podman."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from support.aptrepo import AptRepo
+from support.data import OSV_ZIP
+from support.registry import Registry
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def zerocve(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zerocve", *args], capture_output=True, text=True, env=env
+    )
+
+
+def tool(*args: str) -> str:
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode == 0, f"{args}: {done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A user whose advisory DB holds the real OSV data (older than the repository's packages,
+    so the examples are clean)."""
+    cache = tmp_path_factory.mktemp("user-cache")
+    environment = {**os.environ, "ZEROCVE_CACHE_DIR": str(cache), "COLUMNS": "200"}
+    updated = zerocve("db", "update", "--osv", str(OSV_ZIP), env=environment)
+    assert updated.returncode == 0, updated.stderr
+    return environment
+
+
+def example_spec(name: str, repo: AptRepo, directory: Path, *, http: bool) -> Path:
+    """The example as shipped, pointed at the loopback repository instead of host sources."""
+    spec = yaml.safe_load((EXAMPLES / name).read_text())
+    spec["contents"]["repositories"] = [
+        {
+            "uri": repo.http_uri if http else repo.uri,
+            "suites": repo.suites,
+            "keyring": str(repo.keyring),
+        }
+    ]
+    path = directory / name
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "http"), [("static.yaml", False), ("python.yaml", True)])
+def test_example_builds_reproducibly_publishes_and_checks_out(
+    name: str, http: bool, apt_repo: AptRepo, registry: Registry, env, tmp_path: Path
+):
+    spec = example_spec(name, apt_repo, tmp_path, http=http)
+    locked = zerocve("lock", str(spec), env=env)
+    assert locked.returncode == 0, locked.stderr
+    lock = json.loads(spec.with_suffix(".lock.json").read_text())
+    wanted = sorted(p["name"] for p in lock["archs"]["amd64"]["packages"])
+
+    first = zerocve("build", str(spec), "-o", str(tmp_path / "one"), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "scan: " in first.stderr  # the build was checked against the advisory DB
+    again = zerocve("build", str(spec), "-o", str(tmp_path / "two"), "--no-cache", env=env)
+    assert again.returncode == 0, again.stderr
+    digest = first.stdout.strip()
+    assert digest.startswith("sha256:") and again.stdout.strip() == digest
+
+    ref = f"{registry.host}/examples/{spec.stem}:v1"
+    pushed = zerocve("publish", str(spec), ref, env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    assert pushed.stdout.strip() == f"{ref}@{digest}"
+
+    inspected = json.loads(tool("skopeo", "inspect", "--tls-verify=false", f"docker://{ref}"))
+    assert inspected["Digest"] == digest
+    config = json.loads(
+        tool("skopeo", "inspect", "--config", "--tls-verify=false", f"docker://{ref}")
+    )
+    assert config["config"]["User"] == "65532:65532"
+
+    bundle = tmp_path / "bundle"
+    tool("umoci", "unpack", "--image", f"{tmp_path / 'one'}:latest", str(bundle))
+    rootfs = bundle / "rootfs"
+    listed = tool("dpkg-query", f"--admindir={rootfs}/var/lib/dpkg", "-W", "-f=${Package}\\n")
+    assert sorted(listed.split()) == wanted  # exactly the locked packages, once each
+    assert os.readlink(rootfs / "bin") == "usr/bin"
+    assert "nonroot:x:65532:65532" in (rootfs / "etc/passwd").read_text()
+    assert (rootfs / "etc/ssl/certs/ca-certificates.crt").stat().st_size > 100_000
+    for absent in ("dpkg", "debconf", "tar", "perl-base", "bash", "apt"):
+        assert absent not in wanted
+
+
+@pytest.mark.slow
+def test_python_image_runs_from_the_registry_in_podman(
+    apt_repo: AptRepo, registry: Registry, env, tmp_path: Path
+):
+    spec = example_spec("python.yaml", apt_repo, tmp_path, http=False)
+    ref = f"{registry.host}/examples/python-run:v1"
+    pushed = zerocve("publish", str(spec), ref, env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    script = "import os, ssl; print(ssl.OPENSSL_VERSION); print(os.getuid(), os.getcwd())"
+    try:
+        out = tool("podman", "run", "--rm", "--tls-verify=false", "--network=none", ref,
+                   "-c", script)
+    finally:
+        subprocess.run(["podman", "rmi", "-f", ref], capture_output=True)
+    version, ids = out.strip().splitlines()
+    assert version.startswith("OpenSSL 3.")
+    assert ids == "65532 /app"
+
+
+def advisory(source: str, fixed: str) -> dict[str, object]:
+    """An OSV record in the shared data's own shape, claiming ``source`` is fixed in ``fixed``."""
+    return {
+        "schema_version": "1.6.0",
+        "id": "CVE-2099-0001",
+        "modified": "2026-11-01T00:00:00Z",
+        "details": "test advisory: a fix newer than the image's package",
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:12", "name": source},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+                "ecosystem_specific": {"urgency": "high"},
+            }
+        ],
+    }
+
+
+@pytest.mark.slow
+def test_publish_refuses_a_fixable_cve_and_moves_no_tag(
+    apt_repo: AptRepo, registry: Registry, tmp_path: Path
+):
+    spec = example_spec("static.yaml", apt_repo, tmp_path, http=False)
+    feed = tmp_path / "osv"
+    feed.mkdir()
+    (feed / "CVE-2099-0001.json").write_text(json.dumps(advisory("tzdata", "9999z-1")))
+    env = {**os.environ, "ZEROCVE_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "200"}
+    assert zerocve("db", "update", "--osv", str(feed), env=env).returncode == 0
+
+    ref = f"{registry.host}/examples/refused:v1"
+    refused = zerocve("publish", str(spec), ref, env=env)
+    assert refused.returncode == 1
+    (line,) = refused.stderr.strip().splitlines()[-1:]
+    assert "refusing to publish" in line and "CVE-2099-0001" in line and "tzdata" in line
+    missing = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false", f"docker://{ref}"], capture_output=True
+    )
+    assert missing.returncode != 0  # nothing was tagged
+
+    # A VEX statement that the image is not affected lets it through.
+    vex = tmp_path / "triage.vex.json"
+    vex.write_text(json.dumps({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://example.invalid/vex/1",
+        "author": "test",
+        "timestamp": "2026-11-01T00:00:00Z",
+        "version": 1,
+        "statements": [{
+            "vulnerability": {"name": "CVE-2099-0001"},
+            "products": [{"@id": "pkg:deb/debian/tzdata"}],
+            "status": "not_affected",
+            "justification": "vulnerable_code_not_in_execute_path",
+        }],
+    }))
+    allowed = zerocve("publish", str(spec), ref, "--vex", str(vex), env=env)
+    assert allowed.returncode == 0, allowed.stderr
+
+
+@pytest.mark.slow
+def test_publish_without_an_advisory_db_says_what_to_do(
+    apt_repo: AptRepo, registry: Registry, tmp_path: Path
+):
+    spec = example_spec("static.yaml", apt_repo, tmp_path, http=False)
+    env = {**os.environ, "ZEROCVE_CACHE_DIR": str(tmp_path / "empty"), "COLUMNS": "200"}
+    result = zerocve("publish", str(spec), f"{registry.host}/examples/nodb:v1", env=env)
+    assert result.returncode == 3
+    assert "no advisory DB" in result.stderr and "--no-scan" in result.stderr
