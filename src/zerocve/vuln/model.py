@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from zerocve.debian.model import InstalledPackage
 from zerocve.inventory.model import Inventory
 
 
-class State(str, Enum):
+class State(StrEnum):
     FIXED = "fixed"  # a fixed version exists in the repositories; the installed one is older
     FIX_UNAVAILABLE = "fix-unavailable"  # fixed upstream, not in the image's repositories
     OPEN = "open"  # no fix yet
@@ -24,7 +24,7 @@ class State(str, Enum):
         return self is State.FIXED
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     UNKNOWN = "unknown"
     NEGLIGIBLE = "negligible"
     LOW = "low"
