@@ -208,7 +208,7 @@ class RepoClient:
             ref = DebRef.of(ref)
         # Filenames are paths, not URL text: a pool name may hold '%' (apt-get download saves
         # epochs as '%3a'), which must reach the server or the file system as written.
-        url = f"{ref.uri}/{quote(ref.filename, safe='/+~')}"
+        url = f"{ref.uri}/{quote(ref.filename, safe='/+~:')}"
         if not safe_pool_path(ref.filename):
             raise IntegrityError(f"{url}: unsafe Filename {ref.filename!r}")
         cached = self.cache.verify(ref.sha256, ref.size)
