@@ -228,7 +228,8 @@ def test_many_whiteouts(tmp_path: Path) -> None:
     writer.top([writer.image([files, purge])])
     from zerocve.inventory.detect import wanted
     from zerocve.inventory.image_fs import LayeredTree
-    from zerocve.inventory.images import LayoutSource, select_image
+    from zerocve.inventory.images import select_image
+    from zerocve.inventory.sources import LayoutSource
 
     image = select_image(LayoutSource(writer.root))
     tree = LayeredTree(image.layers, wanted, "purge")

@@ -24,17 +24,16 @@ from pathlib import Path
 from zerocve.errors import InventoryError, UsageError
 from zerocve.inventory.detect import INDEX_KEY, detect, wanted
 from zerocve.inventory.image_fs import LayeredTree
-from zerocve.inventory.images import (
-    DockerArchiveSource,
-    ImageSource,
-    LayoutSource,
-    RegistrySource,
-    open_archive,
-    select_image,
-)
+from zerocve.inventory.images import ImageSource, select_image
 from zerocve.inventory.layer_cache import LayerCache
 from zerocve.inventory.model import Inventory
 from zerocve.inventory.sbom_reader import read_sbom
+from zerocve.inventory.sources import (
+    DockerArchiveSource,
+    LayoutSource,
+    RegistrySource,
+    open_archive,
+)
 from zerocve.inventory.tree import DirectoryTree
 from zerocve.oci.reference import parse_reference
 from zerocve.progress import NULL_REPORTER, Reporter, Task
