@@ -18,7 +18,7 @@ import pytest
 from support.aptrepo import AptRepo
 from support.registry import Registry
 from support.schemas import validate
-from zerocve.errors import InventoryError
+from zerocve.errors import RegistryError
 from zerocve.inventory import open_inventory
 from zerocve.inventory.model import Distro, Inventory
 
@@ -208,8 +208,12 @@ def test_registry_reference(rootfs: Path, layout: Path, registry: Registry) -> N
     assert inv.image_digest == raw_digest(f"docker://{reference}", "--tls-verify=false")
     assert inv.image_name == reference
     assert rows(open_inventory(f"docker://{reference}")) == rows(inv)
-    with pytest.raises(InventoryError, match=rf"{registry.host}/inventory/rootfs:2: .*"):
+    with pytest.raises(RegistryError) as caught:
         open_inventory(f"{registry.host}/inventory/rootfs:2")
+    assert caught.value.diagnostics() == (
+        f"{registry.host}/inventory/rootfs: get manifest 2: HTTP 404 "
+        "(MANIFEST_UNKNOWN: manifest unknown)"
+    )
 
 
 def zerocve(*args: str) -> subprocess.CompletedProcess[str]:

@@ -310,3 +310,20 @@ def test_bad_sboms(tmp_path: Path, content: str, message: str) -> None:
     path.write_text(content)
     with pytest.raises(InventoryError, match=message.replace("(", r"\(").replace(")", r"\)")):
         open_inventory(str(path))
+
+
+@pytest.mark.slow
+def test_unreachable_registry() -> None:
+    """Connection refused: retried with backoff, then one line naming host and repository."""
+    import socket
+
+    from zerocve.errors import RegistryError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(RegistryError) as caught:
+        open_inventory(f"127.0.0.1:{port}/team/app:1")
+    message = caught.value.diagnostics()
+    assert message.startswith(f"127.0.0.1:{port}/team/app: get manifest 1: ")
+    assert "\n" not in message

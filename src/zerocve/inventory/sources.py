@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from zerocve.errors import InventoryError, RegistryError
+from zerocve.errors import InventoryError
 from zerocve.inventory.image_fs import Layer
 from zerocve.inventory.images import (
     DOCKER_LIST,
@@ -235,12 +235,10 @@ class RegistrySource(ImageSource):
     def _get(self, reference: str) -> tuple[dict[str, Any], str]:
         from zerocve.oci.registry import MANIFEST_MEDIA_TYPES
 
-        try:
-            fetched = self._client.get_manifest(
-                self.reference.repository, reference, accept=MANIFEST_MEDIA_TYPES
-            )
-        except RegistryError as e:
-            raise InventoryError(f"{self.description}: {e.diagnostics()}") from e
+        # RegistryError (which names host, repository and operation) passes through as is.
+        fetched = self._client.get_manifest(
+            self.reference.repository, reference, accept=MANIFEST_MEDIA_TYPES
+        )
         document = parse_json(fetched.body, f"{self.description}: manifest {reference}")
         # Docker schema 2 documents carry their media type; an OCI one may omit it.
         document.setdefault("mediaType", fetched.media_type)
@@ -258,12 +256,9 @@ class RegistrySource(ImageSource):
         @contextmanager
         def open_layer() -> Iterator[BinaryIO]:
             if not path.exists():
-                try:
-                    self._client.download_blob(
-                        self.reference.repository, digest, path, reporter=self._reporter
-                    )
-                except RegistryError as e:
-                    raise InventoryError(f"{self.description}: {e.diagnostics()}") from e
+                self._client.download_blob(
+                    self.reference.repository, digest, path, reporter=self._reporter
+                )
             with open(path, "rb") as f:
                 yield f
 

@@ -101,10 +101,11 @@ def kind_of(target: str) -> tuple[str, str]:
     if path.is_file():
         try:
             with open(path, "rb") as f:
-                head = f.read(512).lstrip()
+                head = f.read(512)
         except OSError as e:
             raise InventoryError(f"{target}: {e.strerror}") from e
-        return ("sbom" if head.startswith(b"{") else "archive"), target
+        is_json = head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
+        return ("sbom" if is_json else "archive"), target
     if path.exists():
         raise UsageError(f"{target}: neither a directory nor a regular file")
     if target.startswith(("/", ".", "~")):
