@@ -522,5 +522,5 @@ def test_junk_stanzas_are_reported_and_the_rest_scanned(advisory_db: Path, tmp_p
     status.write_text(status.read_text() + "\nPackage: [broken]\nVersion: ???\n")
     done = zerocve("scan", root, "--db", advisory_db, "-o", "json")
     assert done.returncode == 0, done.stderr
-    assert "warning: var/lib/dpkg/status: skipped 1 malformed stanza(s)" in done.stderr
+    assert "warning: /var/lib/dpkg/status: skipped 1 malformed stanza(s)" in done.stderr
     assert json.loads(done.stdout)["packages"] == 5
