@@ -75,6 +75,10 @@ def test_single_image_of_another_arch_needs_no_flag(tmp_path: Path) -> None:
     writer = LayoutWriter(tmp_path / "one")
     writer.top([image_with(writer, "only", "arm64", platform_in_descriptor=False)])
     assert only_names(str(writer.root)) == ["only"]
+    # Asked for explicitly, the platform is checked against the image's config.
+    assert only_names(str(writer.root), platform="linux/arm64") == ["only"]
+    with pytest.raises(InventoryError, match="the image is for linux/arm64, not for linux/amd64"):
+        open_inventory(str(writer.root), platform="linux/amd64")
 
 
 def test_tag_selection(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ class Platform:
         return cls(*parts)
 
     @classmethod
-    def fromparse_json(cls, data: Any) -> Platform | None:
+    def from_json(cls, data: Any) -> Platform | None:
         if not isinstance(data, dict):
             return None
         return cls(
@@ -112,6 +112,10 @@ class ImageSource(ABC):
         """A manifest or index by digest, verified."""
 
     @abstractmethod
+    def config(self, digest: str) -> dict[str, Any]:
+        """An image config by digest, verified (read only to check a requested platform)."""
+
+    @abstractmethod
     def layer(self, digest: str) -> Layer:
         """A layer blob, checked against its digest as it is read."""
 
@@ -150,7 +154,7 @@ def _candidates(
             nested = source.manifest(entry["digest"])
             yield from _candidates(source, nested, platform, None, depth + 1)
         elif media_type in MANIFEST_TYPES:
-            yield entry["digest"], Platform.fromparse_json(entry.get("platform"))
+            yield entry["digest"], Platform.from_json(entry.get("platform"))
 
 
 def _is_image(manifest: dict[str, Any]) -> bool:
@@ -165,14 +169,15 @@ def select_image(
     wanted = Platform.parse(platform) if platform else None
     document, digest = source.root()
     media_type = document.get("mediaType", "")
+    declared: Platform | None = None
     if media_type in MANIFEST_TYPES or ("layers" in document and "manifests" not in document):
         chosen: tuple[str | None, dict[str, Any]] = (digest, document)
     else:
         found: list[tuple[str, Platform | None, dict[str, Any]]] = []
-        for candidate, declared in _candidates(source, document, wanted, ref_name):
+        for candidate, platform_of in _candidates(source, document, wanted, ref_name):
             manifest = source.manifest(candidate)
             if _is_image(manifest):  # attestations and signatures are manifests too
-                found.append((candidate, declared, manifest))
+                found.append((candidate, platform_of, manifest))
         if not found:
             what = f"tagged {ref_name!r}" if ref_name else "at all"
             raise InventoryError(f"{source.description}: no image manifest {what}")
@@ -186,7 +191,17 @@ def select_image(
                 f"{source.description}: no image for platform {request} (offered: {offered}); "
                 "choose one with --platform"
             )
-        chosen = (matching[0][0], matching[0][2])
+        chosen, declared = (matching[0][0], matching[0][2]), matching[0][1]
+    if wanted is not None and declared is None:
+        # Nothing outside the image says its platform: its config does.
+        config = chosen[1].get("config")
+        if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
+            raise InventoryError(f"{source.description}: manifest {chosen[0]} has no config")
+        declared = Platform.from_json(source.config(config["digest"]))
+        if declared is None or not wanted.matches(declared):
+            raise InventoryError(
+                f"{source.description}: the image is for {declared}, not for {wanted}"
+            )
     manifest = chosen[1]
     layers = manifest.get("layers")
     if not isinstance(layers, list) or not all(

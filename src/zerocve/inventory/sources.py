@@ -60,6 +60,8 @@ class _BlobStoreSource(ImageSource):
             raise InventoryError(f"{self.description}: blob {digest} does not match its digest")
         return parse_json(data, f"{self.description}: {digest}")
 
+    config = manifest  # both are small JSON blobs in the same store
+
     def layer(self, digest: str) -> Layer:
         name = self._blob_name(digest)
         return Layer(digest, lambda: self._open(name))
@@ -150,6 +152,7 @@ class DockerArchiveSource(ImageSource):
         if not isinstance(listing, list) or not all(isinstance(i, dict) for i in listing):
             raise InventoryError(f"{self.description}: manifest.json is not a list of images")
         self._images: dict[str, dict[str, Any]] = {}
+        self._configs: dict[str, dict[str, Any]] = {}
         self._layers: dict[str, str] = {}
         self.tags: dict[str, list[str]] = {}
         for item in listing:
@@ -168,6 +171,7 @@ class DockerArchiveSource(ImageSource):
                     f"{len(diff_ids)} diff_ids for {len(layers)} layers"
                 )
             key = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+            self._configs[key] = config
             digests = []
             for name, diff_id in zip(layers, diff_ids, strict=True):
                 blob = re.fullmatch(r"blobs/(sha256)/([0-9a-f]{64})", normalize(str(name)))
@@ -195,6 +199,9 @@ class DockerArchiveSource(ImageSource):
 
     def manifest(self, digest: str) -> dict[str, Any]:
         return self._images[digest]
+
+    def config(self, digest: str) -> dict[str, Any]:
+        return self._configs[digest]
 
     def layer(self, digest: str) -> Layer:
         name = self._layers[digest]
@@ -249,6 +256,10 @@ class RegistrySource(ImageSource):
 
     def manifest(self, digest: str) -> dict[str, Any]:
         return self._get(digest)[0]
+
+    def config(self, digest: str) -> dict[str, Any]:
+        data = self._client.get_blob(self.reference.repository, checked_digest(digest))
+        return parse_json(data, f"{self.description}: config {digest}")
 
     def layer(self, digest: str) -> Layer:
         path = Path(self._tmp.name) / checked_digest(digest).replace(":", "-")

@@ -122,8 +122,10 @@ def open_inventory(
     target: str, *, platform: str | None = None, reporter: Reporter = NULL_REPORTER
 ) -> Inventory:
     """The packages and release of ``target``. ``platform`` (``linux/arm64``) picks an image
-    from a multi-platform index (default linux/amd64). Raises ``InventoryError`` (no dpkg
-    database, unreadable image) or ``UsageError`` (TARGET is nothing known)."""
+    from a multi-platform index (default linux/amd64) and is checked against a
+    single-platform image. Raises ``InventoryError`` (no dpkg database, unreadable or
+    mismatching image), ``RegistryError`` (a pull that failed) or ``UsageError`` (TARGET is
+    nothing known, bad platform syntax)."""
     kind, location = kind_of(target)
     if kind == "rootfs":
         if not Path(location).is_dir():
