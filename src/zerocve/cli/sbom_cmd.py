@@ -11,7 +11,8 @@ import typer
 from zerocve.cli._app import app, console_err, reporter
 from zerocve.cli._output import write_output
 from zerocve.inventory import open_inventory
-from zerocve.sbom import render_sbom
+from zerocve.lock import read_lock
+from zerocve.sbom import lock_checksums, render_sbom
 
 
 class SbomOutput(StrEnum):
@@ -38,6 +39,7 @@ the creation time, so the same image gives the same bytes.
   zerocve sbom docker://127.0.0.1:5000/team/app:1.2 -o cyclonedx-json
   zerocve sbom dir:/srv/rootfs -o spdx-json
   zerocve sbom out/multi --platform linux/arm64 -o cyclonedx-json
+  zerocve sbom out/python --lock image.lock.json -o spdx-json   (with .deb SHA256s)
 
 [bold]Exit codes[/]: 0 written; 2 usage error (unknown target, bad option);
 3 unreadable target or no dpkg database.
@@ -70,13 +72,27 @@ def sbom(
             show_default=False,
         ),
     ] = None,
+    lock: Annotated[
+        Path | None,
+        typer.Option(
+            "--lock",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="The image's lock file: adds each .deb's SHA256 to packages installed at "
+            "the locked version.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write a software bill of materials (SPDX 2.3 or CycloneDX 1.6 JSON) for TARGET."""
     progress = reporter()
     inventory = open_inventory(target, platform=platform, reporter=progress)
     for warning in inventory.warnings:
         progress.note(f"warning: {warning}")
-    write_output(render_sbom(inventory, output.value), file)  # type: ignore[arg-type]
+    checksums = lock_checksums(read_lock(lock), inventory) if lock is not None else None
+    text = render_sbom(inventory, output.value, checksums=checksums)  # type: ignore[arg-type]
+    write_output(text, file)
     if file is not None:
         console_err.print(
             f"wrote {output.value} SBOM of {len(inventory.packages)} packages to {file}",

@@ -24,7 +24,7 @@ from pathlib import Path
 from zerocve.errors import InventoryError, UsageError
 from zerocve.inventory.detect import INDEX_KEY, detect, wanted
 from zerocve.inventory.image_fs import LayeredTree
-from zerocve.inventory.images import ImageSource, select_image
+from zerocve.inventory.images import ImageSource, Platform, select_image
 from zerocve.inventory.layer_cache import LayerCache
 from zerocve.inventory.model import Inventory
 from zerocve.inventory.sbom_reader import read_sbom
@@ -127,6 +127,11 @@ def open_inventory(
     mismatching image), ``RegistryError`` (a pull that failed) or ``UsageError`` (TARGET is
     nothing known, bad platform syntax)."""
     kind, location = kind_of(target)
+    if platform is not None:
+        Platform.parse(platform)  # a typo is a usage error whatever the target
+        if kind in ("rootfs", "sbom"):
+            what = "a root filesystem" if kind == "rootfs" else "an SBOM"
+            raise UsageError(f"{target}: --platform chooses among images; this is {what}")
     if kind == "rootfs":
         if not Path(location).is_dir():
             raise UsageError(f"{target}: not a directory")

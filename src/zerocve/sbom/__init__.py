@@ -1,6 +1,7 @@
 """Software bills of materials: SPDX 2.3 and CycloneDX 1.6 JSON, from an inventory.
 
-Public: ``render_sbom(inventory, fmt, *, checksums=None) -> str`` and ``FORMATS``.
+Public: ``render_sbom(inventory, fmt, *, checksums=None) -> str``, ``FORMATS`` and
+``lock_checksums(lock, inventory)`` (the ``.deb`` SHA256s an image lock records).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Literal, assert_never
 
 from zerocve.inventory.model import Inventory
 from zerocve.sbom import cyclonedx, spdx
-from zerocve.sbom._common import Checksums
+from zerocve.sbom._common import Checksums, lock_checksums
 
 SbomFormat = Literal["spdx-json", "cyclonedx-json"]
 FORMATS: tuple[SbomFormat, ...] = ("spdx-json", "cyclonedx-json")
@@ -28,4 +29,4 @@ def render_sbom(
     assert_never(fmt)
 
 
-__all__ = ["FORMATS", "Checksums", "SbomFormat", "render_sbom"]
+__all__ = ["FORMATS", "Checksums", "SbomFormat", "lock_checksums", "render_sbom"]

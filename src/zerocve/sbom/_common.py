@@ -11,12 +11,16 @@ import re
 import uuid
 from collections.abc import Mapping
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from packageurl import PackageURL
 
 from zerocve.debian.model import InstalledPackage
 from zerocve.errors import UsageError
 from zerocve.inventory.model import Inventory
+
+if TYPE_CHECKING:
+    from zerocve.lock import Lock
 
 Checksums = Mapping[str, str]
 """SHA256 (hex) of each package's ``.deb``, keyed ``name:arch`` (``BinaryPackage.key``)."""
@@ -81,6 +85,18 @@ def source_purl(package: InstalledPackage, inventory: Inventory) -> str:
     ).to_string()
 
 
+def lock_checksums(lock: Lock, inventory: Inventory) -> dict[str, str]:
+    """``Checksums`` from an image lock, for the packages installed at the locked version
+    (a lock that has moved on since the image was built must not lend its hashes)."""
+    installed = {(p.name, p.architecture): p.version for p in inventory.packages}
+    return {
+        f"{p.name}:{p.architecture}": p.sha256
+        for arch in lock.archs.values()
+        for p in arch.packages
+        if installed.get((p.name, p.architecture)) == p.version
+    }
+
+
 def checksum(package: InstalledPackage, checksums: Checksums | None) -> str | None:
     """The package's .deb SHA256 from ``checksums``, lowercase hex; ``ValueError`` on junk."""
     if not checksums:
@@ -99,6 +115,7 @@ __all__ = [
     "Checksums",
     "checksum",
     "creation_time",
+    "lock_checksums",
     "source_purl",
     "stable_uuid",
     "subject_name",
