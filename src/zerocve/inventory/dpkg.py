@@ -62,25 +62,27 @@ def stanzas(text: str) -> Iterator[list[str]]:
         yield current
 
 
-def fields(lines: list[str]) -> dict[str, str] | None:
+def fields(lines: list[str], *, continuations: bool = True) -> dict[str, str] | None:
     """One stanza's fields (names lowercased), or None when a line is neither ``Name: value``
-    nor a continuation line."""
-    result: dict[str, str] = {}
+    nor a continuation line. Without ``continuations`` a field keeps its first line only
+    (a copyright file's license texts are long, and only their names are needed)."""
+    result: dict[str, list[str]] = {}
     name: str | None = None
     for line in lines:
         if line[0] in " \t":
             if name is None:
                 return None
-            result[name] += "\n" + line.strip()
+            if continuations:
+                result[name].append(line.strip())
             continue
-        if line.startswith("#"):
+        if line[0] == "#":
             continue
         match = _FIELD.fullmatch(line)
         if match is None:
             return None
         name = match.group(1).lower()
-        result[name] = match.group(2).strip()
-    return result
+        result[name] = [match.group(2).strip()]
+    return {key: "\n".join(value) for key, value in result.items()}
 
 
 def parse_source(field: str, binary: str, binary_version: str) -> tuple[str, str] | None:

@@ -135,7 +135,7 @@ def copyright_licenses(text: str) -> tuple[str, ...]:
     (the ``Files: *`` paragraph usually comes first, so the main license leads). Free-form
     files and stand-alone ``License:`` paragraphs (which only hold license texts) give
     nothing."""
-    paragraphs = [fields(lines) for lines in stanzas(text)]
+    paragraphs = [fields(lines, continuations=False) for lines in stanzas(text)]
     if not paragraphs or paragraphs[0] is None:
         return ()
     if not _FORMAT.search(paragraphs[0].get("format", "")):
@@ -146,7 +146,7 @@ def copyright_licenses(text: str) -> tuple[str, ...]:
             continue
         if index > 0 and "files" not in paragraph:
             continue
-        expression = dep5_expression(paragraph["license"].split("\n", 1)[0])
+        expression = dep5_expression(paragraph["license"])
         if expression is not None:
             found.setdefault(expression)
     return tuple(found)
