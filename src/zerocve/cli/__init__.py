@@ -5,27 +5,47 @@ Exit codes: 0 clean; 1 findings over the gate; 2 usage error; 3 operational fail
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterable
 
 import typer
 from rich.markup import escape
 
-# Each module registers its commands on the shared app when imported.
-from zerocve.cli import (  # noqa: F401
-    _app,
-    build_cmd,
-    db_cmd,
-    lock_cmd,
-    publish_cmd,
-    sbom_cmd,
-    scan_cmd,
-)
+from zerocve.cli import _app
 from zerocve.errors import ZerocveError
 
-app = _app.app
+# Each module registers its command on the shared app when imported.
+_COMMAND_MODULES = {
+    "build": "build_cmd",
+    "db": "db_cmd",
+    "lock": "lock_cmd",
+    "publish": "publish_cmd",
+    "sbom": "sbom_cmd",
+    "scan": "scan_cmd",
+}
+
+
+def _register(modules: Iterable[str]) -> typer.Typer:
+    for module in modules:
+        importlib.import_module(f"zerocve.cli.{module}")
+    return _app.app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":  # the whole CLI, e.g. for typer's CliRunner
+        return _register(_COMMAND_MODULES.values())
+    raise AttributeError(name)
 
 
 def main() -> None:
+    # Only the command being run is imported (every other one for --help): start-up time is
+    # part of every no-change rebuild.
+    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+    modules = (
+        [_COMMAND_MODULES[command]] if command in _COMMAND_MODULES else _COMMAND_MODULES.values()
+    )
+    app = _register(modules)
     try:
         app(standalone_mode=False)
     except ZerocveError as e:

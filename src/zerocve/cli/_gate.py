@@ -12,10 +12,8 @@ import typer
 
 from zerocve.errors import AdvisoryError
 from zerocve.progress import Reporter
-from zerocve.vuln.db import default_db_path
 from zerocve.vuln.gate import FailOn, enforce
 from zerocve.vuln.model import ScanResult, Severity
-from zerocve.vuln.scan import scan
 
 
 class MinSeverity(StrEnum):
@@ -97,6 +95,10 @@ def gate_image(
 ) -> ScanResult | None:
     """Scan a built image (layout or archive) as any scanner would see it, and enforce
     ``fail_on``. Without a DB: an error when ``require_db``, else a note and no scan."""
+    # Imported here: the DB and target readers weigh on every command's start-up.
+    from zerocve.vuln.db import default_db_path
+    from zerocve.vuln.scan import scan
+
     db = db_path or default_db_path()
     if not db.exists():
         if require_db:
