@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from zerocve._atomic import write_atomic
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.repo import PackageIndex
 from zerocve.debian.resolve import parse_request, resolve
@@ -261,31 +261,8 @@ def dumps_lock(lock: Lock) -> str:
 def write_lock(lock: Lock, path: str | Path) -> None:
     """Write atomically: a temp file beside ``path``, fsynced, renamed over it. A crash leaves
     either the old lock or the new one, never half of one."""
-    path = Path(path)
-    data = dumps_lock(lock).encode()
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise LockError(f"{path}: cannot write lock file: {e.strerror}") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException as e:
-        Path(temp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise LockError(f"{path}: cannot write lock file: {e.strerror}") from e
-        raise
-    # The rename itself must survive a crash too.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
+    write_atomic(Path(path), dumps_lock(lock).encode(), error=LockError,
+                 what="cannot write lock file")
 
 __all__ = [
     "LOCK_VERSION",

@@ -8,10 +8,9 @@ beside the target, fsynced and renamed: a failed write leaves the target untouch
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from zerocve._atomic import write_atomic
 from zerocve.errors import BuildError
 from zerocve.oci.image import OciImage
 from zerocve.oci.layer import Entry, EntryKind, tar_bytes
@@ -37,21 +36,7 @@ def write_archive(
     data = archive_bytes(image, epoch, ref_name)
     try:
         tar_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{tar_path.name}.", suffix=".tmp",
-                                    dir=tar_path.parent)
     except OSError as e:
         raise BuildError(f"{tar_path}: cannot create the archive: {e.strerror}") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, tar_path)
-    except OSError as e:
-        os.unlink(temp)
-        raise BuildError(f"{tar_path}: cannot write the archive: {e.strerror}") from e
-    except BaseException:
-        os.unlink(temp)
-        raise
+    write_atomic(tar_path, data, error=BuildError, what="cannot write the archive")
     return tar_path
