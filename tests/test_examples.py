@@ -15,6 +15,7 @@ import yaml
 from support.aptrepo import AptRepo
 from support.data import OSV_ZIP
 from support.registry import Registry
+from support.schemas import validate
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -98,6 +99,18 @@ def test_example_builds_reproducibly_publishes_and_checks_out(
     assert (rootfs / "etc/ssl/certs/ca-certificates.crt").stat().st_size > 100_000
     for absent in ("dpkg", "debconf", "tar", "perl-base", "bash", "apt"):
         assert absent not in wanted
+
+    # SBOMs: one inside the image, one beside the layout naming the image digest.
+    inside = json.loads((rootfs / "var/lib/db/sbom/image.spdx.json").read_text())
+    beside = json.loads((tmp_path / "one.spdx.json").read_text())
+    for document in (inside, beside):
+        validate(document, "spdx-schema-2.3.json")
+        described = {p["name"] for p in document["packages"] if p.get("primaryPackagePurpose")
+                     != "SOURCE"}
+        assert set(wanted) <= described
+    purls = [ref["referenceLocator"] for p in beside["packages"] for ref in p["externalRefs"]]
+    assert any(purl.endswith(f"@{digest}") for purl in purls)
+    assert any(purl.startswith("pkg:deb/debian/") and "distro=debian-12" in purl for purl in purls)
 
 
 @pytest.mark.slow

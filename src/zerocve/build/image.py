@@ -53,6 +53,7 @@ from zerocve.oci.image import (
 )
 from zerocve.oci.layer import Entry, EntryKind, Layer, make_layer
 from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.sbom.embedded import EMBEDDED_SBOM, embedded_sbom
 from zerocve.spec import ImageSpec, PathSpec
 
 
@@ -165,10 +166,46 @@ def metadata_entries(
     add(postinst_entries(rootfs.paths, suite, epoch), "reproduced postinst")
     add(account_entries(spec.accounts, epoch), "accounts")
     add(database_entries(rootfs.packages, epoch), "dpkg database")
+    add([_sbom_entry(spec, rootfs, {p: e for p, (e, _) in generated.items()}, epoch)], "SBOM")
     add([_path_entry(item, epoch) for item in spec.paths], "paths")
     for path, (entry, origin) in generated.items():
         _check_against_packages(path, entry, origin, rootfs)
     return with_parents([e for e, _ in generated.values()], rootfs.paths, epoch)
+
+
+def _sbom_entry(
+    spec: ImageSpec, rootfs: RootFs, generated: Mapping[str, Entry], epoch: int
+) -> Entry:
+    """The SPDX document the image carries at ``EMBEDDED_SBOM``: its packages with purls,
+    licenses from their copyright files, and the ``.deb`` SHA256 where the record has it."""
+
+    def text(path: str, hops: int = 0) -> str | None:
+        entry = generated.get(path) or rootfs.paths.get(path)
+        if entry is None or hops > 8:
+            return None
+        if entry.kind is EntryKind.SYMLINK:
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), entry.target))
+            return text(target.lstrip("/"), hops + 1)
+        return entry.data.decode(errors="replace") if entry.kind is EntryKind.FILE else None
+
+    copyrights = {
+        p.name: t for p in rootfs.packages if (t := text(f"usr/share/doc/{p.name}/copyright"))
+    }
+    checksums = {
+        f"{p.record.name}:{p.record.architecture}": sha
+        for p in rootfs.packages
+        if (sha := getattr(p.record, "sha256", ""))
+    }
+    data = embedded_sbom(
+        [_installed(p) for p in rootfs.packages],
+        image_name=spec.annotations.get("org.opencontainers.image.title", "image"),
+        os_release=text("etc/os-release"),
+        debian_version=text("etc/debian_version"),
+        copyrights=copyrights,
+        checksums=checksums,
+        epoch=epoch,
+    )
+    return Entry(EMBEDDED_SBOM, EntryKind.FILE, 0o644, mtime=epoch, data=data)
 
 
 def _may_replace(shipped: Entry, entry: Entry, path: str, rootfs: RootFs) -> bool:

@@ -52,7 +52,7 @@ def build_spec(
     ignore_valid_until: bool,
     reporter: Reporter,
     use_cache: bool = True,
-) -> BuiltImage:
+) -> tuple[BuiltImage, Lock]:
     """Spec (+ lock) -> verified .debs -> the image in memory, nothing written yet: what
     ``zerocve build`` does before writing, shared with ``zerocve publish``."""
     spec = load_spec(spec_path)
@@ -60,8 +60,39 @@ def build_spec(
         lock = load_or_resolve(spec, default_lock_path(spec_path), client.fetch_indices,
                                host_repositories, locked=locked)
         debs = fetch_locked_debs(client, lock, spec.archs)
-    return build(spec, lock, debs, reporter=reporter,
-                 cache=BuildCache() if use_cache else None)
+    built = build(spec, lock, debs, reporter=reporter, cache=BuildCache() if use_cache else None)
+    return built, lock
+
+
+def sbom_paths(built: BuiltImage, target: Path) -> dict[str | None, Path]:
+    """Where the SBOMs beside an image go: ``TARGET.spdx.json``, or one per platform
+    (``TARGET.linux-arm64.spdx.json``) for a multi-platform index; keyed by platform."""
+    if len(built.archs) == 1:
+        return {None: target.with_name(f"{target.name}.spdx.json")}
+    paths: dict[str | None, Path] = {}
+    for arch in built.archs:
+        platform = "/".join(p for p in (arch.platform.os, arch.platform.architecture,
+                                        arch.platform.variant) if p)
+        paths[platform] = target.with_name(f"{target.name}.{platform.replace('/', '-')}.spdx.json")
+    return paths
+
+
+def write_sboms_beside(built: BuiltImage, lock: Lock, target: Path) -> list[Path]:
+    """SPDX documents of the written image, read back as any scanner reads it, naming its
+    digest (which the SBOM inside the image cannot), with the lock's .deb SHA256s."""
+    from zerocve._atomic import write_atomic
+    from zerocve.errors import BuildError
+    from zerocve.inventory.targets import open_inventory
+    from zerocve.sbom import lock_checksums, render_sbom
+
+    written = []
+    for platform, path in sbom_paths(built, target).items():
+        inventory = open_inventory(str(target), platform=platform)
+        document = render_sbom(inventory, "spdx-json", epoch=built.epoch,
+                               checksums=lock_checksums(lock, inventory))
+        write_atomic(path, document.encode(), error=BuildError, what="cannot write the SBOM")
+        written.append(path)
+    return written
 
 
 def summary(built: BuiltImage, target: Path) -> str:
@@ -87,6 +118,9 @@ def summary(built: BuiltImage, target: Path) -> str:
         "leaves the previous output as it was. Unchanged inputs are read back from the build "
         "cache (under the zerocve cache dir, $ZEROCVE_CACHE_DIR), and layers whose bytes did "
         "not change are not compressed again. Prints the image digest on stdout.\n\n"
+        "SBOMs: the image carries an SPDX 2.3 document at /var/lib/db/sbom/image.spdx.json, "
+        "and one naming the image digest is written beside the output (DIR.spdx.json, or "
+        "DIR.linux-arm64.spdx.json per platform of a multi-platform image).\n\n"
         "The written image is then scanned against the local advisory DB (when there is one) "
         "and a summary printed; --fail-on makes findings exit 1, as in [bold]zerocve scan[/]."
     ),
@@ -134,7 +168,7 @@ def build_command(
     if (output is None) == (tar is None):
         raise UsageError("give exactly one of -o DIR or --tar FILE")
     progress = reporter()
-    built = build_spec(
+    built, lock = build_spec(
         spec_path, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress,
         use_cache=not no_cache,
     )
@@ -143,7 +177,8 @@ def build_command(
     else:
         assert tar is not None
         target = write_archive(built, tar, tag)
-    progress.note(summary(built, target))
+    sboms = write_sboms_beside(built, lock, target)
+    progress.note(summary(built, target) + "; SBOM " + ", ".join(str(p) for p in sboms))
     console.print(built.digest, highlight=False)
     if not no_scan:
         gate_image(target, action="build", fail_on=fail_on, min_severity=min_severity,

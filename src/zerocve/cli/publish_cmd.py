@@ -40,7 +40,7 @@ def build_layout(
     reporter: Reporter,
 ) -> Path:
     """Build ``spec`` into an OCI layout at ``out_dir`` exactly as ``zerocve build -o`` does."""
-    built = build_spec(
+    built, _ = build_spec(
         spec, locked=locked, ignore_valid_until=ignore_valid_until, reporter=reporter
     )
     return write_layout(built, out_dir, tag)

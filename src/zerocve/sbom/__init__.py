@@ -17,15 +17,20 @@ FORMATS: tuple[SbomFormat, ...] = ("spdx-json", "cyclonedx-json")
 
 
 def render_sbom(
-    inventory: Inventory, fmt: SbomFormat, *, checksums: Checksums | None = None
+    inventory: Inventory,
+    fmt: SbomFormat,
+    *,
+    checksums: Checksums | None = None,
+    epoch: int | None = None,
 ) -> str:
     """The SBOM of ``inventory`` as JSON text. ``checksums`` maps ``name:arch`` to the SHA256
     of the package's ``.deb`` where known (the build's lock has them). The creation time is
-    ``SOURCE_DATE_EPOCH`` when set, so a rebuild gives the same bytes."""
+    ``epoch`` (a build's date), else ``SOURCE_DATE_EPOCH`` when set, so a rebuild gives the
+    same bytes."""
     if fmt == "spdx-json":
-        return spdx.render(inventory, checksums=checksums)
+        return spdx.render(inventory, checksums=checksums, epoch=epoch)
     if fmt == "cyclonedx-json":
-        return cyclonedx.render(inventory, checksums=checksums)
+        return cyclonedx.render(inventory, checksums=checksums, epoch=epoch)
     assert_never(fmt)
 
 

@@ -28,16 +28,18 @@ Checksums = Mapping[str, str]
 TOOL = "zerocve"
 
 
-def creation_time(env: Mapping[str, str] | None = None) -> str:
-    """RFC 3339 UTC, second precision: ``SOURCE_DATE_EPOCH`` when set (reproducible builds),
-    now otherwise."""
+def creation_time(epoch: int | None = None, env: Mapping[str, str] | None = None) -> str:
+    """RFC 3339 UTC, second precision: ``epoch`` when given (a build's date), else
+    ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
+    if epoch is not None:
+        return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     env = os.environ if env is None else env
-    epoch = env.get("SOURCE_DATE_EPOCH")
-    if epoch:
+    epoch_text = env.get("SOURCE_DATE_EPOCH")
+    if epoch_text:
         try:
-            moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+            moment = dt.datetime.fromtimestamp(int(epoch_text), dt.UTC)
         except (ValueError, OverflowError) as e:
-            raise UsageError(f"SOURCE_DATE_EPOCH={epoch!r}: not a number of seconds") from e
+            raise UsageError(f"SOURCE_DATE_EPOCH={epoch_text!r}: not a number of seconds") from e
     else:
         moment = dt.datetime.now(dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -78,9 +78,11 @@ def _root(inventory: Inventory) -> dict[str, Any]:
     return root
 
 
-def render(inventory: Inventory, *, checksums: Checksums | None = None) -> str:
+def render(
+    inventory: Inventory, *, checksums: Checksums | None = None, epoch: int | None = None
+) -> str:
     """The CycloneDX 1.6 JSON document, deterministic for a given inventory and time."""
-    created = creation_time()
+    created = creation_time(epoch)
     components = [_component(p, inventory, checksums) for p in inventory.packages]
     document: dict[str, Any] = {
         "$schema": SCHEMA,

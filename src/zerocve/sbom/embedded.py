@@ -29,13 +29,14 @@ def embedded_sbom(
     debian_version: str | None = None,
     copyrights: Mapping[str, str] | None = None,
     checksums: Checksums | None = None,
+    epoch: int | None = None,
 ) -> bytes:
     """SPDX 2.3 JSON for an image being built from ``packages``.
 
     ``os_release``/``debian_version`` are the texts the image will hold (they give the purls'
     ``distro=``); ``copyrights`` maps a package name to its ``usr/share/doc/<name>/copyright``
     text (licenses come from it); ``checksums`` maps ``name:arch`` to the ``.deb`` SHA256.
-    Creation time follows SOURCE_DATE_EPOCH, so a rebuild writes the same bytes."""
+    The creation time is ``epoch`` (the build's date), so a rebuild writes the same bytes."""
     copyrights = copyrights or {}
     with_licenses = tuple(
         dataclasses.replace(p, licenses=copyright_licenses(copyrights[p.name]))
@@ -49,7 +50,7 @@ def embedded_sbom(
         packages=dpkg.deduplicate(with_licenses),
         image_name=image_name,
     )
-    return render_sbom(inventory, "spdx-json", checksums=checksums).encode()
+    return render_sbom(inventory, "spdx-json", checksums=checksums, epoch=epoch).encode()
 
 
 __all__ = ["EMBEDDED_SBOM", "embedded_sbom"]

@@ -122,9 +122,11 @@ def _extracted(packages: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-def render(inventory: Inventory, *, checksums: Checksums | None = None) -> str:
+def render(
+    inventory: Inventory, *, checksums: Checksums | None = None, epoch: int | None = None
+) -> str:
     """The SPDX 2.3 JSON document, deterministic for a given inventory and creation time."""
-    created = creation_time()
+    created = creation_time(epoch)
     root = _root(inventory)
     binaries = [_binary(p, inventory, checksums) for p in inventory.packages]
     sources: dict[str, dict[str, Any]] = {}
