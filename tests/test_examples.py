@@ -16,6 +16,7 @@ from support.aptrepo import AptRepo
 from support.data import OSV_ZIP
 from support.registry import Registry
 from support.schemas import validate
+from zerocve.debian.version import sort_key
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -151,22 +152,51 @@ def advisory(source: str, fixed: str) -> dict[str, object]:
     }
 
 
+def offered_versions(repo: AptRepo, name: str) -> list[str]:
+    """Every version of ``name`` the loopback repository offers, oldest first."""
+    found = set()
+    for suite in repo.suites:
+        text = (repo.root / "dists" / suite / "main" / f"binary-{repo.arch}" / "Packages")
+        for stanza in text.read_text().split("\n\n"):
+            fields = dict(
+                line.split(": ", 1) for line in stanza.splitlines() if ": " in line
+            )
+            if fields.get("Package") == name:
+                found.add(fields["Version"])
+    return sorted(found, key=sort_key)
+
+
+def user_with_advisory(tmp_path: Path, source: str, fixed: str) -> dict[str, str]:
+    feed = tmp_path / f"osv-{fixed}"
+    feed.mkdir()
+    (feed / "CVE-2099-0001.json").write_text(json.dumps(advisory(source, fixed)))
+    env = {**os.environ, "ZEROCVE_CACHE_DIR": str(tmp_path / f"cache-{fixed}"), "COLUMNS": "200"}
+    assert zerocve("db", "update", "--osv", str(feed), env=env).returncode == 0
+    return env
+
+
 @pytest.mark.slow
 def test_publish_refuses_a_fixable_cve_and_moves_no_tag(
     apt_repo: AptRepo, registry: Registry, tmp_path: Path
 ):
+    versions = offered_versions(apt_repo, "tzdata")
+    if len(versions) < 2:
+        pytest.skip("the mirror offers one tzdata version only: no older one to pin")
+    old, new = versions[0], versions[-1]
     spec = example_spec("static.yaml", apt_repo, tmp_path, http=False)
-    feed = tmp_path / "osv"
-    feed.mkdir()
-    (feed / "CVE-2099-0001.json").write_text(json.dumps(advisory("tzdata", "9999z-1")))
-    env = {**os.environ, "ZEROCVE_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "200"}
-    assert zerocve("db", "update", "--osv", str(feed), env=env).returncode == 0
+    pinned = yaml.safe_load(spec.read_text())
+    pinned["contents"]["packages"] = [
+        f"tzdata={old}" if name == "tzdata" else name for name in pinned["contents"]["packages"]
+    ]
+    spec.write_text(yaml.safe_dump(pinned))
+    env = user_with_advisory(tmp_path, "tzdata", new)  # the fix is in bookworm-security
 
     ref = f"{registry.host}/examples/refused:v1"
     refused = zerocve("publish", str(spec), ref, env=env)
-    assert refused.returncode == 1
+    assert refused.returncode == 1, refused.stderr
     (line,) = refused.stderr.strip().splitlines()[-1:]
-    assert "refusing to publish" in line and "CVE-2099-0001" in line and "tzdata" in line
+    assert "refusing to publish" in line and "CVE-2099-0001" in line
+    assert f"tzdata {old} → {new}" in line
     missing = subprocess.run(
         ["skopeo", "inspect", "--tls-verify=false", f"docker://{ref}"], capture_output=True
     )
@@ -189,6 +219,23 @@ def test_publish_refuses_a_fixable_cve_and_moves_no_tag(
     }))
     allowed = zerocve("publish", str(spec), ref, "--vex", str(vex), env=env)
     assert allowed.returncode == 0, allowed.stderr
+
+
+@pytest.mark.slow
+def test_a_fix_the_repositories_lack_is_fix_unavailable_not_fixable(
+    apt_repo: AptRepo, registry: Registry, tmp_path: Path
+):
+    spec = example_spec("static.yaml", apt_repo, tmp_path, http=False)
+    env = user_with_advisory(tmp_path, "tzdata", "9999z-1")  # no such version anywhere
+    ref = f"{registry.host}/examples/unavailable:v1"
+
+    published = zerocve("publish", str(spec), ref, env=env)  # --fail-on fixed: nothing to do
+    assert published.returncode == 0, published.stderr
+    assert "1 fix-unavailable" in published.stderr
+    stricter = zerocve("publish", str(spec), ref.replace(":v1", ":v2"), "--fail-on", "open",
+                       env=env)
+    assert stricter.returncode == 1
+    assert "CVE-2099-0001" in stricter.stderr
 
 
 @pytest.mark.slow

@@ -3,7 +3,9 @@ the check of a freshly built image against the local advisory DB."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +15,7 @@ import typer
 from zerocve.errors import AdvisoryError
 from zerocve.progress import Reporter
 from zerocve.vuln.gate import FailOn, enforce
-from zerocve.vuln.model import ScanResult, Severity
+from zerocve.vuln.model import ScanResult, Severity, State
 
 
 class MinSeverity(StrEnum):
@@ -72,12 +74,12 @@ def threshold(min_severity: MinSeverity | None) -> Severity:
     return Severity(min_severity.value) if min_severity else Severity.NEGLIGIBLE
 
 
-def summarize(result: ScanResult) -> str:
+def summarize(result: ScanResult, platform: str | None = None) -> str:
     states = Counter(f.state.value for f in result.findings)
     counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
     suppressed = f", {len(result.suppressed)} suppressed by VEX" if result.suppressed else ""
     return (
-        f"scan: {len(result.inventory.packages)} packages, "
+        f"scan{f' {platform}' if platform else ''}: {len(result.inventory.packages)} packages, "
         f"{len(result.findings)} findings{f' ({counts})' if counts else ''}{suppressed}"
     )
 
@@ -92,9 +94,14 @@ def gate_image(
     db_path: Path | None,
     require_db: bool,
     reporter: Reporter,
-) -> ScanResult | None:
-    """Scan a built image (layout or archive) as any scanner would see it, and enforce
-    ``fail_on``. Without a DB: an error when ``require_db``, else a note and no scan."""
+    platforms: Sequence[str | None] = (None,),
+    offered_versions: Callable[[], Mapping[str, str]] | None = None,
+) -> list[ScanResult]:
+    """Scan each platform of a built image (layout or archive) as any scanner would see it,
+    and enforce ``fail_on``. Without a DB: an error when ``require_db``, else a note and no
+    scan. ``offered_versions`` (source → newest version in the image's repositories) is asked
+    only when a finding looks fixable, to tell ``fixed`` from ``fix-unavailable``: a fix the
+    repositories do not carry yet cannot be had by rebuilding."""
     # Imported here: the DB and target readers weigh on every command's start-up.
     from zerocve.vuln.db import default_db_path
     from zerocve.vuln.scan import scan
@@ -107,9 +114,17 @@ def gate_image(
                 f"--osv ...` first, or pass --no-scan to {action} unscanned"
             )
         reporter.note(f"not scanned: no advisory DB at {db} (zerocve db update)")
-        return None
-    result = scan(str(image), db_path=db, vex_files=vex_files or (), reporter=reporter)
-    reporter.note(summarize(result))
-    if fail_on is not None:
-        enforce(result, fail_on, threshold(min_severity), action=action)
-    return result
+        return []
+    offered = functools.cache(offered_versions) if offered_versions else None
+    results = []
+    for platform in platforms:
+        result = scan(str(image), db_path=db, vex_files=vex_files or (), platform=platform,
+                      reporter=reporter)
+        if offered is not None and any(f.state is State.FIXED for f in result.findings):
+            result = scan(str(image), db_path=db, vex_files=vex_files or (), platform=platform,
+                          available_versions=offered(), reporter=reporter)
+        reporter.note(summarize(result, platform))
+        if fail_on is not None:
+            enforce(result, fail_on, threshold(min_severity), action=action)
+        results.append(result)
+    return results

@@ -20,6 +20,7 @@ from zerocve.cli._gate import (
 )
 from zerocve.debian.repo import DebRef, RepoClient
 from zerocve.debian.sources import host_repositories
+from zerocve.debian.version import compare
 from zerocve.errors import UsageError
 from zerocve.lock import Lock, default_lock_path, load_or_resolve
 from zerocve.oci.layout import DEFAULT_REF
@@ -64,17 +65,44 @@ def build_spec(
     return built, lock
 
 
+def offered_source_versions(
+    spec_path: Path, *, ignore_valid_until: bool, reporter: Reporter
+) -> dict[str, str]:
+    """The newest version of each source package the spec's repositories offer now (for the
+    gate: a fix they do not carry is not one a rebuild can pick up)."""
+    spec = load_spec(spec_path)
+    repositories = spec.contents.repositories or host_repositories()
+    newest: dict[str, str] = {}
+    with RepoClient(reporter=reporter, ignore_valid_until=ignore_valid_until) as client:
+        for arch in spec.archs:
+            for index in client.fetch_indices(repositories, arch):
+                for package in index.packages:
+                    known = newest.get(package.source)
+                    if known is None or compare(package.source_version, known) > 0:
+                        newest[package.source] = package.source_version
+    return newest
+
+
+def platforms(built: BuiltImage) -> list[str | None]:
+    """Each image's platform as --platform names it (``linux/arm64/v8``); None when the build
+    made a single image."""
+    if len(built.archs) == 1:
+        return [None]
+    return [
+        "/".join(p for p in (a.platform.os, a.platform.architecture, a.platform.variant) if p)
+        for a in built.archs
+    ]
+
+
 def sbom_paths(built: BuiltImage, target: Path) -> dict[str | None, Path]:
     """Where the SBOMs beside an image go: ``TARGET.spdx.json``, or one per platform
-    (``TARGET.linux-arm64.spdx.json``) for a multi-platform index; keyed by platform."""
-    if len(built.archs) == 1:
-        return {None: target.with_name(f"{target.name}.spdx.json")}
-    paths: dict[str | None, Path] = {}
-    for arch in built.archs:
-        platform = "/".join(p for p in (arch.platform.os, arch.platform.architecture,
-                                        arch.platform.variant) if p)
-        paths[platform] = target.with_name(f"{target.name}.{platform.replace('/', '-')}.spdx.json")
-    return paths
+    (``TARGET.linux-arm64-v8.spdx.json``) for a multi-platform index; keyed by platform."""
+    return {
+        platform: target.with_name(
+            f"{target.name}{'.' + platform.replace('/', '-') if platform else ''}.spdx.json"
+        )
+        for platform in platforms(built)
+    }
 
 
 def write_sboms_beside(built: BuiltImage, lock: Lock, target: Path) -> list[Path]:
@@ -181,5 +209,10 @@ def build_command(
     progress.note(summary(built, target) + "; SBOM " + ", ".join(str(p) for p in sboms))
     console.print(built.digest, highlight=False)
     if not no_scan:
-        gate_image(target, action="build", fail_on=fail_on, min_severity=min_severity,
-                   vex_files=vex_files, db_path=db_path, require_db=False, reporter=progress)
+        gate_image(
+            target, action="build", fail_on=fail_on, min_severity=min_severity,
+            vex_files=vex_files, db_path=db_path, require_db=False, reporter=progress,
+            platforms=platforms(built),
+            offered_versions=lambda: offered_source_versions(
+                spec_path, ignore_valid_until=ignore_valid_until, reporter=progress),
+        )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -18,32 +21,33 @@ from zerocve.cli._gate import (
     VexOption,
     gate_image,
 )
-from zerocve.cli.build_cmd import build_spec
+from zerocve.cli.build_cmd import build_spec, offered_source_versions, platforms
 from zerocve.errors import UsageError
+from zerocve.oci.image import MEDIA_INDEX
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
-from zerocve.progress import Reporter
 from zerocve.publish import push_layout
 from zerocve.vuln.gate import FailOn
 
 _TARGETS_HELP = "[IMAGE.YAML] REGISTRY/REPO[:TAG]"
 
 
-def build_layout(
-    spec: Path,
-    out_dir: Path,
-    *,
-    tag: str,
-    locked: bool,
-    ignore_valid_until: bool,
-    reporter: Reporter,
-) -> Path:
-    """Build ``spec`` into an OCI layout at ``out_dir`` exactly as ``zerocve build -o`` does."""
-    built, _ = build_spec(
-        spec, locked=locked, ignore_valid_until=ignore_valid_until, reporter=reporter
-    )
-    return write_layout(built, out_dir, tag)
+def layout_platforms(layout: Path) -> list[str | None]:
+    """The platforms of a layout's image index (``linux/arm64/v8``), or [None] for a single
+    image. A layout that cannot be read this far is left for the scan to report."""
+    try:
+        top = json.loads((layout / "index.json").read_text())["manifests"][0]
+        if top.get("mediaType") != MEDIA_INDEX:
+            return [None]
+        index = json.loads((layout / "blobs" / "sha256" / top["digest"][7:]).read_text())
+        return [
+            "/".join(m["platform"][k] for k in ("os", "architecture", "variant")
+                     if m["platform"].get(k))
+            for m in index["manifests"]
+        ]
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):
+        return [None]
 
 
 @app.command(
@@ -96,19 +100,27 @@ def publish(
     progress = reporter()
 
     with tempfile.TemporaryDirectory(prefix="zerocve-publish-") as scratch:
+        offered: Callable[[], dict[str, str]] | None = None
         if len(targets) == 2:
-            layout = build_layout(
-                Path(targets[0]),
-                layout or Path(scratch) / "layout",
-                tag=ref.tag or DEFAULT_REF,
-                locked=locked,
-                ignore_valid_until=ignore_valid_until,
+            spec = Path(targets[0])
+            built, _ = build_spec(
+                spec, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress
+            )
+            layout = write_layout(built, layout or Path(scratch) / "layout", ref.tag or DEFAULT_REF)
+            image_platforms = platforms(built)
+            offered = functools.partial(
+                offered_source_versions, spec, ignore_valid_until=ignore_valid_until,
                 reporter=progress,
             )
-        assert layout is not None
+        else:
+            assert layout is not None
+            image_platforms = layout_platforms(layout)
         if not no_scan:
-            gate_image(layout, action="publish", fail_on=fail_on, min_severity=min_severity,
-                       vex_files=vex_files, db_path=db_path, require_db=True, reporter=progress)
+            gate_image(
+                layout, action="publish", fail_on=fail_on, min_severity=min_severity,
+                vex_files=vex_files, db_path=db_path, require_db=True, reporter=progress,
+                platforms=image_platforms, offered_versions=offered,
+            )
         with RegistryClient(ref.api_host, insecure=insecure or None) as client:
             digest = push_layout(layout, ref, client, reporter=progress, from_repo=mount_from)
     console.print(str(ref.with_digest(digest)), highlight=False, soft_wrap=True)

@@ -3,7 +3,7 @@ pulling a registry target."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from zerocve.inventory.targets import open_inventory
@@ -22,9 +22,12 @@ def scan(
     vex_files: Iterable[Path] = (),
     severity_source: SeveritySource = "debian",
     platform: str | None = None,
+    available_versions: Mapping[str, str] | None = None,
     reporter: Reporter = NULL_REPORTER,
 ) -> ScanResult:
     """Scan ``target`` (see ``zerocve.inventory.targets``) against the local advisory DB.
+    ``available_versions`` (source package → newest version the image's repositories offer)
+    tells ``fixed`` from ``fix-unavailable`` when the repositories are known.
 
     The cheap checks come first: a malformed VEX file or a missing DB fails before an image
     is pulled or unpacked."""
@@ -32,7 +35,8 @@ def scan(
     with open_db(db_path) as db:
         inventory = open_inventory(target, platform=platform, reporter=reporter)
         with reporter.task(f"matching {len(inventory.packages)} packages"):
-            findings = match(inventory, db, severity_source=severity_source)
+            findings = match(inventory, db, severity_source=severity_source,
+                             available_versions=available_versions)
         built = db.built_at or None
     kept, suppressed = vex.apply(findings, statements, inventory)
     return ScanResult(inventory=inventory, findings=kept, suppressed=suppressed, db_built=built)
