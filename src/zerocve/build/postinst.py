@@ -37,6 +37,7 @@ import posixpath
 import re
 from collections.abc import Mapping
 
+from zerocve.debian.releases import VERSION_IDS
 from zerocve.oci.layer import Entry, EntryKind
 
 CERTS_DIR = "usr/share/ca-certificates"
@@ -68,9 +69,6 @@ rpc:            db files
 
 netgroup:       nis
 """
-
-# Debian release codenames -> VERSION_ID (for an os-release without base-files).
-RELEASES = {"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14"}
 
 _CA_CONF_HEADER = """\
 # This file lists certificates that you wish to use or to ignore to be
@@ -174,7 +172,7 @@ def os_release(paths: Mapping[str, Entry], suite: str | None, mtime: int) -> lis
         return [_link("etc/os-release", "../usr/lib/os-release", mtime)]
     codename = (suite or "").split("-")[0].split("/")[0]
     lines = ['NAME="Debian GNU/Linux"', "ID=debian"]
-    version = RELEASES.get(codename)
+    version = VERSION_IDS.get(codename)
     if version:
         lines[0:0] = [f'PRETTY_NAME="Debian GNU/Linux {version} ({codename})"']
         lines += [f'VERSION_ID="{version}"', f'VERSION="{version} ({codename})"',

@@ -17,22 +17,10 @@ from dataclasses import dataclass
 
 from zerocve.debian import version as dpkg_version
 from zerocve.debian.model import InstalledPackage
+from zerocve.debian.releases import CODENAMES, VERSION_IDS
 from zerocve.inventory.model import Distro
 
 INSTALLED = "install ok installed"
-
-# Debian release numbers to codenames, for images whose os-release lacks VERSION_CODENAME
-# (stretch and older) or that only have etc/debian_version.
-CODENAMES = {
-    "7": "wheezy",
-    "8": "jessie",
-    "9": "stretch",
-    "10": "buster",
-    "11": "bullseye",
-    "12": "bookworm",
-    "13": "trixie",
-    "14": "forky",
-}
 
 _FIELD = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*):(.*)")
 # Policy §5.6.1: lowercase letters, digits, + - . ; at least two characters.
@@ -201,12 +189,11 @@ def distro(os_release: str | None, debian_version: str | None) -> Distro | None:
     if not codename and distro_id == "debian":
         codename = CODENAMES.get(version_id, "")
     if not version_id and distro_id == "debian":
-        version_id = next((n for n, name in CODENAMES.items() if name == codename), "")
+        version_id = VERSION_IDS.get(codename, "")
     return Distro(id=distro_id, version_id=version_id, codename=codename)
 
 
 __all__ = [
-    "CODENAMES",
     "INSTALLED",
     "StatusParse",
     "deduplicate",

@@ -20,6 +20,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from zerocve.debian.model import InstalledPackage
+from zerocve.debian.releases import CODENAMES, VERSION_IDS
 from zerocve.errors import InventoryError
 from zerocve.inventory import dpkg
 from zerocve.inventory.model import Distro, Inventory
@@ -65,12 +66,12 @@ def _distro(purls: list[PackageURL]) -> Distro | None:
             continue
         distro_id, _, version = text.rpartition("-")
         if not distro_id:  # a bare codename
-            number = next((n for n, c in dpkg.CODENAMES.items() if c == text), "")
+            number = VERSION_IDS.get(text, "")
             return Distro(purl.namespace or "debian", number, text)
         if distro_id != "debian":
             return Distro(distro_id, version, "")
         major = version.split(".", 1)[0]
-        return Distro(distro_id, major, dpkg.CODENAMES.get(major, ""))
+        return Distro(distro_id, major, CODENAMES.get(major, ""))
     return None
 
 

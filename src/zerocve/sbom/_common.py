@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from packageurl import PackageURL
-
 from zerocve.debian.model import InstalledPackage
 from zerocve.errors import UsageError
 from zerocve.inventory.model import Inventory
+from zerocve.vuln.purls import deb_purl
 
 if TYPE_CHECKING:
     from zerocve.lock import Lock
@@ -74,17 +73,7 @@ def subject_name(inventory: Inventory) -> str:
 def source_purl(package: InstalledPackage, inventory: Inventory) -> str:
     """``pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=source&distro=debian-12``: the purl
     spec's spelling of a Debian source package."""
-    distro = inventory.distro
-    qualifiers = {"arch": "source"}
-    if distro is not None:
-        qualifiers["distro"] = distro.purl_qualifier
-    return PackageURL(
-        type="deb",
-        namespace=distro.id if distro is not None else "debian",
-        name=package.source,
-        version=package.source_version,
-        qualifiers=qualifiers,
-    ).to_string()
+    return deb_purl(inventory, package.source, package.source_version, "source")
 
 
 def lock_checksums(lock: Lock, inventory: Inventory) -> dict[str, str]:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from zerocve.debian.model import InstalledPackage
+from zerocve.debian.releases import CODENAMES
 from zerocve.debian.version import compare, sort_key
 from zerocve.errors import InventoryError
 from zerocve.inventory.model import Distro, Inventory
 from zerocve.vuln.db import AffectedRow, VulnDetails
-from zerocve.vuln.feeds.interface import CODENAMES, Affected
+from zerocve.vuln.feeds.interface import Affected
 from zerocve.vuln.model import Finding, State
 from zerocve.vuln.severity import SeveritySource, choose
 

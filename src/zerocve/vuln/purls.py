@@ -15,19 +15,25 @@ from zerocve.inventory.targets import PREFIXES
 _TAG = re.compile(r":[^/:]+$")
 
 
-def package_purl(package: InstalledPackage, inventory: Inventory) -> str:
-    """``pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12``."""
+def deb_purl(inventory: Inventory, name: str, version: str, arch: str) -> str:
+    """``pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-12``: the one place a Debian
+    package URL is spelled, for binary packages and (``arch="source"``) source packages."""
     distro = inventory.distro
-    qualifiers = {"arch": package.architecture}
+    qualifiers = {"arch": arch}
     if distro is not None:
         qualifiers["distro"] = distro.purl_qualifier
     return PackageURL(
         type="deb",
         namespace=distro.id if distro is not None else "debian",
-        name=package.name,
-        version=package.version,
+        name=name,
+        version=version,
         qualifiers=qualifiers,
     ).to_string()
+
+
+def package_purl(package: InstalledPackage, inventory: Inventory) -> str:
+    """``pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12``."""
+    return deb_purl(inventory, package.name, package.version, package.architecture)
 
 
 def image_repository(image_name: str) -> str:

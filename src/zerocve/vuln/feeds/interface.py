@@ -19,19 +19,6 @@ from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.vuln.model import Cvss
 
-# Debian release numbers (OSV ecosystems "Debian:12") → codenames (tracker keys, os-release).
-CODENAMES = {
-    "7": "wheezy",
-    "8": "jessie",
-    "9": "stretch",
-    "10": "buster",
-    "11": "bullseye",
-    "12": "bookworm",
-    "13": "trixie",
-    "14": "forky",
-    "15": "duke",
-}
-
 
 def check_version(version: str | None, where: str) -> None:
     """AdvisoryError naming ``where`` unless ``version`` is None, "0" or a dpkg version: a

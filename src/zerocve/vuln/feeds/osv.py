@@ -16,9 +16,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from zerocve.debian.releases import CODENAMES
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
-from zerocve.vuln.feeds.interface import CODENAMES, Advisory, Affected, Feed, check_version
+from zerocve.vuln.feeds.interface import Advisory, Affected, Feed, check_version
 from zerocve.vuln.model import Cvss
 from zerocve.vuln.severity import parse_vector
 
