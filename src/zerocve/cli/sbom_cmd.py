@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from zerocve.cli._app import app, console_err, reporter
-from zerocve.cli._output import write_output
+from zerocve.cli._output import FileOption, PlatformOption, write_output
 from zerocve.inventory import open_inventory
 from zerocve.lock import read_lock
 from zerocve.sbom import lock_checksums, render_sbom
@@ -53,25 +53,8 @@ def sbom(
         SbomOutput,
         typer.Option("--output", "-o", help="SBOM format.", case_sensitive=False),
     ] = SbomOutput.SPDX_JSON,
-    file: Annotated[
-        Path | None,
-        typer.Option(
-            "--file",
-            metavar="PATH",
-            dir_okay=False,
-            help="Write the SBOM here (atomically) instead of stdout.",
-            show_default=False,
-        ),
-    ] = None,
-    platform: Annotated[
-        str | None,
-        typer.Option(
-            "--platform",
-            metavar="OS/ARCH",
-            help="Image of a multi-platform index to describe (default linux/amd64).",
-            show_default=False,
-        ),
-    ] = None,
+    file: FileOption = None,
+    platform: PlatformOption = None,
     lock: Annotated[
         Path | None,
         typer.Option(

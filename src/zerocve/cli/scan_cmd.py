@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +10,7 @@ from rich.markup import escape
 
 from zerocve.cli._app import app, console, console_err, reporter
 from zerocve.cli._gate import DbOption, FailOnOption, MinSeverityOption, VexOption, threshold
-from zerocve.cli._output import write_output
+from zerocve.cli._output import FileOption, PlatformOption, write_output
 from zerocve.errors import UsageError
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
 from zerocve.vuln.gate import enforce
@@ -63,16 +62,7 @@ def scan(
         OutputFormat,
         typer.Option("--output", "-o", help="Report format.", case_sensitive=False),
     ] = OutputFormat.TABLE,
-    file: Annotated[
-        Path | None,
-        typer.Option(
-            "--file",
-            metavar="PATH",
-            dir_okay=False,
-            help="Write the report here (atomically) instead of stdout.",
-            show_default=False,
-        ),
-    ] = None,
+    file: FileOption = None,
     fail_on: FailOnOption = None,
     min_severity: MinSeverityOption = None,
     vex_files: VexOption = None,
@@ -85,15 +75,7 @@ def scan(
         ),
     ] = SeveritySourceChoice.DEBIAN,
     db_path: DbOption = None,
-    platform: Annotated[
-        str | None,
-        typer.Option(
-            "--platform",
-            metavar="OS/ARCH",
-            help="Image of a multi-platform index to scan (default linux/amd64).",
-            show_default=False,
-        ),
-    ] = None,
+    platform: PlatformOption = None,
     show_suppressed: Annotated[
         bool,
         typer.Option("--show-suppressed", help="Table: also list findings suppressed by VEX."),
