@@ -18,6 +18,7 @@ from zerocve.cli._gate import (
     VexOption,
     gate_image,
 )
+from zerocve.cli._options import IgnoreValidUntilOption, LockedOption, SpecArgument
 from zerocve.debian.repo import DebRef, RepoClient
 from zerocve.debian.sources import host_repositories
 from zerocve.debian.version import compare
@@ -154,9 +155,7 @@ def summary(built: BuiltImage, target: Path) -> str:
     ),
 )
 def build_command(
-    spec_path: Annotated[
-        Path, typer.Argument(metavar="IMAGE.yaml", help="The image spec.", show_default=False)
-    ],
+    spec_path: SpecArgument,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", metavar="DIR", help="Write an OCI image layout here.",
@@ -167,17 +166,8 @@ def build_command(
         typer.Option("--tar", metavar="FILE", help="Write an oci-archive tarball here.",
                      show_default=False),
     ] = None,
-    locked: Annotated[
-        bool,
-        typer.Option("--locked", help="Fail unless the lock file exists and matches the spec."),
-    ] = False,
-    ignore_valid_until: Annotated[
-        bool,
-        typer.Option(
-            "--ignore-valid-until",
-            help="Accept Release files past their Valid-Until date (e.g. snapshot archives).",
-        ),
-    ] = False,
+    locked: LockedOption = False,
+    ignore_valid_until: IgnoreValidUntilOption = False,
     no_cache: Annotated[
         bool,
         typer.Option("--no-cache", help="Build everything again; neither read nor fill the "

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from zerocve.cli._app import app, console, reporter
+from zerocve.cli._options import IgnoreValidUntilOption, SpecArgument
 from zerocve.debian.repo import RepoClient
 from zerocve.debian.sources import host_repositories
 from zerocve.lock import Lock, default_lock_path, lock_spec, write_lock
@@ -37,9 +38,7 @@ def summary(lock: Lock, path: Path) -> str:
     ),
 )
 def lock(
-    spec_path: Annotated[
-        Path, typer.Argument(metavar="IMAGE.yaml", help="The image spec.", show_default=False)
-    ],
+    spec_path: SpecArgument,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -51,13 +50,7 @@ def lock(
             show_default=False,
         ),
     ] = None,
-    ignore_valid_until: Annotated[
-        bool,
-        typer.Option(
-            "--ignore-valid-until",
-            help="Accept Release files past their Valid-Until date (e.g. snapshot archives).",
-        ),
-    ] = False,
+    ignore_valid_until: IgnoreValidUntilOption = False,
 ) -> None:
     spec = load_spec(spec_path)
     target = output or default_lock_path(spec_path)

@@ -21,6 +21,7 @@ from zerocve.cli._gate import (
     VexOption,
     gate_image,
 )
+from zerocve.cli._options import IgnoreValidUntilOption, LockedOption
 from zerocve.cli.build_cmd import build_spec, offered_source_versions, platforms
 from zerocve.errors import UsageError
 from zerocve.oci.image import MEDIA_INDEX
@@ -79,13 +80,8 @@ def publish(
             "--mount-from", metavar="REPO", help="Repository on the same registry to mount from."
         ),
     ] = None,
-    locked: Annotated[
-        bool, typer.Option("--locked", help="Fail if the lock does not match the spec.")
-    ] = False,
-    ignore_valid_until: Annotated[
-        bool,
-        typer.Option("--ignore-valid-until", help="Accept repository metadata past Valid-Until."),
-    ] = False,
+    locked: LockedOption = False,
+    ignore_valid_until: IgnoreValidUntilOption = False,
     fail_on: FailOnOption = FailOn.FIXED,
     min_severity: MinSeverityOption = None,
     vex_files: VexOption = None,

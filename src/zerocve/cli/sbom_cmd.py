@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from zerocve.cli._app import app, console_err, reporter
-from zerocve.cli._output import FileOption, PlatformOption, write_output
+from zerocve.cli._options import FileOption, PlatformOption
+from zerocve.cli._output import write_output
 from zerocve.inventory import open_inventory
 from zerocve.lock import read_lock
 from zerocve.sbom import lock_checksums, render_sbom

@@ -10,7 +10,8 @@ from rich.markup import escape
 
 from zerocve.cli._app import app, console, console_err, reporter
 from zerocve.cli._gate import DbOption, FailOnOption, MinSeverityOption, VexOption, threshold
-from zerocve.cli._output import FileOption, PlatformOption, write_output
+from zerocve.cli._options import FileOption, PlatformOption
+from zerocve.cli._output import write_output
 from zerocve.errors import UsageError
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
 from zerocve.vuln.gate import enforce

@@ -1,0 +1,42 @@
+"""Options several commands share, defined once so they read and behave the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+SpecArgument = Annotated[
+    Path, typer.Argument(metavar="IMAGE.yaml", help="The image spec.", show_default=False)
+]
+LockedOption = Annotated[
+    bool,
+    typer.Option("--locked", help="Fail unless the lock file exists and matches the spec."),
+]
+IgnoreValidUntilOption = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-valid-until",
+        help="Accept Release files past their Valid-Until date (e.g. snapshot archives).",
+    ),
+]
+FileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--file",
+        metavar="PATH",
+        dir_okay=False,
+        help="Write the output here (atomically) instead of stdout.",
+        show_default=False,
+    ),
+]
+PlatformOption = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        metavar="OS/ARCH",
+        help="Which image of a multi-platform index to read (default linux/amd64).",
+        show_default=False,
+    ),
+]
