@@ -1,5 +1,7 @@
 """``-o cyclonedx``: a CycloneDX 1.6 BOM (JSON) with the target's packages as ``components``
-and the findings as ``vulnerabilities`` (a BOM + VEX in one document).
+and the findings as ``vulnerabilities`` (a BOM + VEX in one document). The BOM is the one
+``zerocve sbom -o cyclonedx-json`` writes (``zerocve.sbom.cyclonedx.bom``); each
+``affects[].ref`` is a component's ``bom-ref``.
 
 Each vulnerability entry groups the findings of one vulnerability that share a state, a fixed
 version and a VEX decision. Ratings: Debian's urgency (``method: other``, source Debian) first,
@@ -11,24 +13,19 @@ state as the property ``zerocve:state``.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import uuid
 from typing import Any
 
-from zerocve.debian.model import InstalledPackage
 from zerocve.inventory.model import Inventory
+from zerocve.sbom.cyclonedx import bom as cyclonedx_bom
+from zerocve.sbom.cyclonedx import component_ref, serial_number
 from zerocve.vuln.formats.interface import (
-    TOOL_NAME,
     RenderOptions,
     advisory_url,
     order_key,
 )
 from zerocve.vuln.model import Cvss, Finding, ScanResult, Severity, Suppression
-from zerocve.vuln.purls import image_purl, package_purl
 from zerocve.vuln.severity import from_score, from_urgency
-
-SCHEMA_URI = "http://cyclonedx.org/schema/bom-1.6.schema.json"
 
 # OpenVEX justification → CycloneDX impactAnalysisJustification.
 JUSTIFICATION = {
@@ -76,24 +73,6 @@ def _ratings(f: Finding) -> list[dict[str, Any]]:
     return ratings
 
 
-def _component(package: InstalledPackage, purl: str) -> dict[str, Any]:
-    component: dict[str, Any] = {
-        "type": "library",
-        "bom-ref": purl,
-        "name": package.name,
-        "version": package.version,
-        "purl": purl,
-        "properties": [
-            {"name": "zerocve:architecture", "value": package.architecture},
-            {"name": "zerocve:source", "value": package.source},
-            {"name": "zerocve:sourceVersion", "value": package.source_version},
-        ],
-    }
-    if package.licenses:
-        component["licenses"] = [{"license": {"name": name}} for name in package.licenses]
-    return component
-
-
 def _vulnerability(
     group: list[Finding], suppression: Suppression | None, inv: Inventory
 ) -> dict[str, Any]:
@@ -126,7 +105,7 @@ def _vulnerability(
             "ref": ref,
             "versions": [{"version": f.package.version, "status": "affected"}],
         }
-        for ref, f in sorted({package_purl(f.package, inv): f for f in group}.items())
+        for ref, f in sorted({component_ref(f.package, inv): f for f in group}.items())
     ]
     properties = [{"name": "zerocve:state", "value": first.state.value}]
     if first.note:
@@ -151,47 +130,11 @@ def _groups(result: ScanResult) -> list[tuple[list[Finding], Suppression | None]
 
 def document(result: ScanResult, options: RenderOptions) -> dict[str, Any]:
     inv = result.inventory
-    components = {
-        purl: _component(p, purl) for purl, p in ((package_purl(p, inv), p) for p in inv.packages)
-    }
-    image = image_purl(inv)
-    subject: dict[str, Any] = {
-        "type": "container" if image else "operating-system",
-        "bom-ref": image or f"target:{inv.target}",
-        "name": inv.image_name or inv.target,
-    }
-    if image:
-        subject["purl"] = image
-        if inv.image_digest:
-            subject["version"] = inv.image_digest
-    elif inv.distro is not None:
-        subject["version"] = f"{inv.distro.id} {inv.distro.version_id}"
-    body: dict[str, Any] = {
-        "components": [components[ref] for ref in sorted(components)],
-        "dependencies": [
-            {"ref": subject["bom-ref"], "dependsOn": sorted(components)},
-        ],
-        "vulnerabilities": [_vulnerability(g, s, inv) for g, s in _groups(result)],
-    }
-    # The serial number derives from the content: the same scan gives the same BOM.
-    digest = hashlib.sha256(json.dumps([subject, body], sort_keys=True).encode()).hexdigest()
-    return {
-        "$schema": SCHEMA_URI,
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.6",
-        "serialNumber": uuid.uuid5(uuid.NAMESPACE_URL, f"zerocve:bom:{digest}").urn,
-        "version": 1,
-        "metadata": {
-            "timestamp": options.timestamp_text,
-            "tools": {
-                "components": [
-                    {"type": "application", "name": TOOL_NAME, "version": options.tool_version}
-                ]
-            },
-            "component": subject,
-        },
-        **body,
-    }
+    bom = cyclonedx_bom(inv, timestamp=options.timestamp_text, tool_version=options.tool_version)
+    bom["vulnerabilities"] = [_vulnerability(g, s, inv) for g, s in _groups(result)]
+    # Derived from the content, vulnerabilities included: the same scan gives the same BOM.
+    bom["serialNumber"] = serial_number(bom)
+    return bom
 
 
 def render(result: ScanResult, options: RenderOptions) -> str:
