@@ -266,8 +266,11 @@ def input_key(
         "epoch": epoch,
         "suite": suite,
         "max_layers": max_layers,
+        # A lock entry's SHA256 was checked against its .deb when it was fetched: hashing
+        # the file again would only slow every no-change rebuild. Other records: the file.
         "packages": [
-            [r.name, r.version, r.architecture, r.source, r.source_version, file_sha256(path)]
+            [r.name, r.version, r.architecture, r.source, r.source_version,
+             getattr(r, "sha256", "") or file_sha256(path)]
             for r, path in packages
         ],
     }
