@@ -33,8 +33,9 @@ def signing_key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
 def apt_repo(
     tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey
 ) -> Iterator[AptRepo]:
-    """The examples' packages (and the Essential set) in ``bookworm`` and ``bookworm-security``,
-    signed, on ``file://`` (``.uri``) and on http://127.0.0.1 (``.http_uri``)."""
+    """The examples' packages (and the Essential set) for amd64, and the static example's for
+    arm64, in ``bookworm`` and ``bookworm-security``, signed, on ``file://`` (``.uri``) and on
+    http://127.0.0.1 (``.http_uri``)."""
     repo = build_repo(
         tmp_path_factory.mktemp("apt-repo"), [*IMAGE_PACKAGES, *ESSENTIAL_PACKAGES], signing_key
     )

@@ -4,16 +4,23 @@ The .debs come from the host's own apt sources with ``apt-get download`` (every 
 host offers in ``bookworm`` and ``bookworm-security``, so the two suites split exactly as the
 real archive does) and are cached between runs. Indices are made by ``apt-ftparchive`` and
 signed with a throwaway ``gpg`` key, so every check zerocve makes runs against real data.
+
+Besides the host's own architecture (amd64), the repository carries arm64 .debs of the static
+example's closure. They come from the same sources.list through a private apt state (its own
+``Dir::State::Lists`` under the .deb cache, ``APT::Architecture=arm64``, no dpkg status), so the
+host's apt configuration is never changed; those lists are kept and refreshed after a day.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,7 +33,12 @@ ESSENTIAL_PACKAGES = (
     "hostname init-system-helpers libc-bin login ncurses-base ncurses-bin perl-base sed "
     "sysvinit-utils tar util-linux mawk apt"
 ).split()
+# The static example's packages (examples/static.yaml): their closure is also fetched for arm64.
+STATIC_PACKAGES = ("base-files", "netbase", "tzdata", "ca-certificates")
+HOST_ARCH = "amd64"
+FOREIGN_PACKAGES: dict[str, tuple[str, ...]] = {"arm64": STATIC_PACKAGES}
 SUITES = ("bookworm", "bookworm-security")
+LISTS_MAX_AGE = 24 * 3600  # seconds before a private apt state's lists are fetched again
 DATE = "Sat, 01 Nov 2026 00:00:00 UTC"
 
 
@@ -46,18 +58,52 @@ def _run(*cmd: str, cwd: Path | None = None, env: dict[str, str] | None = None) 
     return done.stdout
 
 
-def closure(names: Iterable[str]) -> list[str]:
-    """Every package apt could pull for ``names`` (all alternatives), from the host's lists."""
+def foreign_apt(arch: str) -> tuple[str, ...]:
+    """apt options for a private state that sees the host's sources.list for ``arch`` only.
+
+    The lists live under the .deb cache (``apt-ARCH/lists``) and are fetched with ``apt-get
+    update`` when missing or older than a day; the host's lists, status and caches are untouched.
+    """
+    state = deb_cache_dir() / f"apt-{arch}"
+    lists = state / "lists"
+    options = (
+        "-o", f"Dir::State::Lists={lists}",
+        "-o", "Dir::State::Status=/dev/null",
+        "-o", f"APT::Architecture={arch}",
+        "-o", f"APT::Architectures::={arch}",
+        "-o", "Dir::Cache::pkgcache=",
+        "-o", "Dir::Cache::srcpkgcache=",
+        "-o", "Acquire::Languages=none",
+    )
+    (lists / "partial").mkdir(parents=True, exist_ok=True)
+    stamp = state / "updated"
+    with (state / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one update at a time across test sessions
+        fresh = (
+            stamp.exists()
+            and time.time() - stamp.stat().st_mtime < LISTS_MAX_AGE
+            and any(lists.glob("*Release"))
+        )
+        if not fresh:
+            _run("apt-get", *options, "-o", "APT::Update::Post-Invoke-Success::=", "-q",
+                 "update")
+            stamp.touch()
+    return options
+
+
+def closure(names: Iterable[str], apt: Sequence[str] = ()) -> list[str]:
+    """Every package apt could pull for ``names`` (all alternatives), from the host's lists (or
+    the private state ``apt`` names, as :func:`foreign_apt` gives)."""
     out = _run(
-        "apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
+        "apt-cache", *apt, "depends", "--recurse", "--no-recommends", "--no-suggests",
         "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *names,
     )
     return sorted({line for line in out.splitlines() if line and line[0] not in " <"})
 
 
-def offered_versions(names: Iterable[str]) -> list[tuple[str, str, str]]:
+def offered_versions(names: Iterable[str], apt: Sequence[str] = ()) -> list[tuple[str, str, str]]:
     """(name, version, suite) for every version of ``names`` the host offers in ``SUITES``."""
-    out = _run("apt-cache", "madison", *names)
+    out = _run("apt-cache", *apt, "madison", *names)
     found = set()
     for line in out.splitlines():
         name, version, where = (part.strip() for part in line.split("|")[:3])
@@ -67,21 +113,50 @@ def offered_versions(names: Iterable[str]) -> list[tuple[str, str, str]]:
     return sorted(found)
 
 
-def download(name: str, version: str) -> Path:
-    """The cached .deb of ``name=version``, fetched with ``apt-get download`` when missing."""
+def cached_deb(name: str, version: str, arch: str = HOST_ARCH) -> Path | None:
+    """The cached .deb of ``name=version`` for ``arch`` or ``all``, if there is one."""
+    for suffix in (arch, "all"):
+        for path in sorted(deb_cache_dir().glob(f"{name}_*_{suffix}.deb")):
+            if _deb_version(path) == version:
+                return path
+    return None
+
+
+def download_many(
+    wanted: Iterable[tuple[str, str]], arch: str = HOST_ARCH, apt: Sequence[str] = ()
+) -> dict[tuple[str, str], Path]:
+    """The cached .debs of ``(name, version)`` pairs for ``arch`` (an ``all`` package is fetched
+    once for every architecture); the missing ones come from one ``apt-get download``."""
+    found: dict[tuple[str, str], Path] = {}
+    missing = []
+    for name, version in dict.fromkeys(wanted):
+        path = cached_deb(name, version, arch)
+        if path is None:
+            missing.append((name, version))
+        else:
+            found[name, version] = path
+    if not missing:
+        return found
     cache = deb_cache_dir()
-    matches = [p for p in cache.glob(f"{name}_*.deb") if _deb_version(p) == version]
-    if matches:
-        return matches[0]
     staging = Path(_run("mktemp", "-d", "-p", str(cache)).strip())
     try:
-        _run("apt-get", "download", "-q", f"{name}={version}", cwd=staging)
-        (fetched,) = staging.glob("*.deb")
-        target = cache / fetched.name
-        os.replace(fetched, target)
-        return target
+        _run("apt-get", *apt, "download", "-q", *(f"{n}={v}" for n, v in missing), cwd=staging)
+        for fetched in sorted(staging.glob("*.deb")):
+            key = (fetched.name.split("_")[0], _deb_version(fetched))
+            target = cache / fetched.name
+            os.replace(fetched, target)
+            found[key] = target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    lost = [f"{n}={v}" for n, v in missing if (n, v) not in found]
+    if lost:
+        raise RuntimeError(f"apt-get download fetched no .deb for {', '.join(lost)}")
+    return found
+
+
+def download(name: str, version: str, arch: str = HOST_ARCH, apt: Sequence[str] = ()) -> Path:
+    """The cached .deb of ``name=version``, fetched with ``apt-get download`` when missing."""
+    return download_many([(name, version)], arch, apt)[name, version]
 
 
 @functools.cache
@@ -132,12 +207,20 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 @dataclass
 class AptRepo:
+    """A signed repository: ``pool/SUITE/*.deb`` and ``dists/SUITE/main/binary-ARCH`` for each of
+    ``archs`` (``arch`` alone by default); ``all`` packages are listed for every architecture."""
+
     root: Path
     key: SigningKey
-    arch: str = "amd64"
+    arch: str = HOST_ARCH
     suites: list[str] = field(default_factory=lambda: list(SUITES))
     http_uri: str = ""
+    archs: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
+
+    def __post_init__(self) -> None:
+        if not self.archs:
+            self.archs = [self.arch]
 
     @property
     def uri(self) -> str:
@@ -157,19 +240,23 @@ class AptRepo:
 
     def index(self, suite: str) -> None:
         dist = self.root / "dists" / suite
-        binary = dist / "main" / f"binary-{self.arch}"
-        binary.mkdir(parents=True, exist_ok=True)
         (self.root / "pool" / suite).mkdir(parents=True, exist_ok=True)
-        packages = _run("apt-ftparchive", "packages", f"pool/{suite}", cwd=self.root)
-        (binary / "Packages").write_text(packages)
-        _run("xz", "-kf", "-T1", str(binary / "Packages"))
-        _run("gzip", "-kfn9", str(binary / "Packages"))
+        for arch in self.archs:
+            binary = dist / "main" / f"binary-{arch}"
+            binary.mkdir(parents=True, exist_ok=True)
+            # --arch keeps *_ARCH.deb and *_all.deb (apt-ftparchive goes by the file name).
+            packages = _run(
+                "apt-ftparchive", "--arch", arch, "packages", f"pool/{suite}", cwd=self.root
+            )
+            (binary / "Packages").write_text(packages)
+            _run("xz", "-kf", "-T1", str(binary / "Packages"))
+            _run("gzip", "-kfn9", str(binary / "Packages"))
         release = _run(
             "apt-ftparchive",
             "-o", f"APT::FTPArchive::Release::Suite={suite}",
             "-o", f"APT::FTPArchive::Release::Codename={suite}",
             "-o", "APT::FTPArchive::Release::Origin=zerocve-test",
-            "-o", f"APT::FTPArchive::Release::Architectures={self.arch}",
+            "-o", f"APT::FTPArchive::Release::Architectures={' '.join(self.archs)}",
             "-o", "APT::FTPArchive::Release::Components=main",
             "-o", f"APT::FTPArchive::Release::Date={DATE}",
             "release", ".", cwd=dist,
@@ -197,12 +284,26 @@ class AptRepo:
             self._server.server_close()
 
 
-def build_repo(root: Path, packages: Iterable[str], key: SigningKey) -> AptRepo:
-    """A signed repository holding every offered version of the closure of ``packages``."""
-    repo = AptRepo(root=root, key=key)
-    by_suite: dict[str, list[Path]] = {suite: [] for suite in SUITES}
-    for name, version, suite in offered_versions(closure(packages)):
-        by_suite[suite].append(download(name, version))
+def build_repo(
+    root: Path,
+    packages: Iterable[str],
+    key: SigningKey,
+    foreign: Mapping[str, Iterable[str]] = FOREIGN_PACKAGES,
+) -> AptRepo:
+    """A signed repository holding every offered version of the closure of ``packages`` for the
+    host's architecture, and of ``foreign[ARCH]`` for each other architecture."""
+    repo = AptRepo(root=root, key=key, archs=[HOST_ARCH, *foreign])
+    by_suite: dict[str, set[Path]] = {suite: set() for suite in SUITES}
+    wanted: list[tuple[str, Sequence[str], list[tuple[str, str, str]]]] = [
+        (HOST_ARCH, (), offered_versions(closure(packages)))
+    ]
+    for arch, names in foreign.items():
+        apt = foreign_apt(arch)
+        wanted.append((arch, apt, offered_versions(closure(names, apt), apt)))
+    for arch, apt, offered in wanted:
+        fetched = download_many([(name, version) for name, version, _ in offered], arch, apt)
+        for name, version, suite in offered:
+            by_suite[suite].add(fetched[name, version])
     for suite, debs in by_suite.items():
-        repo.publish(debs, suite)
+        repo.publish(sorted(debs), suite)
     return repo
