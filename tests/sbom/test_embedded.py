@@ -52,11 +52,13 @@ def test_embedded_sbom_from_real_debs(
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1730000000")
     debs = {}
     for name in NAMES:
-        found = sorted(apt_repo.root.glob(f"pool/*/{name}_*.deb"))
+        found = sorted(apt_repo.root.glob(f"pool/*/{name}_*_amd64.deb")) or sorted(
+            apt_repo.root.glob(f"pool/*/{name}_*_all.deb")
+        )
         assert found, name
         debs[name] = deb_facts(found[-1])
     os_release = subprocess.run(
-        f"dpkg-deb --fsys-tarfile {sorted(apt_repo.root.glob('pool/*/base-files_*.deb'))[-1]}"
+        f"dpkg-deb --fsys-tarfile {sorted(apt_repo.root.glob('pool/*/base-files_*_amd64.deb'))[-1]}"
         " | tar -xOf - ./usr/lib/os-release",
         shell=True,
         capture_output=True,
