@@ -20,9 +20,7 @@ D = "sha256:" + "ab" * 32
         ("registry.example/app@" + D, "registry.example", "app", None, D),
         ("registry.example/app:t@" + D, "registry.example", "app", "t", D),
         ("[::1]:5000/app:t", "[::1]:5000", "app", "t", None),
-        ("debian", "docker.io", "library/debian", "latest", None),
-        ("debian:bookworm", "docker.io", "library/debian", "bookworm", None),
-        ("user/app:t", "docker.io", "user/app", "t", None),
+        ("docker.io/debian:bookworm", "docker.io", "library/debian", "bookworm", None),
         ("docker.io/user/app", "docker.io", "user/app", "latest", None),
         (
             "127.0.0.1:5000/my_app.x-y__z:T_1.0-rc",
@@ -49,7 +47,7 @@ def test_roundtrip_and_reference():
 
 
 def test_docker_hub_api_host():
-    assert parse_reference("debian").api_host == "registry-1.docker.io"
+    assert parse_reference("docker.io/debian").api_host == "registry-1.docker.io"
     assert parse_reference("127.0.0.1:5000/x").api_host == "127.0.0.1:5000"
 
 
@@ -57,6 +55,8 @@ def test_docker_hub_api_host():
     ("text", "fragment"),
     [
         ("", "empty"),
+        ("debian", "name the registry"),
+        ("user/app:t", "name the registry"),
         (" app", "spaces"),
         ("http://127.0.0.1:5000/app", "scheme"),
         ("127.0.0.1:5000/App:t", "lowercase"),

@@ -56,15 +56,6 @@ VexOption = Annotated[
         show_default=False,
     ),
 ]
-DbOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--db",
-        metavar="PATH",
-        help="Advisory DB (default: $ZEROCVE_DB or the user cache dir).",
-        show_default=False,
-    ),
-]
 NoScanOption = Annotated[
     bool, typer.Option("--no-scan", help="Skip the vulnerability scan and its gate.")
 ]

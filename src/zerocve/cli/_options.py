@@ -40,3 +40,12 @@ PlatformOption = Annotated[
         show_default=False,
     ),
 ]
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        metavar="PATH",
+        help="Advisory DB (default: $ZEROCVE_DB or the user cache dir).",
+        show_default=False,
+    ),
+]

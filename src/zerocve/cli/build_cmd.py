@@ -11,14 +11,13 @@ from zerocve.build.cache import BuildCache
 from zerocve.build.image import BuiltImage, build, write_archive, write_layout
 from zerocve.cli._app import app, console, reporter
 from zerocve.cli._gate import (
-    DbOption,
     FailOnOption,
     MinSeverityOption,
     NoScanOption,
     VexOption,
     gate_image,
 )
-from zerocve.cli._options import IgnoreValidUntilOption, LockedOption, SpecArgument
+from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption, SpecArgument
 from zerocve.debian.repo import DebRef, RepoClient
 from zerocve.debian.sources import host_repositories
 from zerocve.debian.version import compare
@@ -133,8 +132,19 @@ def summary(built: BuiltImage, target: Path) -> str:
     return f"{target}: " + "; ".join(parts)
 
 
+EPILOG = """\
+[bold]Examples[/]
+  zerocve build image.yaml -o out/app          OCI layout + out/app.spdx.json
+  zerocve build image.yaml --tar app.oci.tar   oci-archive
+  zerocve build image.yaml -o out/app --locked --fail-on fixed   CI: pinned, gated
+  podman run --rm oci:out/app                  run it
+  skopeo copy oci:out/app docker://registry.example/team/app:1   or use zerocve publish
+"""
+
+
 @app.command(
     "build",
+    epilog=EPILOG,
     help=(
         "Build the image a spec describes, as an OCI layout (-o DIR) or an oci-archive "
         "(--tar FILE).\n\n"

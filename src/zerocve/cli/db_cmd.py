@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from zerocve.cli._app import app, console, reporter
+from zerocve.cli._options import DbOption
 from zerocve.vuln import db
 
 db_app = typer.Typer(
@@ -20,9 +20,6 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 
-_DB_OPTION = typer.Option(
-    None, "--db", help="DB file (default: $ZEROCVE_DB or the user cache dir).", show_default=False
-)
 
 
 @db_app.command("update")
@@ -44,7 +41,7 @@ def update(
         metavar="PATH|URL",
         help="The Debian Security Tracker JSON (its /tracker/data/json), file or URL.",
     ),
-    db_path: Path | None = _DB_OPTION,
+    db_path: DbOption = None,
 ) -> None:
     """Build or refresh the DB. With no source, re-reads the sources of the last update.
     Unchanged inputs (same content, or HTTP 304) do no work."""
@@ -63,7 +60,7 @@ def update(
 
 
 @db_app.command("status")
-def status(db_path: Path | None = _DB_OPTION) -> None:
+def status(db_path: DbOption = None) -> None:
     """Show the DB's sources, when they were imported and what they hold per release."""
     info = db.status(db_path)
     console.print(f"advisory DB {info.path} — built {info.built_at}, {info.size / 1e6:.1f} MB")

@@ -24,8 +24,18 @@ def summary(lock: Lock, path: Path) -> str:
     return f"{path}: " + "; ".join(parts)
 
 
+EPILOG = """\
+[bold]Examples[/]
+  zerocve lock image.yaml                     writes image.lock.json beside it
+  zerocve lock image.yaml -o locks/app.json
+  SOURCE_DATE_EPOCH=1700000000 zerocve lock image.yaml
+  zerocve lock snapshot.yaml --ignore-valid-until   (archives frozen in time)
+"""
+
+
 @app.command(
     "lock",
+    epilog=EPILOG,
     help=(
         "Resolve the spec's packages and write the lock file.\n\n"
         "For each architecture in the spec: fetch and verify the repositories' indices (the "

@@ -14,14 +14,13 @@ import typer
 from zerocve.build.image import write_layout
 from zerocve.cli._app import app, console, reporter
 from zerocve.cli._gate import (
-    DbOption,
     FailOnOption,
     MinSeverityOption,
     NoScanOption,
     VexOption,
     gate_image,
 )
-from zerocve.cli._options import IgnoreValidUntilOption, LockedOption
+from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption
 from zerocve.cli.build_cmd import build_spec, offered_source_versions, platforms
 from zerocve.errors import UsageError
 from zerocve.oci.image import MEDIA_INDEX
@@ -51,8 +50,23 @@ def layout_platforms(layout: Path) -> list[str | None]:
         return [None]
 
 
+EPILOG = """\
+[bold]Examples[/]
+  zerocve publish image.yaml registry.example/team/app:1.2
+  zerocve publish --layout out/app registry.example/team/app:1.2
+  zerocve publish image.yaml 127.0.0.1:5000/app:dev --no-scan
+  zerocve publish image.yaml registry.example/team/app:1.2 --fail-on open --min-severity high
+  zerocve publish image.yaml registry.example/team/app:1.2 --vex triage.vex.json
+  zerocve publish image.yaml registry.example/team/app-debug:1.2 --mount-from team/app
+
+[bold]Exit codes[/]: 0 pushed; 1 refused by the vulnerability gate (nothing pushed);
+2 usage error; 3 build, registry or advisory DB failure (the tag is never moved).
+"""
+
+
 @app.command(
     "publish",
+    epilog=EPILOG,
     help=(
         "Push an image to a registry with the OCI distribution API: every blob (skipped when "
         "present, mounted with --mount-from, chunked when large), then the manifests by digest, "

@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 
 from zerocve.cli._app import app, console, console_err, reporter
-from zerocve.cli._gate import DbOption, FailOnOption, MinSeverityOption, VexOption, threshold
-from zerocve.cli._options import FileOption, PlatformOption
+from zerocve.cli._gate import FailOnOption, MinSeverityOption, VexOption, threshold
+from zerocve.cli._options import DbOption, FileOption, PlatformOption
 from zerocve.cli._output import write_output
 from zerocve.errors import UsageError
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer

@@ -3,8 +3,9 @@
 Pure: no I/O. The rules follow the distribution project's reference grammar:
 
 - the first ``/``-separated component is a registry when it contains ``.`` or ``:`` or is
-  ``localhost``; otherwise the registry is Docker Hub (``docker.io``) and a one-component
-  name gets the ``library/`` prefix;
+  ``localhost``; unlike docker, a name without one is refused rather than sent to Docker
+  Hub (zerocve never chooses a registry); under ``docker.io`` a one-component name gets the
+  ``library/`` prefix;
 - repository components are lowercase ``[a-z0-9]`` runs joined by ``.``, ``_``, ``__`` or
   dashes;
 - a tag is ``[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}``; with neither tag nor digest, the tag is
@@ -111,9 +112,14 @@ def parse_reference(text: str) -> Reference:
         if not _HOST.fullmatch(registry):
             raise UsageError(f"image reference {original!r}: registry {registry!r} is not a host")
     else:
-        registry, path = DOCKER_HUB, text
-        if "/" not in path:
-            path = f"library/{path}"
+        # No default registry: a bare name would silently mean Docker Hub, and zerocve
+        # never picks a registry for the user.
+        raise UsageError(
+            f"image reference {original!r}: name the registry, as REGISTRY/REPO[:TAG] "
+            "(e.g. localhost:5000/app:1 or docker.io/library/app:1)"
+        )
+    if registry == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
 
     if not path:
         raise UsageError(f"image reference {original!r}: no repository name")
