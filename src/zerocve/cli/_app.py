@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.progress import Task as ProgressTask
 
 from zerocve import __version__
 from zerocve.progress import Reporter, Task
@@ -74,22 +77,49 @@ class _RichTask(Task):
         self._progress.advance(self._id, amount)  # type: ignore[arg-type]
 
 
+class _AmountColumn(ProgressColumn):
+    """Bytes for downloads and other large totals, "n/m" for counts of things."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bytes = DownloadColumn()
+        self._count = MofNCompleteColumn()
+
+    def render(self, task: ProgressTask) -> RenderableType:
+        return (self._bytes if (task.total or 0) > 10_000 else self._count).render(task)
+
+
 class RichReporter(Reporter):
-    """Progress bars on stderr; silent when stderr is not a terminal or under --quiet."""
+    """Progress bars on stderr, one row per task in a single display (downloads run on
+    several threads at once); silent when stderr is not a terminal or under --quiet."""
 
     def __init__(self) -> None:
         self._enabled = console_err.is_terminal and not state.quiet
+        self._lock = threading.Lock()
+        self._active = 0
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _AmountColumn(),
+            TimeElapsedColumn(), console=console_err, transient=True,
+        )
 
     @contextmanager
     def task(self, description: str, total: float | None = None) -> Iterator[Task]:
         if not self._enabled:
             yield Task()
             return
-        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
-        columns.append(DownloadColumn() if (total or 0) > 10_000 else MofNCompleteColumn())
-        columns.append(TimeElapsedColumn())
-        with Progress(*columns, console=console_err, transient=True) as progress:
-            yield _RichTask(progress, progress.add_task(description, total=total))
+        with self._lock:
+            if self._active == 0:
+                self._progress.start()
+            self._active += 1
+            task_id = self._progress.add_task(description, total=total)
+        try:
+            yield _RichTask(self._progress, task_id)
+        finally:
+            with self._lock:
+                self._progress.remove_task(task_id)
+                self._active -= 1
+                if self._active == 0:
+                    self._progress.stop()
 
     def note(self, message: str) -> None:
         if not state.quiet:
