@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
+from zerocve._atomic import write_atomic
 from zerocve.debian.cache import BlobCache, default_cache_dir
+from zerocve.errors import BuildError
 
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -60,10 +61,8 @@ class BuildCache:
         return self.refs / kind / key
 
     def _write_ref(self, kind: str, key: str, digest: str) -> None:
-        path = self._ref(kind, key)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-        temp.write_text(digest)
-        os.replace(temp, path)
+        write_atomic(self._ref(kind, key), digest.encode(), error=BuildError,
+                     what="cannot write the build cache reference")
 
     def _read_ref(self, kind: str, key: str) -> str | None:
         try:
