@@ -101,7 +101,6 @@ class RunConfig:
     cmd: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     working_dir: str = ""
-    labels: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         env = {"PATH": DEFAULT_PATH, **self.env}
@@ -115,8 +114,6 @@ class RunConfig:
             document["Cmd"] = list(self.cmd)
         if self.working_dir:
             document["WorkingDir"] = self.working_dir
-        if self.labels:
-            document["Labels"] = dict(self.labels)
         return document
 
 
