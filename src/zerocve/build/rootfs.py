@@ -195,14 +195,13 @@ def merge(packages: Sequence[UnpackedPackage]) -> RootFs:
             if slot.entry.kind is entry.kind is EntryKind.DIR or _same(slot.entry, entry):
                 slot.owners.append(package.name)
                 continue
-            losers = [o for o in slot.owners if package.replaces(by_name[o])]
-            if losers and len(losers) == len(slot.owners):
+            if all(package.replaces(by_name[o]) for o in slot.owners):
                 if slot.entry.kind is EntryKind.DIR:
                     raise BuildError(
                         f"/{entry.path}: {package.name} replaces the directory of "
                         f"{', '.join(slot.owners)} with a {entry.kind.value}"
                     )
-                for loser in losers:
+                for loser in slot.owners:
                     dropped[loser].add(entry.path)
                 slots[entry.path] = _Slot(entry, [package.name])
             elif all(by_name[o].replaces(package) for o in slot.owners):
