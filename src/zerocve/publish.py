@@ -14,13 +14,13 @@ names the image; with several images in it, the one whose
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zerocve.errors import BuildError, UsageError
+from zerocve.oci.image import ANNOTATION_REF_NAME
 from zerocve.oci.reference import Reference
 from zerocve.oci.registry import (
     DOCKER_MANIFEST,
@@ -28,14 +28,15 @@ from zerocve.oci.registry import (
     OCI_INDEX,
     OCI_MANIFEST,
     RegistryClient,
+    compute_digest,
 )
 from zerocve.progress import NULL_REPORTER, Reporter
 
 CHUNK_THRESHOLD = 16 << 20
-"""Blobs up to this size go up in one PUT; larger ones in chunks (resumable per attempt)."""
+"""Blobs up to this size go up in one PUT; larger ones in ``CHUNK_SIZE`` PATCH requests.
+Either way a failed attempt starts the upload over, from a new session."""
 CHUNK_SIZE = 8 << 20
 
-_REF_NAME = "org.opencontainers.image.ref.name"
 _INDEXES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
 _MANIFESTS = (OCI_MANIFEST, DOCKER_MANIFEST)
 
@@ -55,8 +56,10 @@ class Descriptor:
             media_type, digest, size = raw["mediaType"], raw["digest"], raw["size"]
         except KeyError as e:
             raise BuildError(f"{where}: descriptor lacks {e.args[0]!r}") from e
-        if not (isinstance(media_type, str) and isinstance(digest, str) and isinstance(size, int)):
-            raise BuildError(f"{where}: descriptor fields have the wrong types")
+        for key, value, kind in (("mediaType", media_type, str), ("digest", digest, str),
+                                 ("size", size, int)):
+            if not isinstance(value, kind):
+                raise BuildError(f"{where}: descriptor {key} is not a {kind.__name__}")
         if not digest.startswith("sha256:") or len(digest) != 71:
             raise BuildError(f"{where}: unsupported digest {digest!r}")
         return cls(media_type, digest, size, tuple(raw.get("urls") or ()))
@@ -85,7 +88,7 @@ class _Layout:
         """A manifest or index blob: its exact bytes (checked against the digest) and JSON."""
         path = self.blob_path(descriptor)
         body = path.read_bytes()
-        if "sha256:" + hashlib.sha256(body).hexdigest() != descriptor.digest:
+        if compute_digest(body) != descriptor.digest:
             raise BuildError(f"{path}: content does not match digest {descriptor.digest}")
         return body, _json_object(body, path)
 
@@ -100,11 +103,11 @@ class _Layout:
         named = [
             (i, e)
             for i, e in enumerate(entries)
-            if isinstance(e, dict) and (e.get("annotations") or {}).get(_REF_NAME) == tag
+            if isinstance(e, dict) and (e.get("annotations") or {}).get(ANNOTATION_REF_NAME) == tag
         ]
         if len(named) != 1:
             names = sorted(
-                str((e.get("annotations") or {}).get(_REF_NAME, "?"))
+                str((e.get("annotations") or {}).get(ANNOTATION_REF_NAME, "?"))
                 for e in entries
                 if isinstance(e, dict)
             )
