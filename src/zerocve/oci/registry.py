@@ -96,9 +96,9 @@ def is_loopback(host: str) -> bool:
     return name in ("localhost", "::1") or re.fullmatch(r"127(\.\d{1,3}){3}", name) is not None
 
 
-def _hasher(digest: str) -> hashlib._Hash:
+def _hasher(digest: str, where: str) -> hashlib._Hash:
     if not _DIGEST.fullmatch(digest):
-        raise RegistryError(f"unsupported or malformed digest {digest!r}")
+        raise RegistryError(f"{where}: unsupported or malformed digest {digest!r}")
     return hashlib.new(digest.split(":", 1)[0])
 
 
@@ -355,7 +355,7 @@ class RegistryClient:
         ``Content-Range``, then PUT ``?digest=``. The registry checks the digest. A failed
         attempt restarts from a new session. Progress goes to a reporter task sized in bytes.
         """
-        _hasher(digest)  # refuse a malformed digest before any request
+        _hasher(digest, self._where(repo))  # refuse a malformed digest before any request
         actual = len(data) if isinstance(data, bytes) else data.stat().st_size
         if size is not None and size != actual:
             where = "data" if isinstance(data, bytes) else str(data)
@@ -453,7 +453,7 @@ class RegistryClient:
     def get_blob(self, repo: str, digest: str) -> bytes:
         """The blob's bytes, verified against ``digest``. For small blobs (configs); use
         ``download_blob`` for layers."""
-        hasher = _hasher(digest)
+        hasher = _hasher(digest, self._where(repo))
         response = self._call(
             f"get blob {_short(digest)}",
             repo,
@@ -476,7 +476,7 @@ class RegistryClient:
         dest.parent.mkdir(parents=True, exist_ok=True)
 
         def once() -> None:
-            hasher = _hasher(digest)
+            hasher = _hasher(digest, self._where(repo))
             response = self._attempt(
                 op,
                 repo,
@@ -575,15 +575,16 @@ class RegistryClient:
             headers={"Accept": ", ".join(accept)},
         )
         body = response.content
-        digest = compute_digest(body)
+        sha256 = compute_digest(body)
+        digest = sha256
         where = f"{self._where(repo)}: {op}"
         if _DIGEST.fullmatch(reference):
-            hasher = _hasher(reference)
+            hasher = _hasher(reference, where)
             hasher.update(body)
             _check_digest(hasher, reference, where)
             digest = reference
         echoed = response.headers.get("Docker-Content-Digest")
-        if echoed and echoed.startswith("sha256:") and echoed != compute_digest(body):
+        if echoed and echoed.startswith("sha256:") and echoed != sha256:
             raise RegistryError(f"{where}: body does not match Docker-Content-Digest {echoed}")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return Manifest(body, media_type, digest)
