@@ -7,13 +7,12 @@ Parsing is pure (text in, entries out); ``host_repositories`` is the thin reader
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from zerocve._atomic import write_atomic
 from zerocve.debian.cache import default_cache_dir
 from zerocve.errors import SpecError
 from zerocve.spec import RepositorySpec
@@ -184,21 +183,12 @@ def merge_entries(entries: list[SourceEntry], key_paths: dict[str, str]) -> list
 
 
 def _store_key(key: str | bytes, key_dir: Path, suffix: str = ".asc") -> str:
-    """Write a key block once, under its digest (temp file, fsync, rename)."""
+    """Write a key block once, under its digest, so gpgv can read it from a file."""
     data = key.encode() if isinstance(key, str) else key
     path = key_dir / f"{hashlib.sha256(data).hexdigest()}{suffix}"
     if not path.exists():
         key_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=key_dir, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, data, error=SpecError, what="cannot store apt key")
     return str(path)
 
 
@@ -245,8 +235,10 @@ def host_repositories(
     for path in _source_files(etc_apt):
         try:
             text = path.read_text()
-        except (OSError, UnicodeDecodeError) as e:
-            raise SpecError(f"{path}: cannot read apt source: {e}") from e
+        except OSError as e:
+            raise SpecError(f"{path}: cannot read apt source: {e.strerror}") from e
+        except UnicodeDecodeError as e:
+            raise SpecError(f"{path}: apt source is not UTF-8 text") from e
         parse = parse_deb822_sources if path.suffix == ".sources" else parse_one_line_sources
         entries += parse(text, str(path))
     key_dir = key_dir or default_cache_dir() / "keys"
