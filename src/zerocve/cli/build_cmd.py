@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from zerocve.build.cache import BuildCache
-from zerocve.build.image import BuiltImage, build, write_archive, write_layout
+from zerocve.build.image import BuiltImage, write_archive, write_layout
 from zerocve.cli._app import app, console, reporter
 from zerocve.cli._gate import (
     FailOnOption,
@@ -18,109 +17,9 @@ from zerocve.cli._gate import (
     gate_image,
 )
 from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption, SpecArgument
-from zerocve.debian.repo import DebRef, RepoClient
-from zerocve.debian.sources import host_repositories
-from zerocve.debian.version import compare
 from zerocve.errors import UsageError
-from zerocve.lock import Lock, default_lock_path, load_or_resolve
 from zerocve.oci.layout import DEFAULT_REF
-from zerocve.progress import Reporter
-from zerocve.spec import load_spec
-
-
-def fetch_locked_debs(
-    client: RepoClient, lock: Lock, archs: list[str]
-) -> dict[tuple[str, str], Path]:
-    """Every .deb the lock names for ``archs``, fetched (or found in the cache) and verified
-    against the lock's size and SHA256; keyed by (package name, package architecture)."""
-    wanted: dict[tuple[str, str], DebRef] = {}
-    for arch in archs:
-        locked = lock.archs.get(arch)
-        for package in locked.packages if locked else ():
-            wanted.setdefault(
-                (package.name, package.architecture),
-                DebRef(package.uri, package.filename, package.size, package.sha256),
-            )
-    keys = sorted(wanted)
-    paths = client.fetch_debs([wanted[key] for key in keys])
-    return dict(zip(keys, paths, strict=True))
-
-
-def build_spec(
-    spec_path: Path,
-    *,
-    locked: bool,
-    ignore_valid_until: bool,
-    reporter: Reporter,
-    use_cache: bool = True,
-) -> tuple[BuiltImage, Lock]:
-    """Spec (+ lock) -> verified .debs -> the image in memory, nothing written yet: what
-    ``zerocve build`` does before writing, shared with ``zerocve publish``."""
-    spec = load_spec(spec_path)
-    with RepoClient(reporter=reporter, ignore_valid_until=ignore_valid_until) as client:
-        lock = load_or_resolve(spec, default_lock_path(spec_path), client.fetch_indices,
-                               host_repositories, locked=locked)
-        debs = fetch_locked_debs(client, lock, spec.archs)
-    built = build(spec, lock, debs, reporter=reporter, cache=BuildCache() if use_cache else None)
-    return built, lock
-
-
-def offered_source_versions(
-    spec_path: Path, *, ignore_valid_until: bool, reporter: Reporter
-) -> dict[str, str]:
-    """The newest version of each source package the spec's repositories offer now (for the
-    gate: a fix they do not carry is not one a rebuild can pick up)."""
-    spec = load_spec(spec_path)
-    repositories = spec.contents.repositories or host_repositories()
-    newest: dict[str, str] = {}
-    with RepoClient(reporter=reporter, ignore_valid_until=ignore_valid_until) as client:
-        for arch in spec.archs:
-            for index in client.fetch_indices(repositories, arch):
-                for package in index.packages:
-                    known = newest.get(package.source)
-                    if known is None or compare(package.source_version, known) > 0:
-                        newest[package.source] = package.source_version
-    return newest
-
-
-def platforms(built: BuiltImage) -> list[str | None]:
-    """Each image's platform as --platform names it (``linux/arm64/v8``); None when the build
-    made a single image."""
-    if len(built.archs) == 1:
-        return [None]
-    return [
-        "/".join(p for p in (a.platform.os, a.platform.architecture, a.platform.variant) if p)
-        for a in built.archs
-    ]
-
-
-def sbom_paths(built: BuiltImage, target: Path) -> dict[str | None, Path]:
-    """Where the SBOMs beside an image go: ``TARGET.spdx.json``, or one per platform
-    (``TARGET.linux-arm64-v8.spdx.json``) for a multi-platform index; keyed by platform."""
-    return {
-        platform: target.with_name(
-            f"{target.name}{'.' + platform.replace('/', '-') if platform else ''}.spdx.json"
-        )
-        for platform in platforms(built)
-    }
-
-
-def write_sboms_beside(built: BuiltImage, lock: Lock, target: Path) -> list[Path]:
-    """SPDX documents of the written image, read back as any scanner reads it, naming its
-    digest (which the SBOM inside the image cannot), with the lock's .deb SHA256s."""
-    from zerocve._atomic import write_atomic
-    from zerocve.errors import BuildError
-    from zerocve.inventory.targets import open_inventory
-    from zerocve.sbom import lock_checksums, render_sbom
-
-    written = []
-    for platform, path in sbom_paths(built, target).items():
-        inventory = open_inventory(str(target), platform=platform)
-        document = render_sbom(inventory, "spdx-json", epoch=built.epoch,
-                               checksums=lock_checksums(lock, inventory))
-        write_atomic(path, document.encode(), error=BuildError, what="cannot write the SBOM")
-        written.append(path)
-    return written
+from zerocve.pipeline import build_spec, offered_source_versions, platforms, write_sboms_beside
 
 
 def summary(built: BuiltImage, target: Path) -> str:

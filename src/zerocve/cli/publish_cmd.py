@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,33 +20,15 @@ from zerocve.cli._gate import (
     gate_image,
 )
 from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption
-from zerocve.cli.build_cmd import build_spec, offered_source_versions, platforms
 from zerocve.errors import UsageError
-from zerocve.oci.image import MEDIA_INDEX
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
+from zerocve.pipeline import build_spec, layout_platforms, offered_source_versions, platforms
 from zerocve.publish import push_layout
 from zerocve.vuln.gate import FailOn
 
 _TARGETS_HELP = "[IMAGE.YAML] REGISTRY/REPO[:TAG]"
-
-
-def layout_platforms(layout: Path) -> list[str | None]:
-    """The platforms of a layout's image index (``linux/arm64/v8``), or [None] for a single
-    image. A layout that cannot be read this far is left for the scan to report."""
-    try:
-        top = json.loads((layout / "index.json").read_text())["manifests"][0]
-        if top.get("mediaType") != MEDIA_INDEX:
-            return [None]
-        index = json.loads((layout / "blobs" / "sha256" / top["digest"][7:]).read_text())
-        return [
-            "/".join(m["platform"][k] for k in ("os", "architecture", "variant")
-                     if m["platform"].get(k))
-            for m in index["manifests"]
-        ]
-    except (OSError, ValueError, LookupError, TypeError, AttributeError):
-        return [None]
 
 
 EPILOG = """\
