@@ -80,6 +80,8 @@ class _Layout:
             size = path.stat().st_size
         except FileNotFoundError as e:
             raise BuildError(f"{path}: blob {descriptor.digest} is missing from the layout") from e
+        except OSError as e:
+            raise BuildError(f"{path}: cannot read: {e.strerror}") from e
         if size != descriptor.size:
             raise BuildError(f"{path}: blob is {size} bytes, its descriptor says {descriptor.size}")
         return path
@@ -87,7 +89,7 @@ class _Layout:
     def document(self, descriptor: Descriptor) -> tuple[bytes, dict[str, Any]]:
         """A manifest or index blob: its exact bytes (checked against the digest) and JSON."""
         path = self.blob_path(descriptor)
-        body = path.read_bytes()
+        body = _read(path)
         if compute_digest(body) != descriptor.digest:
             raise BuildError(f"{path}: content does not match digest {descriptor.digest}")
         return body, _json_object(body, path)
@@ -95,7 +97,7 @@ class _Layout:
     def top(self, tag: str | None) -> Descriptor:
         """The descriptor in index.json to push under ``tag``."""
         path = self.root / "index.json"
-        entries = _json_object(path.read_bytes(), path).get("manifests")
+        entries = _json_object(_read(path), path).get("manifests")
         if not isinstance(entries, list) or not entries:
             raise UsageError(f"{path}: names no image")
         if len(entries) == 1:
@@ -117,6 +119,13 @@ class _Layout:
             )
         i, entry = named[0]
         return Descriptor.parse(entry, f"{path}: manifests[{i}]")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise BuildError(f"{path}: cannot read: {e.strerror}") from e
 
 
 def _json_object(body: bytes, path: Path) -> dict[str, Any]:
