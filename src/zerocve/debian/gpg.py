@@ -48,7 +48,8 @@ def _parse_status(text: str) -> _Status:
 
 def _gpgv(
     args: list[str], keyring: Path, what: str, tmp: Path, stdin: bytes | None = None
-) -> tuple[bytes, _Status]:
+) -> bytes:
+    """gpgv's output (what it verified), or SignatureError when no good signature holds."""
     binary = _binary_keyring(keyring, what, tmp)
     command = [
         "gpgv", "--homedir", str(tmp), "--status-fd", "2", "--keyring", str(binary), *args,
@@ -73,7 +74,7 @@ def _gpgv(
         lines = done.stderr.decode(errors="replace").splitlines()
         detail = next((ln for ln in lines if not ln.startswith("[GNUPG:]")), "no signature")
         raise SignatureError(f"{what}: signature not verified: {detail.removeprefix('gpgv: ')}")
-    return done.stdout, status
+    return done.stdout
 
 
 def _binary_keyring(keyring: Path, what: str, tmp: Path) -> Path:
@@ -102,7 +103,7 @@ def verify_clearsigned(data: bytes, keyring: Path, what: str) -> bytes:
     if data.count(_CLEARSIGN_HEADER) != 1 or not data.lstrip().startswith(_CLEARSIGN_HEADER):
         raise SignatureError(f"{what}: not one clearsigned message")
     with tempfile.TemporaryDirectory(prefix="zerocve-gpgv-") as tmp:
-        text, _ = _gpgv(["--output", "-", "-"], keyring, what, Path(tmp), stdin=data)
+        text = _gpgv(["--output", "-", "-"], keyring, what, Path(tmp), stdin=data)
     return text
 
 
