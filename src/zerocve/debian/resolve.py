@@ -51,7 +51,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from zerocve.debian import version as dpkg_version
@@ -206,6 +206,14 @@ def _field(pkg: BinaryPackage, name: str, text: str) -> list[Dependency]:
         raise ResolutionError(f"{pkg.name} {pkg.version} ({pkg.origin}): bad {name}: {e}") from e
 
 
+def _conflicts(pkg: BinaryPackage) -> Iterator[tuple[str, Relation]]:
+    """("conflicts" or "breaks", relation) for every relation of the two fields, in order."""
+    for field, text in (("Conflicts", pkg.conflicts), ("Breaks", pkg.breaks)):
+        for dependency in _field(pkg, field, text):
+            for relation in dependency:
+                yield field.lower(), relation
+
+
 def _provides(pkg: BinaryPackage) -> list[Relation]:
     if not pkg.provides:
         return []
@@ -341,15 +349,13 @@ class _Resolver:
                         f"{pkg.name} {pkg.version} is"
                         + (" (via Provides)" if relation.name != pkg.name else "")
                     )
-        for field, text in (("Conflicts", pkg.conflicts), ("Breaks", pkg.breaks)):
-            for dependency in _field(pkg, field, text):
-                for relation in dependency:
-                    for other in self.selected.values():
-                        if other.name != pkg.name and self._hits(relation, other):
-                            return (
-                                f"{pkg.name} {pkg.version} {field.lower()} {relation}, which "
-                                f"{other.name} {other.version} is"
-                            )
+        for field, relation in _conflicts(pkg):
+            for other in self.selected.values():
+                if other.name != pkg.name and self._hits(relation, other):
+                    return (
+                        f"{pkg.name} {pkg.version} {field} {relation}, which "
+                        f"{other.name} {other.version} is"
+                    )
         return None
 
     # -- the closure ------------------------------------------------------------------------
@@ -358,10 +364,8 @@ class _Resolver:
         key = self.u.key(pkg)
         self.selected[key] = pkg
         self.chains[key] = chain
-        for field, text in (("Conflicts", pkg.conflicts), ("Breaks", pkg.breaks)):
-            for dependency in _field(pkg, field, text):
-                for relation in dependency:
-                    self.conflicts_on[relation.name].append((pkg, field.lower(), relation))
+        for field, relation in _conflicts(pkg):
+            self.conflicts_on[relation.name].append((pkg, field, relation))
         self.queue.append(pkg)
 
     def satisfy(self, dependency: Dependency, group: str, chain: list[str], label: str) -> None:
@@ -377,7 +381,7 @@ class _Resolver:
         candidates: list[BinaryPackage],
         chain: list[str],
         label: str,
-        group: str | None = None,
+        group: str,
     ) -> None:
         """Select the first candidate that clashes with nothing selected, or fail."""
         rejected: list[str] = []
@@ -388,7 +392,7 @@ class _Resolver:
                 return
             rejected.append(reason)
         where = ", ".join(self.u.origins) or "no package index"
-        detail = "; ".join(rejected) or self.near_misses(dependency, group or self.u.native)
+        detail = "; ".join(rejected) or self.near_misses(dependency, group)
         raise ResolutionError(
             f"no candidate in {where}" + (f" ({detail})" if detail else ""),
             [*chain, label or format_dependency(dependency)],
@@ -427,9 +431,8 @@ class _Resolver:
             if request.name not in self.u.by_name:
                 self.satisfy((relation,), self.u.native, [], request.text)
             elif not self.selected_real(relation, self.u.native):
-                self.satisfy_with(
-                    (relation,), self.candidates(relation, self.u.native), [], request.text
-                )
+                candidates = self.candidates(relation, self.u.native)
+                self.satisfy_with((relation,), candidates, [], request.text, self.u.native)
         while self.queue:
             pkg = self.queue.popleft()
             chain = self.chains[self.u.key(pkg)]
