@@ -231,3 +231,16 @@ def test_damaged_cache_entry_is_a_miss(closure, tmp_path: Path) -> None:
     again = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
     assert again.image.digest == first.image.digest
     assert all(again.image.blobs[d].digest == d for d in again.image.blobs)
+
+
+def test_damaged_cache_reference_is_a_miss(closure, tmp_path: Path) -> None:
+    packages = closure(STATIC)
+    spec = load_spec(EXAMPLES / "static.yaml")
+    cache = BuildCache(tmp_path / "cache")
+    first = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
+    refs = [p for p in (tmp_path / "cache/refs").rglob("*") if p.is_file()]
+    assert refs
+    for n, ref in enumerate(refs):  # torn, garbage and binary references
+        ref.write_bytes([b"", b"not a digest", b"\xff\xfe"][n % 3])
+    again = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
+    assert again.image.digest == first.image.digest

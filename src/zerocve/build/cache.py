@@ -65,10 +65,12 @@ class BuildCache:
                      what="cannot write the build cache reference")
 
     def _read_ref(self, kind: str, key: str) -> str | None:
+        """The digest a reference names; a missing or damaged reference is a miss."""
         try:
-            return self._ref(kind, key).read_text().strip()
-        except FileNotFoundError:
+            digest = self._ref(kind, key).read_text().strip()
+        except (FileNotFoundError, UnicodeDecodeError):
             return None
+        return digest if _KEY_RE.match(_hex(digest)) else None
 
     # -- layers --------------------------------------------------------------------------
 
