@@ -29,7 +29,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -38,7 +38,7 @@ from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.repo import PackageIndex
 from zerocve.debian.resolve import parse_request, resolve
 from zerocve.errors import LockError, UsageError
-from zerocve.spec import ImageSpec, RepositorySpec
+from zerocve.spec import ImageSpec, RepositorySpec, field_location
 
 LOCK_VERSION: Literal[1] = 1
 _SHA256 = r"^[0-9a-f]{64}$"
@@ -220,13 +220,6 @@ def default_lock_path(spec_path: str | Path) -> Path:
     return path.with_name(path.stem + ".lock.json")
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
 def read_lock(path: str | Path) -> Lock:
     """Read and validate a lock file; every problem is a ``LockError`` naming the file."""
     path = Path(path)
@@ -250,7 +243,7 @@ def read_lock(path: str | Path) -> Lock:
     except ValidationError as e:
         first = e.errors()[0]
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise LockError(f"{path}: {_where(first['loc'])}: {first['msg']}{more}") from e
+        raise LockError(f"{path}: {field_location(first['loc'])}: {first['msg']}{more}") from e
 
 
 def dumps_lock(lock: Lock) -> str:
@@ -261,8 +254,10 @@ def dumps_lock(lock: Lock) -> str:
 def write_lock(lock: Lock, path: str | Path) -> None:
     """Write atomically: a temp file beside ``path``, fsynced, renamed over it. A crash leaves
     either the old lock or the new one, never half of one."""
-    write_atomic(Path(path), dumps_lock(lock).encode(), error=LockError,
-                 what="cannot write lock file")
+    write_atomic(
+        Path(path), dumps_lock(lock).encode(), error=LockError, what="cannot write lock file"
+    )
+
 
 __all__ = [
     "LOCK_VERSION",

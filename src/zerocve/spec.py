@@ -26,7 +26,7 @@ class RepositorySpec(_Model):
     uri: str
     suites: list[str] = Field(min_length=1)
     components: list[str] = Field(default_factory=lambda: ["main"], min_length=1)
-    keyring: str | None = None  # None: the repository is trusted only if signed-by is implied
+    keyring: str | None = None  # None: nothing to verify it with; the repository client refuses it
 
     @field_validator("uri")
     @classmethod
@@ -139,11 +139,16 @@ def _field_names(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _describe(err: dict[str, Any]) -> str:
-    loc = err["loc"]
+def field_location(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as the document spells it: ``contents.repositories[0].uri``."""
     where = ""
     for part in loc:
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    return where or "(top level)"
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = err["loc"]
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown field"
@@ -152,34 +157,28 @@ def _describe(err: dict[str, Any]) -> str:
             close = difflib.get_close_matches(str(loc[-1]), _field_names(parent_model), n=1)
             if close:
                 message += f" (did you mean {close[0]!r}?)"
-    return f"{where or '(top level)'}: {message}"
+    return f"{field_location(loc)}: {message}"
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field's annotation holds: itself, or inside ``list[...]`` or ``... | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next(filter(None, map(_model_in, getattr(annotation, "__args__", ()))), None)
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model a location points into, for 'did you mean' suggestions."""
-    model: Any = ImageSpec
+    model: type[BaseModel] = ImageSpec
     for part in loc:
         if isinstance(part, int):
             continue
-        field = next(
-            (f for n, f in model.model_fields.items() if part in (n, f.alias)), None
-        )
-        if field is None:
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        inner = None if field is None else _model_in(field.annotation)
+        if inner is None:
             return None
-        annotation = field.annotation
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        model = next(
-            (
-                inner
-                for c in candidates
-                for inner in (c, *getattr(c, "__args__", ()))
-                if isinstance(inner, type) and issubclass(inner, BaseModel)
-            ),
-            None,
-        )
-        if model is None:
-            return None
-    return model if isinstance(model, type) else None
+        model = inner
+    return model
 
 
 def parse_spec(text: str, source: str = "<spec>") -> ImageSpec:
