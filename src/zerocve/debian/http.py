@@ -146,7 +146,4 @@ def _file_chunks(url: str, advance: Callable[[float], None] | None) -> Iterator[
     except OSError as e:
         raise FetchError(f"{url}: {e.strerror}") from e
     with f:
-        while chunk := f.read(_CHUNK):
-            if advance is not None:
-                advance(len(chunk))
-            yield chunk
+        yield from _counted(iter(lambda: f.read(_CHUNK), b""), advance)
