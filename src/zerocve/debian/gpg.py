@@ -50,7 +50,7 @@ def _gpgv(
     args: list[str], keyring: Path, what: str, tmp: Path, stdin: bytes | None = None
 ) -> bytes:
     """gpgv's output (what it verified), or SignatureError when no good signature holds."""
-    binary = _binary_keyring(keyring, what, tmp)
+    binary = binary_keyring(keyring, what, tmp)
     command = [
         "gpgv", "--homedir", str(tmp), "--status-fd", "2", "--keyring", str(binary), *args,
     ]  # fmt: skip
@@ -77,7 +77,7 @@ def _gpgv(
     return done.stdout
 
 
-def _binary_keyring(keyring: Path, what: str, tmp: Path) -> Path:
+def binary_keyring(keyring: Path, what: str, tmp: Path) -> Path:
     """gpgv reads binary keyrings only: an ASCII-armored one is dearmored into ``tmp``."""
     keyring = keyring.absolute()  # gpgv looks up bare names in its home directory
     try:
@@ -87,11 +87,16 @@ def _binary_keyring(keyring: Path, what: str, tmp: Path) -> Path:
     if not head.lstrip().startswith(b"-----BEGIN PGP"):
         return keyring
     out = tmp / "keyring.gpg"
-    done = subprocess.run(
-        ["gpg", "--batch", "--homedir", str(tmp), "--dearmor", "--output", str(out),
-         str(keyring)],
-        capture_output=True, check=False,
-    )  # fmt: skip
+    try:
+        done = subprocess.run(
+            ["gpg", "--batch", "--homedir", str(tmp), "--dearmor", "--output", str(out),
+             str(keyring)],
+            capture_output=True, check=False,
+        )  # fmt: skip
+    except FileNotFoundError as e:
+        raise SignatureError(
+            f"{keyring}: gpg is not installed to read it (apt-get install gpg)"
+        ) from e
     if done.returncode != 0:
         lines = done.stderr.decode(errors="replace").strip().splitlines() or ["gpg failed"]
         raise SignatureError(f"{keyring}: not a valid armored keyring: {lines[-1]}")

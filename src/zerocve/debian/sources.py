@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from zerocve._atomic import write_atomic
 from zerocve.debian.cache import default_cache_dir
+from zerocve.debian.gpg import binary_keyring
 from zerocve.errors import SpecError
 from zerocve.spec import RepositorySpec
 
@@ -208,17 +209,12 @@ def _trusted_keyring(etc_apt: Path, key_dir: Path) -> str | None:
     files = [etc_apt / "trusted.gpg"]
     if parts.is_dir():
         files += sorted(p for p in parts.iterdir() if p.suffix in (".gpg", ".asc"))
-    blob = b""
+    blob = b""  # binary OpenPGP keyrings concatenate
     for path in files:
         if not path.is_file():
             continue
-        data = path.read_bytes()
-        if path.suffix == ".asc":
-            done = subprocess.run(["gpg", "--dearmor"], input=data, capture_output=True)
-            if done.returncode != 0:
-                raise SpecError(f"{path}: not an OpenPGP key file")
-            data = done.stdout
-        blob += data  # binary OpenPGP keyrings concatenate
+        with tempfile.TemporaryDirectory(prefix="zerocve-keys-") as tmp:
+            blob += binary_keyring(path, "apt's trusted keys", Path(tmp)).read_bytes()
     return _store_key(blob, key_dir, ".gpg") if blob else None
 
 
