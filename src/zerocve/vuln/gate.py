@@ -43,12 +43,6 @@ _STATES = {
 # What the CLI offers for --min-severity: "unknown" is not a threshold (see above).
 THRESHOLDS = tuple(s for s in Severity if s is not Severity.UNKNOWN)
 
-# Exit codes shared by scan, build and publish (documented in --help and the README).
-EXIT_CLEAN = 0
-EXIT_GATE = 1
-EXIT_USAGE = 2
-EXIT_FAILURE = 3
-
 
 def over_gate(
     findings: Iterable[Finding], fail_on: FailOn, min_severity: Severity = Severity.NEGLIGIBLE
