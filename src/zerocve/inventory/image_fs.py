@@ -6,7 +6,7 @@ layers below, ``.wh..wh..opq`` hides everything below in its directory, and both
 lower layers only, whatever their place in the tar. Each layer is streamed once; the tree
 keeps every entry's kind and link target (cheap) but the content only of the few files a
 predicate wants, re-reading one layer later for a wanted file reached through an unexpected
-link. Each blob's SHA256 is checked as it streams: a truncated or altered layer is an error,
+link. Each blob's digest is checked as it streams: a truncated or altered layer is an error,
 not a silently shorter package list. What a layer holds (``LayerIndex``) depends only on its
 digest, so ``layer_cache`` keeps it and a second scan of the same image streams nothing.
 """

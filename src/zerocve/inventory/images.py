@@ -79,11 +79,12 @@ def digest_matches(data: bytes, digest: str) -> bool:
     return hashlib.new(algorithm, data).hexdigest() == hexdigest
 
 
-def checked_digest(digest: str) -> str:
-    """``digest`` when it is ``sha256:``/``sha512:`` + lowercase hex (it becomes a path)."""
+def checked_digest(digest: str, where: str) -> str:
+    """``digest`` when it is ``sha256:``/``sha512:`` + lowercase hex (it becomes a path);
+    ``where`` names the image in the error."""
     algorithm, _, hexdigest = digest.partition(":")
     if algorithm not in ("sha256", "sha512") or not re.fullmatch(r"[0-9a-f]{64,128}", hexdigest):
-        raise InventoryError(f"invalid digest {digest!r}")
+        raise InventoryError(f"{where}: invalid digest {digest!r}")
     return digest
 
 
@@ -131,11 +132,7 @@ class SelectedImage:
 
 
 def _candidates(
-    source: ImageSource,
-    document: dict[str, Any],
-    platform: Platform | None,
-    ref_name: str | None,
-    depth: int = 0,
+    source: ImageSource, document: dict[str, Any], ref_name: str | None, depth: int = 0
 ) -> Iterator[tuple[str, Platform | None]]:
     """(manifest digest, declared platform) of every image manifest under an index."""
     if depth > _MAX_NESTING:
@@ -152,7 +149,7 @@ def _candidates(
         media_type = entry.get("mediaType", "")
         if media_type in INDEX_TYPES:
             nested = source.manifest(entry["digest"])
-            yield from _candidates(source, nested, platform, None, depth + 1)
+            yield from _candidates(source, nested, None, depth + 1)
         elif media_type in MANIFEST_TYPES:
             yield entry["digest"], Platform.from_json(entry.get("platform"))
 
@@ -174,7 +171,7 @@ def select_image(
         chosen: tuple[str | None, dict[str, Any]] = (digest, document)
     else:
         found: list[tuple[str, Platform | None, dict[str, Any]]] = []
-        for candidate, platform_of in _candidates(source, document, wanted, ref_name):
+        for candidate, platform_of in _candidates(source, document, ref_name):
             manifest = source.manifest(candidate)
             if _is_image(manifest):  # attestations and signatures are manifests too
                 found.append((candidate, platform_of, manifest))

@@ -46,9 +46,8 @@ class _BlobStoreSource(ImageSource):
             raise InventoryError(f"{self.description}: {name} is larger than {limit} bytes")
         return data
 
-    @staticmethod
-    def _blob_name(digest: str) -> str:
-        return "blobs/" + checked_digest(digest).replace(":", "/")
+    def _blob_name(self, digest: str) -> str:
+        return "blobs/" + checked_digest(digest, self.description).replace(":", "/")
 
     def root(self) -> tuple[dict[str, Any], str | None]:
         where = f"{self.description}: index.json"
@@ -175,7 +174,10 @@ class DockerArchiveSource(ImageSource):
             digests = []
             for name, diff_id in zip(layers, diff_ids, strict=True):
                 blob = re.fullmatch(r"blobs/(sha256)/([0-9a-f]{64})", normalize(str(name)))
-                digest = f"{blob[1]}:{blob[2]}" if blob else checked_digest(str(diff_id))
+                if blob:
+                    digest = f"{blob[1]}:{blob[2]}"
+                else:
+                    digest = checked_digest(str(diff_id), self.description)
                 self._layers[digest] = str(name)
                 digests.append({"digest": digest})
             self._images[key] = {
@@ -258,11 +260,12 @@ class RegistrySource(ImageSource):
         return self._get(digest)[0]
 
     def config(self, digest: str) -> dict[str, Any]:
-        data = self._client.get_blob(self.reference.repository, checked_digest(digest))
+        checked = checked_digest(digest, self.description)
+        data = self._client.get_blob(self.reference.repository, checked)
         return parse_json(data, f"{self.description}: config {digest}")
 
     def layer(self, digest: str) -> Layer:
-        path = Path(self._tmp.name) / checked_digest(digest).replace(":", "-")
+        path = Path(self._tmp.name) / checked_digest(digest, self.description).replace(":", "-")
 
         @contextmanager
         def open_layer() -> Iterator[BinaryIO]:
