@@ -5,7 +5,7 @@ stores each ``LayerIndex`` (entry kinds, link targets, the wanted files' content
 whiteouts) as JSON under ``<cache>/layer-index/<key>/<algorithm>-<hex>.json``. ``key``
 names what the index was read for (which files were wanted), so a scanner that starts
 wanting more files uses a new key instead of trusting indexes that lack them. Entries are
-written to a temp file, fsynced and renamed; an unreadable entry is a miss, re-read from the
+written atomically (``zerocve._atomic``); an unreadable entry is a miss, re-read from the
 layer and rewritten. The index is cached only after the layer's digest was verified.
 """
 
@@ -14,13 +14,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from zerocve._atomic import write_atomic
 from zerocve.debian.cache import default_cache_dir
+from zerocve.errors import InventoryError
 from zerocve.inventory.image_fs import Entry, LayerIndex
 from zerocve.inventory.tree import Node
 
@@ -53,19 +53,9 @@ class LayerCache:
         if path is None:
             return
         data = json.dumps(_encode(index), separators=(",", ":")).encode()
-        temp = None
-        try:
+        with contextlib.suppress(OSError, InventoryError):
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, path)
-        except OSError:
-            if temp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
+            write_atomic(path, data, error=InventoryError)
 
 
 def _encode(index: LayerIndex) -> dict[str, Any]:
