@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
-from zerocve.vuln.feeds.interface import Advisory, Affected, Feed, check_version
+from zerocve.vuln.feeds.interface import Advisory, Affected, Feed, check_version, read_input
 
 
 class _Model(BaseModel):
@@ -143,10 +143,7 @@ class DebianTrackerFeed(Feed):
             raise AdvisoryError(
                 f"{source}: the Debian tracker feed is a JSON file, not a directory"
             )
-        try:
-            data = source.read_bytes()
-        except OSError as e:
-            raise AdvisoryError(f"{source}: cannot read: {e.strerror}") from e
+        data = read_input(source)
         if data[:2] == b"\x1f\x8b":  # a saved copy of the gzip-encoded response
             try:
                 data = gzip.decompress(data)

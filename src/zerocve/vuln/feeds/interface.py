@@ -31,6 +31,14 @@ def check_version(version: str | None, where: str) -> None:
         raise AdvisoryError(f"{where}: {e}") from None
 
 
+def read_input(path: Path) -> bytes:
+    """The bytes of one feed file; AdvisoryError naming it when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise AdvisoryError(f"{path}: cannot read: {e.strerror}") from e
+
+
 @dataclass(frozen=True)
 class Affected:
     """One affected range of one source package in one release, as one feed says.

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from zerocve.debian.releases import CODENAMES
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
-from zerocve.vuln.feeds.interface import Advisory, Affected, Feed, check_version
+from zerocve.vuln.feeds.interface import Advisory, Affected, Feed, check_version, read_input
 from zerocve.vuln.model import Cvss
 from zerocve.vuln.severity import parse_vector
 
@@ -174,7 +174,7 @@ class OsvFeed(Feed):
         elif zipfile.is_zipfile(source):
             yield from self._zip(source, reporter)
         elif source.suffix == ".json":
-            advisory = parse_record(self._read(source), str(source))
+            advisory = parse_record(read_input(source), str(source))
             if advisory:
                 yield advisory
         else:
@@ -182,19 +182,12 @@ class OsvFeed(Feed):
                 f"{source}: not an OSV zip, directory or .json file (truncated download?)"
             )
 
-    @staticmethod
-    def _read(path: Path) -> bytes:
-        try:
-            return path.read_bytes()
-        except OSError as e:
-            raise AdvisoryError(f"{path}: cannot read: {e.strerror}") from e
-
     def _directory(self, root: Path, reporter: Reporter) -> Iterator[Advisory]:
         files = sorted(root.rglob("*.json"))
         # Progress in bytes, like the download and the tracker (the CLI shows byte counts).
         with reporter.task(f"OSV {root.name}", total=sum(p.stat().st_size for p in files)) as task:
             for path in files:
-                data = self._read(path)
+                data = read_input(path)
                 advisory = parse_record(data, str(path))
                 if advisory:
                     yield advisory
