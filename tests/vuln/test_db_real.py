@@ -38,12 +38,7 @@ def test_full_zip_meets_the_db_goals(full):
 
 def test_warm_scan_of_300_packages(full):
     with db.open_db(full.path) as advisories:
-        conn = advisories._conn
-        newest: dict[str, list[str]] = {}
-        for package, fixed in conn.execute(
-            "SELECT package, fixed FROM affected WHERE release = 'bookworm' AND fixed IS NOT NULL"
-        ):
-            newest.setdefault(package, []).append(fixed)
+        newest = advisories.fixed_versions("bookworm")
         names = sorted(newest)[:300]
         # Two binaries per source, at the newest fixed version (an up-to-date image) for
         # most, and at an old version for every tenth source.

@@ -11,7 +11,6 @@ import pytest
 from support.findings import DIGEST, LIBSSL, OPENSSL, ZLIB, finding, inventory, sample_result
 from zerocve.vuln import vex
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
-from zerocve.vuln.formats.interface import _now
 from zerocve.vuln.formats.table import grouped, summary
 from zerocve.vuln.model import ScanResult, Severity, State, Suppression
 
@@ -185,7 +184,7 @@ def test_source_date_epoch_sets_the_timestamp(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1739318400")
     assert RenderOptions().timestamp_text == "2025-02-12T00:00:00Z"
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
-    assert abs((_now() - datetime.now(tz=UTC)).total_seconds()) < 5
+    assert abs((RenderOptions().timestamp - datetime.now(tz=UTC)).total_seconds()) < 5
 
 
 def test_openvex_ids_follow_content_not_time() -> None:

@@ -231,6 +231,16 @@ class AdvisoryDB:
                 rows.append(AffectedRow(vuln, self._feeds[src], affected))
         return rows
 
+    def fixed_versions(self, release: str) -> dict[str, list[str]]:
+        """Every fixed version stored for each source package of ``release``."""
+        result: dict[str, list[str]] = {}
+        for package, fixed in self._conn.execute(
+            "SELECT package, fixed FROM affected WHERE release = ? AND fixed IS NOT NULL",
+            (release,),
+        ):
+            result.setdefault(package, []).append(fixed)
+        return result
+
     def details(self, ids: Collection[str]) -> dict[str, VulnDetails]:
         """Descriptions, CVSS vectors and aliases for these ids."""
         wanted = sorted(set(ids))
