@@ -39,7 +39,7 @@ def _purl(text: Any) -> PackageURL | None:
 
 def _version(purl: PackageURL) -> str:
     version = purl.version or ""
-    epoch = (purl.qualifiers or {}).get("epoch")  # type: ignore[union-attr]
+    epoch = _qualifiers(purl).get("epoch")
     if epoch and ":" not in version:
         version = f"{epoch}:{version}"
     return version
