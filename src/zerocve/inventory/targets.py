@@ -38,7 +38,22 @@ from zerocve.inventory.tree import DirectoryTree
 from zerocve.oci.reference import parse_reference
 from zerocve.progress import NULL_REPORTER, Reporter, Task
 
-PREFIXES = ("oci:", "oci-archive:", "docker://", "dir:", "sbom:")
+_KINDS = {
+    "oci:": "layout",
+    "oci-archive:": "archive",
+    "docker://": "registry",
+    "dir:": "rootfs",
+    "sbom:": "sbom",
+}
+PREFIXES = tuple(_KINDS)
+
+
+def without_prefix(target: str) -> str:
+    """``target`` without its transport prefix, when it has one."""
+    for prefix in PREFIXES:
+        if target.startswith(prefix):
+            return target[len(prefix) :]
+    return target
 
 
 def _layout_and_tag(text: str) -> tuple[Path, str | None]:
@@ -84,15 +99,8 @@ def _is_host(component: str) -> bool:
 def kind_of(target: str) -> tuple[str, str]:
     """(kind, location) for ``target``: kind is one of layout, archive, registry, rootfs,
     sbom. ``UsageError`` when it is none of them."""
-    for prefix in PREFIXES:
+    for prefix, kind in _KINDS.items():
         if target.startswith(prefix):
-            kind = {
-                "oci:": "layout",
-                "oci-archive:": "archive",
-                "docker://": "registry",
-                "dir:": "rootfs",
-                "sbom:": "sbom",
-            }[prefix]
             return kind, target[len(prefix) :]
     path = Path(target)
     if path.is_dir():
@@ -155,4 +163,4 @@ def open_inventory(
     return _image(source, target, platform, None, name, reporter)
 
 
-__all__ = ["PREFIXES", "kind_of", "open_inventory"]
+__all__ = ["PREFIXES", "kind_of", "open_inventory", "without_prefix"]

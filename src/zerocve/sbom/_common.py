@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from zerocve.debian.model import InstalledPackage
 from zerocve.errors import UsageError
 from zerocve.inventory.model import Inventory
+from zerocve.inventory.targets import without_prefix
 from zerocve.vuln.purls import deb_purl
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def subject_name(inventory: Inventory) -> str:
     """What the document describes: the image name, else the target's last path part."""
     if inventory.image_name:
         return inventory.image_name
-    target = re.sub(r"^(oci|oci-archive|dir|sbom):|^docker://", "", inventory.target)
+    target = without_prefix(inventory.target)
     return PurePosixPath(target.rstrip("/")).name or target or "rootfs"
 
 

@@ -10,7 +10,7 @@ from packageurl import PackageURL
 
 from zerocve.debian.model import InstalledPackage
 from zerocve.inventory.model import Inventory
-from zerocve.inventory.targets import PREFIXES
+from zerocve.inventory.targets import without_prefix
 
 _TAG = re.compile(r":[^/:]+$")
 
@@ -45,11 +45,7 @@ def image_repository(image_name: str) -> str:
 def _name_from_target(target: str) -> str:
     """``oci:out/python:3.11`` → ``python``: a layout or an archive has no repository name,
     so its file name stands in (the digest is what identifies the image)."""
-    for prefix in PREFIXES:
-        if target.startswith(prefix):
-            target = target[len(prefix) :]
-            break
-    base = PurePosixPath(target.rstrip("/")).name
+    base = PurePosixPath(without_prefix(target).rstrip("/")).name
     return base.split(":", 1)[0] or "image"
 
 
