@@ -28,3 +28,8 @@ class Inventory:
     # Problems that did not stop the inventory, e.g. "var/lib/dpkg/status: 2 junk stanzas
     # skipped"; reports show them.
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def is_image(self) -> bool:
+        """An image (named or with a digest), as opposed to a root filesystem."""
+        return self.image_digest is not None or self.image_name is not None

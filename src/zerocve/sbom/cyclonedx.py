@@ -78,9 +78,8 @@ def _component(
 
 
 def _root(inventory: Inventory) -> dict[str, Any]:
-    is_image = inventory.image_digest is not None or inventory.image_name is not None
     root: dict[str, Any] = {
-        "type": "container" if is_image else "operating-system",
+        "type": "container" if inventory.is_image else "operating-system",
         "bom-ref": ROOT_REF,
         "name": subject_name(inventory),
     }

@@ -87,7 +87,6 @@ def _source(package: InstalledPackage, inventory: Inventory) -> dict[str, Any]:
 
 
 def _root(inventory: Inventory) -> dict[str, Any]:
-    is_image = inventory.image_digest is not None or inventory.image_name is not None
     root: dict[str, Any] = {
         "SPDXID": "SPDXRef-root",
         "name": subject_name(inventory),
@@ -98,7 +97,7 @@ def _root(inventory: Inventory) -> dict[str, Any]:
         "copyrightText": NOASSERTION,
         # The 2.3 JSON schema spells this value with an underscore (the tag-value format
         # uses a dash); JSON documents must follow the schema.
-        "primaryPackagePurpose": "CONTAINER" if is_image else "OPERATING_SYSTEM",
+        "primaryPackagePurpose": "CONTAINER" if inventory.is_image else "OPERATING_SYSTEM",
     }
     if inventory.image_digest:
         root["versionInfo"] = inventory.image_digest

@@ -52,7 +52,7 @@ def _name_from_target(target: str) -> str:
 def image_purl(inventory: Inventory) -> str | None:
     """``pkg:oci/python@sha256:…?repository_url=127.0.0.1:5000/team/python``; ``None`` for a
     target that is not an image (a root filesystem with no name and no digest)."""
-    if inventory.image_digest is None and inventory.image_name is None:
+    if not inventory.is_image:
         return None
     qualifiers: dict[str, str] = {}
     if inventory.image_name is not None:
