@@ -1,14 +1,11 @@
-"""What SPDX and CycloneDX output share: creation time, stable identifiers, source purls,
-checksums and the name of the thing described."""
+"""What SPDX and CycloneDX output share: creation time, source purls, checksums and the name
+of the thing described."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import os
 import re
-import uuid
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -28,13 +25,12 @@ Checksums = Mapping[str, str]
 TOOL = "zerocve"
 
 
-def creation_time(epoch: int | None = None, env: Mapping[str, str] | None = None) -> str:
+def creation_time(epoch: int | None = None) -> str:
     """RFC 3339 UTC, second precision: ``epoch`` when given (a build's date), else
     ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
     if epoch is not None:
         return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    env = os.environ if env is None else env
-    epoch_text = env.get("SOURCE_DATE_EPOCH")
+    epoch_text = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch_text:
         try:
             moment = dt.datetime.fromtimestamp(int(epoch_text), dt.UTC)
@@ -43,24 +39,6 @@ def creation_time(epoch: int | None = None, env: Mapping[str, str] | None = None
     else:
         moment = dt.datetime.now(dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def stable_uuid(inventory: Inventory, created: str, fmt: str) -> uuid.UUID:
-    """A UUID that depends only on what the document says, so the same inventory at the same
-    SOURCE_DATE_EPOCH gives the same bytes, and any change gives a new serial number."""
-    content = json.dumps(
-        [
-            fmt,
-            created,
-            subject_name(inventory),
-            inventory.image_digest,
-            [
-                (p.name, p.version, p.architecture, p.source, p.source_version, p.licenses)
-                for p in inventory.packages
-            ],
-        ]
-    )
-    return uuid.uuid5(uuid.NAMESPACE_URL, "zerocve:" + hashlib.sha256(content.encode()).hexdigest())
 
 
 def subject_name(inventory: Inventory) -> str:
@@ -109,6 +87,5 @@ __all__ = [
     "creation_time",
     "lock_checksums",
     "source_purl",
-    "stable_uuid",
     "subject_name",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from typing import Any
 
 from zerocve import __version__
@@ -26,7 +27,6 @@ from zerocve.sbom._common import (
     checksum,
     creation_time,
     source_purl,
-    stable_uuid,
     subject_name,
 )
 from zerocve.vuln.purls import image_purl, package_purl
@@ -41,6 +41,24 @@ def _spdx_id(kind: str, *parts: str) -> str:
     readable = re.sub(r"[^A-Za-z0-9.-]", "-", "-".join(parts))
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:8]
     return f"SPDXRef-{kind}-{readable}-{digest}"
+
+
+def _stable_uuid(inventory: Inventory, created: str) -> uuid.UUID:
+    """A UUID that depends only on what the document says, so the same inventory at the same
+    SOURCE_DATE_EPOCH gives the same bytes, and any change gives a new namespace."""
+    content = json.dumps(
+        [
+            "spdx",
+            created,
+            subject_name(inventory),
+            inventory.image_digest,
+            [
+                (p.name, p.version, p.architecture, p.source, p.source_version, p.licenses)
+                for p in inventory.packages
+            ],
+        ]
+    )
+    return uuid.uuid5(uuid.NAMESPACE_URL, "zerocve:" + hashlib.sha256(content.encode()).hexdigest())
 
 
 def _purl_ref(purl: str) -> list[dict[str, str]]:
@@ -155,7 +173,7 @@ def render(
             }
         )
     name = subject_name(inventory)
-    serial = stable_uuid(inventory, created, "spdx")
+    serial = _stable_uuid(inventory, created)
     document: dict[str, Any] = {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
