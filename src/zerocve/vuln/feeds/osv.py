@@ -184,8 +184,12 @@ class OsvFeed(Feed):
 
     def _directory(self, root: Path, reporter: Reporter) -> Iterator[Advisory]:
         files = sorted(root.rglob("*.json"))
+        try:
+            total = sum(p.stat().st_size for p in files)
+        except OSError as e:  # a dangling symlink, a file removed meanwhile
+            raise AdvisoryError(f"{e.filename}: cannot read: {e.strerror}") from e
         # Progress in bytes, like the download and the tracker (the CLI shows byte counts).
-        with reporter.task(f"OSV {root.name}", total=sum(p.stat().st_size for p in files)) as task:
+        with reporter.task(f"OSV {root.name}", total=total) as task:
             for path in files:
                 data = read_input(path)
                 advisory = parse_record(data, str(path))
