@@ -399,6 +399,30 @@ def test_valid_until(
             assert len(index.packages) == 2
 
 
+@pytest.mark.parametrize(
+    ("now", "ignore", "refused"),
+    [
+        (datetime(2026, 10, 31, 23, 0, tzinfo=UTC), False, True),  # an hour before its Date
+        (datetime(2026, 10, 31, 23, 55, tzinfo=UTC), False, False),  # within clock skew
+        (datetime(2026, 10, 31, 23, 0, tzinfo=UTC), True, False),
+    ],
+)
+def test_release_from_the_future(
+    repo: AptRepo, tmp_path: Path, now: datetime, ignore: bool, refused: bool
+) -> None:
+    with RepoClient(tmp_path / "c", clock=lambda: now, ignore_valid_until=ignore) as client:
+        if refused:
+            with pytest.raises(RepositoryError) as raised:
+                client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+            assert str(raised.value) == (
+                f"{repo.uri} {SUITE}: Release is not valid yet (dated 2026-11-01 00:00:00 UTC); "
+                "check this machine's clock, or use --ignore-valid-until"
+            )
+        else:
+            (index,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+            assert len(index.packages) == 2
+
+
 # -- index integrity -----------------------------------------------------------------------
 
 

@@ -18,7 +18,8 @@ IgnoreValidUntilOption = Annotated[
     bool,
     typer.Option(
         "--ignore-valid-until",
-        help="Accept Release files past their Valid-Until date (e.g. snapshot archives).",
+        help="Accept Release files past their Valid-Until date (e.g. snapshot archives) or "
+        "dated in the future.",
     ),
 ]
 FileOption = Annotated[

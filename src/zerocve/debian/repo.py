@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256 as _sha256
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -39,6 +39,8 @@ _COMPRESSIONS: tuple[tuple[str, Callable[[bytes], bytes]], ...] = (
     ("", bytes),
 )
 
+
+FUTURE_TOLERANCE = timedelta(minutes=10)  # clock skew forgiven on a Release Date
 
 @dataclass(frozen=True)
 class PackageIndex:
@@ -148,11 +150,18 @@ class RepoClient:
             raise RepositoryError(
                 f"{what}: Release is for {release.codename or release.suite}, not {suite}"
             )
-        expiry = release.valid_until
-        if expiry and self.clock() > expiry and not self.ignore_valid_until:
+        now, expiry, issued = self.clock(), release.valid_until, release.date
+        if expiry and now > expiry and not self.ignore_valid_until:
             raise RepositoryError(
                 f"{what}: Release expired on {expiry.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; "
                 "use --ignore-valid-until"
+            )
+        # As apt does: a Release from the future means a wrong clock here or a forged date.
+        if issued and issued - now > FUTURE_TOLERANCE and not self.ignore_valid_until:
+            raise RepositoryError(
+                f"{what}: Release is not valid yet (dated "
+                f"{issued.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC); check this machine's clock, "
+                "or use --ignore-valid-until"
             )
         return release, _sha256(text).hexdigest()
 
