@@ -20,16 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from zerocve.errors import BuildError, UsageError
-from zerocve.oci.image import ANNOTATION_REF_NAME
-from zerocve.oci.reference import Reference
-from zerocve.oci.registry import (
+from zerocve.oci.media_types import (
+    ANNOTATION_REF_NAME,
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,
     OCI_MANIFEST,
-    RegistryClient,
-    compute_digest,
 )
+from zerocve.oci.reference import Reference
+from zerocve.oci.registry import RegistryClient, compute_digest
 from zerocve.progress import NULL_REPORTER, Reporter
 
 CHUNK_THRESHOLD = 16 << 20

@@ -13,8 +13,8 @@ import pytest
 from support.faultproxy import ANSWER_429, ANSWER_500, CORRUPT, FaultProxy, kind
 from support.registry import Registry, free_port
 from zerocve.errors import RegistryError
+from zerocve.oci.media_types import OCI_MANIFEST
 from zerocve.oci.registry import (
-    OCI_MANIFEST,
     RegistryClient,
     compute_digest,
     is_loopback,

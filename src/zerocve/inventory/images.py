@@ -18,18 +18,9 @@ from typing import Any
 
 from zerocve.errors import InventoryError, UsageError
 from zerocve.inventory.image_fs import Layer
+from zerocve.oci.media_types import ANNOTATION_REF_NAME as REF_NAME
+from zerocve.oci.media_types import IMAGE_CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
-MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
-IMAGE_CONFIG_TYPES = (
-    "application/vnd.oci.image.config.v1+json",
-    "application/vnd.docker.container.image.v1+json",
-)
-REF_NAME = "org.opencontainers.image.ref.name"
 DEFAULT_PLATFORM = "linux/amd64"
 # The distribution spec lets registries refuse manifests over 4 MiB; nothing real is larger.
 MAX_MANIFEST = 4 << 20

@@ -18,9 +18,6 @@ from typing import Any, BinaryIO, cast
 from zerocve.errors import InventoryError
 from zerocve.inventory.image_fs import Layer
 from zerocve.inventory.images import (
-    DOCKER_LIST,
-    DOCKER_MANIFEST,
-    IMAGE_CONFIG_TYPES,
     MAX_MANIFEST,
     ImageSource,
     checked_digest,
@@ -28,6 +25,12 @@ from zerocve.inventory.images import (
     parse_json,
 )
 from zerocve.inventory.tree import normalize
+from zerocve.oci.media_types import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    IMAGE_CONFIG_TYPES,
+    MANIFEST_MEDIA_TYPES,
+)
 from zerocve.oci.reference import parse_reference
 from zerocve.progress import NULL_REPORTER, Reporter
 
@@ -197,7 +200,7 @@ class DockerArchiveSource(ImageSource):
             {"mediaType": DOCKER_MANIFEST, "digest": key, "platform": image["platform"]}
             for key, image in self._images.items()
         ]
-        return {"mediaType": DOCKER_LIST, "manifests": entries}, None
+        return {"mediaType": DOCKER_MANIFEST_LIST, "manifests": entries}, None
 
     def manifest(self, digest: str) -> dict[str, Any]:
         return self._images[digest]
@@ -242,7 +245,6 @@ class RegistrySource(ImageSource):
         self._tmp = tempfile.TemporaryDirectory(prefix="zerocve-pull-")
 
     def _get(self, reference: str) -> tuple[dict[str, Any], str]:
-        from zerocve.oci.registry import MANIFEST_MEDIA_TYPES
 
         # RegistryError (which names host, repository and operation) passes through as is.
         fetched = self._client.get_manifest(

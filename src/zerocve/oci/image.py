@@ -14,14 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zerocve.errors import BuildError
+from zerocve.oci import media_types
 from zerocve.oci.layer import Layer
 
-MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
-MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
-MEDIA_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-ANNOTATION_CREATED = "org.opencontainers.image.created"
-ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+MEDIA_MANIFEST = media_types.OCI_MANIFEST
+MEDIA_INDEX = media_types.OCI_INDEX
+MEDIA_CONFIG = media_types.OCI_CONFIG
+MEDIA_LAYER_GZIP = media_types.OCI_LAYER_GZIP
+ANNOTATION_CREATED = media_types.ANNOTATION_CREATED
+ANNOTATION_REF_NAME = media_types.ANNOTATION_REF_NAME
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -38,13 +38,8 @@ import httpx
 
 from zerocve.errors import RegistryError
 from zerocve.oci.auth import TokenAuth, lookup_credentials
+from zerocve.oci.media_types import MANIFEST_MEDIA_TYPES
 from zerocve.progress import NULL_REPORTER, Reporter, Task
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_MEDIA_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
 
 _DIGEST = re.compile(r"(sha256|sha512):[a-f0-9]+")
 _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
