@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from zerocve._atomic import write_atomic
-from zerocve.build.cache import BuildCache
-from zerocve.build.image import BuiltImage, build
+from zerocve.assemble.cache import BuildCache
+from zerocve.assemble.image import BuiltImage, build
 from zerocve.debian.repo import DebRef, RepoClient
 from zerocve.debian.sources import host_repositories
 from zerocve.debian.version import compare

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from zerocve.build.image import BuiltImage, write_archive, write_layout
+from zerocve.assemble.image import BuiltImage, write_archive, write_layout
 from zerocve.cli._app import app, console, reporter
 from zerocve.cli._gate import (
     FailOnOption,

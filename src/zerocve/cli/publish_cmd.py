@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from zerocve.build.image import write_layout
+from zerocve.assemble.image import write_layout
 from zerocve.cli._app import app, console, reporter
 from zerocve.cli._gate import (
     FailOnOption,

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from craft import Member, crafted, directory
 
-from zerocve.build.accounts import account_entries, run_as
-from zerocve.build.dpkg_db import status_file, status_stanza
-from zerocve.build.postinst import ca_certificates, nsswitch, os_release, timezone
-from zerocve.build.rootfs import unpack
+from zerocve.assemble.accounts import account_entries, run_as
+from zerocve.assemble.dpkg_db import status_file, status_stanza
+from zerocve.assemble.postinst import ca_certificates, nsswitch, os_release, timezone
+from zerocve.assemble.rootfs import unpack
 from zerocve.errors import SpecError
 from zerocve.oci.layer import Entry, EntryKind
 from zerocve.spec import DEFAULT_ACCOUNTS, Accounts, Group, User

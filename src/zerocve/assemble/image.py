@@ -18,17 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from zerocve.build.accounts import account_entries, run_as
-from zerocve.build.cache import BuildCache
-from zerocve.build.dpkg_db import ADMINDIR, database_entries
-from zerocve.build.layers import (
+from zerocve.assemble.accounts import account_entries, run_as
+from zerocve.assemble.cache import BuildCache
+from zerocve.assemble.dpkg_db import ADMINDIR, database_entries
+from zerocve.assemble.layers import (
     MAX_LAYERS,
     package_layer_entries,
     plan_layers,
     with_parents,
 )
-from zerocve.build.postinst import postinst_entries
-from zerocve.build.rootfs import (
+from zerocve.assemble.postinst import postinst_entries
+from zerocve.assemble.rootfs import (
     PackageRecord,
     RootFs,
     UnpackedPackage,
@@ -241,7 +241,7 @@ def _code_digest() -> str:
     """A digest of the code that decides an image's bytes: a cached image is reused only by
     the builder that made it."""
     root = Path(__file__).parents[1]
-    files = sorted((root / "build").glob("*.py"))
+    files = sorted((root / "assemble").glob("*.py"))
     files += [root / "oci" / "layer.py", root / "oci" / "image.py", root / "debian" / "deb.py"]
     digest = hashlib.sha256()
     for path in files:

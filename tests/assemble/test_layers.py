@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from craft import Member, crafted, directory
 
-from zerocve.build.layers import package_layer_entries, plan_layers, with_parents
-from zerocve.build.rootfs import merge, unpack
+from zerocve.assemble.layers import package_layer_entries, plan_layers, with_parents
+from zerocve.assemble.rootfs import merge, unpack
 from zerocve.oci.layer import Entry, EntryKind, gzip_bytes, make_layer, tar_bytes
 
 EPOCH = 1_700_000_000

@@ -6,8 +6,8 @@ Public: ``build``, ``build_arch``, ``combine``, ``write_layout``, ``write_archiv
 ``BuiltImage``, ``ArchImage``, ``BuildCache``.
 """
 
-from zerocve.build.cache import BuildCache
-from zerocve.build.image import (
+from zerocve.assemble.cache import BuildCache
+from zerocve.assemble.image import (
     ArchImage,
     BuiltImage,
     build,

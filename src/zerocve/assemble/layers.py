@@ -19,8 +19,8 @@ import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from zerocve.build.dpkg_db import info_entries
-from zerocve.build.rootfs import RootFs, UnpackedPackage
+from zerocve.assemble.dpkg_db import info_entries
+from zerocve.assemble.rootfs import RootFs, UnpackedPackage
 from zerocve.oci.layer import Entry, EntryKind
 
 MAX_LAYERS = 32  # package layers plus the metadata layer

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from craft import Member, Record, crafted, directory, make_deb, symlink
 
-from zerocve.build.rootfs import canonical_path, merge, unpack, usr_merge_links
+from zerocve.assemble.rootfs import canonical_path, merge, unpack, usr_merge_links
 from zerocve.errors import BuildError, PackageError
 from zerocve.oci.layer import EntryKind
 

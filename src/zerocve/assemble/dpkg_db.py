@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from debian.deb822 import Deb822
 
-from zerocve.build.rootfs import RootFs, UnpackedPackage
+from zerocve.assemble.rootfs import RootFs, UnpackedPackage
 from zerocve.oci.layer import Entry, EntryKind
 
 ADMINDIR = "var/lib/dpkg"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from zerocve.build.image import resolve_epoch, run_config
+from zerocve.assemble.image import resolve_epoch, run_config
 from zerocve.errors import BuildError
 from zerocve.oci.image import (
     MEDIA_INDEX,

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from zerocve.build import image as image_module
-from zerocve.build import rootfs as rootfs_module
-from zerocve.build.cache import BuildCache
-from zerocve.build.image import (
+from zerocve.assemble import image as image_module
+from zerocve.assemble import rootfs as rootfs_module
+from zerocve.assemble.cache import BuildCache
+from zerocve.assemble.image import (
     BuiltImage,
     build_arch,
     combine,
