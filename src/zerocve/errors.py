@@ -19,6 +19,7 @@ boundary with ``raise ... from e``.
     ├── AdvisoryError               advisory DB or feed: unreadable, malformed, unreachable
     ├── InventoryError              a scan/SBOM target with no readable package database
     ├── VexError                    an OpenVEX document that is unreadable or malformed
+    ├── StageError                  a staging run that could not run its tests (podman, pull)
     └── GateError                   exit 1: findings over the gate (not an operational failure)
 """
 
@@ -98,6 +99,10 @@ class InventoryError(ZerocveError):
 
 
 class VexError(ZerocveError):
+    pass
+
+
+class StageError(ZerocveError):
     pass
 
 

@@ -19,6 +19,7 @@ Public API (used by ``zerocve publish`` and by scanning, which pulls images):
 - ``put_manifest(repo, reference, body, media_type) -> digest``
 - ``head_manifest(repo, reference, accept=...) -> digest | None``
 - ``get_manifest(repo, reference, accept=...) -> Manifest(body, media_type, digest)``
+- ``delete_manifest(repo, digest) -> bool`` (the registry must allow deletes)
 - ``get_blob(repo, digest) -> bytes`` and ``download_blob(repo, digest, dest, ...)``
 """
 
@@ -583,6 +584,22 @@ class RegistryClient:
             raise RegistryError(f"{where}: body does not match Docker-Content-Digest {echoed}")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return Manifest(body, media_type, digest)
+
+    def delete_manifest(self, repo: str, digest: str) -> bool:
+        """Delete the manifest ``digest`` from ``repo``, and with it every tag of ``repo`` that
+        points at it (other repositories keep theirs). False when it was not there. Deleting
+        by tag is not in the distribution API that registries agree on, hence a digest."""
+        _hasher(digest, self._where(repo))
+        op = f"delete manifest {_short(digest)}"
+        response = self._call(
+            op,
+            repo,
+            "DELETE",
+            self._url(repo, "manifests", digest),
+            expect=(202, 200, 404),
+            scope=f"repository:{repo}:delete,pull,push",
+        )
+        return response.status_code != 404
 
 
 def _check_digest(hasher: hashlib._Hash, digest: str, where: str) -> None:
