@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from support.aptrepo import AptRepo
-from support.data import OSV_ZIP
+from support.data import OSV_ZIP, advisory
 from support.registry import Registry
 from support.schemas import validate
 from zerocve.debian.version import sort_key
@@ -131,25 +131,6 @@ def test_python_image_runs_from_the_registry_in_podman(
     version, ids = out.strip().splitlines()
     assert version.startswith("OpenSSL 3.")
     assert ids == "65532 /app"
-
-
-def advisory(source: str, fixed: str) -> dict[str, object]:
-    """An OSV record in the shared data's own shape, claiming ``source`` is fixed in ``fixed``."""
-    return {
-        "schema_version": "1.6.0",
-        "id": "CVE-2099-0001",
-        "modified": "2026-11-01T00:00:00Z",
-        "details": "test advisory: a fix newer than the image's package",
-        "affected": [
-            {
-                "package": {"ecosystem": "Debian:12", "name": source},
-                "ranges": [
-                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
-                ],
-                "ecosystem_specific": {"urgency": "high"},
-            }
-        ],
-    }
 
 
 def offered_versions(repo: AptRepo, name: str) -> list[str]:

@@ -82,7 +82,7 @@ def two_platform_image(root: Path) -> Layout:
 def test_push_single_image_roundtrips_through_skopeo(registry: Registry, tmp_path, client_for):
     layout = small_image(tmp_path / "layout")
     ref = parse_reference(f"{registry.host}/pub/single:v1")
-    digest = push_layout(layout.root, ref, client_for(registry.host))
+    digest = push_layout(layout.root, ref, client_for(registry.host)).digest
     assert digest == layout.digest
     assert tag_digest(registry.host, "pub/single", "v1") == digest
 
@@ -110,7 +110,7 @@ def test_push_two_platform_index(registry: Registry, tmp_path, client_for):
     with FaultProxy(registry.host) as proxy:
         digest = push_layout(
             layout.root, parse_reference(f"{proxy.host}/pub/multi:v1"), client_for(proxy.host)
-        )
+        ).digest
     assert digest == layout.digest
     assert tag_digest(registry.host, "pub/multi", "v1") == digest
     # The shared layer went up once; platform manifests by digest, then the index, then the tag.
@@ -137,11 +137,18 @@ def test_push_two_platform_index(registry: Registry, tmp_path, client_for):
 def test_second_push_uploads_nothing(registry: Registry, tmp_path, client_for):
     layout = small_image(tmp_path / "layout")
     ref = parse_reference(f"{registry.host}/pub/again:v1")
-    push_layout(layout.root, ref, client_for(registry.host))
+    first = push_layout(layout.root, ref, client_for(registry.host))
+    blobs = len(layout.blobs) - 1  # all but the manifest
+    assert (first.blobs_pushed, first.blobs_skipped) == (blobs, 0)
+    assert first.bytes_pushed == sum(
+        size for digest, size in layout.blobs.items() if digest != layout.digest
+    )
     with FaultProxy(registry.host) as proxy:
         again = parse_reference(f"{proxy.host}/pub/again:v2")
-        assert push_layout(layout.root, again, client_for(proxy.host)) == layout.digest
-    assert len(proxy.requests("HEAD", "blob")) == len(layout.blobs) - 1  # all but the manifest
+        second = push_layout(layout.root, again, client_for(proxy.host))
+    assert second.digest == layout.digest
+    assert (second.blobs_pushed, second.blobs_skipped, second.bytes_pushed) == (0, blobs, 0)
+    assert len(proxy.requests("HEAD", "blob")) == blobs
     assert proxy.requests("POST", "upload") == []
     assert tag_digest(registry.host, "pub/again", "v2") == layout.digest
 
@@ -203,7 +210,7 @@ def test_500_on_second_blob_put_is_retried(registry: Registry, tmp_path, client_
 
     with FaultProxy(registry.host, second_blob_put_fails_once) as proxy:
         ref = parse_reference(f"{proxy.host}/pub/retry:v1")
-        assert push_layout(layout.root, ref, client_for(proxy.host)) == layout.digest
+        assert push_layout(layout.root, ref, client_for(proxy.host)).digest == layout.digest
     assert [action for _, _, action in proxy.requests("PUT", "upload")].count(ANSWER_500) == 1
     assert tag_digest(registry.host, "pub/retry", "v1") == layout.digest
 
@@ -321,7 +328,7 @@ def test_reference_digest_must_match(registry: Registry, tmp_path, client_for):
             client_for(registry.host),
         )
     by_digest = parse_reference(f"{registry.host}/pub/pinned@{layout.digest}")
-    assert push_layout(layout.root, by_digest, client_for(registry.host)) == layout.digest
+    assert push_layout(layout.root, by_digest, client_for(registry.host)).digest == layout.digest
 
 
 def test_failing_platform_manifest_leaves_no_index_and_no_tag(

@@ -26,7 +26,6 @@ architecture, indices in the order the spec lists repositories, keys in the orde
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -37,7 +36,7 @@ from zerocve._atomic import write_atomic
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.repo import PackageIndex
 from zerocve.debian.resolve import parse_request, resolve
-from zerocve.errors import LockError, UsageError
+from zerocve.errors import LockError
 from zerocve.spec import ImageSpec, RepositorySpec, field_location
 
 LOCK_VERSION: Literal[1] = 1
@@ -129,14 +128,12 @@ class Lock(_Model):
         return self.spec == spec.resolution_digest() and set(self.archs) == set(spec.archs)
 
 
-def _source_date_epoch(indices: list[PackageIndex]) -> int:
-    """SOURCE_DATE_EPOCH from the environment, else the newest Release Date searched: the same
-    indices give the same date, so a rebuild from the same lock is byte for byte identical."""
-    given = os.environ.get("SOURCE_DATE_EPOCH")
+def _source_date_epoch(indices: list[PackageIndex], given: int | None) -> int:
+    """``given`` (SOURCE_DATE_EPOCH, from ``Settings``), else the newest Release Date searched:
+    the same indices give the same date, so a rebuild from the same lock is byte for byte
+    identical."""
     if given is not None:
-        if not given.strip().isdigit():
-            raise UsageError(f"SOURCE_DATE_EPOCH={given!r} is not a number of seconds")
-        return int(given)
+        return given
     dates = [index.date for index in indices if index.date is not None]
     if not dates:
         raise LockError(
@@ -147,7 +144,11 @@ def _source_date_epoch(indices: list[PackageIndex]) -> int:
 
 
 def lock_spec(
-    spec: ImageSpec, fetch_indices: FetchIndices, host_repositories: HostRepositories
+    spec: ImageSpec,
+    fetch_indices: FetchIndices,
+    host_repositories: HostRepositories,
+    *,
+    source_date_epoch: int | None = None,
 ) -> Lock:
     """Resolve ``spec`` for each of its architectures against the indices ``fetch_indices``
     returns for its repositories (the host's apt sources when the spec names none)."""
@@ -184,7 +185,7 @@ def lock_spec(
         )
     return Lock(
         spec=spec.resolution_digest(),
-        source_date_epoch=_source_date_epoch(searched),
+        source_date_epoch=_source_date_epoch(searched, source_date_epoch),
         archs=archs,
     )
 

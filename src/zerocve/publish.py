@@ -137,6 +137,17 @@ def _json_object(body: bytes, path: Path) -> dict[str, Any]:
     return document
 
 
+@dataclass(frozen=True)
+class Pushed:
+    """What a push did: the top digest, and the blobs it uploaded (and their bytes) or found
+    already there (present, mounted, or foreign layers that live at their URLs)."""
+
+    digest: str
+    bytes_pushed: int
+    blobs_pushed: int
+    blobs_skipped: int
+
+
 class _Pusher:
     def __init__(
         self,
@@ -156,6 +167,9 @@ class _Pusher:
         self.chunk_threshold = chunk_threshold
         self.chunk_size = chunk_size
         self.done: set[str] = set()
+        self.bytes_pushed = 0
+        self.blobs_pushed = 0
+        self.blobs_skipped = 0
 
     def blob(self, descriptor: Descriptor) -> None:
         if descriptor.digest in self.done:
@@ -163,15 +177,18 @@ class _Pusher:
         if descriptor.urls:
             # A foreign (non-distributable) layer lives at its URLs, not in the registry.
             self.done.add(descriptor.digest)
+            self.blobs_skipped += 1
             return
         path = self.layout.blob_path(descriptor)
         short = descriptor.digest[:19]
         if self.client.blob_exists(self.repo, descriptor.digest):
             self.reporter.note(f"{short}: already in {self.repo}")
+            self.blobs_skipped += 1
         elif self.from_repo and self.client.mount_blob(
             self.repo, descriptor.digest, self.from_repo
         ):
             self.reporter.note(f"{short}: mounted from {self.from_repo}")
+            self.blobs_skipped += 1
         else:
             chunked = descriptor.size > self.chunk_threshold
             self.client.upload_blob(
@@ -182,6 +199,8 @@ class _Pusher:
                 chunk_size=self.chunk_size if chunked else None,
                 reporter=self.reporter,
             )
+            self.blobs_pushed += 1
+            self.bytes_pushed += descriptor.size
         self.done.add(descriptor.digest)
 
     def document(self, descriptor: Descriptor) -> bytes:
@@ -218,9 +237,9 @@ def push_layout(
     from_repo: str | None = None,
     chunk_threshold: int = CHUNK_THRESHOLD,
     chunk_size: int = CHUNK_SIZE,
-) -> str:
+) -> Pushed:
     """Push the image of the OCI layout at ``layout_dir`` to ``ref`` through ``client``
-    (which must talk to ``ref.api_host``) and return the digest of its top manifest or index.
+    (which must talk to ``ref.api_host``); ``Pushed.digest`` is its top manifest or index.
 
     ``from_repo``: a repository on the same registry likely to hold the blobs already (an
     earlier version of the image); blobs missing from ``ref``'s repository are mounted from it
@@ -237,4 +256,4 @@ def push_layout(
     body = pusher.document(top)
     if ref.tag:
         client.put_manifest(ref.repository, ref.tag, body, top.media_type)
-    return top.digest
+    return Pushed(top.digest, pusher.bytes_pushed, pusher.blobs_pushed, pusher.blobs_skipped)

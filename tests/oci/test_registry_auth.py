@@ -187,7 +187,7 @@ def test_basic_auth_push_and_pull(basic_registry: Registry, tmp_path: Path):
     layout = make_layout(tmp_path / "layout", {"amd64": [{"f": b"basic"}]})
     with RegistryClient(basic_registry.host, env=env) as client:
         ref = parse_reference(f"{basic_registry.host}/auth/basic:v1")
-        assert push_layout(layout.root, ref, client) == layout.digest
+        assert push_layout(layout.root, ref, client).digest == layout.digest
         assert client.head_manifest("auth/basic", "v1") == layout.digest
     result = subprocess.run(
         ["skopeo", "inspect", "--raw", "--tls-verify=false", f"--creds={USER}:{PASSWORD}",
@@ -240,7 +240,7 @@ def test_bearer_push_mount_and_token_cache(token_setup, tmp_path: Path):
     server.requests.clear()
     with RegistryClient(registry.host, env=env) as client:
         ref = parse_reference(f"{registry.host}/auth/bearer:v1")
-        assert push_layout(layout.root, ref, client) == layout.digest
+        assert push_layout(layout.root, ref, client).digest == layout.digest
         # One token per scope (HEAD needs pull; uploads pull,push), reused for every request.
         assert [(user, wants(scopes)) for user, scopes in server.requests] == [
             (USER, {("auth/bearer", frozenset({"pull"}))}),

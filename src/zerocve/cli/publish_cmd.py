@@ -113,5 +113,6 @@ def publish(
                 platforms=image_platforms, offered_versions=offered,
             )
         with RegistryClient(ref.api_host, insecure=insecure or None) as client:
-            digest = push_layout(layout, ref, client, reporter=progress, from_repo=mount_from)
+            digest = push_layout(layout, ref, client, reporter=progress,
+                                 from_repo=mount_from).digest
     console.print(str(ref.with_digest(digest)), highlight=False, soft_wrap=True)

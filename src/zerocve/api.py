@@ -1,0 +1,464 @@
+"""The zerocve library: lock, build, scan, check the gate, publish.
+
+The command line, the bench scripts and the rebuild loop all call these functions; they take
+typed values (a loaded spec, a lock, an image in memory or on disk) and one ``Settings``
+(``zerocve.settings``), and never read the environment. Errors are ``ZerocveError``s, except
+the gate, whose answer is a ``Verdict`` value::
+
+    settings = Settings.from_env()
+    spec = load_spec(Path("image.yaml"))
+    indices = fetch_indices(repositories_of(spec), index_archs(spec), settings)
+    built = build(spec, lock(spec, settings, indices=indices), settings)
+    results = scan(built, settings, offered=indices.newest_sources())
+    verdict = check_gate(results, GatePolicy())
+    if verdict.passed:
+        publish(built, "registry.example/team/app:1", settings)
+
+One ``Indices`` value answers both the resolution and the gate's "do the repositories carry
+the fix" question, so the two never disagree: the repositories are read once.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from zerocve.assemble.cache import BuildCache
+from zerocve.assemble.image import BuiltImage
+from zerocve.debian.repo import DebRef, PackageIndex, RepoClient
+from zerocve.debian.resolve import parse_request
+from zerocve.debian.version import compare
+from zerocve.errors import LockError
+from zerocve.lock import Lock, default_lock_path, lock_spec, read_lock
+from zerocve.oci.layout import DEFAULT_REF
+from zerocve.oci.reference import Reference, parse_reference
+from zerocve.settings import Settings
+from zerocve.spec import ImageSpec, RepositorySpec, load_spec
+from zerocve.vuln.gate import FailOn, describe, over_gate
+from zerocve.vuln.model import Finding, ScanResult, Severity, State
+
+# -- indices -------------------------------------------------------------------------------
+
+
+def _repository_key(repository: RepositorySpec) -> str:
+    return repository.model_dump_json()
+
+
+def repositories_of(spec: ImageSpec) -> list[RepositorySpec]:
+    """The spec's repositories, else the host's apt sources; a LockError when neither names
+    one."""
+    if spec.contents.repositories is not None:
+        return list(spec.contents.repositories)
+    from zerocve.debian.sources import host_repositories
+
+    found = host_repositories()
+    if not found:
+        raise LockError("the spec names no repositories and the host has no apt sources")
+    return found
+
+
+def index_archs(spec: ImageSpec) -> list[str]:
+    """Every architecture whose indices a lock of ``spec`` reads: its archs, and the foreign
+    ones its requests name (``libc6:i386``)."""
+    foreign = {
+        request.arch
+        for request in map(parse_request, spec.contents.packages)
+        if request.arch not in (None, "any", "native", "all")
+    }
+    return sorted(set(spec.archs) | foreign)
+
+
+class Indices:
+    """Verified package indices of some repositories x architectures, read once and shared by
+    every ``lock`` call and gate question that is given this value (the rebuild loop reads
+    one per cycle for all its images). A pair not read yet is fetched on first use (once,
+    under a lock) when the value was made with settings; otherwise asking for it is a
+    LockError."""
+
+    def __init__(
+        self,
+        fetched: Mapping[tuple[str, str], Sequence[PackageIndex]] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self._fetched: dict[tuple[str, str], tuple[PackageIndex, ...]] = {
+            key: tuple(value) for key, value in (fetched or {}).items()
+        }
+        self._settings = settings
+        self._mutex = threading.Lock()
+
+    def get(self, repositories: Sequence[RepositorySpec], arch: str) -> list[PackageIndex]:
+        """The indices of ``repositories`` for ``arch``, in the order the repositories list
+        them (the shape ``zerocve.lock.lock_spec`` asks for)."""
+        with self._mutex:
+            missing = [r for r in repositories if (_repository_key(r), arch) not in self._fetched]
+            if missing:
+                if self._settings is None:
+                    raise LockError(
+                        f"{missing[0].uri} ({arch}): not among the fetched indices; fetch "
+                        "them with the spec's repositories and archs"
+                    )
+                with _repo_client(self._settings) as client:
+                    for repository in missing:
+                        self._fetched[(_repository_key(repository), arch)] = tuple(
+                            client.fetch_indices([repository], arch)
+                        )
+            return [
+                index
+                for repository in repositories
+                for index in self._fetched[(_repository_key(repository), arch)]
+            ]
+
+    def all(self) -> list[PackageIndex]:
+        with self._mutex:
+            return [index for indices in self._fetched.values() for index in indices]
+
+    def newest_sources(self) -> dict[str, str]:
+        """Source package → the newest version these indices offer (for the gate: a fix the
+        repositories do not carry yet cannot be had by rebuilding)."""
+        newest: dict[str, str] = {}
+        for index in self.all():
+            for package in index.packages:
+                known = newest.get(package.source)
+                if known is None or compare(package.source_version, known) > 0:
+                    newest[package.source] = package.source_version
+        return newest
+
+
+def _repo_client(settings: Settings) -> RepoClient:
+    return RepoClient(
+        settings.cache_dir, transport=settings.transport, reporter=settings.reporter,
+        ignore_valid_until=settings.ignore_valid_until, clock=settings.clock,
+    )
+
+
+def fetch_indices(
+    repositories: Sequence[RepositorySpec], archs: Sequence[str], settings: Settings
+) -> Indices:
+    """Fetch and verify every index of ``repositories`` for ``archs`` now."""
+    indices = Indices(settings=settings)
+    for arch in archs:
+        indices.get(repositories, arch)
+    return indices
+
+
+# -- lock ----------------------------------------------------------------------------------
+
+
+def _downgrades(previous: Lock, new: Lock) -> list[str]:
+    found = []
+    for arch, locked in new.archs.items():
+        before = previous.archs.get(arch)
+        old = {(p.name, p.architecture): p.version for p in before.packages} if before else {}
+        for package in locked.packages:
+            was = old.get((package.name, package.architecture))
+            if was is not None and compare(package.version, was) < 0:
+                found.append(f"{package.name}:{package.architecture} {was} → {package.version}")
+    return found
+
+
+def lock(
+    spec: ImageSpec,
+    settings: Settings,
+    *,
+    indices: Indices | None = None,
+    previous: Lock | None = None,
+    allow_downgrade: bool = False,
+) -> Lock:
+    """Resolve ``spec`` for each of its architectures (``indices`` when given, else fetched
+    now). With ``previous``, a package whose version would go down is a LockError unless
+    ``allow_downgrade``: a mirror replaying an old Release must not undo a fix."""
+    source = indices or Indices(settings=settings)
+    repositories = repositories_of(spec)
+    result = lock_spec(spec, lambda _repos, arch: source.get(repositories, arch),
+                       lambda: repositories, source_date_epoch=settings.source_date_epoch)
+    if previous is not None and not allow_downgrade:
+        down = _downgrades(previous, result)
+        if down:
+            more = f" (and {len(down) - 1} more)" if len(down) > 1 else ""
+            raise LockError(
+                f"the new lock would downgrade {down[0]}{more}; refusing (allow it explicitly "
+                "if this is wanted)"
+            )
+    return result
+
+
+def lock_for_build(
+    spec: ImageSpec,
+    lock_path: Path,
+    settings: Settings,
+    *,
+    locked: bool = False,
+    indices: Indices | None = None,
+) -> Lock:
+    """The lock a build uses: the file at ``lock_path`` while it is fresh for ``spec``, else
+    a new resolution (not written); under ``locked``, a missing or stale file is a
+    LockError."""
+    if lock_path.exists():
+        existing = read_lock(lock_path)
+        if existing.is_fresh_for(spec):
+            return existing
+        if locked:
+            raise LockError(
+                f"{lock_path}: stale: the spec's contents or archs changed since it was "
+                "written; run zerocve lock, or build without --locked"
+            )
+    elif locked:
+        raise LockError(f"{lock_path}: no lock file to build from (--locked); run zerocve lock")
+    return lock(spec, settings, indices=indices)
+
+
+# -- build ---------------------------------------------------------------------------------
+
+
+def fetch_debs(lock: Lock, archs: Sequence[str], settings: Settings) -> dict[tuple[str, str], Path]:
+    """Every .deb the lock names for ``archs``, fetched (or found in the cache) and verified
+    against the lock's size and SHA256; keyed by (package name, package architecture)."""
+    wanted: dict[tuple[str, str], DebRef] = {}
+    for arch in archs:
+        locked = lock.archs.get(arch)
+        for package in locked.packages if locked else ():
+            wanted.setdefault(
+                (package.name, package.architecture),
+                DebRef(package.uri, package.filename, package.size, package.sha256),
+            )
+    keys = sorted(wanted)
+    with _repo_client(settings) as client:
+        paths = client.fetch_debs([wanted[key] for key in keys])
+    return dict(zip(keys, paths, strict=True))
+
+
+def build(spec: ImageSpec, lock: Lock, settings: Settings, *, use_cache: bool = True) -> BuiltImage:
+    """The image ``lock`` gives for ``spec``, in memory (``BuiltImage.digest`` is the image or
+    index digest); nothing is written but the download and build caches."""
+    from zerocve.assemble.image import build as assemble
+
+    debs = fetch_debs(lock, spec.archs, settings)
+    cache = BuildCache(settings.build_cache_dir) if use_cache else None
+    return assemble(spec, lock, debs, reporter=settings.reporter,
+                    epoch=settings.source_date_epoch, cache=cache)
+
+
+def write_layout(built: BuiltImage, path: Path, tag: str = DEFAULT_REF) -> Path:
+    """Write ``built`` as an OCI layout at ``path``, all or nothing."""
+    from zerocve.assemble.image import write_layout as write
+
+    return write(built, path, tag)
+
+
+def write_archive(built: BuiltImage, path: Path, tag: str = DEFAULT_REF) -> Path:
+    """Write ``built`` as an oci-archive at ``path``, all or nothing."""
+    from zerocve.assemble.image import write_archive as write
+
+    return write(built, path, tag)
+
+
+def platforms(built: BuiltImage) -> list[str | None]:
+    """Each image's platform as a scan names it (``linux/arm64/v8``); [None] for a build that
+    made a single image."""
+    if len(built.archs) == 1:
+        return [None]
+    return [
+        "/".join(p for p in (a.platform.os, a.platform.architecture, a.platform.variant) if p)
+        for a in built.archs
+    ]
+
+
+def sbom_paths(built: BuiltImage, target: Path) -> dict[str | None, Path]:
+    """Where the SBOMs beside an image go: ``TARGET.spdx.json``, or one per platform
+    (``TARGET.linux-arm64-v8.spdx.json``) for a multi-platform index; keyed by platform."""
+    return {
+        platform: target.with_name(
+            f"{target.name}{'.' + platform.replace('/', '-') if platform else ''}.spdx.json"
+        )
+        for platform in platforms(built)
+    }
+
+
+def write_sboms(built: BuiltImage, lock: Lock, target: Path) -> list[Path]:
+    """SPDX documents of the image written at ``target``, read back as any scanner reads it,
+    naming its digest (which the SBOM inside the image cannot), with the lock's SHA256s."""
+    from zerocve._atomic import write_atomic
+    from zerocve.errors import BuildError
+    from zerocve.inventory.targets import open_inventory
+    from zerocve.sbom import lock_checksums, render_sbom
+
+    written = []
+    for platform, path in sbom_paths(built, target).items():
+        inventory = open_inventory(str(target), platform=platform)
+        document = render_sbom(inventory, "spdx-json", epoch=built.epoch,
+                               checksums=lock_checksums(lock, inventory))
+        write_atomic(path, document.encode(), error=BuildError, what="cannot write the SBOM")
+        written.append(path)
+    return written
+
+
+# -- scan and gate -------------------------------------------------------------------------
+
+
+def scan(
+    target: BuiltImage | Path | str,
+    settings: Settings,
+    *,
+    vex: Sequence[Path] = (),
+    offered: Mapping[str, str] | None = None,
+    platform: str | None = None,
+) -> list[ScanResult]:
+    """Scan every platform of ``target`` (an image in memory, a layout or archive path, or
+    any target ``zerocve scan`` takes) against the advisory DB at ``settings.db_path``; one
+    result per platform, in the image's order. ``offered`` (source → newest version in the
+    image's repositories, e.g. ``Indices.newest_sources()``) tells ``fixed`` from
+    ``fix-unavailable``. ``platform`` scans that platform only."""
+    from zerocve.vuln.scan import scan as scan_one
+
+    with tempfile.TemporaryDirectory(prefix="zerocve-scan-") as scratch:
+        if isinstance(target, BuiltImage):
+            wanted = [platform] if platform else platforms(target)
+            location = str(write_layout(target, Path(scratch) / "image"))
+        else:
+            location = str(target)
+            wanted = [platform] if platform else _target_platforms(location)
+        return [
+            scan_one(location, db_path=settings.db_path, vex_files=vex, platform=each,
+                     available_versions=offered, reporter=settings.reporter)
+            for each in wanted
+        ]
+
+
+def _target_platforms(target: str) -> list[str | None]:
+    from zerocve.pipeline import layout_platforms
+
+    path = Path(target)
+    return layout_platforms(path) if path.is_dir() else [None]
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """Which findings fail: their states (``fail_on``) and lowest severity."""
+
+    fail_on: FailOn = FailOn.FIXED
+    min_severity: Severity = Severity.NEGLIGIBLE
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer, a value: ``failing`` holds the findings over the gate, worst
+    first; ``reason`` is one line for a person."""
+
+    passed: bool
+    failing: tuple[Finding, ...]
+    reason: str
+
+
+def check_gate(
+    results: Sequence[ScanResult], policy: GatePolicy = GatePolicy(), expected: Lock | None = None
+) -> Verdict:
+    """Whether ``results`` pass ``policy``. With ``expected``, the packages the scan read back
+    must also be exactly the lock's, or the verdict fails: an image whose package database
+    was hidden or altered is not clean."""
+    if expected is not None:
+        mismatch = _package_mismatch(results, expected)
+        if mismatch:
+            return Verdict(False, (), mismatch)
+    failing = over_gate(
+        (f for result in results for f in result.findings), policy.fail_on, policy.min_severity
+    )
+    if failing:
+        return Verdict(False, tuple(failing), describe(failing, policy.fail_on))
+    total = sum(len(r.findings) for r in results)
+    return Verdict(True, (), f"nothing over the gate ({total} findings, --fail-on "
+                             f"{policy.fail_on.value})")
+
+
+def _package_mismatch(results: Sequence[ScanResult], expected: Lock) -> str | None:
+    locked = {(p.name, p.version, p.architecture)
+              for arch in expected.archs.values() for p in arch.packages}
+    found = {(p.name, p.version, p.architecture)
+             for result in results for p in result.inventory.packages}
+    if found == locked:
+        return None
+    extra, absent = sorted(found - locked), sorted(locked - found)
+    parts = []
+    if absent:
+        parts.append(f"{len(absent)} locked packages not found ({' '.join(map(_nva, absent[:3]))})")
+    if extra:
+        parts.append(f"{len(extra)} packages not in the lock ({' '.join(map(_nva, extra[:3]))})")
+    return "the image's package database differs from the lock: " + "; ".join(parts)
+
+
+def _nva(package: tuple[str, str, str]) -> str:
+    return f"{package[0]}:{package[2]}={package[1]}"
+
+
+def has_fixable(results: Sequence[ScanResult]) -> bool:
+    return any(f.state is State.FIXED for r in results for f in r.findings)
+
+
+# -- publish -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Published:
+    reference: str  # REGISTRY/REPO[:TAG]@DIGEST
+    digest: str
+    bytes_pushed: int
+    blobs_pushed: int
+    blobs_skipped: int
+
+
+def publish(
+    image: BuiltImage | Path,
+    ref: str | Reference,
+    settings: Settings,
+    *,
+    mount_from: str | None = None,
+    insecure: bool | None = None,
+) -> Published:
+    """Push ``image`` (in memory, or an OCI layout directory) to ``ref``: blobs, manifests by
+    digest, the tag last. Nothing here scans: gate first with ``check_gate``."""
+    from zerocve.oci.registry import RegistryClient
+    from zerocve.publish import push_layout
+
+    reference = parse_reference(ref) if isinstance(ref, str) else ref
+    with tempfile.TemporaryDirectory(prefix="zerocve-publish-") as scratch:
+        if isinstance(image, BuiltImage):
+            layout = write_layout(image, Path(scratch) / "layout", reference.tag or DEFAULT_REF)
+        else:
+            layout = image
+        with RegistryClient(reference.api_host, insecure=insecure,
+                            transport=settings.transport) as client:
+            pushed = push_layout(layout, reference, client, reporter=settings.reporter,
+                                 from_repo=mount_from)
+    return Published(str(reference.with_digest(pushed.digest)), pushed.digest,
+                     pushed.bytes_pushed, pushed.blobs_pushed, pushed.blobs_skipped)
+
+
+__all__ = [
+    "BuiltImage",
+    "GatePolicy",
+    "Indices",
+    "Lock",
+    "Published",
+    "Settings",
+    "Verdict",
+    "build",
+    "check_gate",
+    "default_lock_path",
+    "fetch_debs",
+    "fetch_indices",
+    "index_archs",
+    "load_spec",
+    "lock",
+    "lock_for_build",
+    "platforms",
+    "publish",
+    "read_lock",
+    "repositories_of",
+    "sbom_paths",
+    "scan",
+    "write_archive",
+    "write_layout",
+    "write_sboms",
+]

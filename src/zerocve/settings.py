@@ -1,0 +1,138 @@
+"""``Settings``: everything zerocve takes from its surroundings, in one frozen value.
+
+``Settings.from_env`` is the only place the environment is read; the library below receives
+a ``Settings`` (or the plain values in it) and never looks at ``os.environ`` itself, so the
+rebuild loop can run many images in one process with settings of its own, and a test can
+inject a clock or an HTTP transport without patching anything.
+
+    ZEROCVE_CACHE_DIR   cache of downloads, the build cache and the DB's default home
+                        (default: $XDG_CACHE_HOME/zerocve, ~/.cache/zerocve)
+    ZEROCVE_DB          the advisory DB (default: <cache dir>/db/advisories.sqlite)
+    ZEROCVE_STATE_DIR   the fleet store's default home
+                        (default: $XDG_STATE_HOME/zerocve, ~/.local/state/zerocve)
+    SOURCE_DATE_EPOCH   the date every timestamp of a build and its reports is clamped to;
+                        unset or empty: the lock's date (builds) or now (reports)
+    REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, DOCKER_CONFIG, HOME   where registry credentials are
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zerocve.errors import UsageError
+from zerocve.progress import NULL_REPORTER, Reporter
+
+if TYPE_CHECKING:  # httpx costs a tenth of a second that offline commands need not pay
+    import httpx
+
+APP = "zerocve"
+_MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z: the last second a timestamp can name
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_epoch(text: str, what: str = "SOURCE_DATE_EPOCH") -> int | None:
+    """``SOURCE_DATE_EPOCH`` as the reproducible-builds specification defines it: a decimal
+    number of seconds since 1970; empty means unset; anything else is a ``UsageError``
+    (a build must not silently fall back to another date)."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    if not stripped.isdigit() or int(stripped) > _MAX_EPOCH:
+        raise UsageError(
+            f"{what}={text!r}: not a number of seconds since 1970-01-01 (e.g. 1700000000)"
+        )
+    return int(stripped)
+
+
+def _home(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("HOME") or Path.home())
+
+
+def _xdg(environ: Mapping[str, str], variable: str, default: str) -> Path:
+    """``$VARIABLE/zerocve`` (the XDG base directories; a relative value is ignored, as the
+    specification says), else ``~/DEFAULT/zerocve``."""
+    value = environ.get(variable, "")
+    base = Path(value) if value and Path(value).is_absolute() else _home(environ) / default
+    return base / APP
+
+
+def _path(value: str) -> Path:
+    return Path(value).expanduser()
+
+
+def registry_auth_files(environ: Mapping[str, str]) -> tuple[Path, ...]:
+    """The registry auth files to read, in podman's order of precedence (existing or not)."""
+    home = _home(environ)
+    files: list[Path] = []
+    if environ.get("REGISTRY_AUTH_FILE"):
+        files.append(_path(environ["REGISTRY_AUTH_FILE"]))
+    if environ.get("XDG_RUNTIME_DIR"):
+        files.append(Path(environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")
+    files.append(home / ".config" / "containers" / "auth.json")
+    docker = _path(environ["DOCKER_CONFIG"]) if environ.get("DOCKER_CONFIG") else home / ".docker"
+    files.append(docker / "config.json")
+    return tuple(files)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One value for every call of ``zerocve.api`` (see the module docstring for defaults)."""
+
+    cache_dir: Path
+    db_path: Path
+    state_dir: Path
+    source_date_epoch: int | None = None
+    clock: Callable[[], datetime] = utc_now
+    transport: httpx.BaseTransport | None = None  # injected into every HTTP client
+    ignore_valid_until: bool = False
+    reporter: Reporter = NULL_REPORTER
+    registry_auth: tuple[Path, ...] = field(default=())
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
+        """Settings from ``environ``; ``overrides`` (field names) win over it. A DB path
+        follows an overridden cache dir unless it is given (or set) as well."""
+        cache_dir = overrides.pop("cache_dir", None) or (
+            _path(environ["ZEROCVE_CACHE_DIR"]) if environ.get("ZEROCVE_CACHE_DIR")
+            else _xdg(environ, "XDG_CACHE_HOME", ".cache")
+        )
+        db_path = overrides.pop("db_path", None) or (
+            _path(environ["ZEROCVE_DB"]) if environ.get("ZEROCVE_DB")
+            else Path(cache_dir) / "db" / "advisories.sqlite"
+        )
+        state_dir = overrides.pop("state_dir", None) or (
+            _path(environ["ZEROCVE_STATE_DIR"]) if environ.get("ZEROCVE_STATE_DIR")
+            else _xdg(environ, "XDG_STATE_HOME", ".local/state")
+        )
+        if "source_date_epoch" not in overrides:
+            overrides["source_date_epoch"] = parse_epoch(environ.get("SOURCE_DATE_EPOCH", ""))
+        overrides.setdefault("registry_auth", registry_auth_files(environ))
+        return cls(
+            cache_dir=Path(cache_dir), db_path=Path(db_path), state_dir=Path(state_dir),
+            **overrides,
+        )
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (e.g. another reporter for one call)."""
+        return replace(self, **changes)
+
+    def now(self) -> datetime:
+        """``source_date_epoch`` when set (reproducible reports), else the clock."""
+        if self.source_date_epoch is not None:
+            return datetime.fromtimestamp(self.source_date_epoch, UTC)
+        return self.clock()
+
+    @property
+    def build_cache_dir(self) -> Path:
+        return self.cache_dir / "build"
+
+
+__all__ = ["Settings", "parse_epoch", "registry_auth_files", "utc_now"]

@@ -1,0 +1,120 @@
+"""zerocve.api end to end on real things: the signed loopback apt repository over http, a real
+advisory DB, Debian's docker-registry on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support.aptrepo import AptRepo
+from support.data import advisory
+from support.registry import Registry
+from zerocve import api
+from zerocve.errors import LockError
+from zerocve.settings import Settings
+from zerocve.vuln.db import FeedSource, update
+from zerocve.vuln.gate import FailOn
+from zerocve.vuln.model import State
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """A real HTTP transport that remembers every path it was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return super().handle_request(request)
+
+    def releases(self) -> int:
+        return sum(p.endswith("/InRelease") for p in self.paths)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """A user whose DB says tzdata is fixed in a version no repository has."""
+    feed = tmp_path / "osv"
+    feed.mkdir()
+    (feed / "CVE-2099-0001.json").write_text(json.dumps(advisory("tzdata", "9999z-1")))
+    db = tmp_path / "advisories.sqlite"
+    update([FeedSource.of("osv", feed)], db)
+    return Settings.from_env(cache_dir=tmp_path / "cache", db_path=db,
+                             transport=CountingTransport())
+
+
+def test_one_index_fetch_serves_lock_build_and_gate(
+    spec_file, apt_repo: AptRepo, settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    transport = settings.transport
+    assert isinstance(transport, CountingTransport)
+    spec = api.load_spec(spec_file(["tzdata"], http=True))
+    indices = api.fetch_indices(api.repositories_of(spec), api.index_archs(spec), settings)
+    assert transport.releases() == len(apt_repo.suites)
+
+    locked = api.lock(spec, settings, indices=indices)
+    built = api.build(spec, locked, settings)
+    assert [p.name for p in built.packages] == ["tzdata"]
+
+    # Without the repositories' offer the fix looks reachable; with it, it is not.
+    unknown = api.scan(built, settings)
+    assert [f.state for f in unknown[0].findings] == [State.FIXED]
+    results = api.scan(built, settings, offered=indices.newest_sources())
+    assert [f.state for f in results[0].findings] == [State.FIX_UNAVAILABLE]
+    assert transport.releases() == len(apt_repo.suites)  # the gate read no index again
+
+    refused = api.check_gate(unknown, api.GatePolicy())
+    assert not refused.passed and "CVE-2099-0001 tzdata" in refused.reason
+    assert [f.vulnerability for f in refused.failing] == ["CVE-2099-0001"]
+    verdict = api.check_gate(results, api.GatePolicy(), expected=locked)
+    assert verdict.passed, verdict.reason
+    assert not api.check_gate(results, api.GatePolicy(fail_on=FailOn.OPEN)).passed
+
+    # A lock naming a package the image does not hold fails the gate whatever the findings.
+    amd64 = locked.archs["amd64"]
+    extra = amd64.packages[0].model_copy(update={"name": "ghost"})
+    other = locked.model_copy(update={"archs": {"amd64": amd64.model_copy(
+        update={"packages": [*amd64.packages, extra]})}})
+    mismatch = api.check_gate(results, api.GatePolicy(), expected=other)
+    assert not mismatch.passed
+    assert "differs from the lock" in mismatch.reason and "ghost" in mismatch.reason
+
+    layout = api.write_layout(built, tmp_path / "out", "v1")
+    index = json.loads((layout / "index.json").read_text())
+    assert index["manifests"][0]["digest"] == built.digest
+    assert [r.findings for r in api.scan(layout, settings)] == [r.findings for r in unknown]
+
+    first = api.publish(built, f"{registry.host}/api/tz:v1", settings)
+    assert first.digest == built.digest
+    assert first.reference == f"{registry.host}/api/tz:v1@{built.digest}"
+    assert first.blobs_pushed == len(built.archs[0].layers) + 1  # layers and config
+    assert first.bytes_pushed >= sum(layer.size for layer in built.archs[0].layers)
+    again = api.publish(layout, f"{registry.host}/api/tz:v2", settings)
+    assert (again.digest, again.blobs_pushed, again.bytes_pushed) == (built.digest, 0, 0)
+    assert again.blobs_skipped == first.blobs_pushed
+
+
+def test_a_relock_never_lowers_a_version_unless_allowed(
+    spec_file, settings: Settings
+) -> None:
+    spec = api.load_spec(spec_file(["tzdata"]))
+    indices = api.fetch_indices(api.repositories_of(spec), api.index_archs(spec), settings)
+    current = api.lock(spec, settings, indices=indices)
+    amd64 = current.archs["amd64"]
+    newer = [p.model_copy(update={"version": "9999z-1"}) for p in amd64.packages]
+    previous = current.model_copy(update={"archs": {"amd64": amd64.model_copy(
+        update={"packages": newer})}})
+    with pytest.raises(LockError, match=r"downgrade tzdata:all 9999z-1 → "):
+        api.lock(spec, settings, indices=indices, previous=previous)
+    assert api.lock(spec, settings, indices=indices, previous=previous,
+                    allow_downgrade=True) == current
+
+
+def test_indices_without_settings_do_not_fetch(spec_file) -> None:
+    spec = api.load_spec(spec_file(["tzdata"]))
+    with pytest.raises(LockError, match=r"\(amd64\): not among the fetched indices"):
+        api.lock(spec, Settings.from_env(), indices=api.Indices())
