@@ -1,13 +1,17 @@
 """The ``zerocve`` command line. Thin: parse arguments, call the library, print, exit.
 
-Exit codes: 0 clean; 1 findings over the gate; 2 usage error; 3 operational failure.
+Exit codes (``_app.EXIT_CODES``, shown by ``--help`` and in the README): 0 clean; 1 findings
+over the gate; 2 usage error; 3 operational failure; 4 internal error (a bug: an exception
+zerocve did not expect). Only the gate may exit 1, so a CI job can tell "vulnerable" from "broken".
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from collections.abc import Iterable
+from typing import NoReturn
 
 import typer
 from rich.markup import escape
@@ -38,6 +42,25 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(name)
 
 
+# Python's own exit status for an uncaught exception is 1, the gate's code: every exception
+# must leave main() through _fail or sys.exit.
+EXIT_INTERNAL = 4  # _app.EXIT_CODES[4]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """One line on stderr, then the exit code; under -v the traceback first."""
+    if _app.state.verbose:
+        traceback.print_exc()
+    # A name from a hostile input may hold a newline: the message stays one line.
+    line = message.replace("\r", "\\r").replace("\n", "\\n")
+    _app.console_err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def main() -> None:
     # Only the command being run is imported (every other one for --help): start-up time is
     # part of every no-change rebuild.
@@ -49,12 +72,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except ZerocveError as e:
-        _app.console_err.print(
-            f"[bold red]error:[/] {escape(e.diagnostics())}", highlight=False, soft_wrap=True
-        )
-        if _app.state.verbose:
-            raise
-        sys.exit(e.exit_code)
+        _fail(e.diagnostics(), e.exit_code)
     except typer.Abort:
         _app.console_err.print("aborted")
         sys.exit(130)
@@ -62,6 +80,10 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
+    except MemoryError:
+        _fail("out of memory: an input is too large for this machine (or hostile)", 3)
+    except RecursionError:
+        _fail("an input is nested too deeply to read (or hostile)", 3)
     except Exception as e:  # click usage errors arrive here under standalone_mode=False
         # Typer >= 0.2x raises its vendored copy of click's exceptions (typer._click), which
         # are not click's classes: recognise either by their interface.
@@ -69,4 +91,11 @@ def main() -> None:
         if callable(show) and isinstance(getattr(e, "exit_code", None), int):
             show()
             sys.exit(2 if e.exit_code == 2 else 3)  # type: ignore[attr-defined]
-        raise
+        if isinstance(e, OSError):  # the system refused something: not zerocve's bug
+            where = f"{e.filename}: " if e.filename else ""
+            _fail(f"{where}{e.strerror or _one_line(e)}", 3)
+        _fail(
+            f"internal error ({type(e).__name__}: {_one_line(e)[:200]}); "
+            "rerun with -v for the traceback and report it",
+            EXIT_INTERNAL,
+        )

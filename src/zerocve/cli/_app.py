@@ -36,6 +36,15 @@ class _State:
 
 state = _State()
 
+# Shown by `zerocve --help`; cli.main() is what maps errors to them.
+EXIT_CODES = {
+    0: "done; for scan, nothing over the gate",
+    1: "findings over the gate (--fail-on; publish gates by default)",
+    2: "usage error: bad option or value, unknown target, missing file",
+    3: "operational failure: unreadable or refused input, repository, registry or DB failure",
+    4: "internal error (a zerocve bug): rerun with -v and report the traceback",
+}
+
 app = typer.Typer(
     name="zerocve",
     help=(
@@ -43,6 +52,8 @@ app = typer.Typer(
         "Typical flow: [bold]zerocve lock image.yaml[/] → [bold]zerocve build image.yaml -o out/[/]"
         " → [bold]zerocve scan out/[/] → [bold]zerocve publish image.yaml REGISTRY/REPO:TAG[/]."
     ),
+    epilog="[bold]Exit codes[/]\n\n"
+    + "\n\n".join(f"{code}  {meaning}" for code, meaning in EXIT_CODES.items()),
     no_args_is_help=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -41,7 +41,8 @@ EPILOG = """\
   zerocve publish image.yaml registry.example/team/app-debug:1.2 --mount-from team/app
 
 [bold]Exit codes[/]: 0 pushed; 1 refused by the vulnerability gate (nothing pushed);
-2 usage error; 3 build, registry or advisory DB failure (the tag is never moved).
+2 usage error; 3 build, registry or advisory DB failure (the tag is never moved);
+4 internal error (a zerocve bug).
 """
 
 

@@ -43,7 +43,7 @@ the creation time, so the same image gives the same bytes.
   zerocve sbom out/python --lock image.lock.json -o spdx-json   (with .deb SHA256s)
 
 [bold]Exit codes[/]: 0 written; 2 usage error (unknown target, bad option);
-3 unreadable target or no dpkg database.
+3 unreadable target or no dpkg database; 4 internal error (a zerocve bug).
 """
 
 

@@ -52,7 +52,8 @@ recognised from the path.
   1  findings over the gate
   2  usage error: bad option, unknown target, missing file
   3  operational failure: no advisory DB, unreadable target or VEX
-     document, no dpkg database
+     document, no dpkg database, a status file dpkg would refuse
+  4  internal error (a zerocve bug): rerun with -v and report it
 """
 
 

@@ -175,7 +175,7 @@ class AdvisoryDB:
                 f"no advisory DB at {path}: run `zerocve db update --osv PATH|URL` first"
             )
         try:
-            self._conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
+            self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
             meta = dict(self._conn.execute("SELECT key, value FROM meta"))
             self._feeds = dict(self._conn.execute("SELECT id, kind FROM source"))
         except sqlite3.Error as e:
