@@ -92,7 +92,7 @@ def push_staged(layout: Path, image: Reference, client: RegistryClient) -> Refer
     """Push the OCI layout's image into ``image``'s repository by digest only, then tag it in
     the staging repository (its blobs mounted, not uploaded again); the staged reference."""
     untagged = Reference(image.registry, image.repository, tag=None)
-    digest = push_layout(layout, untagged, client)
+    digest = push_layout(layout, untagged, client).digest
     staged = staging_reference(image, digest)
     push_layout(layout, staged, client, from_repo=image.repository)
     return staged
