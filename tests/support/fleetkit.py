@@ -43,9 +43,14 @@ def write_spec(
 
 def push_spec(spec: Path, reference: str) -> str:
     """Build ``spec`` and push it to ``reference``; the image's digest."""
-    built, _ = build_spec(spec, locked=False, ignore_valid_until=False, reporter=NULL_REPORTER)
     ref = parse_reference(reference)
     with tempfile.TemporaryDirectory(prefix="fleet-test-") as scratch:
-        layout = write_layout(built, Path(scratch) / "layout", ref.tag or "latest")
+        layout = build_layout(spec, Path(scratch) / "layout", ref.tag or "latest")
         with RegistryClient(ref.api_host) as client:
             return push_layout(layout, ref, client)
+
+
+def build_layout(spec: Path, directory: Path, tag: str = "latest") -> Path:
+    """Build ``spec`` into the OCI layout ``directory``."""
+    built, _ = build_spec(spec, locked=False, ignore_valid_until=False, reporter=NULL_REPORTER)
+    return write_layout(built, directory, tag)

@@ -23,6 +23,7 @@ from zerocve.errors import ZerocveError
 _COMMAND_MODULES = {
     "build": "build_cmd",
     "db": "db_cmd",
+    "diff": "diff_cmd",
     "lock": "lock_cmd",
     "publish": "publish_cmd",
     "sbom": "sbom_cmd",
