@@ -13,7 +13,7 @@ from zerocve.debian.repo import DebRef, RepoClient
 from zerocve.debian.sources import host_repositories
 from zerocve.debian.version import compare
 from zerocve.errors import BuildError
-from zerocve.lock import Lock, default_lock_path, load_or_resolve
+from zerocve.lock import Lock, LockedPackage, default_lock_path, load_or_resolve
 from zerocve.oci.image import MEDIA_INDEX
 from zerocve.progress import Reporter
 from zerocve.spec import load_spec
@@ -83,6 +83,12 @@ def platforms(built: BuiltImage) -> list[str | None]:
         "/".join(p for p in (a.platform.os, a.platform.architecture, a.platform.variant) if p)
         for a in built.archs
     ]
+
+
+def locked_packages(built: BuiltImage, lock: Lock) -> list[list[LockedPackage]]:
+    """The lock's packages for each image of ``built``, in ``platforms(built)`` order: what
+    the gate must read back from the written image."""
+    return [lock.archs[a.arch].packages for a in built.archs]
 
 
 def sbom_paths(built: BuiltImage, target: Path) -> dict[str | None, Path]:

@@ -1,21 +1,120 @@
-"""The image spec: apko-shaped YAML read into typed models, with errors naming file and field."""
+"""The image spec: apko-shaped YAML read into typed models, with errors naming file and field.
+
+Every field that becomes a path in the image, a line of a file or a tar header is confined
+here, at load time, so that no later step has to distrust it:
+
+* names (users, groups) as ``useradd`` accepts them: ``[a-z_][a-z0-9_.-]*`` (a final ``$``
+  allowed), at most 32 characters; so no ``:``, ``,`` or newline reaches ``/etc/passwd``;
+* uids and gids in 0..2^32-2 (2^32-1 is ``(uid_t) -1``, "no change" to ``chown``), modes in
+  0..0o7777;
+* paths (``paths[].path``, ``home``, ``shell``, ``work-dir``) absolute and normalised: no
+  ``.``, ``..``, ``//`` or trailing ``/``, no NUL, newline or ``:`` (a passwd separator);
+  ``paths`` may not name ``/`` itself;
+* environment names without ``=``, values and symlink targets without NUL or newline; ``cmd``
+  and ``entrypoint.command`` split as a shell would (balanced quotes);
+* suites and components (they become URL paths under ``dists/``) without ``..``;
+* ``paths`` and home directories stay out of what the image's own metadata owns
+  (``PROTECTED``: the dpkg database, os-release, the account files, the embedded SBOM), which
+  is what the scanner and the gate read; nothing is placed below a ``paths`` symlink or file,
+  and no ``paths`` entry other than a directory sits above a protected path.
+"""
 
 from __future__ import annotations
 
 import difflib
 import hashlib
 import json
+import posixpath
 import re
+import shlex
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from zerocve.errors import SpecError
 
 NONROOT_ID = 65532
 _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$")
+_NAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,30}[a-z0-9_.$-]?$")
+_DIST_PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/~+-]*$")
+MAX_ID = 2**32 - 2
+# Image paths (relative to the root) that zerocve or the packages write and the scanner reads:
+# no spec field may write at or below them.
+PROTECTED = (
+    "var/lib/dpkg",
+    "var/lib/db/sbom",
+    "etc/os-release",
+    "usr/lib/os-release",
+    "etc/debian_version",
+    "etc/passwd",
+    "etc/group",
+    "etc/shadow",
+    "etc/gshadow",
+)
+
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
+
+
+def _one_line(value: str) -> str:
+    if "\0" in value or "\n" in value or "\r" in value:
+        raise ValueError("must not contain NUL, a newline or a carriage return")
+    return value
+
+
+def _absolute(path: str) -> str:
+    """An absolute, normalised path on one line."""
+    _one_line(path)
+    if not path.startswith("/") or path.startswith("//") or posixpath.normpath(path) != path:
+        raise ValueError(
+            f"must be an absolute, normalised path (no '.', '..', '//' or trailing '/'): {path!r}"
+        )
+    return path
+
+
+def _passwd_field(value: str) -> str:
+    _absolute(value)
+    if ":" in value:
+        raise ValueError(f"{value!r} must not contain ':' (it separates /etc/passwd fields)")
+    return value
+
+
+def _account_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise ValueError(
+            f"{name!r} is not a user or group name useradd accepts "
+            "([a-z_][a-z0-9_.-]*, at most 32 characters)"
+        )
+    return name
+
+
+def _dist_part(value: str) -> str:
+    if not _DIST_PART_RE.match(value) or ".." in value.split("/"):
+        raise ValueError(f"{value!r} is not a suite or component name")
+    return value
+
+
+def _shell_words(value: str) -> str:
+    try:
+        shlex.split(value)
+    except ValueError as e:
+        raise ValueError(f"{value!r} does not split into words: {e}") from None
+    return value
+
+
+def _protected_by(path: str) -> str | None:
+    """The protected path ``path`` (absolute) is at or below, if any."""
+    relative = path.lstrip("/")
+    return next((p for p in PROTECTED if relative == p or relative.startswith(p + "/")), None)
 
 
 class _Model(BaseModel):
@@ -24,8 +123,10 @@ class _Model(BaseModel):
 
 class RepositorySpec(_Model):
     uri: str
-    suites: list[str] = Field(min_length=1)
-    components: list[str] = Field(default_factory=lambda: ["main"], min_length=1)
+    suites: list[Annotated[str, AfterValidator(_dist_part)]] = Field(min_length=1)
+    components: list[Annotated[str, AfterValidator(_dist_part)]] = Field(
+        default_factory=lambda: ["main"], min_length=1
+    )
     keyring: str | None = None  # None: nothing to verify it with; the repository client refuses it
 
     @field_validator("uri")
@@ -55,17 +156,21 @@ class Contents(_Model):
         return packages
 
 
+AccountName = Annotated[str, AfterValidator(_account_name)]
+PasswdPath = Annotated[str, AfterValidator(_passwd_field)]
+
+
 class Group(_Model):
-    groupname: str
-    gid: int = Field(ge=0)
+    groupname: AccountName
+    gid: Id
 
 
 class User(_Model):
-    username: str
-    uid: int = Field(ge=0)
-    gid: int = Field(ge=0)
-    home: str | None = None
-    shell: str = "/sbin/nologin"
+    username: AccountName
+    uid: Id
+    gid: Id
+    home: PasswdPath | None = None
+    shell: PasswdPath = "/sbin/nologin"
 
 
 class Accounts(_Model):
@@ -82,15 +187,15 @@ DEFAULT_ACCOUNTS = Accounts(
 
 
 class Entrypoint(_Model):
-    command: str
+    command: Annotated[str, AfterValidator(_shell_words)]
 
 
 class PathSpec(_Model):
     path: str
     type: Literal["directory", "empty-file", "symlink"] = "directory"
-    source: str | None = None  # symlink target
-    uid: int = 0
-    gid: int = 0
+    source: Annotated[str, AfterValidator(_one_line)] | None = None  # symlink target
+    uid: Id = 0
+    gid: Id = 0
     permissions: int = 0o755
 
     @field_validator("permissions", mode="before")
@@ -99,17 +204,31 @@ class PathSpec(_Model):
         # apko writes modes as 0o755, which YAML 1.1 (PyYAML) reads as a string.
         if isinstance(value, str):
             try:
-                return int(value.removeprefix("0o"), 8)
+                value = int(value.removeprefix("0o"), 8)
             except ValueError:
                 raise ValueError(f"{value!r} is not an octal mode like 0o755") from None
+        if isinstance(value, int) and not 0 <= value <= 0o7777:
+            raise ValueError(f"mode {value:#o} is not in 0o0..0o7777")
         return value
 
     @field_validator("path")
     @classmethod
-    def _absolute(cls, path: str) -> str:
-        if not path.startswith("/") or ".." in path.split("/"):
-            raise ValueError("must be an absolute path without '..'")
-        return path
+    def _path(cls, path: str) -> str:
+        if path == "/":
+            raise ValueError("must not be '/' (the root belongs to the image)")
+        return _absolute(path)
+
+    @model_validator(mode="after")
+    def _source(self) -> PathSpec:
+        if (self.type == "symlink") != bool(self.source):
+            raise ValueError("'source' (the link target) is given for symlinks, and only them")
+        return self
+
+
+def _env_name(name: str) -> str:
+    if not name or "=" in name:
+        raise ValueError(f"{name!r} is not an environment variable name (empty, or has '=')")
+    return _one_line(name)
 
 
 class ImageSpec(_Model):
@@ -117,12 +236,48 @@ class ImageSpec(_Model):
     accounts: Accounts = DEFAULT_ACCOUNTS
     entrypoint: Entrypoint | None = None
     cmd: str | list[str] | None = None
-    work_dir: str | None = Field(default=None, alias="work-dir")
-    environment: dict[str, str] = Field(default_factory=dict)
+    work_dir: Annotated[str, AfterValidator(_absolute)] | None = Field(
+        default=None, alias="work-dir"
+    )
+    environment: dict[
+        Annotated[str, AfterValidator(_env_name)], Annotated[str, AfterValidator(_one_line)]
+    ] = Field(default_factory=dict)
     paths: list[PathSpec] = Field(default_factory=list)
     archs: list[str] = Field(default_factory=lambda: ["amd64"], min_length=1)
     annotations: dict[str, str] = Field(default_factory=dict)
     test: list[list[str]] = Field(default_factory=list)
+
+    @field_validator("cmd")
+    @classmethod
+    def _cmd(cls, cmd: str | list[str] | None) -> str | list[str] | None:
+        return _shell_words(cmd) if isinstance(cmd, str) else cmd
+
+    @model_validator(mode="after")
+    def _confined(self) -> ImageSpec:
+        """``paths`` and homes stay out of ``PROTECTED`` and out from below a ``paths``
+        symlink or file (the tar entry would be written through it)."""
+        blockers = {p.path: f"paths[{i}]" for i, p in enumerate(self.paths)
+                    if p.type != "directory"}
+        placed = [(f"paths[{i}].path", p.path, p.type) for i, p in enumerate(self.paths)]
+        placed += [(f"accounts.users[{i}].home", u.home, "directory")
+                   for i, u in enumerate(self.accounts.users) if u.home and u.home != "/"]
+        for field, path, kind in placed:
+            protected = _protected_by(path)
+            if protected is not None:
+                raise ValueError(f"{field}: {path} is at or below /{protected}, which the "
+                                 "image's own metadata owns (the scanner reads it); choose "
+                                 "another path")
+            if kind != "directory" and any(p.startswith(path[1:] + "/") for p in PROTECTED):
+                raise ValueError(f"{field}: {path} lies above protected image metadata; only "
+                                 "a directory may be placed there")
+            parent = posixpath.dirname(path)
+            while parent != "/":
+                if parent in blockers:
+                    raise ValueError(f"{field}: {path} lies below {parent}, which "
+                                     f"{blockers[parent]} makes a non-directory (the entry "
+                                     "would be written through it)")
+                parent = posixpath.dirname(parent)
+        return self
 
     def resolution_digest(self) -> str:
         """A digest of everything that decides the package set; a lock is fresh for a spec
@@ -143,6 +298,8 @@ def field_location(loc: tuple[Any, ...]) -> str:
     """A pydantic error location as the document spells it: ``contents.repositories[0].uri``."""
     where = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a mapping's key: the key itself is named
+            continue
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
     return where or "(top level)"
 
@@ -157,7 +314,9 @@ def _describe(err: dict[str, Any]) -> str:
             close = difflib.get_close_matches(str(loc[-1]), _field_names(parent_model), n=1)
             if close:
                 message += f" (did you mean {close[0]!r}?)"
-    return f"{field_location(loc)}: {message}"
+    # A check across fields (ImageSpec._confined) has no location of its own: its message
+    # starts with the field it names.
+    return f"{field_location(loc)}: {message}" if loc else message
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

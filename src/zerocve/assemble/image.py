@@ -143,17 +143,19 @@ def _path_entry(item: PathSpec, mtime: int) -> Entry:
         return Entry(path, EntryKind.DIR, item.permissions, item.uid, item.gid, mtime)
     if item.type == "empty-file":
         return Entry(path, EntryKind.FILE, item.permissions, item.uid, item.gid, mtime)
-    if not item.source:
-        raise BuildError(f"paths: {item.path}: a symlink needs 'source' (its target)")
-    return Entry(path, EntryKind.SYMLINK, 0o777, item.uid, item.gid, mtime, target=item.source)
+    return Entry(path, EntryKind.SYMLINK, 0o777, item.uid, item.gid, mtime,
+                 target=item.source or "")
 
 
 def metadata_entries(
     spec: ImageSpec, rootfs: RootFs, suite: str | None, epoch: int
 ) -> list[Entry]:
     """The final layer: merged-/usr links, /tmp, postinst effects, accounts, dpkg status and
-    the spec's paths (later ones win on the same path). An entry that would replace a
-    package's entry of another type, or lie below a package's symlink, is a BuildError."""
+    the spec's paths. An entry that would replace a package's entry of another type, or lie
+    below a package's symlink, is a BuildError (one below a symlink of this layer is refused
+    when the layer is written); a ``paths`` entry replaces nothing but a directory with a
+    directory (what zerocve or a package writes, the dpkg database above all, is what the
+    gate reads)."""
     generated: dict[str, tuple[Entry, str]] = {}
 
     def add(entries: Iterable[Entry], origin: str) -> None:
@@ -167,10 +169,27 @@ def metadata_entries(
     add(account_entries(spec.accounts, epoch), "accounts")
     add(database_entries(rootfs.packages, epoch), "dpkg database")
     add([_sbom_entry(spec, rootfs, {p: e for p, (e, _) in generated.items()}, epoch)], "SBOM")
-    add([_path_entry(item, epoch) for item in spec.paths], "paths")
+    for index, item in enumerate(spec.paths):
+        entry = _path_entry(item, epoch)
+        _check_path_replaces(f"paths[{index}].path", entry, generated, rootfs)
+        add([entry], f"paths[{index}]")
     for path, (entry, origin) in generated.items():
         _check_against_packages(path, entry, origin, rootfs)
     return with_parents([e for e, _ in generated.values()], rootfs.paths, epoch)
+
+
+def _check_path_replaces(
+    field: str, entry: Entry, generated: Mapping[str, tuple[Entry, str]], rootfs: RootFs
+) -> None:
+    if entry.path in generated:
+        existing, origin = generated[entry.path]
+    elif entry.path in rootfs.paths:
+        existing, origin = rootfs.paths[entry.path], f"package {rootfs.owners[entry.path]}"
+    else:
+        return
+    if not existing.kind is entry.kind is EntryKind.DIR:
+        raise BuildError(f"{field}: /{entry.path} would replace the {existing.kind.value} "
+                         f"{origin} writes there; paths may only add to the image")
 
 
 def _sbom_entry(

@@ -24,8 +24,9 @@ from rich.progress import Task as ProgressTask
 from zerocve import __version__
 from zerocve.progress import Reporter, Task
 
-console = Console()
-console_err = Console(stderr=True)
+# No emoji codes: ':x:' in a user's value (a passwd-like string, a path) must print as itself.
+console = Console(emoji=False)
+console_err = Console(stderr=True, emoji=False)
 
 
 @dataclass

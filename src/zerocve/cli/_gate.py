@@ -12,9 +12,10 @@ from typing import Annotated
 
 import typer
 
-from zerocve.errors import AdvisoryError
+from zerocve.errors import AdvisoryError, BuildError
+from zerocve.inventory.model import Inventory
 from zerocve.progress import Reporter
-from zerocve.vuln.gate import FailOn, enforce
+from zerocve.vuln.gate import FailOn, PackageLike, enforce, package_set_difference
 from zerocve.vuln.model import ScanResult, Severity, State
 
 
@@ -87,15 +88,27 @@ def gate_image(
     reporter: Reporter,
     platforms: Sequence[str | None] = (None,),
     offered_versions: Callable[[], Mapping[str, str]] | None = None,
+    expected: Sequence[Sequence[PackageLike]] | None = None,
 ) -> list[ScanResult]:
     """Scan each platform of a built image (layout or archive) as any scanner would see it,
     and enforce ``fail_on``. Without a DB: an error when ``require_db``, else a note and no
     scan. ``offered_versions`` (source → newest version in the image's repositories) is asked
     only when a finding looks fixable, to tell ``fixed`` from ``fix-unavailable``: a fix the
-    repositories do not carry yet cannot be had by rebuilding."""
+    repositories do not carry yet cannot be had by rebuilding. ``expected`` (per platform,
+    the lock's packages): the packages read back must be exactly those, scanned or not, or
+    a BuildError (exit 3) names the difference."""
     # Imported here: the DB and target readers weigh on every command's start-up.
+    from zerocve.inventory.targets import open_inventory
     from zerocve.vuln.db import default_db_path
     from zerocve.vuln.scan import scan
+
+    def check(inventory: Inventory, index: int) -> None:
+        if expected is None:
+            return
+        difference = package_set_difference(inventory.packages, expected[index])
+        if difference is not None:
+            where = f" {platforms[index]}" if platforms[index] else ""
+            raise BuildError(f"{image}{where}: {difference}; refusing to {action}")
 
     db = db_path or default_db_path()
     if not db.exists():
@@ -105,12 +118,15 @@ def gate_image(
                 f"--osv ...` first, or pass --no-scan to {action} unscanned"
             )
         reporter.note(f"not scanned: no advisory DB at {db} (zerocve db update)")
+        for index, platform in enumerate(platforms if expected else ()):
+            check(open_inventory(str(image), platform=platform, reporter=reporter), index)
         return []
     offered = functools.cache(offered_versions) if offered_versions else None
     results = []
-    for platform in platforms:
+    for index, platform in enumerate(platforms):
         result = scan(str(image), db_path=db, vex_files=vex_files or (), platform=platform,
                       reporter=reporter)
+        check(result.inventory, index)
         if offered is not None and any(f.state is State.FIXED for f in result.findings):
             result = scan(str(image), db_path=db, vex_files=vex_files or (), platform=platform,
                           available_versions=offered(), reporter=reporter)

@@ -19,7 +19,13 @@ from zerocve.cli._gate import (
 from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption, SpecArgument
 from zerocve.errors import UsageError
 from zerocve.oci.layout import DEFAULT_REF
-from zerocve.pipeline import build_spec, offered_source_versions, platforms, write_sboms_beside
+from zerocve.pipeline import (
+    build_spec,
+    locked_packages,
+    offered_source_versions,
+    platforms,
+    write_sboms_beside,
+)
 
 
 def summary(built: BuiltImage, target: Path) -> str:
@@ -111,7 +117,7 @@ def build_command(
         gate_image(
             target, action="build", fail_on=fail_on, min_severity=min_severity,
             vex_files=vex_files, db_path=db_path, require_db=False, reporter=progress,
-            platforms=platforms(built),
+            platforms=platforms(built), expected=locked_packages(built, lock),
             offered_versions=lambda: offered_source_versions(
                 spec_path, ignore_valid_until=ignore_valid_until, reporter=progress),
         )

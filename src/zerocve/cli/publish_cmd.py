@@ -24,7 +24,13 @@ from zerocve.errors import UsageError
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
-from zerocve.pipeline import build_spec, layout_platforms, offered_source_versions, platforms
+from zerocve.pipeline import (
+    build_spec,
+    layout_platforms,
+    locked_packages,
+    offered_source_versions,
+    platforms,
+)
 from zerocve.publish import push_layout
 from zerocve.vuln.gate import FailOn
 
@@ -93,13 +99,15 @@ def publish(
 
     with tempfile.TemporaryDirectory(prefix="zerocve-publish-") as scratch:
         offered: Callable[[], dict[str, str]] | None = None
+        expected = None  # an existing layout has no lock to hold it to
         if len(targets) == 2:
             spec = Path(targets[0])
-            built, _ = build_spec(
+            built, lock = build_spec(
                 spec, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress
             )
             layout = write_layout(built, layout or Path(scratch) / "layout", ref.tag or DEFAULT_REF)
             image_platforms = platforms(built)
+            expected = locked_packages(built, lock)
             offered = functools.partial(
                 offered_source_versions, spec, ignore_valid_until=ignore_valid_until,
                 reporter=progress,
@@ -111,7 +119,7 @@ def publish(
             gate_image(
                 layout, action="publish", fail_on=fail_on, min_severity=min_severity,
                 vex_files=vex_files, db_path=db_path, require_db=True, reporter=progress,
-                platforms=image_platforms, offered_versions=offered,
+                platforms=image_platforms, offered_versions=offered, expected=expected,
             )
         with RegistryClient(ref.api_host, insecure=insecure or None) as client:
             digest = push_layout(layout, ref, client, reporter=progress,

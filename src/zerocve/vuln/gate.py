@@ -13,12 +13,17 @@
 it. A finding whose severity is not known yet (Debian's "not yet assigned", no CVSS) is kept
 whatever the threshold: the newest CVEs are the ones without an assessment, and a gate that
 let them through would fail open.
+
+Findings are only as good as the package list they were matched against: when the gate
+knows which packages an image must hold (its lock), the packages read back from the written
+image must be exactly those (``package_set_difference``), or nothing found means nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Protocol
 
 from zerocve.errors import GateError
 from zerocve.vuln.model import Finding, ScanResult, Severity, State
@@ -88,6 +93,37 @@ def describe(findings: list[Finding], fail_on: FailOn, *, limit: int = 3) -> str
     if more > 0:
         shown.append(f"and {more} more")
     return f"{len(findings)} {noun} ({', '.join(shown)})"
+
+
+class PackageLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def architecture(self) -> str: ...
+
+
+def _keys(packages: Iterable[PackageLike]) -> set[tuple[str, str, str]]:
+    return {(p.name, p.version, p.architecture) for p in packages}
+
+
+def package_set_difference(
+    found: Iterable[PackageLike], expected: Iterable[PackageLike], *, limit: int = 3
+) -> str | None:
+    """How the packages read back from an image (``found``) differ from those it must hold
+    (``expected``, by name, version and architecture), in one line; None when they agree."""
+    have, want = _keys(found), _keys(expected)
+    parts = []
+    for label, keys in (("missing", want - have), ("not in the lock", have - want)):
+        if keys:
+            shown = [f"{n} {v} ({a})" for n, v, a in sorted(keys)[:limit]]
+            more = f", and {len(keys) - limit} more" if len(keys) > limit else ""
+            parts.append(f"{len(keys)} {label}: {', '.join(shown)}{more}")
+    if not parts:
+        return None
+    return (f"the image lists {len(have)} packages, the lock {len(want)}; "
+            + "; ".join(parts))
 
 
 def enforce(
