@@ -20,6 +20,7 @@ boundary with ``raise ... from e``.
     ├── InventoryError              a scan/SBOM target with no readable package database
     ├── VexError                    an OpenVEX document that is unreadable or malformed
     ├── StageError                  a staging run that could not run its tests (podman, pull)
+    ├── GitError                    a git command (zerocve pin --commit) that failed
     └── GateError                   exit 1: findings over the gate (not an operational failure)
 """
 
@@ -103,6 +104,10 @@ class VexError(ZerocveError):
 
 
 class StageError(ZerocveError):
+    pass
+
+
+class GitError(ZerocveError):
     pass
 
 

@@ -47,7 +47,7 @@ def push_spec(spec: Path, reference: str) -> str:
     with tempfile.TemporaryDirectory(prefix="fleet-test-") as scratch:
         layout = build_layout(spec, Path(scratch) / "layout", ref.tag or "latest")
         with RegistryClient(ref.api_host) as client:
-            return push_layout(layout, ref, client)
+            return push_layout(layout, ref, client).digest
 
 
 def build_layout(spec: Path, directory: Path, tag: str = "latest") -> Path:

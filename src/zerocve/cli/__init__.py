@@ -25,6 +25,7 @@ _COMMAND_MODULES = {
     "db": "db_cmd",
     "diff": "diff_cmd",
     "lock": "lock_cmd",
+    "pin": "pin_cmd",
     "publish": "publish_cmd",
     "sbom": "sbom_cmd",
     "scan": "scan_cmd",
