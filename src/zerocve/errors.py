@@ -6,7 +6,7 @@ boundary with ``raise ... from e``.
 
     ZerocveError                    exit 3 unless noted
     ├── UsageError                  exit 2: bad arguments or a target of the wrong kind
-    ├── SpecError                   the image spec: file, field path, what is wrong
+    ├── SpecError                   the image spec or fleet file: file, field path, what is wrong
     ├── RepositoryError             apt repository: fetch, signature, index, hash
     │   ├── SignatureError          InRelease / Release.gpg did not verify
     │   ├── IntegrityError          a file's size or SHA256 differs from what signed data says
@@ -21,6 +21,8 @@ boundary with ``raise ... from e``.
     ├── VexError                    an OpenVEX document that is unreadable or malformed
     ├── StageError                  a staging run that could not run its tests (podman, pull)
     ├── GitError                    a git command (zerocve pin --commit) that failed
+    ├── StoreError                  the fleet's state store: unreachable, migration, conflict
+    ├── FleetError                  a fleet operation: unknown image, nothing to roll back to
     └── GateError                   exit 1: findings over the gate (not an operational failure)
 """
 
@@ -108,6 +110,14 @@ class StageError(ZerocveError):
 
 
 class GitError(ZerocveError):
+    pass
+
+
+class StoreError(ZerocveError):
+    pass
+
+
+class FleetError(ZerocveError):
     pass
 
 

@@ -28,7 +28,7 @@ import posixpath
 import re
 import shlex
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -44,6 +44,7 @@ from pydantic import (
 from zerocve.errors import SpecError
 
 NONROOT_ID = 65532
+M = TypeVar("M", bound=BaseModel)
 _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$")
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,30}[a-z0-9_.$-]?$")
 _DIST_PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/~+-]*$")
@@ -304,12 +305,12 @@ def field_location(loc: tuple[Any, ...]) -> str:
     return where or "(top level)"
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: dict[str, Any], root: type[BaseModel]) -> str:
     loc = err["loc"]
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown field"
-        parent_model = _model_at(loc[:-1])
+        parent_model = _model_at(loc[:-1], root)
         if parent_model is not None:
             close = difflib.get_close_matches(str(loc[-1]), _field_names(parent_model), n=1)
             if close:
@@ -326,9 +327,9 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return next(filter(None, map(_model_in, getattr(annotation, "__args__", ()))), None)
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The model a location points into, for 'did you mean' suggestions."""
-    model: type[BaseModel] = ImageSpec
+    model = root
     for part in loc:
         if isinstance(part, int):
             continue
@@ -340,7 +341,10 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
-def parse_spec(text: str, source: str = "<spec>") -> ImageSpec:
+def parse_yaml_model(text: str, source: str, model: type[M]) -> M:
+    """YAML text validated as ``model``; every problem is one ``SpecError`` line naming
+    ``source``, the line or field, and the close name of a typo'd key. The image spec and the
+    fleet file are both read this way."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -351,12 +355,16 @@ def parse_spec(text: str, source: str = "<spec>") -> ImageSpec:
     if not isinstance(data, dict):
         raise SpecError(f"{source}: expected a mapping at the top level")
     try:
-        return ImageSpec.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         # A typo'd key shows up as both "unknown field" and "field required": name the typo.
         first = min(e.errors(), key=lambda err: err["type"] != "extra_forbidden")
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise SpecError(f"{source}: {_describe(dict(first))}{more}") from e
+        raise SpecError(f"{source}: {_describe(dict(first), model)}{more}") from e
+
+
+def parse_spec(text: str, source: str = "<spec>") -> ImageSpec:
+    return parse_yaml_model(text, source, ImageSpec)
 
 
 def load_spec(path: str | Path) -> ImageSpec:

@@ -24,6 +24,7 @@ _COMMAND_MODULES = {
     "build": "build_cmd",
     "db": "db_cmd",
     "diff": "diff_cmd",
+    "fleet": "fleet_cmd",
     "lock": "lock_cmd",
     "pin": "pin_cmd",
     "publish": "publish_cmd",

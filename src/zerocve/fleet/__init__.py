@@ -1,1 +1,2 @@
-"""The fleet: images kept at zero fixable CVEs by rebuilding, staging and promoting them."""
+"""The fleet: images kept at zero fixable CVEs by watching repositories and advisories,
+planning, rebuilding, staging and promoting (see DESIGN.md)."""

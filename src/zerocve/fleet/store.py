@@ -1,0 +1,444 @@
+"""The fleet's state store: open (and migrate) it, and the operations every step shares.
+
+An SQLite file under the state dir by default; PostgreSQL by URL (``postgresql://…``, driven
+by psycopg 3). Opening runs the Alembic migrations packaged in ``zerocve.fleet.migrations``,
+one opener at a time (a file lock beside an SQLite file, an advisory lock on PostgreSQL).
+
+Every change happens inside ``Store.session()``, one transaction: a step records its outcome
+and its event together or not at all. Database errors become one ``StoreError`` line.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from zerocve.errors import FleetError, StoreError, UsageError
+from zerocve.fleet.config import Fleet
+from zerocve.fleet.migrations import HEAD
+from zerocve.fleet.models import (
+    DigestRecord,
+    Event,
+    EventKind,
+    Image,
+    ImagePackage,
+    Job,
+    JobState,
+    LockRecord,
+)
+from zerocve.lock import Lock, dumps_lock
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DEFAULT_STORE_NAME = "fleet.sqlite"
+_PG_MIGRATION_LOCK = 0x7A65726F  # "zero": the advisory lock key of the migration step
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Which state a job may move to from which: forward through the steps, to failed or skipped
+# from any live state, and from failed back to pending (retry when something changed again).
+_NEXT: dict[JobState, frozenset[JobState]] = {
+    JobState.PENDING: frozenset({JobState.LOCKED}),
+    JobState.LOCKED: frozenset({JobState.BUILT}),
+    JobState.BUILT: frozenset({JobState.PUSHED_STAGING}),
+    JobState.PUSHED_STAGING: frozenset({JobState.STAGED}),
+    JobState.STAGED: frozenset({JobState.PROMOTED}),
+    JobState.PROMOTED: frozenset(),
+    JobState.FAILED: frozenset({JobState.PENDING}),
+    JobState.SKIPPED: frozenset({JobState.PENDING}),
+}
+_ENDS = frozenset({JobState.FAILED, JobState.SKIPPED})
+
+
+def allowed(current: JobState, to: JobState) -> bool:
+    """Whether a job in ``current`` may be moved to ``to``."""
+    return to in _NEXT[current] or (to in _ENDS and not current.terminal)
+
+
+def store_url(given: str | None, state_dir: Path) -> str:
+    """The SQLAlchemy URL of ``--store``: ``postgresql://…`` (psycopg 3), ``sqlite:///PATH``,
+    or by default ``STATE_DIR/fleet.sqlite``."""
+    if given is None:
+        return f"sqlite:///{state_dir / DEFAULT_STORE_NAME}"
+    try:
+        url = make_url(given)
+    except ArgumentError:
+        raise UsageError(
+            f"--store {given!r}: not a URL; give postgresql://USER@HOST/DB or sqlite:///PATH"
+        ) from None
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if url.drivername == "sqlite" and url.database:
+        return given
+    raise UsageError(
+        f"--store {url.render_as_string()!r}: give postgresql://USER@HOST/DB or sqlite:///PATH"
+    )
+
+
+def lock_digest(lock: Lock) -> str:
+    """``sha256:…`` of the lock file's exact bytes: the identity of a rebuild's target."""
+    return "sha256:" + hashlib.sha256(dumps_lock(lock).encode()).hexdigest()
+
+
+def _display(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: the daemon writes while `fleet status` reads; a writer waits for another writer
+    # instead of failing at once; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """An open, migrated store. ``clock`` gives the times recorded."""
+
+    def __init__(self, engine: Engine, clock: Clock = _utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, *, clock: Clock = _utc_now) -> Store:
+        """Connect to ``url`` (see ``store_url``) and bring its schema to the newest
+        migration."""
+        where = _display(url)
+        parsed = make_url(url)
+        if parsed.drivername == "sqlite" and parsed.database:
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(
+                    f"{parsed.database}: cannot create the store: {e.strerror}"
+                ) from e
+        try:
+            engine = create_engine(url)
+        except (ArgumentError, ImportError) as e:
+            raise StoreError(f"{where}: cannot use this store: {e}") from e
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine, clock)
+        try:
+            store._migrate()
+        except SQLAlchemyError as e:
+            engine.dispose()
+            raise StoreError(f"{where}: {_reason(e)}") from e
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def revision(self) -> str | None:
+        """The schema's Alembic revision; None for an empty database."""
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    def _migrate(self) -> None:
+        if self.revision() == HEAD:
+            return  # the usual case, and cheap: a no-change cycle opens the store
+        # Alembic costs a second of imports on a loaded machine: only when migrating.
+        from alembic import command
+        from alembic.config import Config
+
+        with self._migration_lock(), self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database:
+            yield
+            return
+        with open(f"{database}.migrate.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except SQLAlchemyError as e:
+            raise StoreError(f"{_display(str(self.engine.url))}: {_reason(e)}") from e
+
+    # -- images ----------------------------------------------------------------------------
+
+    def sync_images(self, session: Session, fleet: Fleet) -> dict[str, Image]:
+        """The fleet's images in the store, added or updated from the fleet file (spec path,
+        repository, tags); images no longer in the file are kept, with their history."""
+        existing = {i.name: i for i in session.scalars(select(Image))}
+        now = self.clock()
+        result: dict[str, Image] = {}
+        for entry in fleet.images:
+            image = existing.get(entry.name)
+            if image is None:
+                image = Image(
+                    name=entry.name,
+                    spec_path=str(entry.spec),
+                    repository=entry.repository,
+                    tags=list(entry.tags),
+                    held=False,
+                    created_at=now,
+                )
+                session.add(image)
+                session.flush()
+                self.add_event(session, EventKind.IMAGE_ADDED, f"{entry.name} added", image=image)
+            else:
+                image.spec_path = str(entry.spec)
+                image.repository = entry.repository
+                image.tags = list(entry.tags)
+            result[entry.name] = image
+        return result
+
+    def find_image(self, session: Session, name: str) -> Image | None:
+        return session.scalars(select(Image).where(Image.name == name)).one_or_none()
+
+    def image(self, session: Session, name: str) -> Image:
+        found = self.find_image(session, name)
+        if found is None:
+            raise FleetError(f"no image named {name!r} in the store; run `zerocve fleet check`")
+        return found
+
+    # -- locks, digests and the package index ----------------------------------------------
+
+    def record_lock(self, session: Session, image: Image, lock: Lock) -> LockRecord:
+        """The stored lock with this content (stored now if new): idempotent."""
+        digest = lock_digest(lock)
+        found = session.scalars(
+            select(LockRecord).where(LockRecord.image_id == image.id, LockRecord.digest == digest)
+        ).one_or_none()
+        if found is not None:
+            return found
+        record = LockRecord(
+            image_id=image.id, digest=digest, content=dumps_lock(lock), created_at=self.clock()
+        )
+        session.add(record)
+        session.flush()
+        return record
+
+    def published_lock(self, session: Session, image: Image) -> Lock | None:
+        """The lock the published digest was built from, if the store knows it."""
+        if image.published_digest is None:
+            return None
+        record = session.scalars(
+            select(LockRecord)
+            .join(DigestRecord, DigestRecord.lock_id == LockRecord.id)
+            .where(DigestRecord.image_id == image.id,
+                   DigestRecord.digest == image.published_digest)
+        ).one_or_none()  # fmt: skip
+        return None if record is None else Lock.model_validate_json(record.content)
+
+    def record_digest(
+        self, session: Session, image: Image, digest: str, **fields: Any
+    ) -> DigestRecord:
+        """The row of ``digest`` for ``image``, created if new; ``fields`` (size, lock_id,
+        bytes_pushed, packages, fixable, open, pushed_at, promoted_at) are set on it."""
+        record = session.scalars(
+            select(DigestRecord).where(
+                DigestRecord.image_id == image.id, DigestRecord.digest == digest
+            )
+        ).one_or_none()
+        if record is None:
+            record = DigestRecord(image_id=image.id, digest=digest, created_at=self.clock())
+            session.add(record)
+        for key, value in fields.items():
+            setattr(record, key, value)
+        session.flush()
+        return record
+
+    def digest(self, session: Session, image: Image, digest: str) -> DigestRecord | None:
+        return session.scalars(
+            select(DigestRecord).where(
+                DigestRecord.image_id == image.id, DigestRecord.digest == digest
+            )
+        ).one_or_none()
+
+    def set_package_index(self, session: Session, image: Image, lock: Lock) -> None:
+        """Make ``lock`` the one the package → image index holds for ``image``."""
+        session.query(ImagePackage).filter(ImagePackage.image_id == image.id).delete()
+        session.add_all(
+            ImagePackage(
+                image_id=image.id,
+                arch=arch,
+                name=p.name,
+                architecture=p.architecture,
+                version=p.version,
+                source=p.source,
+                source_version=p.source_version,
+            )
+            for arch, locked in sorted(lock.archs.items())
+            for p in locked.packages
+        )
+        session.flush()
+
+    def images_with(
+        self, session: Session, *, names: Sequence[str] = (), sources: Sequence[str] = ()
+    ) -> set[int]:
+        """Ids of the images whose indexed packages include one of these binary or source
+        names."""
+        if not names and not sources:
+            return set()
+        query = select(ImagePackage.image_id).where(
+            ImagePackage.name.in_(list(names)) | ImagePackage.source.in_(list(sources))
+        )
+        return set(session.scalars(query.distinct()))
+
+    def package_index(self, session: Session) -> dict[int, list[ImagePackage]]:
+        """The whole index, by image id."""
+        result: dict[int, list[ImagePackage]] = {}
+        for row in session.scalars(select(ImagePackage)):
+            result.setdefault(row.image_id, []).append(row)
+        return result
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def ensure_job(
+        self, session: Session, image: Image, target_lock_digest: str, reason: dict[str, Any]
+    ) -> Job:
+        """The job rebuilding ``image`` towards that lock: the existing one (planning the
+        same change twice is one job; a failed or skipped one is left as it is, to be
+        retried with ``advance(…, PENDING)`` only when something changed again) or a new
+        pending one."""
+        found = session.scalars(
+            select(Job).where(
+                Job.image_id == image.id, Job.target_lock_digest == target_lock_digest
+            )
+        ).one_or_none()
+        if found is not None:
+            return found
+        now = self.clock()
+        job = Job(
+            image_id=image.id,
+            target_lock_digest=target_lock_digest,
+            state=JobState.PENDING,
+            reason=reason,
+            result={},
+            bytes_pushed=0,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(job)
+        session.flush()
+        self.add_event(
+            session, EventKind.PLANNED, f"{image.name}: rebuild planned", image=image, job=job,
+            data=reason,
+        )  # fmt: skip
+        return job
+
+    def advance(self, session: Session, job: Job, to: JobState, **fields: Any) -> Job:
+        """Move ``job`` (as last read, possibly in another session) to ``to`` with ``fields``
+        (lock_id, digest, bytes_pushed, result, error…) set, and log it; returns the job as
+        this session sees it. Compare-and-set on the state read: two workers cannot both take
+        a step. A move the state machine forbids is a StoreError."""
+        job_id, current, attempts = job.id, job.state, job.attempts
+        if not allowed(current, to):
+            raise StoreError(f"job {job_id}: cannot move from {current} to {to}")
+        values = {"state": to, "updated_at": self.clock(), **fields}
+        if to is JobState.PENDING:
+            values["attempts"] = attempts + 1
+        moved = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == current)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(moved, "rowcount", 1) != 1:
+            raise StoreError(f"job {job_id}: moved from {current} by someone else")
+        here = session.get(Job, job_id)
+        assert here is not None  # the UPDATE above matched it
+        session.refresh(here)
+        self.add_event(
+            session, EventKind.JOB_STATE, f"job {job_id}: {current} → {to}",
+            image_id=here.image_id, job=here, data={"from": str(current), "to": str(to)},
+        )  # fmt: skip
+        return here
+
+    def jobs(self, session: Session, *states: JobState) -> list[Job]:
+        query = select(Job).order_by(Job.id)
+        if states:
+            query = query.where(Job.state.in_(states))
+        return list(session.scalars(query))
+
+    # -- events ----------------------------------------------------------------------------
+
+    def add_event(
+        self,
+        session: Session,
+        kind: EventKind,
+        message: str,
+        *,
+        image: Image | None = None,
+        image_id: int | None = None,
+        job: Job | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Event:
+        record = Event(
+            at=self.clock(),
+            kind=str(kind),
+            image_id=image.id if image is not None else image_id,
+            job_id=job.id if job is not None else None,
+            message=message,
+            data=data or {},
+        )
+        session.add(record)
+        session.flush()
+        return record
+
+    def events(
+        self, session: Session, *, image: Image | None = None, kinds: Sequence[EventKind] = ()
+    ) -> list[Event]:
+        """Events oldest first, of one image and/or some kinds."""
+        query = select(Event).order_by(Event.id)
+        if image is not None:
+            query = query.where(Event.image_id == image.id)
+        if kinds:
+            query = query.where(Event.kind.in_([str(k) for k in kinds]))
+        return list(session.scalars(query))
+
+    def last_event(self, session: Session, image: Image) -> Event | None:
+        return session.scalars(
+            select(Event).where(Event.image_id == image.id).order_by(Event.id.desc()).limit(1)
+        ).first()
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    """The driver's own first line, without SQLAlchemy's statement dump and links."""
+    original = getattr(error, "orig", None)
+    text_ = str(original if original is not None else error).strip().splitlines()
+    return text_[0] if text_ else type(error).__name__
