@@ -37,7 +37,7 @@ from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import Reference, parse_reference
 from zerocve.settings import Settings
 from zerocve.spec import ImageSpec, RepositorySpec, load_spec
-from zerocve.vuln.gate import FailOn, describe, over_gate
+from zerocve.vuln.gate import FailOn, describe, over_gate, package_set_difference
 from zerocve.vuln.model import Finding, ScanResult, Severity, State
 
 # -- indices -------------------------------------------------------------------------------
@@ -359,7 +359,10 @@ def check_gate(
     must also be exactly the lock's, or the verdict fails: an image whose package database
     was hidden or altered is not clean."""
     if expected is not None:
-        mismatch = _package_mismatch(results, expected)
+        mismatch = package_set_difference(
+            (p for result in results for p in result.inventory.packages),
+            (p for arch in expected.archs.values() for p in arch.packages),
+        )
         if mismatch:
             return Verdict(False, (), mismatch)
     failing = over_gate(
@@ -370,26 +373,6 @@ def check_gate(
     total = sum(len(r.findings) for r in results)
     return Verdict(True, (), f"nothing over the gate ({total} findings, --fail-on "
                              f"{policy.fail_on.value})")
-
-
-def _package_mismatch(results: Sequence[ScanResult], expected: Lock) -> str | None:
-    locked = {(p.name, p.version, p.architecture)
-              for arch in expected.archs.values() for p in arch.packages}
-    found = {(p.name, p.version, p.architecture)
-             for result in results for p in result.inventory.packages}
-    if found == locked:
-        return None
-    extra, absent = sorted(found - locked), sorted(locked - found)
-    parts = []
-    if absent:
-        parts.append(f"{len(absent)} locked packages not found ({' '.join(map(_nva, absent[:3]))})")
-    if extra:
-        parts.append(f"{len(extra)} packages not in the lock ({' '.join(map(_nva, extra[:3]))})")
-    return "the image's package database differs from the lock: " + "; ".join(parts)
-
-
-def _nva(package: tuple[str, str, str]) -> str:
-    return f"{package[0]}:{package[2]}={package[1]}"
 
 
 def has_fixable(results: Sequence[ScanResult]) -> bool:

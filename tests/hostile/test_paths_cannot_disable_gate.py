@@ -144,12 +144,12 @@ def test_package_set_difference_names_what_is_missing_and_extra() -> None:
     lock = [_locked("netbase", "6.4"), _locked("libc6", "2.36-9", "amd64")]
     assert package_set_difference(lock, lock) is None
     assert package_set_difference([], lock) == (
-        "the image lists 0 packages, the lock 2; 2 missing: libc6 2.36-9 (amd64), "
-        "netbase 6.4 (all)")
+        "the image's package database differs from the lock (0 packages read back, 2 locked): "
+        "2 missing: libc6 2.36-9 (amd64), netbase 6.4 (all)")
     older = [_locked("netbase", "6.3"), _locked("libc6", "2.36-9", "amd64")]
     assert package_set_difference(older, lock) == (
-        "the image lists 2 packages, the lock 2; 1 missing: netbase 6.4 (all); "
-        "1 not in the lock: netbase 6.3 (all)")
+        "the image's package database differs from the lock (2 packages read back, 2 locked): "
+        "1 missing: netbase 6.4 (all); 1 not in the lock: netbase 6.3 (all)")
     other_arch = [_locked("netbase", "6.4"), _locked("libc6", "2.36-9", "arm64")]
     assert "1 not in the lock: libc6 2.36-9 (arm64)" in str(
         package_set_difference(other_arch, lock))
@@ -173,8 +173,9 @@ def test_gate_holds_the_written_image_to_the_lock(apt_repo: AptRepo, tmp_path: P
     with pytest.raises(BuildError) as caught:
         gate_image(out, expected=[extra], **options)
     assert caught.value.diagnostics() == (
-        f"{out}: the image lists {len(locked)} packages, the lock {len(extra)}; 1 missing: "
-        "openssl 3.0.15-1~deb12u1 (amd64); refusing to publish")
+        f"{out}: the image's package database differs from the lock ({len(locked)} packages "
+        f"read back, {len(extra)} locked): 1 missing: openssl 3.0.15-1~deb12u1 (amd64); "
+        "refusing to publish")
     with pytest.raises(BuildError, match=r"1 not in the lock: netbase .* \(all\)"):
         gate_image(out, expected=[[p for p in locked if p.name != "netbase"]], **options)
 
@@ -198,5 +199,5 @@ def test_a_package_adding_to_the_dpkg_database_fails_the_build(
     done = zerocve("build", str(spec), "-o", str(out), "--db", str(tmp_path / "no.db"))
     assert done.returncode == 3, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        f"error: {out}: the image lists 2 packages, the lock 1; 1 not in the lock: decoy 9.9 "
-        "(all); refusing to build")
+        f"error: {out}: the image's package database differs from the lock (2 packages read "
+        "back, 1 locked): 1 not in the lock: decoy 9.9 (all); refusing to build")

@@ -122,8 +122,8 @@ def package_set_difference(
             parts.append(f"{len(keys)} {label}: {', '.join(shown)}{more}")
     if not parts:
         return None
-    return (f"the image lists {len(have)} packages, the lock {len(want)}; "
-            + "; ".join(parts))
+    return (f"the image's package database differs from the lock ({len(have)} packages read "
+            f"back, {len(want)} locked): " + "; ".join(parts))
 
 
 def enforce(
