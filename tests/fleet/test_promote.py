@@ -66,7 +66,7 @@ def test_stage_promote_and_roll_back(registry: Registry, tmp_path: Path, client_
     first, second = image(tmp_path / "one", "one"), image(tmp_path / "two", "two")
     client = client_for(host)
 
-    staged = push_staged(first.root, target, client)
+    staged = push_staged(first.root, target, client).reference
     assert staged == staging_reference(target, first.digest)
     assert (staged.repository, staged.tag) == (f"{repo}-staging", f"stage-{first.digest[7:23]}")
     assert tag_digest(host, staged.repository, staged.tag) == first.digest
@@ -105,29 +105,33 @@ def test_stage_promote_and_roll_back(registry: Registry, tmp_path: Path, client_
     assert tag_digest(host, repo, immutable_tag(second.digest)) == second.digest
 
 
-def test_a_registry_failing_mid_promotion_moves_no_floating_tag(
+def test_a_registry_failing_mid_promotion_leaves_the_floating_tags_where_they_were(
     registry: Registry, tmp_path: Path, client_for
 ):
     host, repo = registry.host, "fleet/failing"
     old, new = image(tmp_path / "old", "old"), image(tmp_path / "new", "new")
     client = client_for(host)
-    push_staged(old.root, Reference(host, repo), client)
-    promote(client, repo, old.digest, ["latest"])
+    first = push_staged(old.root, Reference(host, repo), client)
+    assert first.bytes_pushed == sum(old.blobs.values()) - old.blobs[old.digest]
+    promote(client, repo, old.digest, ["latest", "1"])
+    assert push_staged(old.root, Reference(host, repo), client).bytes_pushed == 0
     push_staged(new.root, Reference(host, repo), client)
 
-    def fail_tag_puts(method: str, path: str, seen: int) -> str | None:
-        return ANSWER_500 if method == "PUT" and path.endswith("/manifests/latest") else None
+    def fail_second_tag(method: str, path: str, seen: int) -> str | None:
+        return ANSWER_500 if method == "PUT" and path.endswith("/manifests/1") else None
 
-    with FaultProxy(host, fail_tag_puts) as proxy:
-        with pytest.raises(RegistryError, match=r"fleet/failing: put manifest latest: HTTP 500"):
-            promote(client_for(proxy.host), repo, new.digest, ["latest"])
+    with FaultProxy(host, fail_second_tag) as proxy:
+        with pytest.raises(RegistryError, match=r"fleet/failing: put manifest 1: HTTP 500"):
+            promote(client_for(proxy.host), repo, new.digest, ["latest", "1"])
+    # "latest" had moved before "1" failed: it was put back.
     assert tag_digest(host, repo, "latest") == old.digest
+    assert tag_digest(host, repo, "1") == old.digest
     # The next attempt completes; the immutable tag written before the failure is not re-PUT.
     with FaultProxy(host) as proxy:
-        moves = promote(client_for(proxy.host), repo, new.digest, ["latest"])
-    assert [m.moved for m in moves] == [False, True]
-    assert len(proxy.requests("PUT", "manifest")) == 1
-    assert tag_digest(host, repo, "latest") == new.digest
+        moves = promote(client_for(proxy.host), repo, new.digest, ["latest", "1"])
+    assert [m.moved for m in moves] == [False, True, True]
+    assert len(proxy.requests("PUT", "manifest")) == 2
+    assert tag_digest(host, repo, "latest") == tag_digest(host, repo, "1") == new.digest
 
 
 def test_rolling_back_to_a_digest_the_registry_lacks_is_one_line(

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from zerocve.errors import RegistryError
 from zerocve.oci.reference import Reference
 from zerocve.oci.registry import RegistryClient
 from zerocve.publish import push_layout
@@ -70,15 +71,31 @@ def move_tags(
     client: RegistryClient, repository: str, digest: str, tags: Sequence[str]
 ) -> tuple[TagMove, ...]:
     """Point each of ``tags`` of ``repository`` at ``digest``, in order, by re-PUTting the
-    manifest the registry already has. A tag already there is not written again."""
+    manifest the registry already has. A tag already there is not written again. When the
+    registry fails part way, the tags moved so far are put back where they were (as far as
+    the registry lets us) before the error is raised: a failed promotion moves nothing."""
     manifest = client.get_manifest(repository, digest)
-    moves = []
-    for tag in tags:
-        before = client.head_manifest(repository, tag)
-        if before != digest:
-            client.put_manifest(repository, tag, manifest.body, manifest.media_type)
-        moves.append(TagMove(tag, before, digest))
+    moves: list[TagMove] = []
+    try:
+        for tag in tags:
+            before = client.head_manifest(repository, tag)
+            if before != digest:
+                client.put_manifest(repository, tag, manifest.body, manifest.media_type)
+            moves.append(TagMove(tag, before, digest))
+    except RegistryError:
+        _restore(client, repository, [m for m in moves if m.moved and m.before is not None])
+        raise
     return tuple(moves)
+
+
+def _restore(client: RegistryClient, repository: str, moves: Sequence[TagMove]) -> None:
+    for move in moves:
+        assert move.before is not None
+        try:
+            old = client.get_manifest(repository, move.before)
+            client.put_manifest(repository, move.tag, old.body, old.media_type)
+        except RegistryError:
+            continue  # the registry is failing: the next attempt finishes the move instead
 
 
 def promote(
@@ -88,14 +105,21 @@ def promote(
     return move_tags(client, repository, digest, [immutable_tag(digest), *floating])
 
 
-def push_staged(layout: Path, image: Reference, client: RegistryClient) -> Reference:
+@dataclass(frozen=True)
+class Staged:
+    reference: Reference  # REGISTRY/REPO-staging:stage-<hex>@DIGEST
+    bytes_pushed: int  # blob bytes uploaded (blobs the registry had are not counted)
+
+
+def push_staged(layout: Path, image: Reference, client: RegistryClient) -> Staged:
     """Push the OCI layout's image into ``image``'s repository by digest only, then tag it in
-    the staging repository (its blobs mounted, not uploaded again); the staged reference."""
+    the staging repository (its blobs mounted, not uploaded again). Pushing again uploads
+    nothing: every blob is checked first."""
     untagged = Reference(image.registry, image.repository, tag=None)
-    digest = push_layout(layout, untagged, client).digest
-    staged = staging_reference(image, digest)
-    push_layout(layout, staged, client, from_repo=image.repository)
-    return staged
+    pushed = push_layout(layout, untagged, client)
+    staged = staging_reference(image, pushed.digest)
+    again = push_layout(layout, staged, client, from_repo=image.repository)
+    return Staged(staged, pushed.bytes_pushed + again.bytes_pushed)
 
 
 def drop_staging(client: RegistryClient, staged: Reference) -> bool:
