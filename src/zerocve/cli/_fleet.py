@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from zerocve.cli._app import app
+from zerocve.fleet.changelog import duration
 from zerocve.fleet.store import Store, store_url
 from zerocve.settings import Settings
 
@@ -79,15 +80,5 @@ def to_json(rows: Any) -> str:
 
 
 def age(seconds: float | None) -> str:
-    """``3d 4h``, ``12m``, ``40s``; ``-`` when unknown."""
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m" if minutes else f"{secs}s"
+    """``3d 4h``, ``12m 5s``; ``-`` when unknown."""
+    return "-" if seconds is None else duration(seconds)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,17 +24,20 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zerocve.errors import FleetError, StoreError, UsageError
+from zerocve.fleet.changelog import Seen
 from zerocve.fleet.config import Fleet
 from zerocve.fleet.migrations import HEAD
 from zerocve.fleet.models import (
     DigestRecord,
     Event,
     EventKind,
+    FixSeen,
     Image,
     ImagePackage,
     Job,
     JobState,
     LockRecord,
+    VersionSeen,
 )
 from zerocve.lock import Lock, dumps_lock
 
@@ -323,6 +326,41 @@ class Store:
         result: dict[int, list[ImagePackage]] = {}
         for row in session.scalars(select(ImagePackage)):
             result.setdefault(row.image_id, []).append(row)
+        return result
+
+    # -- first-seen times -----------------------------------------------------------------
+
+    def versions_first_seen(
+        self, session: Session, wanted: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], Seen]:
+        """(source, source version) → when any binary of it first appeared in a watched
+        repository (the earliest, over repositories and architectures)."""
+        result: dict[tuple[str, str], Seen] = {}
+        for source, version in set(wanted):
+            rows = session.execute(
+                select(VersionSeen.first_seen, VersionSeen.baseline)
+                .where(VersionSeen.source == source, VersionSeen.source_version == version)
+                .order_by(VersionSeen.first_seen)
+                .limit(1)
+            ).first()
+            if rows is not None:
+                result[(source, version)] = Seen(rows[0], rows[1])
+        return result
+
+    def fixes_first_seen(
+        self, session: Session, wanted: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], Seen]:
+        """(source, vulnerability) → when the advisory data first named a fixed version."""
+        result: dict[tuple[str, str], Seen] = {}
+        for source, vulnerability in set(wanted):
+            rows = session.execute(
+                select(FixSeen.first_seen, FixSeen.baseline)
+                .where(FixSeen.source == source, FixSeen.vulnerability == vulnerability)
+                .order_by(FixSeen.first_seen)
+                .limit(1)
+            ).first()
+            if rows is not None:
+                result[(source, vulnerability)] = Seen(rows[0], rows[1])
         return result
 
     # -- jobs ------------------------------------------------------------------------------

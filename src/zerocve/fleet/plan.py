@@ -1,0 +1,236 @@
+"""The planner: which images to rebuild, and why. Pure: no I/O, no clock.
+
+An image is rebuilt when its lock would change if re-resolved now: its package set (name,
+architecture, version, SHA256 per image architecture) differs from the published lock's, or
+it was never built, or its spec now decides another package set. Resolution is the caller's
+callback (the fleet passes ``zerocve.api.lock`` over indices fetched once per cycle); the
+planner only calls it for candidates: images holding a package the repositories now offer at
+another version (``offered``, from the same indices), images a new fix reaches
+(``advisory_sources``), stale or missing locks. Everything that reaches one image coalesces
+into one ``ImagePlan``: one rebuild however many of its packages moved.
+
+A plan names each package move (old → new) and the vulnerabilities the new source version
+fixes (``fixes``: source → (vulnerability, fixed version) as the advisory DB has them; a move
+from ``old`` to ``new`` fixes those with old < fixed ≤ new in dpkg's order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from zerocve.debian.version import compare
+from zerocve.errors import ZerocveError
+from zerocve.lock import Lock, LockedPackage
+
+PackageKey = tuple[str, str]  # (name, architecture) as dpkg names an installed package
+
+
+class Verdict(StrEnum):
+    REBUILD = "rebuild"
+    UP_TO_DATE = "up-to-date"  # re-resolution gives the published package set
+    NOT_HIT = "not-hit"  # nothing it holds moved: not even re-resolved
+    HELD = "held"  # would be rebuilt, but rolled back and held until resumed
+    FAILED = "failed"  # re-resolution failed (the error says why); the image is left alone
+
+
+@dataclass(frozen=True)
+class PlanImage:
+    """What the planner knows about one image."""
+
+    name: str
+    current: Lock | None  # the published image's lock; None: never built
+    spec_digest: str  # ImageSpec.resolution_digest() of the spec now
+    held: bool = False
+
+
+@dataclass(frozen=True)
+class Fix:
+    vulnerability: str
+    fixed_version: str
+
+
+@dataclass(frozen=True)
+class Move:
+    """One package whose version moves (or appears, or goes)."""
+
+    name: str
+    architecture: str
+    source: str
+    old: str | None
+    new: str | None
+    old_source_version: str | None
+    new_source_version: str | None
+    fixes: tuple[str, ...] = ()  # vulnerabilities the new source version fixes
+
+    def describe(self) -> str:
+        text = f"{self.name} {self.old or '(new)'} → {self.new or '(removed)'}"
+        return text + (f" fixes {', '.join(self.fixes)}" if self.fixes else "")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name, "architecture": self.architecture, "source": self.source,
+            "old": self.old, "new": self.new, "old_source_version": self.old_source_version,
+            "new_source_version": self.new_source_version, "fixes": list(self.fixes),
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    name: str
+    verdict: Verdict
+    why: str  # one line
+    moves: tuple[Move, ...] = ()
+    target: Lock | None = field(default=None, compare=False, repr=False)
+    target_digest: str | None = None  # package_set_digest(target): the job key
+
+    @property
+    def rebuild(self) -> bool:
+        return self.verdict is Verdict.REBUILD
+
+    @property
+    def fixes(self) -> tuple[str, ...]:
+        return tuple(sorted({v for m in self.moves for v in m.fixes}))
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "image": self.name, "verdict": str(self.verdict), "why": self.why,
+            "target": self.target_digest, "moves": [m.to_json() for m in self.moves],
+            "fixes": list(self.fixes),
+        }  # fmt: skip
+
+
+Resolver = Callable[[PlanImage], Lock]
+Fixes = Mapping[str, Sequence[Fix]]  # source package → what the advisory data says fixes it
+
+
+def package_set(lock: Lock) -> frozenset[tuple[str, str, str, str, str]]:
+    """What decides the image's contents: (image arch, name, architecture, version, SHA256).
+    Index and Release digests and the lock's date are left out: a re-signed Release with the
+    same packages is no reason for a new digest."""
+    return frozenset(
+        (arch, p.name, p.architecture, p.version, p.sha256)
+        for arch, locked in lock.archs.items()
+        for p in locked.packages
+    )
+
+
+def package_set_digest(lock: Lock) -> str:
+    """``sha256:…`` of ``package_set``: the same packages, the same key, whatever the date."""
+    blob = json.dumps(sorted(package_set(lock)), separators=(",", ":")).encode()
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def newest_offered(packages: Iterable[tuple[str, str, str]]) -> dict[PackageKey, str]:
+    """(name, architecture, version) triples of the indices → the newest version of each
+    (name, architecture): what a re-resolution would pick unless a spec pins it."""
+    newest: dict[PackageKey, str] = {}
+    for name, architecture, version in packages:
+        known = newest.get((name, architecture))
+        if known is None or compare(version, known) > 0:
+            newest[(name, architecture)] = version
+    return newest
+
+
+def _packages(lock: Lock) -> dict[PackageKey, LockedPackage]:
+    return {(p.name, p.architecture): p for a in lock.archs.values() for p in a.packages}
+
+
+def moves(
+    old: Lock | None, new: Lock, fixes: Fixes | None = None
+) -> tuple[Move, ...]:
+    """Every package whose presence or version differs between ``old`` and ``new``, sorted,
+    with the vulnerabilities each move fixes."""
+    before = _packages(old) if old is not None else {}
+    after = _packages(new)
+    result = []
+    for key in sorted(before.keys() | after.keys()):
+        was, now = before.get(key), after.get(key)
+        if was is not None and now is not None and was.version == now.version:
+            continue
+        either = now or was
+        assert either is not None  # the key came from one of the two
+        source = either.source
+        old_src = was.source_version if was else None
+        new_src = now.source_version if now else None
+        result.append(Move(
+            key[0], key[1], source, was.version if was else None, now.version if now else None,
+            old_src, new_src, fixed_by((fixes or {}).get(source, ()), old_src, new_src),
+        ))  # fmt: skip
+    return tuple(result)
+
+
+def fixed_by(fixes: Iterable[Fix], old: str | None, new: str | None) -> tuple[str, ...]:
+    """The vulnerabilities fixed by moving a source from ``old`` (None: absent) to ``new``:
+    old < fixed ≤ new. A package that goes away fixes nothing by this measure."""
+    if new is None:
+        return ()
+    return tuple(sorted({
+        f.vulnerability for f in fixes
+        if compare(f.fixed_version, new) <= 0 and (old is None or compare(old, f.fixed_version) < 0)
+    }))  # fmt: skip
+
+
+def _candidate_reason(
+    image: PlanImage, offered: Mapping[PackageKey, str], advisory_sources: frozenset[str]
+) -> str | None:
+    """Why ``image`` must be re-resolved, or None when nothing it holds moved."""
+    if image.current is None:
+        return "never built"
+    if image.current.spec != image.spec_digest:
+        return "the spec's contents or archs changed"
+    for package in _packages(image.current).values():
+        version = offered.get((package.name, package.architecture))
+        if version is not None and version != package.version:
+            return f"{package.name} {package.version} → {version} offered"
+        if package.source in advisory_sources:
+            return f"new advisory data for {package.source}"
+    return None
+
+
+def plan_image(
+    image: PlanImage,
+    resolve: Resolver,
+    offered: Mapping[PackageKey, str],
+    fixes: Fixes | None = None,
+    advisory_sources: frozenset[str] = frozenset(),
+) -> ImagePlan:
+    """The plan of one image (see the module docstring)."""
+    reason = _candidate_reason(image, offered, advisory_sources)
+    if reason is None:
+        return ImagePlan(image.name, Verdict.NOT_HIT, "no package it holds moved")
+    try:
+        target = resolve(image)
+    except ZerocveError as e:
+        return ImagePlan(image.name, Verdict.FAILED, e.diagnostics())
+    changes = moves(image.current, target, fixes)
+    same = image.current is not None and package_set(image.current) == package_set(target)
+    if same and image.current is not None and image.current.spec == target.spec:
+        return ImagePlan(image.name, Verdict.UP_TO_DATE, "re-resolution gives the same packages")
+    digest = package_set_digest(target)
+    if image.current is None:
+        why = f"never built ({sum(len(a.packages) for a in target.archs.values())} packages)"
+    elif not changes:
+        why = reason
+    else:
+        shown = "; ".join(m.describe() for m in changes[:3])
+        why = shown + (f"; and {len(changes) - 3} more" if len(changes) > 3 else "")
+    if image.held:
+        return ImagePlan(image.name, Verdict.HELD, f"held (zerocve fleet resume): {why}",
+                         changes, target, digest)  # fmt: skip
+    return ImagePlan(image.name, Verdict.REBUILD, why, changes, target, digest)
+
+
+def plan(
+    images: Sequence[PlanImage],
+    resolve: Resolver,
+    offered: Mapping[PackageKey, str],
+    fixes: Fixes | None = None,
+    advisory_sources: Iterable[str] = (),
+) -> list[ImagePlan]:
+    """One plan per image, in the order given."""
+    sources = frozenset(advisory_sources)
+    return [plan_image(image, resolve, offered, fixes, sources) for image in images]

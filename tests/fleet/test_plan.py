@@ -1,0 +1,267 @@
+"""The planner: exact (an image is rebuilt iff its package set would change), coalesced (one
+plan per image), explained (moves and the CVEs they fix), and never re-resolving an image
+nothing reached. Pure: runs in milliseconds, exhaustively with hypothesis."""
+
+from __future__ import annotations
+
+import hashlib
+from email.utils import parsedate_to_datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from support.locks import make_lock
+from zerocve.debian.model import BinaryPackage, Origin
+from zerocve.debian.repo import PackageIndex
+from zerocve.debian.version import compare
+from zerocve.errors import ResolutionError
+from zerocve.fleet.plan import (
+    Fix,
+    PlanImage,
+    Verdict,
+    fixed_by,
+    moves,
+    newest_offered,
+    package_set_digest,
+    plan,
+)
+from zerocve.lock import Lock, lock_spec
+from zerocve.spec import parse_spec
+
+SPEC = "sha256:" + "0" * 64
+
+
+def image(name: str, current: Lock | None, **kw) -> PlanImage:
+    return PlanImage(name, current, kw.pop("spec_digest", SPEC), **kw)
+
+
+class Resolver:
+    """Resolves each image to a fixed answer, and records whom it was asked about."""
+
+    def __init__(self, answers: dict[str, Lock]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def __call__(self, img: PlanImage) -> Lock:
+        self.asked.append(img.name)
+        return self.answers[img.name]
+
+
+OPENSSL_OLD = make_lock(("libc6", "2.36-9", "glibc"), ("libssl3", "3.0.11-1", "openssl"))
+OPENSSL_NEW = make_lock(("libc6", "2.36-9", "glibc"), ("libssl3", "3.0.13-1", "openssl"))
+TZ = make_lock(("tzdata", "2024a-0+deb12u1"))
+FIXES = {
+    "openssl": [Fix("CVE-2024-0727", "3.0.13-1"), Fix("CVE-2023-5678", "3.0.11-1"),
+                Fix("CVE-2099-0001", "3.0.14-1")],
+}  # fmt: skip
+
+
+def test_only_images_holding_a_moved_package_are_re_resolved_and_rebuilt():
+    resolver = Resolver({"python": OPENSSL_NEW, "static": TZ})
+    offered = {("libssl3", "amd64"): "3.0.13-1", ("libc6", "amd64"): "2.36-9",
+               ("tzdata", "amd64"): "2024a-0+deb12u1"}  # fmt: skip
+    plans = plan([image("python", OPENSSL_OLD), image("static", TZ)], resolver, offered, FIXES)
+    assert [(p.name, p.verdict) for p in plans] == [
+        ("python", Verdict.REBUILD), ("static", Verdict.NOT_HIT)
+    ]  # fmt: skip
+    assert resolver.asked == ["python"]
+    (move,) = plans[0].moves
+    assert (move.name, move.old, move.new, move.fixes) == (
+        "libssl3", "3.0.11-1", "3.0.13-1", ("CVE-2024-0727",)
+    )  # fmt: skip
+    assert plans[0].why == "libssl3 3.0.11-1 → 3.0.13-1 fixes CVE-2024-0727"
+    assert plans[0].target_digest == package_set_digest(OPENSSL_NEW)
+    assert plans[0].to_json()["fixes"] == ["CVE-2024-0727"]
+
+
+def test_changes_arriving_together_are_one_rebuild_per_image():
+    old = make_lock(("libc6", "2.36-9", "glibc"), ("libc-bin", "2.36-9", "glibc"),
+                    ("libssl3", "3.0.11-1", "openssl"), ("zlib1g", "1:1.2.13.dfsg-1", "zlib"))
+    new = make_lock(("libc6", "2.36-9+deb12u4", "glibc"), ("libc-bin", "2.36-9+deb12u4", "glibc"),
+                    ("libssl3", "3.0.13-1", "openssl"), ("zlib1g", "1:1.2.13.dfsg-1", "zlib"))
+    offered = {("libc6", "amd64"): "2.36-9+deb12u4", ("libssl3", "amd64"): "3.0.13-1"}
+    (only,) = plan([image("python", old)], Resolver({"python": new}), offered, FIXES)
+    assert only.rebuild
+    assert [m.name for m in only.moves] == ["libc-bin", "libc6", "libssl3"]
+
+
+def test_a_pinned_package_that_re_resolves_to_the_same_set_is_not_rebuilt():
+    offered = {("libssl3", "amd64"): "3.0.13-1"}
+    resolver = Resolver({"python": OPENSSL_OLD})
+    (only,) = plan([image("python", OPENSSL_OLD)], resolver, offered)
+    assert only.verdict is Verdict.UP_TO_DATE and not only.rebuild and resolver.asked
+
+
+def test_a_re_signed_release_with_the_same_packages_is_no_reason_to_rebuild():
+    later = OPENSSL_OLD.model_copy(update={"source_date_epoch": 1790000000})
+    assert package_set_digest(later) == package_set_digest(OPENSSL_OLD)
+    (only,) = plan([image("python", OPENSSL_OLD)], Resolver({"python": later}),
+                   {("libssl3", "amd64"): "3.0.99"})  # fmt: skip
+    assert only.verdict is Verdict.UP_TO_DATE
+
+
+def test_never_built_and_spec_changes_are_rebuilds():
+    edited = "sha256:" + "9" * 64
+    resolver = Resolver({"new": TZ, "edited": OPENSSL_OLD.model_copy(update={"spec": edited})})
+    plans = plan([image("new", None), image("edited", OPENSSL_OLD, spec_digest=edited)],
+                 resolver, {})  # fmt: skip
+    assert [(p.verdict, p.why) for p in plans] == [
+        (Verdict.REBUILD, "never built (1 packages)"),
+        (Verdict.REBUILD, "the spec's contents or archs changed"),
+    ]
+
+
+def test_a_held_image_is_planned_but_not_rebuilt():
+    (only,) = plan([image("python", OPENSSL_OLD, held=True)], Resolver({"python": OPENSSL_NEW}),
+                   {("libssl3", "amd64"): "3.0.13-1"})  # fmt: skip
+    assert only.verdict is Verdict.HELD and not only.rebuild
+    assert only.why.startswith("held (zerocve fleet resume): libssl3 3.0.11-1 → 3.0.13-1")
+
+
+def test_a_resolution_failure_leaves_the_image_alone_and_says_why():
+    def broken(img: PlanImage) -> Lock:
+        raise ResolutionError("no candidate in bookworm main amd64", ["python3", "libssl3"])
+
+    (only,) = plan([image("python", OPENSSL_OLD)], broken, {("libssl3", "amd64"): "3.0.13-1"})
+    assert only.verdict is Verdict.FAILED
+    assert only.why == "python3 → libssl3: no candidate in bookworm main amd64"
+
+
+def test_new_advisory_data_makes_its_images_candidates():
+    resolver = Resolver({"python": OPENSSL_OLD})
+    (only,) = plan([image("python", OPENSSL_OLD)], resolver, {}, FIXES,
+                   advisory_sources=["openssl"])  # fmt: skip
+    assert resolver.asked == ["python"] and only.verdict is Verdict.UP_TO_DATE
+
+
+def test_moves_name_added_and_removed_packages():
+    changes = moves(make_lock(("a", "1"), ("b", "1")), make_lock(("b", "1"), ("c", "2")))
+    assert [(m.name, m.old, m.new) for m in changes] == [("a", "1", None), ("c", None, "2")]
+
+
+def test_newest_offered_uses_dpkg_order():
+    offered = newest_offered([("a", "all", "1.0~rc1"), ("a", "all", "1.0"), ("a", "all", "0.9"),
+                              ("b", "amd64", "1:0.1"), ("b", "amd64", "9.9")])  # fmt: skip
+    assert offered == {("a", "all"): "1.0", ("b", "amd64"): "1:0.1"}
+
+
+VERSIONS = st.sampled_from(["1.0", "1.0-1", "1.0-1+deb12u1", "1.0~rc1", "1:0.5", "2.0", "0.9"])
+
+
+@given(old=st.none() | VERSIONS, new=st.none() | VERSIONS, fixed=VERSIONS)
+def test_fixed_by_is_old_below_fixed_at_or_below_new(old, new, fixed):
+    got = fixed_by([Fix("CVE-1", fixed)], old, new) == ("CVE-1",)
+    expected = new is not None and compare(fixed, new) <= 0 and (
+        old is None or compare(old, fixed) < 0
+    )
+    assert got == expected
+
+
+# -- exhaustive: a model fleet over a model archive ---------------------------------------
+
+NAMES = [f"p{i}" for i in range(8)]
+
+
+def _resolve_model(requests: frozenset[str], offered: dict[tuple[str, str], str]) -> Lock:
+    """A model resolver: each requested package at the newest offered version."""
+    return make_lock(*((n, offered[(n, "amd64")]) for n in sorted(requests)))
+
+
+@st.composite
+def fleets(draw):
+    versions = st.sampled_from(["1", "2", "3"])
+    before = {(n, "amd64"): draw(versions) for n in NAMES}
+    moved = draw(st.sets(st.sampled_from(NAMES)))
+    after = {k: (draw(versions) if k[0] in moved else v) for k, v in before.items()}
+    images = draw(st.lists(st.frozensets(st.sampled_from(NAMES), min_size=1), min_size=1,
+                           max_size=6))  # fmt: skip
+    return before, after, images
+
+
+@settings(max_examples=200, deadline=None)
+@given(fleets())
+def test_exactly_the_images_whose_package_set_would_change_are_rebuilt(fleet):
+    before, after, requests = fleet
+    images = [image(f"i{n}", _resolve_model(r, before)) for n, r in enumerate(requests)]
+    by_name = dict(zip((i.name for i in images), requests, strict=True))
+    asked: list[str] = []
+
+    def resolver(img: PlanImage) -> Lock:
+        asked.append(img.name)
+        return _resolve_model(by_name[img.name], after)
+
+    plans = plan(images, resolver, after)
+    assert [p.name for p in plans] == [i.name for i in images]  # one plan per image
+    for img, p in zip(images, plans, strict=True):
+        fresh = _resolve_model(by_name[img.name], after)
+        would_change = package_set_digest(fresh) != package_set_digest(img.current)
+        assert p.rebuild == would_change
+        if p.verdict is Verdict.NOT_HIT:  # narrowing never hides a hit
+            assert not would_change and img.name not in asked
+        moved = {n for n in by_name[img.name] if before[(n, "amd64")] != after[(n, "amd64")]}
+        assert {m.name for m in p.moves} == (moved if p.rebuild else set())
+        if p.rebuild:
+            assert p.target_digest == package_set_digest(fresh)
+    assert len(asked) == len(set(asked))  # each image resolved at most once
+
+
+# -- with the real resolver ---------------------------------------------------------------
+
+REPO = "file:///srv/repo"
+
+
+def _pkg(name: str, version: str, suite: str, **fields) -> BinaryPackage:
+    return BinaryPackage(
+        name=name, version=version, architecture=fields.pop("arch", "amd64"),
+        source=fields.pop("source", name), source_version=fields.pop("source_version", version),
+        filename=f"pool/main/{name}_{version}.deb", size=1,
+        sha256=hashlib.sha256(f"{name} {version}".encode()).hexdigest(),
+        origin=Origin(REPO, suite, "main", "amd64"), **fields,
+    )  # fmt: skip
+
+
+def _indices(security: tuple[BinaryPackage, ...]) -> list[PackageIndex]:
+    def index(suite: str, *packages: BinaryPackage) -> PackageIndex:
+        return PackageIndex(Origin(REPO, suite, "main", "amd64"), "main/binary-amd64/Packages",
+                            "0" * 64, "1" * 64, packages,
+                            parsedate_to_datetime("Sat, 10 May 2025 08:00:00 UTC"))  # fmt: skip
+
+    return [
+        index("bookworm",
+              _pkg("app", "1.0", "bookworm", depends="libssl3 (>= 3)"),
+              _pkg("libssl3", "3.0.11-1", "bookworm", source="openssl"),
+              _pkg("tzdata", "2024a-0+deb12u1", "bookworm", arch="all")),
+        index("bookworm-security", *security),
+    ]  # fmt: skip
+
+
+def _spec(package: str):
+    return parse_spec(
+        f"contents: {{repositories: [{{uri: '{REPO}', suites: [bookworm, bookworm-security],"
+        f" keyring: /k.gpg}}], packages: [{package}]}}"
+    )
+
+
+@pytest.mark.parametrize("pin", [False, True])
+def test_with_the_real_resolver_a_security_update_reaches_its_images_only(pin):
+    specs = {"app": _spec("app=1.0" if not pin else "libssl3=3.0.11-1"), "tz": _spec("tzdata")}
+
+    def lock_with(indices: list[PackageIndex]):
+        return lambda img: lock_spec(specs[img.name], lambda repos, arch: indices, list)
+
+    old = _indices(())
+    current = {name: lock_with(old)(PlanImage(name, None, "")) for name in specs}
+    new = _indices((_pkg("libssl3", "3.0.13-1", "bookworm-security", source="openssl"),))
+    offered = newest_offered((p.name, p.architecture, p.version)
+                             for index in new for p in index.packages)  # fmt: skip
+    images = [PlanImage(n, current[n], specs[n].resolution_digest()) for n in specs]
+    plans = {p.name: p for p in plan(images, lock_with(new), offered, FIXES)}
+    assert plans["tz"].verdict is Verdict.NOT_HIT
+    if pin:
+        assert plans["app"].verdict is Verdict.UP_TO_DATE
+    else:
+        assert plans["app"].rebuild and plans["app"].fixes == ("CVE-2024-0727",)
+        assert [m.describe() for m in plans["app"].moves] == [
+            "libssl3 3.0.11-1 → 3.0.13-1 fixes CVE-2024-0727"
+        ]
