@@ -37,6 +37,7 @@ from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.repo import PackageIndex
 from zerocve.debian.resolve import parse_request, resolve
 from zerocve.errors import LockError
+from zerocve.safe_load import LoadError, load_json
 from zerocve.spec import ImageSpec, RepositorySpec, field_location
 
 LOCK_VERSION: Literal[1] = 1
@@ -231,9 +232,9 @@ def read_lock(path: str | Path) -> Lock:
     except UnicodeDecodeError as e:
         raise LockError(f"{path}: lock file is not UTF-8 text") from e
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise LockError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from e
+        data = load_json(text)
+    except LoadError as e:
+        raise LockError(e.located(str(path))) from e
     if isinstance(data, dict) and data.get("version") not in (None, LOCK_VERSION):
         raise LockError(
             f"{path}: lock version {data['version']!r} is not supported (this zerocve reads "

@@ -14,7 +14,6 @@ names the image; with several images in it, the one whose
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from zerocve.oci.media_types import (
 from zerocve.oci.reference import Reference
 from zerocve.oci.registry import RegistryClient, compute_digest
 from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.safe_load import LoadError, load_json
 
 CHUNK_THRESHOLD = 16 << 20
 """Blobs up to this size go up in one PUT; larger ones in ``CHUNK_SIZE`` PATCH requests.
@@ -129,9 +129,9 @@ def _read(path: Path) -> bytes:
 
 def _json_object(body: bytes, path: Path) -> dict[str, Any]:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BuildError(f"{path}: not valid JSON: {e}") from e
+        document = load_json(body)
+    except LoadError as e:
+        raise BuildError(e.located(str(path))) from e
     if not isinstance(document, dict):
         raise BuildError(f"{path}: expected a JSON object")
     return document

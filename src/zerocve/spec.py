@@ -30,7 +30,6 @@ import shlex
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -42,6 +41,7 @@ from pydantic import (
 )
 
 from zerocve.errors import SpecError
+from zerocve.safe_load import LoadError, load_yaml
 
 NONROOT_ID = 65532
 M = TypeVar("M", bound=BaseModel)
@@ -346,12 +346,9 @@ def parse_yaml_model(text: str, source: str, model: type[M]) -> M:
     ``source``, the line or field, and the close name of a typo'd key. The image spec and the
     fleet file are both read this way."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SpecError(f"{source}{where}: invalid YAML: {problem}") from e
+        data = load_yaml(text)
+    except LoadError as e:
+        raise SpecError(e.located(source)) from e
     if not isinstance(data, dict):
         raise SpecError(f"{source}: expected a mapping at the top level")
     try:

@@ -110,7 +110,7 @@ def test_manifest_blob_tampered(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("index", "message"),
     [
-        ("not json", "index.json: not JSON"),
+        ("not json", "index.json:1:1: invalid JSON"),
         ("[]", "index.json: not a JSON object"),
         ('{"manifests": [{"mediaType": "x"}]}', "index entry without a digest"),
         ('{"manifests": "x"}', "index has no 'manifests' list"),
@@ -167,7 +167,7 @@ def test_not_an_image_archive(tmp_path: Path) -> None:
         open_inventory(str(path))
     with tarfile.open(path, "w") as tar:
         tar.add(__file__, arcname="manifest.json")
-    with pytest.raises(InventoryError, match="manifest.json: not JSON"):
+    with pytest.raises(InventoryError, match="manifest.json:1:3: invalid JSON"):
         open_inventory(str(path))
     (tmp_path / "junk.tar").write_bytes(b"\x00garbage" * 10)
     with pytest.raises(InventoryError, match="not a readable tar archive"):
@@ -301,7 +301,7 @@ def test_syft_spdx(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", "not JSON"),
+        ("{not json", "invalid JSON"),
         ('{"hello": "world"}', "neither a CycloneDX nor an SPDX 2.x JSON document"),
         (
             '{"bomFormat": "CycloneDX", "components": [{"purl": "pkg:npm/x@1"}]}',

@@ -103,7 +103,7 @@ def test_password_may_contain_colons(tmp_path: Path):
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        ("{not json", "invalid JSON at line 1"),
+        ("{not json", "config.json:1:2: invalid JSON"),
         ("[]", "expected a JSON object"),
         ('{"auths": {"r.example": {"auth": "%%%"}}}', "auths.r.example.auth: not base64"),
         ('{"auths": {"r.example": {"auth": "bm9jb2xvbg=="}}}', "no user:password pair"),
@@ -115,7 +115,7 @@ def test_bad_auth_file_is_named(tmp_path: Path, content: str, fragment: str):
     path.write_text(content)
     with pytest.raises(RegistryError) as info:
         lookup_credentials("r.example", {"HOME": str(tmp_path)})
-    assert info.value.diagnostics().startswith(f"{path}: ")
+    assert info.value.diagnostics().startswith(f"{path}:")
     assert fragment in info.value.diagnostics()
 
 

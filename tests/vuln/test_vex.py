@@ -216,7 +216,7 @@ def test_other_arch_package_with_same_name() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("{", "vex.json: not valid JSON"),
+        ("{", "vex.json:1:2: invalid JSON"),
         ("[]", "vex.json: not an OpenVEX document"),
         ('{"@context": "https://cyclonedx.org"}', "vex.json: not an OpenVEX document (@context"),
         (doc().replace('"2025-01-01T00:00:00Z"', "null"), "vex.json: timestamp is missing"),

@@ -9,7 +9,6 @@ attestations and other artifacts) is written once, here.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from zerocve.errors import InventoryError, UsageError
 from zerocve.inventory.image_fs import Layer
 from zerocve.oci.media_types import ANNOTATION_REF_NAME as REF_NAME
 from zerocve.oci.media_types import IMAGE_CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES
+from zerocve.safe_load import LoadError, load_json
 
 DEFAULT_PLATFORM = "linux/amd64"
 # The distribution spec lets registries refuse manifests over 4 MiB; nothing real is larger.
@@ -81,9 +81,9 @@ def checked_digest(digest: str, where: str) -> str:
 
 def parse_json(data: bytes, where: str) -> dict[str, Any]:
     try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InventoryError(f"{where}: not JSON ({e})") from e
+        document = load_json(data, max_bytes=MAX_MANIFEST)
+    except LoadError as e:
+        raise InventoryError(e.located(where)) from e
     if not isinstance(document, dict):
         raise InventoryError(f"{where}: not a JSON object")
     return document

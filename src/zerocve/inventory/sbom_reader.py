@@ -13,7 +13,6 @@ Each producer records the source package its own way; all are read, best first:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from zerocve.debian.releases import CODENAMES, VERSION_IDS
 from zerocve.errors import InventoryError
 from zerocve.inventory import dpkg
 from zerocve.inventory.model import Distro, Inventory
+from zerocve.safe_load import LoadError, load_json
 
 _NO_LICENSE = ("NOASSERTION", "NONE", "")
 
@@ -279,9 +279,9 @@ def is_sbom(document: Any) -> bool:
 def read_sbom(data: bytes, *, target: str) -> Inventory:
     """The inventory an SBOM describes; ``InventoryError`` for anything else."""
     try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InventoryError(f"{target}: not JSON ({e})") from e
+        document = load_json(data)
+    except LoadError as e:
+        raise InventoryError(e.located(target)) from e
     if not is_sbom(document):
         raise InventoryError(f"{target}: neither a CycloneDX nor an SPDX 2.x JSON document")
     if document.get("bomFormat") == "CycloneDX":

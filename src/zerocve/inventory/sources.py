@@ -4,7 +4,6 @@ docker-archive read in place, or a registry over the distribution API."""
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 import re
 import tarfile
@@ -33,6 +32,7 @@ from zerocve.oci.media_types import (
 )
 from zerocve.oci.reference import parse_reference
 from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.safe_load import LoadError, load_json
 
 
 class _BlobStoreSource(ImageSource):
@@ -148,9 +148,9 @@ class DockerArchiveSource(ImageSource):
         with tar.open("manifest.json") as f:
             data = f.read(MAX_MANIFEST)
         try:
-            listing = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise InventoryError(f"{self.description}: manifest.json: not JSON ({e})") from e
+            listing = load_json(data, max_bytes=MAX_MANIFEST)
+        except LoadError as e:
+            raise InventoryError(e.located(f"{self.description}: manifest.json")) from e
         if not isinstance(listing, list) or not all(isinstance(i, dict) for i in listing):
             raise InventoryError(f"{self.description}: manifest.json is not a list of images")
         self._images: dict[str, dict[str, Any]] = {}

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ import httpx
 
 from zerocve.errors import RegistryError
 from zerocve.oci.reference import DOCKER_HUB, DOCKER_HUB_API
+from zerocve.safe_load import LoadError, load_json
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,9 @@ def _read_json(path: Path) -> dict[str, object] | None:
     except OSError as e:
         raise RegistryError(f"{path}: cannot read auth file: {e.strerror}") from e
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise RegistryError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from e
+        data = load_json(text)
+    except LoadError as e:
+        raise RegistryError(e.located(str(path))) from e
     if not isinstance(data, dict):
         raise RegistryError(f"{path}: expected a JSON object")
     return data
@@ -243,8 +243,8 @@ class TokenAuth:
                 f"{self.host}: token server {realm} answered HTTP {response.status_code}"
             )
         try:
-            body = response.json()
-        except ValueError as e:
+            body = load_json(response.content)
+        except LoadError as e:
             raise RegistryError(f"{self.host}: token server {realm} sent no JSON") from e
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:

@@ -12,7 +12,6 @@ Writing a VEX document is the ``openvex`` output format (``zerocve.vuln.formats.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from packageurl import PackageURL
 from zerocve.debian.model import InstalledPackage
 from zerocve.errors import VexError
 from zerocve.inventory.model import Inventory
+from zerocve.safe_load import LoadError, load_json
 from zerocve.vuln.model import Finding, Suppression
 from zerocve.vuln.purls import image_purl, package_purl
 
@@ -76,9 +76,9 @@ def load(paths: Iterable[Path]) -> list[Statement]:
 def parse(text: bytes | str, source: str, *, first_order: int = 0) -> list[Statement]:
     """Parse one OpenVEX document; ``source`` names it in error messages."""
     try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise VexError(f"{source}: not valid JSON: {e}") from e
+        doc = load_json(text)
+    except LoadError as e:
+        raise VexError(e.located(source)) from e
     if not isinstance(doc, dict):
         raise VexError(f"{source}: not an OpenVEX document (expected a JSON object)")
     context = doc.get("@context")

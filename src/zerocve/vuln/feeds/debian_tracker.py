@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.safe_load import MAX_DEPTH, LoadError, check_depth
 from zerocve.vuln.feeds.interface import Advisory, Affected, Feed, check_version, read_input
 
 
@@ -72,9 +73,15 @@ def _members(text: str, where: str) -> Iterator[tuple[str, object, int]]:
             if text[pos : pos + 1] != ":" or not isinstance(key, str):
                 raise _invalid(where, f"expected a package name and ':' at offset {pos}")
             value, pos = _DECODER.raw_decode(text, space(pos + 1))
+            check_depth(value)
         except json.JSONDecodeError as e:
             msg = f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"
             raise _invalid(where, msg) from None
+        except RecursionError:
+            msg = f"nested more than {MAX_DEPTH} levels deep near offset {pos}"
+            raise _invalid(where, msg) from None
+        except LoadError as e:
+            raise _invalid(where, f"{key}: {e}") from None
         yield key, value, pos
         pos = space(pos)
         if text[pos : pos + 1] == ",":

@@ -7,7 +7,6 @@ ignored / postponed notes, which is why the DB also takes the tracker JSON.
 
 from __future__ import annotations
 
-import json
 import re
 import zipfile
 import zlib
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from zerocve.debian.releases import CODENAMES
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.safe_load import LoadError, load_json
 from zerocve.vuln.feeds.interface import Advisory, Affected, Feed, check_version, read_input
 from zerocve.vuln.model import Cvss
 from zerocve.vuln.severity import parse_vector
@@ -105,8 +105,8 @@ def _record_name(data: bytes | str) -> str:
     """ "record ID: " for the error line of a record that parses as JSON but breaks the
     schema (the id is what a user searches for); empty otherwise."""
     try:
-        record_id = json.loads(data).get("id")
-    except (ValueError, AttributeError):
+        record_id = load_json(data).get("id")
+    except (LoadError, AttributeError):
         return ""
     return f"record {record_id}: " if isinstance(record_id, str) else ""
 
