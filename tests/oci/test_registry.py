@@ -113,7 +113,7 @@ def test_monolithic_upload_and_get(registry: Registry, make_client):
     assert client.blob_exists("cli/mono", digest) is False
     client.upload_blob("cli/mono", digest, data)
     assert client.blob_exists("cli/mono", digest) is True
-    assert client.get_blob("cli/mono", digest) == data
+    assert client.get_blob("cli/mono", digest, len(data)) == data
 
 
 def test_chunked_upload_from_file(registry: Registry, make_client, tmp_path: Path):
@@ -125,13 +125,13 @@ def test_chunked_upload_from_file(registry: Registry, make_client, tmp_path: Pat
         client.upload_blob("cli/chunked", digest, path, len(data), chunk_size=30_000)
     assert len(proxy.requests("PATCH", "upload")) == 4
     assert len(proxy.requests("PUT", "upload")) == 1
-    assert make_client(registry.host).get_blob("cli/chunked", digest) == data
+    assert make_client(registry.host).get_blob("cli/chunked", digest, len(data)) == data
 
 
 def test_empty_blob(registry: Registry, make_client):
     client = make_client(registry.host)
     client.upload_blob("cli/empty", compute_digest(b""), b"", chunk_size=1024)
-    assert client.get_blob("cli/empty", compute_digest(b"")) == b""
+    assert client.get_blob("cli/empty", compute_digest(b""), 0) == b""
 
 
 class Bytes(Reporter):
@@ -198,15 +198,15 @@ def test_download_blob_is_atomic_and_verified(registry: Registry, make_client, t
     data, digest = blob(200_000)
     make_client(registry.host).upload_blob("cli/dl", digest, data)
     dest = tmp_path / "out" / "layer"
-    make_client(registry.host).download_blob("cli/dl", digest, dest)
+    make_client(registry.host).download_blob("cli/dl", digest, dest, len(data))
     assert dest.read_bytes() == data
 
     bad = tmp_path / "bad" / "layer"
     with FaultProxy(registry.host, lambda m, p, seen: CORRUPT if m == "GET" else None) as proxy:
         with pytest.raises(RegistryError, match="content has digest sha256:.*expected"):
-            make_client(proxy.host, retries=0).download_blob("cli/dl", digest, bad)
+            make_client(proxy.host, retries=0).download_blob("cli/dl", digest, bad, len(data))
         with pytest.raises(RegistryError, match="content has digest"):
-            make_client(proxy.host, retries=0).get_blob("cli/dl", digest)
+            make_client(proxy.host, retries=0).get_blob("cli/dl", digest, len(data))
     assert list(bad.parent.iterdir()) == []
 
 
@@ -288,7 +288,7 @@ def test_failed_attempt_rewinds_progress(registry: Registry, make_client):
     assert any(m < 0 for m in moves)
     assert sum(moves) == total == len(data)
     assert len(proxy.requests("POST", "upload")) == 2
-    assert make_client(registry.host).get_blob("cli/rewind", digest) == data
+    assert make_client(registry.host).get_blob("cli/rewind", digest, len(data)) == data
 
 
 def test_429_waits_as_long_as_asked(registry: Registry, make_client):

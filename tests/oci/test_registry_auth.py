@@ -336,8 +336,9 @@ def test_streamed_download_with_auth(basic_registry: Registry, tmp_path: Path):
     digest = compute_digest(data)
     with RegistryClient(basic_registry.host, env=env) as client:
         client.upload_blob("auth/stream", digest, data)
-        assert client.download_blob("auth/stream", digest, tmp_path / "ok").read_bytes() == data
+        got = client.download_blob("auth/stream", digest, tmp_path / "ok", len(data))
+        assert got.read_bytes() == data
     with RegistryClient(basic_registry.host, env={"HOME": str(tmp_path)}, retries=0) as client:
         with pytest.raises(RegistryError, match="get blob .*HTTP 401 .*; no credentials"):
-            client.download_blob("auth/stream", digest, tmp_path / "denied")
+            client.download_blob("auth/stream", digest, tmp_path / "denied", len(data))
     assert not (tmp_path / "denied").exists()

@@ -18,12 +18,10 @@ from typing import Any
 from zerocve.errors import InventoryError, UsageError
 from zerocve.inventory.image_fs import Layer
 from zerocve.oci.media_types import ANNOTATION_REF_NAME as REF_NAME
-from zerocve.oci.media_types import IMAGE_CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES
+from zerocve.oci.media_types import IMAGE_CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES, MAX_MANIFEST
 from zerocve.safe_load import LoadError, load_json
 
 DEFAULT_PLATFORM = "linux/amd64"
-# The distribution spec lets registries refuse manifests over 4 MiB; nothing real is larger.
-MAX_MANIFEST = 4 << 20
 _MAX_NESTING = 4
 
 
@@ -89,6 +87,15 @@ def parse_json(data: bytes, where: str) -> dict[str, Any]:
     return document
 
 
+def descriptor_size(descriptor: dict[str, Any], where: str) -> int:
+    """The ``size`` a descriptor declares: a count of bytes, which is all a registry may
+    send for it."""
+    size = descriptor.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InventoryError(f"{where} {descriptor.get('digest')}: invalid size {size!r}")
+    return size
+
+
 class ImageSource(ABC):
     """Where an image's manifests and blobs come from."""
 
@@ -104,12 +111,14 @@ class ImageSource(ABC):
         """A manifest or index by digest, verified."""
 
     @abstractmethod
-    def config(self, digest: str) -> dict[str, Any]:
-        """An image config by digest, verified (read only to check a requested platform)."""
+    def config(self, digest: str, size: int) -> dict[str, Any]:
+        """An image config by digest, verified (read only to check a requested platform);
+        ``size`` is what its descriptor declares, and no more is read."""
 
     @abstractmethod
-    def layer(self, digest: str) -> Layer:
-        """A layer blob, checked against its digest as it is read."""
+    def layer(self, digest: str, size: int) -> Layer:
+        """A layer blob, checked against its digest as it is read; ``size`` is what its
+        descriptor declares (a registry sends no more)."""
 
     def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
         """Release what the source holds (open archives, downloaded blobs)."""
@@ -185,7 +194,8 @@ def select_image(
         config = chosen[1].get("config")
         if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
             raise InventoryError(f"{source.description}: manifest {chosen[0]} has no config")
-        declared = Platform.from_json(source.config(config["digest"]))
+        size = descriptor_size(config, f"{source.description}: config")
+        declared = Platform.from_json(source.config(config["digest"], size))
         if declared is None or not wanted.matches(declared):
             raise InventoryError(
                 f"{source.description}: the image is for {declared}, not for {wanted}"
@@ -196,8 +206,11 @@ def select_image(
         isinstance(layer, dict) and isinstance(layer.get("digest"), str) for layer in layers
     ):
         raise InventoryError(f"{source.description}: manifest {chosen[0]} has no valid 'layers'")
+    where = f"{source.description}: layer"
     return SelectedImage(
-        chosen[0], manifest, tuple(source.layer(layer["digest"]) for layer in layers)
+        chosen[0],
+        manifest,
+        tuple(source.layer(layer["digest"], descriptor_size(layer, where)) for layer in layers),
     )
 
 

@@ -62,9 +62,10 @@ class _BlobStoreSource(ImageSource):
             raise InventoryError(f"{self.description}: blob {digest} does not match its digest")
         return parse_json(data, f"{self.description}: {digest}")
 
-    config = manifest  # both are small JSON blobs in the same store
+    def config(self, digest: str, size: int) -> dict[str, Any]:
+        return self.manifest(digest)  # a small JSON blob in the same store, read as one
 
-    def layer(self, digest: str) -> Layer:
+    def layer(self, digest: str, size: int) -> Layer:
         name = self._blob_name(digest)
         return Layer(digest, lambda: self._open(name))
 
@@ -110,11 +111,17 @@ class _TarFile:
             if target is not None and target.isreg():
                 self.members[name] = target
 
-    def open(self, name: str) -> AbstractContextManager[BinaryIO]:
+    def _member(self, name: str) -> tarfile.TarInfo:
         member = self.members.get(normalize(name))
         if member is None:
             raise InventoryError(f"{self.path}: {name} is missing from the archive")
-        extracted = self._tar.extractfile(member)
+        return member
+
+    def size(self, name: str) -> int:
+        return self._member(name).size
+
+    def open(self, name: str) -> AbstractContextManager[BinaryIO]:
+        extracted = self._tar.extractfile(self._member(name))
         assert extracted is not None  # regular members always extract
         return nullcontext(cast(BinaryIO, extracted))
 
@@ -182,10 +189,12 @@ class DockerArchiveSource(ImageSource):
                 else:
                     digest = checked_digest(str(diff_id), self.description)
                 self._layers[digest] = str(name)
-                digests.append({"digest": digest})
+                digests.append({"digest": digest, "size": tar.size(str(name))})
             self._images[key] = {
                 "mediaType": DOCKER_MANIFEST,
-                "config": {"mediaType": IMAGE_CONFIG_TYPES[1], "digest": key},
+                "config": {
+                    "mediaType": IMAGE_CONFIG_TYPES[1], "digest": key, "size": len(config_bytes)
+                },
                 "layers": digests,
                 "platform": {
                     "os": config.get("os", ""),
@@ -205,10 +214,10 @@ class DockerArchiveSource(ImageSource):
     def manifest(self, digest: str) -> dict[str, Any]:
         return self._images[digest]
 
-    def config(self, digest: str) -> dict[str, Any]:
+    def config(self, digest: str, size: int) -> dict[str, Any]:
         return self._configs[digest]
 
-    def layer(self, digest: str) -> Layer:
+    def layer(self, digest: str, size: int) -> Layer:
         name = self._layers[digest]
         return Layer(digest, lambda: self._tar.open(name))
 
@@ -261,19 +270,19 @@ class RegistrySource(ImageSource):
     def manifest(self, digest: str) -> dict[str, Any]:
         return self._get(digest)[0]
 
-    def config(self, digest: str) -> dict[str, Any]:
+    def config(self, digest: str, size: int) -> dict[str, Any]:
         checked = checked_digest(digest, self.description)
-        data = self._client.get_blob(self.reference.repository, checked)
+        data = self._client.get_blob(self.reference.repository, checked, min(size, MAX_MANIFEST))
         return parse_json(data, f"{self.description}: config {digest}")
 
-    def layer(self, digest: str) -> Layer:
+    def layer(self, digest: str, size: int) -> Layer:
         path = Path(self._tmp.name) / checked_digest(digest, self.description).replace(":", "-")
 
         @contextmanager
         def open_layer() -> Iterator[BinaryIO]:
             if not path.exists():
                 self._client.download_blob(
-                    self.reference.repository, digest, path, reporter=self._reporter
+                    self.reference.repository, digest, path, size, reporter=self._reporter
                 )
             with open(path, "rb") as f:
                 yield f

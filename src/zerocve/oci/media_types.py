@@ -16,5 +16,8 @@ MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 IMAGE_CONFIG_TYPES = (OCI_CONFIG, DOCKER_CONFIG)
 MANIFEST_MEDIA_TYPES = (*MANIFEST_TYPES, *INDEX_TYPES)  # what a registry GET should accept
 
+# The largest manifest or index read (containerd and distribution refuse larger ones too).
+MAX_MANIFEST = 4 << 20
+
 ANNOTATION_CREATED = "org.opencontainers.image.created"
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"

@@ -20,7 +20,12 @@ Public API (used by ``zerocve publish`` and by scanning, which pulls images):
 - ``head_manifest(repo, reference, accept=...) -> digest | None``
 - ``get_manifest(repo, reference, accept=...) -> Manifest(body, media_type, digest)``
 - ``delete_manifest(repo, digest) -> bool`` (the registry must allow deletes)
-- ``get_blob(repo, digest) -> bytes`` and ``download_blob(repo, digest, dest, ...)``
+- ``get_blob(repo, digest, size) -> bytes`` and ``download_blob(repo, digest, dest, size, ...)``
+
+Bounds: a manifest or index is read up to ``MAX_MANIFEST`` (4 MiB, as containerd and
+distribution do), a blob up to the size its descriptor declares: one byte more and the read
+stops with ``RegistryError``, before the digest check and before the bytes reach memory or
+disk. Error bodies are read up to ``_MAX_ERROR_BODY``.
 """
 
 from __future__ import annotations
@@ -39,14 +44,16 @@ import httpx
 
 from zerocve.errors import RegistryError
 from zerocve.oci.auth import TokenAuth, lookup_credentials
-from zerocve.oci.media_types import MANIFEST_MEDIA_TYPES
+from zerocve.oci.media_types import MANIFEST_MEDIA_TYPES, MAX_MANIFEST
 from zerocve.progress import NULL_REPORTER, Reporter, Task
+from zerocve.safe_load import load_json
 
 _DIGEST = re.compile(r"(sha256|sha512):[a-f0-9]+")
 _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_DELAY = 8.0
 _MAX_RETRY_AFTER = 30.0
 _READ_SIZE = 1 << 20
+_MAX_ERROR_BODY = 64 << 10
 _T = TypeVar("_T")
 
 Body = bytes | Callable[[], Iterator[bytes]]
@@ -107,10 +114,12 @@ def _short(digest: str) -> str:
     return digest[:19]
 
 
-def _registry_errors(response: httpx.Response) -> str:
-    """The ``errors`` of a distribution error body, as ``CODE: message; ...``."""
+def _registry_errors(response: httpx.Response, stream: bool) -> str:
+    """The ``errors`` of a distribution error body, as ``CODE: message; ...`` (a streamed
+    body is read up to ``_MAX_ERROR_BODY`` and closed)."""
     try:
-        errors = response.json().get("errors")
+        body = _read_capped(response, _MAX_ERROR_BODY, "error body") if stream else response.content
+        errors = load_json(body).get("errors")
         return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
     except Exception:  # any body that is not the spec's error JSON: status alone says enough
         return ""
@@ -222,11 +231,8 @@ class RegistryClient:
             raise RegistryError(f"{self._where(repo)}: {op}: {e}") from e
         if response.status_code in expect:
             return response
-        if stream:
-            response.read()
-            response.close()
         status = response.status_code
-        detail = _registry_errors(response)
+        detail = _registry_errors(response, stream)
         message = f"HTTP {status}" + (f" ({detail})" if detail else "")
         if status in transient:
             raise _Transient(message, _retry_after(response))
@@ -446,29 +452,34 @@ class RegistryClient:
         if echoed and echoed != digest:
             raise RegistryError(f"{self._where(repo)}: {op}: registry stored it as {echoed}")
 
-    def get_blob(self, repo: str, digest: str) -> bytes:
-        """The blob's bytes, verified against ``digest``. For small blobs (configs); use
-        ``download_blob`` for layers."""
+    def get_blob(self, repo: str, digest: str, size: int) -> bytes:
+        """The blob's bytes, verified against ``digest`` and read no further than the ``size``
+        its descriptor declares. For small blobs (configs); use ``download_blob`` for layers."""
+        op = f"get blob {_short(digest)}"
+        where = f"{self._where(repo)}: {op}"
         hasher = _hasher(digest, self._where(repo))
-        response = self._call(
-            f"get blob {_short(digest)}",
-            repo,
-            "GET",
-            self._url(repo, "blobs", digest),
-            expect=(200,),
-            scope=self._pull(repo),
-            follow=True,
-        )
-        hasher.update(response.content)
-        _check_digest(hasher, digest, f"{self._where(repo)}: get blob {_short(digest)}")
-        return response.content
+
+        def once() -> bytes:
+            response = self._attempt(
+                op, repo, "GET", self._url(repo, "blobs", digest), expect=(200,),
+                scope=self._pull(repo), stream=True, follow=True,
+            )
+            return _read_capped(response, size, f"blob {_short(digest)}", where)
+
+        data = self._retrying(op, repo, once)
+        hasher.update(data)
+        _check_digest(hasher, digest, where)
+        return data
 
     def download_blob(
-        self, repo: str, digest: str, dest: Path, *, reporter: Reporter = NULL_REPORTER
+        self, repo: str, digest: str, dest: Path, size: int, *,
+        reporter: Reporter = NULL_REPORTER,
     ) -> Path:
         """Stream the blob into ``dest`` (temp file, digest check, fsync, rename): ``dest``
-        holds the whole, verified blob or is left untouched."""
+        holds the whole, verified blob or is left untouched. A blob longer than the ``size``
+        its descriptor declares stops at ``size + 1`` bytes and fails."""
         op = f"get blob {_short(digest)}"
+        where = f"{self._where(repo)}: {op}"
         dest.parent.mkdir(parents=True, exist_ok=True)
 
         def once() -> None:
@@ -483,20 +494,14 @@ class RegistryClient:
                 stream=True,
                 follow=True,
             )
-            total = int(response.headers.get("Content-Length") or 0) or None
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
             try:
-                with os.fdopen(fd, "wb") as out, reporter.task(op, total=total) as task:
-                    try:
-                        for piece in response.iter_bytes(_READ_SIZE):
-                            hasher.update(piece)
-                            out.write(piece)
-                            task.advance(len(piece))
-                    except httpx.TransportError as e:
-                        raise _Transient(f"{type(e).__name__} while reading: {e}") from e
-                    finally:
-                        response.close()
-                    _check_digest(hasher, digest, f"{self._where(repo)}: {op}")
+                with os.fdopen(fd, "wb") as out, reporter.task(op, total=size) as task:
+                    for piece in _capped(response, size, f"blob {_short(digest)}", where):
+                        hasher.update(piece)
+                        out.write(piece)
+                        task.advance(len(piece))
+                    _check_digest(hasher, digest, where)
                     out.flush()
                     os.fsync(out.fileno())
                 os.replace(tmp, dest)
@@ -561,19 +566,18 @@ class RegistryClient:
         """Fetch a manifest or index by tag or digest; the digest is computed from the bytes
         and must match the reference (if a digest) and the registry's header (if sent)."""
         op = f"get manifest {reference}"
-        response = self._call(
-            op,
-            repo,
-            "GET",
-            self._url(repo, "manifests", reference),
-            expect=(200,),
-            scope=self._pull(repo),
-            headers={"Accept": ", ".join(accept)},
-        )
-        body = response.content
+        where = f"{self._where(repo)}: {op}"
+
+        def once() -> tuple[httpx.Response, bytes]:
+            response = self._attempt(
+                op, repo, "GET", self._url(repo, "manifests", reference), expect=(200,),
+                scope=self._pull(repo), headers={"Accept": ", ".join(accept)}, stream=True,
+            )
+            return response, _read_capped(response, MAX_MANIFEST, "manifest", where)
+
+        response, body = self._retrying(op, repo, once)
         sha256 = compute_digest(body)
         digest = sha256
-        where = f"{self._where(repo)}: {op}"
         if _DIGEST.fullmatch(reference):
             hasher = _hasher(reference, where)
             hasher.update(body)
@@ -600,6 +604,33 @@ class RegistryClient:
             scope=f"repository:{repo}:delete,pull,push",
         )
         return response.status_code != 404
+
+
+def _capped(
+    response: httpx.Response, limit: int, what: str, where: str = ""
+) -> Iterator[bytes]:
+    """The pieces of a streamed ``response`` body, refused (``RegistryError``) as soon as it
+    is longer than ``limit`` bytes, by its Content-Length or by what arrives; the response is
+    closed either way. A connection lost part-way is ``_Transient``."""
+    declared = response.headers.get("Content-Length", "")
+    too_long = f"{where}: {what} is larger than {limit} bytes, refused"
+    try:
+        if declared.isdigit() and int(declared) > limit:
+            raise RegistryError(too_long)
+        got = 0
+        for piece in response.iter_bytes(_READ_SIZE):
+            got += len(piece)
+            if got > limit:
+                raise RegistryError(too_long)
+            yield piece
+    except httpx.TransportError as e:
+        raise _Transient(f"{type(e).__name__} while reading: {e}") from e
+    finally:
+        response.close()
+
+
+def _read_capped(response: httpx.Response, limit: int, what: str, where: str = "") -> bytes:
+    return b"".join(_capped(response, limit, what, where))
 
 
 def _check_digest(hasher: hashlib._Hash, digest: str, where: str) -> None:
