@@ -18,16 +18,19 @@ import pytest
 
 from support.aptrepo import DATE, AptRepo
 from zerocve.debian.model import BinaryPackage, Origin
-from zerocve.debian.repo import PackageIndex, RepoClient
+from zerocve.debian.releases import DebianRelease, debian_release
+from zerocve.debian.repo import IndexPin, PackageIndex, RepoClient
 from zerocve.debian.sources import host_repositories
-from zerocve.errors import LockError, ResolutionError
+from zerocve.errors import LockError, RepositoryError, ResolutionError
 from zerocve.lock import (
     Lock,
+    LockedPackage,
     default_lock_path,
     dumps_lock,
     load_or_resolve,
     lock_spec,
     read_lock,
+    verify_lock,
     write_lock,
 )
 from zerocve.spec import ImageSpec, RepositorySpec, load_spec, parse_spec
@@ -63,6 +66,7 @@ def index(suite: str, arch: str, date: str, *packages: BinaryPackage) -> Package
         release_sha256=sha(f"{suite} release"),
         packages=tuple(BinaryPackage(**{**p.__dict__, "origin": origin}) for p in packages),
         date=parsedate_to_datetime(date),
+        release=debian_release(suite, None),
     )
 
 
@@ -240,6 +244,85 @@ def test_bytes_are_stable_and_readable(tmp_path: Path) -> None:
     assert path.read_text() == text
     assert read_lock(path) == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["image.lock.json"]
+
+
+# -- verify_lock ----------------------------------------------------------------------------
+
+
+def signed_index(pin: IndexPin, repo: RepositorySpec) -> PackageIndex:
+    """The fake's signed truth: the index a pin names, when its hashes are the signed ones."""
+    for candidate in indices_for(pin.origin.architecture):
+        if candidate.origin == pin.origin and candidate.path == pin.path:
+            if (pin.sha256, pin.release_sha256) != (candidate.sha256, candidate.release_sha256):
+                raise RepositoryError(f"{pin.origin.uri} {pin.origin.suite}: not signed")
+            return candidate
+    raise RepositoryError(f"{pin.origin.uri} {pin.origin.suite}: no such index")
+
+
+def verify(lock: Lock) -> DebianRelease | None:
+    spec = spec_of()
+    assert spec.contents.repositories is not None
+    return verify_lock(lock, spec, spec.contents.repositories, signed_index).releases["amd64"]
+
+
+def with_packages(lock: Lock, packages: list[LockedPackage]) -> Lock:
+    amd64 = lock.archs["amd64"].model_copy(update={"packages": packages})
+    return lock.model_copy(update={"archs": {"amd64": amd64}})
+
+
+def test_verify_lock_accepts_the_resolution_and_names_the_signed_release() -> None:
+    assert verify(make_lock()) == DebianRelease("bookworm", "12")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("uri", "file:///evil"), ("filename", "pool/evil.deb"), ("sha256", "0" * 64),
+     ("size", 1), ("version", "1.2-1"), ("source_version", "1.2-1"), ("suite", "bookworm")],
+)
+def test_verify_lock_refuses_an_edited_package(field: str, value: object) -> None:
+    lock = make_lock()
+    packages = list(lock.archs["amd64"].packages)
+    libfoo = next(i for i, p in enumerate(packages) if p.name == "libfoo")
+    packages[libfoo] = packages[libfoo].model_copy(update={field: value})
+    with pytest.raises(LockError, match=rf"^the lock: amd64: libfoo .*: {field} "):
+        verify(with_packages(lock, packages))
+
+
+def test_verify_lock_refuses_an_added_a_repeated_or_a_missing_package() -> None:
+    lock = make_lock()
+    packages = list(lock.archs["amd64"].packages)
+    extra = packages[0].model_copy(update={"name": "rootkit"})
+    with pytest.raises(LockError, match="rootkit 1.0 .amd64.: not in the spec's resolution"):
+        verify(with_packages(lock, [*packages, extra]))
+    with pytest.raises(LockError, match="app 1.0 .amd64.: not in the spec's resolution"):
+        verify(with_packages(lock, [*packages, packages[0]]))
+    with pytest.raises(LockError, match="lacks tzdata"):
+        verify(with_packages(lock, [p for p in packages if p.name != "tzdata"]))
+
+
+def test_verify_lock_refuses_indices_the_spec_does_not_name() -> None:
+    lock = make_lock()
+    amd64 = lock.archs["amd64"]
+    evil = amd64.indices[0].model_copy(update={"uri": "file:///evil"})
+    for indices, message in [
+        ([*amd64.indices, evil], "pins the index file:///evil bookworm main amd64, which the"),
+        (amd64.indices[:1], "does not pin exactly the indices of the spec's repositories"),
+    ]:
+        changed = lock.model_copy(
+            update={"archs": {"amd64": amd64.model_copy(update={"indices": indices})}})
+        with pytest.raises(LockError, match=message):
+            verify(changed)
+
+
+def test_verify_lock_names_a_package_whose_index_cannot_be_verified() -> None:
+    lock = make_lock()
+    amd64 = lock.archs["amd64"]
+    forged = amd64.indices[1].model_copy(update={"sha256": "0" * 64})
+    changed = lock.model_copy(update={"archs": {"amd64": amd64.model_copy(
+        update={"indices": [amd64.indices[0], forged]})}})
+    with pytest.raises(LockError, match=r"cannot verify libfoo 1.2-1\+deb12u1 \(amd64\): "
+                                        "file:///srv/repo bookworm-security: not signed"):
+        verify(changed)
 
 
 def test_default_lock_path() -> None:

@@ -32,7 +32,14 @@ from zerocve.debian.repo import DebRef, PackageIndex, RepoClient
 from zerocve.debian.resolve import parse_request
 from zerocve.debian.version import compare
 from zerocve.errors import LockError
-from zerocve.lock import Lock, default_lock_path, lock_spec, read_lock
+from zerocve.lock import (
+    Lock,
+    default_lock_path,
+    lock_spec,
+    read_lock,
+    repositories_for,
+    verify_lock,
+)
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import Reference, parse_reference
 from zerocve.settings import Settings
@@ -50,14 +57,9 @@ def _repository_key(repository: RepositorySpec) -> str:
 def repositories_of(spec: ImageSpec) -> list[RepositorySpec]:
     """The spec's repositories, else the host's apt sources; a LockError when neither names
     one."""
-    if spec.contents.repositories is not None:
-        return list(spec.contents.repositories)
     from zerocve.debian.sources import host_repositories
 
-    found = host_repositories()
-    if not found:
-        raise LockError("the spec names no repositories and the host has no apt sources")
-    return found
+    return repositories_for(spec, host_repositories)
 
 
 def index_archs(spec: ImageSpec) -> list[str]:
@@ -235,10 +237,13 @@ def build(spec: ImageSpec, lock: Lock, settings: Settings, *, use_cache: bool = 
     index digest); nothing is written but the download and build caches."""
     from zerocve.assemble.image import build as assemble
 
+    # Nothing of a lock is installed before it is checked against the signed indices.
+    with _repo_client(settings) as client:
+        trusted = verify_lock(lock, spec, repositories_of(spec), client.fetch_pinned_index)
     debs = fetch_debs(lock, spec.archs, settings)
     cache = BuildCache(settings.build_cache_dir) if use_cache else None
     return assemble(spec, lock, debs, reporter=settings.reporter,
-                    epoch=settings.source_date_epoch, cache=cache)
+                    epoch=settings.source_date_epoch, cache=cache, releases=trusted.releases)
 
 
 def write_layout(built: BuiltImage, path: Path, tag: str = DEFAULT_REF) -> Path:

@@ -21,12 +21,19 @@ SOURCE_DATE_EPOCH a build clamps times to::
 
 The same indices and spec always give the same bytes: packages sorted by name then
 architecture, indices in the order the spec lists repositories, keys in the order above.
+
+A lock is a record, never a source of trust: ``verify_lock`` checks one against the spec before
+any of its bytes are installed. The repositories (uri, suite, keyring) come from the spec (or
+the host's apt sources), each pinned index must be listed in a Release verified against the
+spec's keyring, and resolving the spec again over those indices must give exactly the lock's
+packages, field for field. An edited uri, file, hash, version or an added package is refused.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -34,9 +41,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zerocve._atomic import write_atomic
 from zerocve.debian.model import BinaryPackage, Origin
-from zerocve.debian.repo import PackageIndex
+from zerocve.debian.releases import DebianRelease
+from zerocve.debian.repo import IndexPin, PackageIndex
 from zerocve.debian.resolve import parse_request, resolve
-from zerocve.errors import LockError
+from zerocve.errors import LockError, RepositoryError
 from zerocve.safe_load import LoadError, load_json
 from zerocve.spec import ImageSpec, RepositorySpec, field_location
 
@@ -44,6 +52,7 @@ LOCK_VERSION: Literal[1] = 1
 _SHA256 = r"^[0-9a-f]{64}$"
 
 FetchIndices = Callable[[list[RepositorySpec], str], list[PackageIndex]]
+FetchPinnedIndex = Callable[[IndexPin, RepositorySpec], PackageIndex]
 HostRepositories = Callable[[], list[RepositorySpec]]
 
 
@@ -112,6 +121,9 @@ class LockedPackage(_Model):
         """The index this package was taken from, for the image architecture ``arch``."""
         return Origin(self.uri, self.suite, self.component, arch)
 
+    def __str__(self) -> str:
+        return f"{self.name} {self.version} ({self.architecture})"
+
 
 class ArchLock(_Model):
     indices: list[LockedIndex]
@@ -144,6 +156,37 @@ def _source_date_epoch(indices: list[PackageIndex], given: int | None) -> int:
     return int(max(dates).timestamp())
 
 
+def repositories_for(spec: ImageSpec, host_repositories: HostRepositories) -> list[RepositorySpec]:
+    """The repositories a lock of ``spec`` may use: the spec's, else the host's apt sources."""
+    repositories = spec.contents.repositories
+    if repositories is None:
+        repositories = host_repositories()
+        if not repositories:
+            raise LockError("the spec names no repositories and the host has no apt sources")
+    return repositories
+
+
+def _index_archs(spec: ImageSpec, arch: str) -> list[str]:
+    """The architectures whose indices ``arch``'s resolution searches: ``arch``, then those a
+    request like "libc6:i386" names (dpkg's foreign architectures, installed beside it)."""
+    foreign = {
+        request.arch
+        for request in map(parse_request, spec.contents.packages)
+        if request.arch not in (None, "any", "native", "all")
+    }
+    return [arch, *sorted(foreign - {arch})]
+
+
+def _resolve(spec: ImageSpec, arch: str, indices: list[PackageIndex]) -> list[LockedPackage]:
+    packages = resolve(
+        spec.contents.packages,
+        (p for index in indices for p in index.packages),
+        arch,
+        exclude=spec.contents.exclude,
+    )
+    return [LockedPackage.of(p) for p in packages]
+
+
 def lock_spec(
     spec: ImageSpec,
     fetch_indices: FetchIndices,
@@ -153,42 +196,105 @@ def lock_spec(
 ) -> Lock:
     """Resolve ``spec`` for each of its architectures against the indices ``fetch_indices``
     returns for its repositories (the host's apt sources when the spec names none)."""
-    repositories = spec.contents.repositories
-    if repositories is None:
-        repositories = host_repositories()
-        if not repositories:
-            raise LockError("the spec names no repositories and the host has no apt sources")
-    # A request like "libc6:i386" needs that architecture's indices too (dpkg's foreign
-    # architectures); its packages then sit in the image beside the native ones.
-    foreign = {
-        request.arch
-        for request in map(parse_request, spec.contents.packages)
-        if request.arch not in (None, "any", "native", "all")
-    }
+    repositories = repositories_for(spec, host_repositories)
     archs: dict[str, ArchLock] = {}
     searched: list[PackageIndex] = []
     for arch in sorted(set(spec.archs)):
         indices = [
             index
-            for index_arch in [arch, *sorted(foreign - {arch})]
+            for index_arch in _index_archs(spec, arch)
             for index in fetch_indices(repositories, index_arch)
         ]
         searched += indices
-        packages = resolve(
-            spec.contents.packages,
-            (p for index in indices for p in index.packages),
-            arch,
-            exclude=spec.contents.exclude,
-        )
         archs[arch] = ArchLock(
             indices=[LockedIndex.of(index) for index in indices],
-            packages=[LockedPackage.of(p) for p in packages],
+            packages=_resolve(spec, arch, indices),
         )
     return Lock(
         spec=spec.resolution_digest(),
         source_date_epoch=_source_date_epoch(searched, source_date_epoch),
         archs=archs,
     )
+
+
+@dataclass(frozen=True)
+class TrustedLock:
+    """A lock every package of which was found, field for field, in the resolution of the spec
+    over indices verified against the spec's keyrings; with the Debian release (from the signed
+    Release) each architecture's first repository serves, for the image's /etc/os-release."""
+
+    lock: Lock
+    releases: dict[str, DebianRelease | None]
+
+
+def verify_lock(
+    lock: Lock,
+    spec: ImageSpec,
+    repositories: list[RepositorySpec],
+    fetch_pinned_index: FetchPinnedIndex,
+    where: str = "the lock",
+) -> TrustedLock:
+    """Check ``lock`` against ``spec`` and the signed indices it pins (see the module
+    docstring); a LockError naming ``where`` and the package when anything differs or cannot
+    be verified. ``repositories`` are ``repositories_for(spec, ...)``: never the lock's."""
+    releases: dict[str, DebianRelease | None] = {}
+    for arch in sorted(set(spec.archs)):
+        locked = lock.archs.get(arch)
+        if locked is None:
+            raise LockError(f"{where}: has no packages for {arch}; run zerocve lock")
+        wanted = [
+            (repo, Origin(repo.uri, suite, component, index_arch))
+            for index_arch in _index_archs(spec, arch)
+            for repo in repositories
+            for suite in repo.suites
+            for component in repo.components
+        ]
+        pinned = [Origin(i.uri, i.suite, i.component, i.architecture) for i in locked.indices]
+        if pinned != [origin for _, origin in wanted]:
+            stray = next((o for o in pinned if o not in {o for _, o in wanted}), None)
+            problem = (
+                f"pins the index {stray.uri} {stray}, which the spec's repositories do not name"
+                if stray else "does not pin exactly the indices of the spec's repositories"
+            )
+            raise LockError(f"{where}: {arch}: {problem}; run zerocve lock")
+        indices = []
+        for (repo, origin), index in zip(wanted, locked.indices, strict=True):
+            pin = IndexPin(origin, index.path, index.sha256, index.release_sha256)
+            try:
+                indices.append(fetch_pinned_index(pin, repo))
+            except RepositoryError as e:
+                named = next((str(p) for p in locked.packages
+                              if p.origin(origin.architecture) == origin), "its packages")
+                raise LockError(f"{where}: cannot verify {named}: {e}; run zerocve lock") from e
+        _same_packages(locked.packages, _resolve(spec, arch, indices), f"{where}: {arch}")
+        releases[arch] = next((i.release for i in indices if i.release), None)
+    return TrustedLock(lock, releases)
+
+
+def _same_packages(locked: list[LockedPackage], resolved: list[LockedPackage], where: str) -> None:
+    """LockError naming the first package of ``locked`` that ``resolved`` (the signed truth)
+    does not hold exactly, or the first it lacks."""
+    truth = {(p.name, p.architecture): p for p in resolved}
+    seen: set[tuple[str, str]] = set()
+    for package in locked:
+        key = (package.name, package.architecture)
+        good = truth.get(key)
+        if good is None or key in seen:
+            raise LockError(
+                f"{where}: {package}: not in the spec's resolution over its signed indices; "
+                "run zerocve lock"
+            )
+        seen.add(key)
+        if good != package:
+            field = next(f for f in LockedPackage.model_fields
+                         if getattr(package, f) != getattr(good, f))
+            raise LockError(
+                f"{where}: {package}: {field} {getattr(package, field)!r} is not what the signed "
+                f"index says ({getattr(good, field)!r}); run zerocve lock"
+            )
+    missing = [p for key, p in truth.items() if key not in seen]
+    if missing:
+        raise LockError(f"{where}: lacks {missing[0]}, which the spec needs; run zerocve lock")
 
 
 def load_or_resolve(
@@ -267,10 +373,13 @@ __all__ = [
     "Lock",
     "LockedIndex",
     "LockedPackage",
+    "TrustedLock",
     "default_lock_path",
     "dumps_lock",
     "load_or_resolve",
     "lock_spec",
     "read_lock",
+    "repositories_for",
+    "verify_lock",
     "write_lock",
 ]

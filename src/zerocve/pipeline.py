@@ -13,7 +13,14 @@ from zerocve.debian.repo import DebRef, RepoClient
 from zerocve.debian.sources import host_repositories
 from zerocve.debian.version import compare
 from zerocve.errors import BuildError
-from zerocve.lock import Lock, LockedPackage, default_lock_path, load_or_resolve
+from zerocve.lock import (
+    Lock,
+    LockedPackage,
+    default_lock_path,
+    load_or_resolve,
+    repositories_for,
+    verify_lock,
+)
 from zerocve.oci.image import MEDIA_INDEX
 from zerocve.progress import Reporter
 from zerocve.spec import load_spec
@@ -48,11 +55,17 @@ def build_spec(
     """Spec (+ lock) -> verified .debs -> the image in memory, nothing written yet: what
     ``zerocve build`` does before writing, shared with ``zerocve publish``."""
     spec = load_spec(spec_path)
+    lock_path = default_lock_path(spec_path)
+    repositories = repositories_for(spec, host_repositories)
     with RepoClient(reporter=reporter, ignore_valid_until=ignore_valid_until) as client:
-        lock = load_or_resolve(spec, default_lock_path(spec_path), client.fetch_indices,
-                               host_repositories, locked=locked)
+        lock = load_or_resolve(spec, lock_path, client.fetch_indices, lambda: repositories,
+                               locked=locked)
+        # Nothing of a lock is installed before it is checked against the signed indices.
+        trusted = verify_lock(lock, spec, repositories, client.fetch_pinned_index,
+                              where=str(lock_path))
         debs = fetch_locked_debs(client, lock, spec.archs)
-    built = build(spec, lock, debs, reporter=reporter, cache=BuildCache() if use_cache else None)
+    built = build(spec, lock, debs, reporter=reporter, cache=BuildCache() if use_cache else None,
+                  releases=trusted.releases)
     return built, lock
 
 

@@ -22,6 +22,7 @@ from zerocve.assemble.image import (
     write_archive,
     write_layout,
 )
+from zerocve.debian.releases import DebianRelease
 from zerocve.oci.image import MEDIA_INDEX
 from zerocve.spec import ImageSpec, load_spec
 
@@ -33,7 +34,8 @@ PYTHON = load_spec(EXAMPLES / "python.yaml").contents.packages
 
 
 def _build(spec: ImageSpec, packages, arch: str = "amd64") -> BuiltImage:
-    image = build_arch(spec, arch, packages, epoch=EPOCH, suite="bookworm")
+    image = build_arch(spec, arch, packages, epoch=EPOCH,
+                       release=DebianRelease("bookworm", "12"))
     return combine([image], spec, EPOCH)
 
 

@@ -11,6 +11,7 @@ from zerocve.assemble.accounts import account_entries, run_as
 from zerocve.assemble.dpkg_db import status_file, status_stanza
 from zerocve.assemble.postinst import ca_certificates, nsswitch, os_release, timezone
 from zerocve.assemble.rootfs import unpack
+from zerocve.debian.releases import DebianRelease, debian_release
 from zerocve.errors import SpecError
 from zerocve.oci.layer import Entry, EntryKind
 from zerocve.spec import DEFAULT_ACCOUNTS, Accounts, Group, User
@@ -86,12 +87,17 @@ def test_nsswitch_like_libc_bin() -> None:
 
 
 def test_os_release_fallback() -> None:
-    entries = {e.path: e for e in os_release({}, "bookworm-security", 1)}
+    entries = {e.path: e for e in os_release({}, debian_release("bookworm-security", "12"), 1)}
     text = entries["usr/lib/os-release"].data.decode()
     assert "ID=debian\n" in text and 'VERSION_ID="12"' in text
     assert "VERSION_CODENAME=bookworm\n" in text
     assert entries["etc/os-release"].target == "../usr/lib/os-release"
-    assert "VERSION_ID" not in os_release({}, "sid", 1)[0].data.decode()
+    assert debian_release("sid", None) is None
+    assert "VERSION_ID" not in os_release({}, None, 1)[0].data.decode()
+    # A suite alias (Suite: stable) is read through the Release's Version; a codename wins.
+    stable = os_release({}, debian_release("stable", "12.7"), 1)[0].data.decode()
+    assert 'VERSION_ID="12"' in stable and "VERSION_CODENAME=bookworm\n" in stable
+    assert debian_release("trixie", None) == DebianRelease("trixie", "13")
     shipped = {"usr/lib/os-release": _file("", b"x")}
     assert [e.path for e in os_release(shipped, None, 1)] == ["etc/os-release"]
     assert os_release({"etc/os-release": _file("", b"x")}, None, 1) == []

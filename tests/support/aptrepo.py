@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -171,10 +171,13 @@ class SigningKey:
     fingerprint: str
 
     @classmethod
-    def create(cls, home: Path, uid: str = "zerocve test archive <archive@example.invalid>"):
+    def create(
+        cls, home: Path, uid: str = "zerocve test archive <archive@example.invalid>",
+        algo: str = "ed25519",
+    ):
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         env = {**os.environ, "GNUPGHOME": str(home)}
-        _run("gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign",
+        _run("gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, algo, "sign",
              "never", env=env)
         colons = _run("gpg", "--batch", "--with-colons", "--list-keys", uid, env=env)
         fingerprint = next(
@@ -189,10 +192,12 @@ class SigningKey:
         )
         return cls(home, keyring, fingerprint)
 
-    def clearsign(self, source: Path, target: Path) -> None:
+    def clearsign(self, source: Path, target: Path, digest: str | None = None) -> None:
+        """``digest`` (e.g. "SHA1") forces gpg's --digest-algo, as an old archive signed."""
         env = {**os.environ, "GNUPGHOME": str(self.home)}
-        _run("gpg", "--batch", "--yes", "--local-user", self.fingerprint, "--clearsign",
-             "--output", str(target), str(source), env=env)
+        forced = ("--digest-algo", digest) if digest else ()
+        _run("gpg", "--batch", "--yes", "--local-user", self.fingerprint, *forced,
+             "--clearsign", "--output", str(target), str(source), env=env)
 
     def detach_sign(self, source: Path, target: Path) -> None:
         env = {**os.environ, "GNUPGHOME": str(self.home)}
@@ -282,6 +287,46 @@ class AptRepo:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def make_deb(
+    directory: Path,
+    name: str,
+    version: str,
+    files: Mapping[str, tuple[bytes, int]] | None = None,
+    **fields: str,
+) -> Path:
+    """A real .deb built by dpkg-deb: a README, plus ``files`` (path -> (data, mode))."""
+    root = directory / f"{name}-{version}"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "usr" / "share" / name).mkdir(parents=True)
+    (root / "usr" / "share" / name / "README").write_text(f"{name} {version}\n" * 200)
+    for path, (data, mode) in (files or {}).items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        target.chmod(mode)
+    control = {
+        "Package": name,
+        "Version": version,
+        "Architecture": "amd64",
+        "Maintainer": "zerocve tests <tests@example.invalid>",
+        "Description": f"test package {name}",
+        **fields,
+    }
+    (root / "DEBIAN" / "control").write_text("".join(f"{k}: {v}\n" for k, v in control.items()))
+    deb = directory / f"{name}_{version}_amd64.deb"
+    _run("dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(root), str(deb))
+    return deb
+
+
+def resign(repo: AptRepo, edit: Callable[[str], str], suite: str = SUITES[0]) -> None:
+    """Rewrite a suite's Release with ``edit`` and sign it again (InRelease and Release.gpg)."""
+    dist = repo.root / "dists" / suite
+    release = dist / "Release"
+    release.write_text(edit(release.read_text()))
+    repo.key.clearsign(release, dist / "InRelease")
+    repo.key.detach_sign(release, dist / "Release.gpg")
 
 
 def build_repo(

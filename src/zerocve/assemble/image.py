@@ -38,6 +38,7 @@ from zerocve.assemble.rootfs import (
 )
 from zerocve.debian.cache import file_sha256
 from zerocve.debian.model import InstalledPackage
+from zerocve.debian.releases import DebianRelease, debian_release
 from zerocve.errors import BuildError
 from zerocve.oci import archive, layout
 from zerocve.oci.image import (
@@ -148,7 +149,7 @@ def _path_entry(item: PathSpec, mtime: int) -> Entry:
 
 
 def metadata_entries(
-    spec: ImageSpec, rootfs: RootFs, suite: str | None, epoch: int
+    spec: ImageSpec, rootfs: RootFs, release: DebianRelease | None, epoch: int
 ) -> list[Entry]:
     """The final layer: merged-/usr links, /tmp, postinst effects, accounts, dpkg status and
     the spec's paths. An entry that would replace a package's entry of another type, or lie
@@ -165,7 +166,7 @@ def metadata_entries(
     add([Entry(d, EntryKind.SYMLINK, 0o777, mtime=epoch, target=f"usr/{d}")
          for d in usr_merge_links(rootfs.paths)], "merged /usr")
     add([Entry("tmp", EntryKind.DIR, 0o1777, mtime=epoch)], "/tmp")
-    add(postinst_entries(rootfs.paths, suite, epoch), "reproduced postinst")
+    add(postinst_entries(rootfs.paths, release, epoch), "reproduced postinst")
     add(account_entries(spec.accounts, epoch), "accounts")
     add(database_entries(rootfs.packages, epoch), "dpkg database")
     add([_sbom_entry(spec, rootfs, {p: e for p, (e, _) in generated.items()}, epoch)], "SBOM")
@@ -274,7 +275,7 @@ def input_key(
     packages: Sequence[tuple[PackageRecord, Path]],
     *,
     epoch: int,
-    suite: str | None,
+    release: DebianRelease | None,
     max_layers: int,
 ) -> str:
     """A digest of every input of ``build_arch``: equal keys give equal images."""
@@ -283,7 +284,7 @@ def input_key(
         "spec": spec.model_dump(mode="json", by_alias=True),
         "arch": arch,
         "epoch": epoch,
-        "suite": suite,
+        "release": [release.codename, release.version_id] if release else None,
         "max_layers": max_layers,
         # A lock entry's SHA256 was checked against its .deb when it was fetched: hashing
         # the file again would only slow every no-change rebuild. Other records: the file.
@@ -338,7 +339,7 @@ def build_arch(
     packages: Sequence[tuple[PackageRecord, Path]],
     *,
     epoch: int,
-    suite: str | None = None,
+    release: DebianRelease | None = None,
     reporter: Reporter = NULL_REPORTER,
     max_layers: int = MAX_LAYERS,
     cache: BuildCache | None = None,
@@ -354,7 +355,8 @@ def build_arch(
         raise BuildError(f"{arch}: package listed twice: {', '.join(duplicates)}")
     key = None
     if cache is not None:
-        key = input_key(spec, arch, packages, epoch=epoch, suite=suite, max_layers=max_layers)
+        key = input_key(spec, arch, packages, epoch=epoch, release=release,
+                        max_layers=max_layers)
         memo = cache.image_record(key)
         cached = _from_record(memo, arch, platform, cache) if memo else None
         if cached is not None:
@@ -373,7 +375,7 @@ def build_arch(
 
             rootfs = merge(list(pool.map(read, packages)))
         plans = plan_layers(rootfs.packages, max_layers)
-        meta = metadata_entries(spec, rootfs, suite, epoch)
+        meta = metadata_entries(spec, rootfs, release, epoch)
         contents = [(package_layer_entries(plan, rootfs), plan.comment) for plan in plans]
         contents.append((meta, "metadata: dpkg status, accounts, certificates"))
         with reporter.task(f"{arch}: writing layers", total=len(contents)) as task:
@@ -413,9 +415,12 @@ def build(
     epoch: int | None = None,
     max_layers: int = MAX_LAYERS,
     cache: BuildCache | None = None,
+    releases: Mapping[str, DebianRelease | None] | None = None,
 ) -> BuiltImage:
     """Build every architecture of ``spec`` from ``lock``; ``debs`` maps (package name,
-    package architecture) to the verified ``.deb`` file."""
+    package architecture) to the verified ``.deb`` file. ``releases`` (per architecture, from
+    the signed Release files: ``zerocve.lock.verify_lock``) names the Debian release for
+    /etc/os-release; without it, the first suite name of the lock's packages is read as one."""
     date = resolve_epoch(lock.source_date_epoch, epoch)
     results = []
     for arch in spec.archs:
@@ -429,9 +434,12 @@ def build(
                 raise BuildError(f"{package.name} {package.version} ({package.architecture}):"
                                  " no .deb given")
             inputs.append((package, path))
-        suites = sorted({p.suite for p in locked.packages})
-        results.append(build_arch(spec, arch, inputs, epoch=date,
-                                  suite=suites[0] if suites else None,
+        if releases is not None:
+            release = releases.get(arch)
+        else:
+            suites = sorted({p.suite for p in locked.packages})
+            release = debian_release(suites[0], None) if suites else None
+        results.append(build_arch(spec, arch, inputs, epoch=date, release=release,
                                   reporter=reporter, max_layers=max_layers, cache=cache))
     return combine(results, spec, date)
 

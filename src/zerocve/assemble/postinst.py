@@ -21,7 +21,7 @@ written here, from the packages' own files, into the image's final layer:
   the same Debian default, so that ``/etc/hosts`` is read before DNS as on any Debian system
   (glibc's built-in default asks DNS first).
 * ``/etc/os-release``: base-files ships it (a link to ``/usr/lib/os-release``); without
-  base-files a minimal one (``ID=debian`` and, when the suite's codename is known,
+  base-files a minimal one (``ID=debian`` and, when the signed Release names the release,
   ``VERSION_ID``/``VERSION_CODENAME``) is written so that scanners detect the distribution.
 
 Not reproduced (documented gaps): ``ldconfig`` (no ``/etc/ld.so.cache``: glibc falls back to
@@ -37,7 +37,7 @@ import posixpath
 import re
 from collections.abc import Mapping
 
-from zerocve.debian.releases import VERSION_IDS
+from zerocve.debian.releases import DebianRelease
 from zerocve.oci.layer import Entry, EntryKind
 
 CERTS_DIR = "usr/share/ca-certificates"
@@ -165,15 +165,16 @@ def base_files(paths: Mapping[str, Entry], mtime: int) -> list[Entry]:
     return entries
 
 
-def os_release(paths: Mapping[str, Entry], suite: str | None, mtime: int) -> list[Entry]:
+def os_release(
+    paths: Mapping[str, Entry], release: DebianRelease | None, mtime: int
+) -> list[Entry]:
     if "etc/os-release" in paths:
         return []
     if "usr/lib/os-release" in paths:
         return [_link("etc/os-release", "../usr/lib/os-release", mtime)]
-    codename = (suite or "").split("-")[0].split("/")[0]
     lines = ['NAME="Debian GNU/Linux"', "ID=debian"]
-    version = VERSION_IDS.get(codename)
-    if version:
+    if release:
+        codename, version = release.codename, release.version_id
         lines[0:0] = [f'PRETTY_NAME="Debian GNU/Linux {version} ({codename})"']
         lines += [f'VERSION_ID="{version}"', f'VERSION="{version} ({codename})"',
                   f"VERSION_CODENAME={codename}"]
@@ -184,12 +185,14 @@ def os_release(paths: Mapping[str, Entry], suite: str | None, mtime: int) -> lis
             _link("etc/os-release", "../usr/lib/os-release", mtime)]
 
 
-def postinst_entries(paths: Mapping[str, Entry], suite: str | None, mtime: int) -> list[Entry]:
+def postinst_entries(
+    paths: Mapping[str, Entry], release: DebianRelease | None, mtime: int
+) -> list[Entry]:
     """Every reproduced maintainer-script effect for a root file system holding ``paths``."""
     return [
         *ca_certificates(paths, mtime),
         *nsswitch(paths, mtime),
         *timezone(paths, mtime),
         *base_files(paths, mtime),
-        *os_release(paths, suite, mtime),
+        *os_release(paths, release, mtime),
     ]

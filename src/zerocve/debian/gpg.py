@@ -1,8 +1,9 @@
 """Release signatures, checked with ``gpgv`` against one keyring.
 
-Only what gpgv itself verified is returned (``--output -``), so text around or outside a
-clearsigned block can never reach the Release parser. A signature counts when gpgv reports a
-good signature from the keyring and no bad one, as apt decides.
+Only what gpgv itself verified is returned (``--output -``), and an InRelease with any text
+before or after its one clearsigned block is refused, as apt refuses it. A signature counts when
+gpgv reports a good signature from the keyring made with a strong digest, and no bad one, as apt
+decides (apt calls MD5, SHA1 and RIPEMD160 untrusted: a collision forges a Release).
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ from pathlib import Path
 from zerocve.errors import SignatureError
 
 _CLEARSIGN_HEADER = b"-----BEGIN PGP SIGNED MESSAGE-----"
+_SIGNATURE_BEGIN = b"-----BEGIN PGP SIGNATURE-----"
+_SIGNATURE_END = b"-----END PGP SIGNATURE-----"
+# OpenPGP hash algorithm ids (RFC 4880 9.4, RFC 9580) a Release signature may use: SHA-2 and
+# SHA-3. Anything else (1 MD5, 2 SHA1, 3 RIPEMD160, unknown) is refused.
+_STRONG_DIGESTS = {"8": "SHA256", "9": "SHA384", "10": "SHA512", "11": "SHA224",
+                   "12": "SHA3-256", "14": "SHA3-512"}
+_DIGEST_NAMES = {"1": "MD5", "2": "SHA1", "3": "RIPEMD160"}
 
 
 @dataclass(frozen=True)
 class _Status:
     good: tuple[str, ...]  # fingerprints (VALIDSIG)
+    digests: tuple[str, ...]  # the hash algorithm id of each good signature
     bad: tuple[str, ...]  # key ids with a signature that does not match the data
     unknown: tuple[str, ...]  # key ids (or fingerprints) missing from the keyring
     expired_or_revoked: tuple[str, ...]
@@ -27,6 +36,7 @@ class _Status:
 
 def _parse_status(text: str) -> _Status:
     good: list[str] = []
+    digests: list[str] = []
     bad: list[str] = []
     unknown: list[str] = []
     stale: list[str] = []
@@ -35,7 +45,9 @@ def _parse_status(text: str) -> _Status:
             continue
         token, *args = line.removeprefix("[GNUPG:] ").split()
         if token == "VALIDSIG" and args:
+            # VALIDSIG fpr date timestamp expiry version reserved pubkey-algo hash-algo ...
             good.append(args[0])
+            digests.append(args[7] if len(args) > 7 else "?")
         elif token == "BADSIG" and args:
             bad.append(args[0])
         elif token == "ERRSIG" and len(args) >= 6 and args[5] == "9":
@@ -43,7 +55,7 @@ def _parse_status(text: str) -> _Status:
             unknown.append(args[6] if len(args) > 6 and args[6] != "-" else args[0])
         elif token in ("EXPKEYSIG", "REVKEYSIG", "EXPSIG") and args:
             stale.append(args[0])
-    return _Status(tuple(good), tuple(bad), tuple(unknown), tuple(stale))
+    return _Status(tuple(good), tuple(digests), tuple(bad), tuple(unknown), tuple(stale))
 
 
 def _gpgv(
@@ -74,6 +86,13 @@ def _gpgv(
         lines = done.stderr.decode(errors="replace").splitlines()
         detail = next((ln for ln in lines if not ln.startswith("[GNUPG:]")), "no signature")
         raise SignatureError(f"{what}: signature not verified: {detail.removeprefix('gpgv: ')}")
+    weak = next((d for d in status.digests if d not in _STRONG_DIGESTS), None)
+    if weak is not None:
+        name = _DIGEST_NAMES.get(weak, f"algorithm {weak}")
+        raise SignatureError(
+            f"{what}: signed with the weak digest {name}, which apt does not trust; the "
+            "repository must sign with SHA256 or stronger"
+        )
     return done.stdout
 
 
@@ -107,6 +126,12 @@ def verify_clearsigned(data: bytes, keyring: Path, what: str) -> bytes:
     """The signed text of a clearsigned file (InRelease), as gpgv verified it."""
     if data.count(_CLEARSIGN_HEADER) != 1 or not data.lstrip().startswith(_CLEARSIGN_HEADER):
         raise SignatureError(f"{what}: not one clearsigned message")
+    if data.count(_SIGNATURE_BEGIN) != 1 or data.count(_SIGNATURE_END) != 1:
+        raise SignatureError(f"{what}: not one clearsigned message")
+    if data.partition(_SIGNATURE_END)[2].strip():
+        raise SignatureError(
+            f"{what}: text after the signature, outside the signed part; refused as apt does"
+        )
     with tempfile.TemporaryDirectory(prefix="zerocve-gpgv-") as tmp:
         text = _gpgv(["--output", "-", "-"], keyring, what, Path(tmp), stdin=data)
     return text

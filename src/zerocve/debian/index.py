@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from zerocve.debian.model import BinaryPackage, Origin
+from zerocve.debian.releases import DebianRelease, debian_release
 from zerocve.errors import RepositoryError
 
 
@@ -28,10 +29,16 @@ class IndexFile:
 class Release:
     suite: str | None
     codename: str | None
+    version: str | None  # "12.7"; absent for testing and unstable
     date: datetime | None
     valid_until: datetime | None
     acquire_by_hash: bool
     files: dict[str, IndexFile]
+
+    @property
+    def debian(self) -> DebianRelease | None:
+        """The Debian release this is, by Codename (else Suite) and Version."""
+        return debian_release(self.codename or self.suite, self.version)
 
     def names(self, suite: str) -> bool:
         """Whether this Release is the one for ``suite`` (by Suite or Codename, when given)."""
@@ -95,6 +102,7 @@ def parse_release(text: str, what: str) -> Release:
     return Release(
         suite=fields.get("Suite"),
         codename=fields.get("Codename"),
+        version=fields.get("Version"),
         date=_date(fields.get("Date"), "Date", what),
         valid_until=_date(fields.get("Valid-Until"), "Valid-Until", what),
         acquire_by_hash=fields.get("Acquire-By-Hash", "").lower() == "yes",

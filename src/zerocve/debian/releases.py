@@ -8,6 +8,8 @@ OSV ecosystems (``Debian:12``) against tracker keys (``bookworm``), and the mini
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # Release number (os-release VERSION_ID, OSV "Debian:12") -> codename (tracker key,
 # VERSION_CODENAME, suite name).
 CODENAMES: dict[str, str] = {
@@ -25,4 +27,27 @@ CODENAMES: dict[str, str] = {
 # Codename -> release number.
 VERSION_IDS: dict[str, str] = {name: number for number, name in CODENAMES.items()}
 
-__all__ = ["CODENAMES", "VERSION_IDS"]
+
+
+@dataclass(frozen=True)
+class DebianRelease:
+    """The Debian release a repository serves: what an image's /etc/os-release names."""
+
+    codename: str  # "bookworm"
+    version_id: str  # "12"
+
+
+def debian_release(codename: str | None, version: str | None) -> DebianRelease | None:
+    """The release a Release file's Codename (or Suite) and Version name: ``bookworm`` or
+    ``bookworm-security`` with ``12.7`` give bookworm/12; a suite alias such as ``stable``
+    is read through the Version. None when neither is a Debian release zerocve knows."""
+    base = (codename or "").split("-")[0].split("/")[0]
+    if base in VERSION_IDS:
+        return DebianRelease(base, VERSION_IDS[base])
+    major = (version or "").split(".")[0]
+    if major in CODENAMES:
+        return DebianRelease(CODENAMES[major], major)
+    return None
+
+
+__all__ = ["CODENAMES", "VERSION_IDS", "DebianRelease", "debian_release"]

@@ -5,6 +5,10 @@ verified with gpgv against the repository's keyring; its Valid-Until is enforced
 component's ``Packages.xz`` (else ``.gz``, else plain) is checked against the signed SHA256
 list. ``.deb`` files are checked against their Packages SHA256. Every verified download lands
 in the content-addressed cache, so a warm run downloads nothing but the InRelease files.
+
+Each verified Release is kept (``release_store``), and a Release older than the newest one seen
+from the same repository is refused. A lock pins indices by hash (``IndexPin``); they are
+verified again from the kept Release, offline, with the keyring the spec names.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from zerocve.debian.gpg import verify_clearsigned, verify_detached
 from zerocve.debian.http import Fetcher, NotFound
 from zerocve.debian.index import IndexFile, Release, parse_packages, parse_release, safe_pool_path
 from zerocve.debian.model import BinaryPackage, Origin
+from zerocve.debian.release_store import ReleaseStore, SignedRelease
+from zerocve.debian.releases import DebianRelease
 from zerocve.errors import IntegrityError, RepositoryError, SignatureError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.spec import RepositorySpec
@@ -52,6 +58,17 @@ class PackageIndex:
     release_sha256: str  # of the verified (In)Release text
     packages: tuple[BinaryPackage, ...]
     date: datetime | None = None  # the Release's Date: a lock's default SOURCE_DATE_EPOCH
+    release: DebianRelease | None = None  # the Debian release the Release names
+
+
+@dataclass(frozen=True)
+class IndexPin:
+    """A Packages index as a lock pins it: by its hash and that of the Release listing it."""
+
+    origin: Origin
+    path: str  # below dists/<suite>/
+    sha256: str
+    release_sha256: str
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _keyring(repo: RepositorySpec) -> Path:
+    if repo.keyring is None:
+        raise SignatureError(
+            f"{repo.uri}: no keyring to verify it with; name one (keyring:) in the "
+            "spec, or add Signed-By to the apt source"
+        )
+    return Path(repo.keyring)
+
+
 class RepoClient:
     """Fetches verified indices and .debs. ``transport`` (httpx) and ``clock`` are injectable;
     ``ignore_valid_until`` accepts expired Release files (e.g. snapshot archives)."""
@@ -88,6 +114,11 @@ class RepoClient:
         backoff: float = 0.5,
     ) -> None:
         self.cache = BlobCache(cache_dir)
+        self.releases = ReleaseStore(self.cache.root)
+        # Indices parsed so far (a build verifies the ones its lock was just resolved from).
+        self._parsed: dict[tuple[Origin, str, str], PackageIndex] = {}
+        # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.
+        self._pinned: dict[tuple[str, str, str, str | None], tuple[Release, str]] = {}
         self.fetcher = Fetcher(
             transport=transport, reporter=reporter, retries=retries, backoff=backoff
         )
@@ -115,26 +146,21 @@ class RepoClient:
         order the repositories list them."""
         indices: list[PackageIndex] = []
         for repo in repos:
-            if repo.keyring is None:
-                raise SignatureError(
-                    f"{repo.uri}: no keyring to verify it with; name one (keyring:) in the "
-                    "spec, or add Signed-By to the apt source"
-                )
+            keyring = _keyring(repo)
             for suite in repo.suites:
-                release, release_sha256 = self.fetch_release(repo.uri, suite, Path(repo.keyring))
+                release, release_sha256 = self.fetch_release(repo.uri, suite, keyring)
                 for component in repo.components:
                     origin = Origin(repo.uri, suite, component, arch)
                     indices.append(self._fetch_index(origin, release, release_sha256))
         return indices
 
     def fetch_release(self, uri: str, suite: str, keyring: Path) -> tuple[Release, str]:
-        """The verified, current Release of ``suite`` and the SHA256 of its signed text."""
+        """The verified, current Release of ``suite`` and the SHA256 of its signed text; kept
+        for locked builds, and never older than one seen before from the same repository."""
         base = f"{uri}/dists/{suite}"
         what = f"{uri} {suite}"
         try:
-            text = verify_clearsigned(
-                self.fetcher.get_bytes(f"{base}/InRelease"), keyring, f"{base}/InRelease"
-            )
+            signed = SignedRelease(inrelease=self.fetcher.get_bytes(f"{base}/InRelease"))
         except NotFound:
             try:
                 signature = self.fetcher.get_bytes(f"{base}/Release.gpg")
@@ -142,14 +168,9 @@ class RepoClient:
                 raise SignatureError(
                     f"{what}: neither InRelease nor Release.gpg found; unsigned repository"
                 ) from e
-            text = verify_detached(
-                self.fetcher.get_bytes(f"{base}/Release"), signature, keyring, f"{base}/Release"
-            )
-        release = parse_release(text.decode(errors="replace"), what)
-        if not release.names(suite):
-            raise RepositoryError(
-                f"{what}: Release is for {release.codename or release.suite}, not {suite}"
-            )
+            signed = SignedRelease(release=self.fetcher.get_bytes(f"{base}/Release"),
+                                   signature=signature)
+        release, release_sha256 = self._verified(signed, uri, suite, keyring)
         now, expiry, issued = self.clock(), release.valid_until, release.date
         if expiry and now > expiry and not self.ignore_valid_until:
             raise RepositoryError(
@@ -163,22 +184,88 @@ class RepoClient:
                 f"{issued.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC); check this machine's clock, "
                 "or use --ignore-valid-until"
             )
+        if issued:
+            self.releases.advance(uri, suite, issued, what)
+        self.releases.keep(uri, suite, release_sha256, signed)
+        return release, release_sha256
+
+    def _verified(
+        self, signed: SignedRelease, uri: str, suite: str, keyring: Path
+    ) -> tuple[Release, str]:
+        """The Release ``signed`` holds once gpgv verifies it, and the SHA256 of its text."""
+        base, what = f"{uri}/dists/{suite}", f"{uri} {suite}"
+        if signed.inrelease is not None:
+            text = verify_clearsigned(signed.inrelease, keyring, f"{base}/InRelease")
+        else:
+            assert signed.release is not None and signed.signature is not None
+            text = verify_detached(signed.release, signed.signature, keyring, f"{base}/Release")
+        release = parse_release(text.decode(errors="replace"), what)
+        if not release.names(suite):
+            raise RepositoryError(
+                f"{what}: Release is for {release.codename or release.suite}, not {suite}"
+            )
         return release, _sha256(text).hexdigest()
 
-    def _fetch_index(self, origin: Origin, release: Release, release_sha256: str) -> PackageIndex:
+    def fetch_pinned_index(self, pin: IndexPin, repo: RepositorySpec) -> PackageIndex:
+        """The index a lock pins, verified: its Release (kept from when it was fetched, else the
+        one the repository serves now) must verify against ``repo``'s keyring and hash to
+        ``pin.release_sha256``, and must list the index with ``pin.sha256``. Works offline
+        while the cache holds both."""
+        o = pin.origin
+        key = (o.uri, o.suite, pin.release_sha256, repo.keyring)
+        if key not in self._pinned:
+            keyring = _keyring(repo)
+            kept = self.releases.load(o.uri, o.suite, pin.release_sha256)
+            if kept is not None:
+                self._pinned[key] = self._verified(kept, o.uri, o.suite, keyring)
+            else:
+                self._pinned[key] = self.fetch_release(o.uri, o.suite, keyring)
+        release, release_sha256 = self._pinned[key]
+        if release_sha256 != pin.release_sha256:
+            raise RepositoryError(
+                f"{o.uri} {o.suite}: the Release the lock was made from (SHA256 "
+                f"{pin.release_sha256[:12]}…) is neither kept in the cache nor served any more"
+            )
+        listed = release.files.get(pin.path)
+        if listed is None or listed.sha256 != pin.sha256:
+            raise RepositoryError(
+                f"{o.uri} {o.suite}: the signed Release does not list {pin.path} with SHA256 "
+                f"{pin.sha256[:12]}…"
+            )
+        return self._fetch_index(o, release, release_sha256, listed)
+
+    def _fetch_index(
+        self, origin: Origin, release: Release, release_sha256: str,
+        listed: IndexFile | None = None,
+    ) -> PackageIndex:
+        """The index of ``origin`` the Release lists: ``listed``, else the best compression."""
         stem = f"{origin.component}/binary-{origin.architecture}/Packages"
         what = f"{origin.uri} {origin.suite}"
-        found = next(
-            ((release.files[stem + suffix], decompress)
-             for suffix, decompress in _COMPRESSIONS if stem + suffix in release.files),
-            None,
-        )  # fmt: skip
-        if found is None:
+        if listed is None:
+            listed = next(
+                (release.files[stem + suffix]
+                 for suffix, _ in _COMPRESSIONS if stem + suffix in release.files),
+                None,
+            )  # fmt: skip
+        if listed is None:
             raise RepositoryError(
                 f"{what}: Release lists no {stem}(.xz|.gz); is {origin.architecture} or "
                 f"{origin.component} in this suite?"
             )
-        listed, decompress = found
+        decompress = next((d for suffix, d in _COMPRESSIONS if listed.path == stem + suffix),
+                          None)
+        if decompress is None:
+            raise RepositoryError(f"{what}: {listed.path} is not a Packages index of {origin}")
+        key = (origin, listed.sha256, release_sha256)
+        if key not in self._parsed:
+            self._parsed[key] = self._parse_index(origin, release, release_sha256, listed,
+                                                  decompress)
+        return self._parsed[key]
+
+    def _parse_index(
+        self, origin: Origin, release: Release, release_sha256: str, listed: IndexFile,
+        decompress: Callable[[bytes], bytes],
+    ) -> PackageIndex:
         path = self._fetch_listed(origin, release, listed)
         url = f"{origin.uri}/dists/{origin.suite}/{listed.path}"
         try:
@@ -187,7 +274,8 @@ class RepoClient:
             raise RepositoryError(f"{url}: cannot decompress: {e}") from e
         packages = parse_packages(text, origin, url)
         return PackageIndex(
-            origin, listed.path, listed.sha256, release_sha256, packages, release.date
+            origin, listed.path, listed.sha256, release_sha256, packages, release.date,
+            release.debian,
         )
 
     def _fetch_listed(self, origin: Origin, release: Release, listed: IndexFile) -> Path:
