@@ -95,7 +95,7 @@ def test_an_image_not_in_the_registry_is_one_line(registry: Registry):
 
 
 def test_run_argv_keeps_the_sandbox_and_replaces_the_entrypoint():
-    argv = run_argv("podman", "abc123", ["python3", "-c", "print(1)"], Sandbox(), "n")
+    argv = run_argv(["podman"], "abc123", ["python3", "-c", "print(1)"], Sandbox(), "n")
     assert argv[-1] == "abc123"
     assert '--entrypoint=["python3", "-c", "print(1)"]' in argv
     for flag in ("--network=none", "--read-only", "--cap-drop=all",

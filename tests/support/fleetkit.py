@@ -3,13 +3,24 @@ registry fixture through the real pipeline."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from support.aptrepo import AptRepo
+from support.aptrepo import (
+    SUITES,
+    AptRepo,
+    SigningKey,
+    closure,
+    download_many,
+    offered_versions,
+)
 from zerocve.assemble.image import write_layout
 from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
@@ -54,3 +65,43 @@ def build_layout(spec: Path, directory: Path, tag: str = "latest") -> Path:
     """Build ``spec`` into the OCI layout ``directory``."""
     built, _ = build_spec(spec, locked=False, ignore_valid_until=False, reporter=NULL_REPORTER)
     return write_layout(built, directory, tag)
+
+
+def fleet_repo(
+    root: Path, key: SigningKey, packages: list[str], held_back: str
+) -> tuple[AptRepo, list[Path]]:
+    """A signed repository of every version the host offers of the closure of ``packages``,
+    except ``held_back``'s bookworm-security version, which is returned (its .debs) for the
+    test to publish later: "Debian ships a fix"."""
+    offered = offered_versions(closure(packages))
+    debs = download_many([(name, version) for name, version, _ in offered])
+    repo = AptRepo(root=root, key=key)
+    later: list[Path] = []
+    for suite in SUITES:
+        chosen = []
+        for name, version, where in offered:
+            if where != suite:
+                continue
+            if name == held_back and suite == "bookworm-security":
+                later.append(debs[name, version])
+            else:
+                chosen.append(debs[name, version])
+        repo.publish(sorted(chosen), suite)
+    assert later, f"the host offers no bookworm-security version of {held_back}"
+    return repo, later
+
+
+def osv_db(directory: Path, source: str, fixed: str) -> dict[str, str]:
+    """An environment whose advisory DB holds one OSV record: CVE-2099-0001 in ``source``,
+    fixed in ``fixed``."""
+    from test_examples import advisory
+
+    feed = directory / "feed"
+    feed.mkdir(parents=True)
+    (feed / "CVE-2099-0001.json").write_text(json.dumps(advisory(source, fixed)))
+    env = {**os.environ, "ZEROCVE_CACHE_DIR": str(directory / "cache"),
+           "ZEROCVE_STATE_DIR": str(directory / "state"), "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "zerocve", "db", "update", "--osv", str(feed)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return env

@@ -65,3 +65,7 @@ def history(image: ImageArgument, store: StoreOption = None,
     for entry in entries:
         table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.kind, entry.message)
     console.print(table)
+
+
+# The rebuild loop's commands register on the same group.
+from zerocve.cli import fleet_run_cmd  # noqa: E402, F401

@@ -8,10 +8,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
-from zerocve.debian.model import InstalledPackage
 from zerocve.debian.version import compare
 from zerocve.vuln.model import Finding
+
+
+class Versioned(Protocol):
+    """A package as an image's database or a lock names it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def architecture(self) -> str: ...
+    @property
+    def version(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,7 @@ class ImageDiff:
 
 
 def diff_packages(
-    before: Iterable[InstalledPackage], after: Iterable[InstalledPackage]
+    before: Iterable[Versioned], after: Iterable[Versioned]
 ) -> tuple[PackageChange, ...]:
     """Packages whose presence or version differs, by (name, architecture), sorted."""
     old = {(p.name, p.architecture): p.version for p in before}
@@ -112,7 +123,7 @@ def diff_findings(
 def diff_images(
     before: str,
     after: str,
-    packages: tuple[Iterable[InstalledPackage], Iterable[InstalledPackage]],
+    packages: tuple[Iterable[Versioned], Iterable[Versioned]],
     findings: tuple[Iterable[Finding], Iterable[Finding]] | None,
 ) -> ImageDiff:
     """The difference between image ``before`` and image ``after`` (their names, for display);

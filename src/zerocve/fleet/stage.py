@@ -12,13 +12,17 @@ image runs as root, the pull fails) raises ``StageError``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from zerocve.errors import StageError
 from zerocve.oci.reference import Reference
@@ -93,15 +97,16 @@ class StageReport:
 
 
 def run_argv(
-    podman: str, image: str, command: Sequence[str], sandbox: Sandbox, name: str
+    podman: Sequence[str], image: str, command: Sequence[str], sandbox: Sandbox, name: str
 ) -> list[str]:
-    """The podman command line that runs ``command`` in ``image`` (already pulled) sandboxed.
+    """The podman command line (``podman``: the executable and its global options) that runs
+    ``command`` in ``image`` (already pulled) sandboxed.
 
     The test replaces the image's entrypoint and cmd entirely (a test is a whole command line,
     as in the spec); the user stays the image's own.
     """
     return [
-        podman, "run", "--rm", "--pull=never", f"--name={name}",
+        *podman, "run", "--rm", "--pull=never", f"--name={name}",
         "--network=none",
         "--read-only",
         "--cap-drop=all",
@@ -124,10 +129,24 @@ def _tail(data: bytes) -> str:
     return data[-OUTPUT_LIMIT:].decode("utf-8", errors="replace")
 
 
-class Podman:
-    """The podman executable; every call is one clear ``StageError`` when it fails."""
+def _runroot(storage: Path) -> Path:
+    """Podman refuses a runroot longer than 50 characters: a short one in the temporary
+    directory, named after the storage it serves."""
+    key = hashlib.sha256(str(storage.absolute()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"zerocve-podman-{key}"
 
-    def __init__(self, executable: str = "podman") -> None:
+
+# Podman's storage loses layers when images that share them are pulled and removed at the
+# same time ("layer not known"): within a process, pulls and removals take turns.
+_STORAGE_TURN = threading.Lock()
+
+
+class Podman:
+    """The podman executable; every call is one clear ``StageError`` when it fails.
+    ``storage``: a directory of its own for the pulled images and containers (so staging
+    neither sees nor disturbs the host's), else podman's default storage."""
+
+    def __init__(self, executable: str = "podman", storage: Path | None = None) -> None:
         found = shutil.which(executable)
         if found is None:
             raise StageError(
@@ -135,11 +154,17 @@ class Podman:
                 "to stage images"
             )
         self.executable = found
+        self._global = (
+            [f"--root={storage / 'storage'}", f"--runroot={_runroot(storage)}"] if storage else []
+        )
+
+    def _argv(self, *args: str) -> list[str]:
+        return [self.executable, *self._global, *args]
 
     def _run(self, what: str, *args: str, timeout: float = 120.0) -> str:
         try:
             done = subprocess.run(
-                [self.executable, *args], capture_output=True, timeout=timeout, check=False
+                self._argv(*args), capture_output=True, timeout=timeout, check=False
             )
         except subprocess.TimeoutExpired as e:
             raise StageError(f"podman {what}: no answer within {timeout:.0f}s") from e
@@ -154,10 +179,11 @@ class Podman:
         """Pull ``image`` (which names a digest) and return the local image id."""
         assert image.digest is not None, "stage pulls by digest only"
         tls = "false" if is_loopback(image.registry) else "true"
-        out = self._run(
-            f"pull {image}", "pull", "--quiet", f"--tls-verify={tls}",
-            f"docker://{image.name}@{image.digest}", timeout=_PULL_TIMEOUT,
-        )
+        with _STORAGE_TURN:
+            out = self._run(
+                f"pull {image}", "pull", "--quiet", f"--tls-verify={tls}",
+                f"docker://{image.name}@{image.digest}", timeout=_PULL_TIMEOUT,
+            )
         return out.strip().splitlines()[-1]
 
     def user(self, image_id: str) -> str:
@@ -168,14 +194,15 @@ class Podman:
 
     def remove(self, image_id: str) -> None:
         """Forget the pulled image (best effort: a leftover only costs local disk)."""
-        subprocess.run(
-            [self.executable, "rmi", "--force", image_id], capture_output=True, check=False,
-            timeout=120,
-        )
+        with _STORAGE_TURN:
+            subprocess.run(
+                self._argv("rmi", "--force", image_id), capture_output=True, check=False,
+                timeout=120,
+            )
 
     def run_test(self, image_id: str, command: Sequence[str], sandbox: Sandbox) -> TestResult:
         name = f"zerocve-stage-{uuid.uuid4().hex[:12]}"
-        argv = run_argv(self.executable, image_id, command, sandbox, name)
+        argv = run_argv(self._argv(), image_id, command, sandbox, name)
         started = time.monotonic()
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
@@ -183,7 +210,7 @@ class Podman:
         except subprocess.TimeoutExpired:
             # Killing the client alone would leave the container running under conmon.
             subprocess.run(
-                [self.executable, "rm", "--force", "--time=0", name],
+                self._argv("rm", "--force", "--time=0", name),
                 capture_output=True, check=False, timeout=120,
             )
             process.kill()
@@ -202,12 +229,13 @@ def stage(
     sandbox: Sandbox = Sandbox(),
     *,
     podman: str = "podman",
+    storage: Path | None = None,
 ) -> StageReport:
     """Pull ``image`` by digest and run each of ``tests`` in it; every test runs even after
-    one fails, so the report shows them all."""
+    one fails, so the report shows them all. ``storage``: see ``Podman``."""
     if image.digest is None:
         raise StageError(f"{image}: stage needs an image pinned by digest")
-    runtime = Podman(podman)
+    runtime = Podman(podman, storage)
     image_id = runtime.pull(image)
     try:
         user = runtime.user(image_id)

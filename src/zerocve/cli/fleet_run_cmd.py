@@ -1,0 +1,157 @@
+"""`zerocve fleet check|run|serve|rollback|resume`: the rebuild loop and its controls."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zerocve.cli._app import console
+from zerocve.cli._fleet import FleetArgument, ImageArgument, StoreOption, fleet_app, open_store
+from zerocve.errors import UsageError
+from zerocve.fleet import daemon
+from zerocve.fleet.config import load_fleet
+from zerocve.fleet.cycle import CycleReport, Planned, Runner, plan, run_cycle
+from zerocve.fleet.rollback import resume as resume_image
+from zerocve.fleet.rollback import rollback as rollback_image
+from zerocve.fleet.stage import Sandbox
+from zerocve.settings import Settings
+
+WorkersOption = Annotated[
+    int, typer.Option("--workers", min=1, max=64, help="Images rebuilt at the same time.")
+]
+TestTimeoutOption = Annotated[
+    float,
+    typer.Option("--test-timeout", metavar="SECONDS", min=1,
+                 help="Time limit of each staging test; a test still running is killed."),
+]
+
+
+def _runner(store: str | None, test_timeout: float = Sandbox.timeout) -> Runner:
+    settings = Settings.from_env()
+    return Runner(open_store(store, settings), settings, Sandbox(timeout=test_timeout))
+
+
+def _why(planned: Planned) -> str:
+    changes = planned.reason.get("packages", [])
+    if not changes:
+        return "first build"
+    shown = ", ".join(f"{c['name']} {c['before'] or '-'} → {c['after'] or '-'}"
+                      for c in changes[:4])
+    return shown + (f" (and {len(changes) - 4} more)" if len(changes) > 4 else "")
+
+
+@fleet_app.command("check")
+def check(fleet: FleetArgument, store: StoreOption = None) -> None:
+    """Look for changes now: re-resolve every image against the repositories and record a
+    rebuild job for each image whose packages would change (run them with `fleet run
+    --once`, or let `fleet serve` do it). Exit 3 when an image could not be checked."""
+    config = load_fleet(fleet)
+    runner = _runner(store)
+    with runner.store:
+        planned, errors = plan(runner, config)
+    for item in planned:
+        console.print(f"{item.image}: rebuild planned (job {item.job_id}): {_why(item)}",
+                      highlight=False, soft_wrap=True)
+    if not planned:
+        console.print("nothing to rebuild", highlight=False)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
+        sys.exit(3)
+
+
+def _print_report(report: CycleReport) -> None:
+    for outcome in report.outcomes:
+        console.print(f"{outcome.image}: job {outcome.job_id} {outcome.state}",
+                      highlight=False, soft_wrap=True)
+    if not report.outcomes:
+        console.print("nothing to do", highlight=False)
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+
+
+@fleet_app.command("run")
+def run(
+    fleet: FleetArgument,
+    once: Annotated[bool, typer.Option("--once", help="One full cycle, then exit.")] = False,
+    store: StoreOption = None,
+    workers: WorkersOption = 2,
+    test_timeout: TestTimeoutOption = Sandbox.timeout,
+) -> None:
+    """One full cycle for cron and CI: check, rebuild, stage and promote what changed, and
+    finish what an earlier run left half way. Exit 0 nothing left to do, 1 an image failed
+    its stage (its tags were not moved), 3 operational failure (registry, repository,
+    podman, store)."""
+    if not once:
+        raise UsageError("fleet run: give --once (for a long-running loop: zerocve fleet serve)")
+    config = load_fleet(fleet)
+    runner = _runner(store, test_timeout)
+    with runner.store:
+        report = run_cycle(runner, config, workers=workers)
+    _print_report(report)
+    # Each problem has had its line: only the code is left to give (SystemExit passes main).
+    if report.errors:
+        sys.exit(3)
+    if report.failed:
+        sys.exit(1)
+
+
+@fleet_app.command("serve")
+def serve(
+    fleet: FleetArgument,
+    store: StoreOption = None,
+    listen: Annotated[
+        str, typer.Option("--listen", metavar="HOST:PORT", help="Webhook address (loopback).")
+    ] = "127.0.0.1:8787",
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", metavar="PATH", help="The webhook's bearer token "
+                     "(default: webhook.token in the state dir, created when missing)."),
+    ] = None,
+    workers: WorkersOption = 2,
+    test_timeout: TestTimeoutOption = Sandbox.timeout,
+) -> None:
+    """The daemon: a cycle at start, then every watch interval of the fleet file, and at
+    once on POST /hooks/check with Authorization: Bearer TOKEN. JSON logs on stderr;
+    SIGTERM finishes the running steps and exits (what is left resumes on restart)."""
+    address = daemon.parse_listen(listen)
+    load_fleet(fleet)  # a bad fleet file fails now, not in the loop
+    runner = _runner(store, test_timeout)
+    token = daemon.load_token(token_file or runner.settings.state_dir / "webhook.token")
+    daemon.structured_logging()
+    with runner.store:
+        daemon.serve(runner, lambda: load_fleet(fleet), listen=address, token=token,
+                     workers=workers)
+
+
+@fleet_app.command("rollback")
+def rollback(
+    image: ImageArgument,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", metavar="DIGEST", help="A digest built for IMAGE (default: the "
+                     "one promoted before the current one)."),
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Move IMAGE's floating tags back and hold it: no automatic promotion until `zerocve
+    fleet resume IMAGE`."""
+    runner = _runner(store)
+    with runner.store:
+        done = rollback_image(runner, image, to)
+    console.print(
+        f"{image}: {', '.join(m.tag for m in done.moves)} → {done.after} (was {done.before}); "
+        f"held until zerocve fleet resume {image}", highlight=False, soft_wrap=True,
+    )
+
+
+@fleet_app.command("resume")
+def resume(image: ImageArgument, store: StoreOption = None) -> None:
+    """Let the fleet promote IMAGE again after a rollback."""
+    runner = _runner(store)
+    with runner.store:
+        resumed = resume_image(runner, image)
+    console.print(f"{image}: resumed" if resumed else f"{image}: was not held", highlight=False)

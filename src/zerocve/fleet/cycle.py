@@ -1,0 +1,466 @@
+"""A fleet cycle: plan the rebuilds, then take each job through its steps, every step
+recorded in the store.
+
+    pending ─lock─▶ locked ─build─▶ built ─push─▶ pushed-staging ─stage─▶ staged ─promote─▶ promoted
+                               └▶ skipped (same digest as published: nothing pushed)
+                                                        └▶ failed (tests, gate, new CVE)
+
+Each step is a function of a job id: it reads what it needs from the store, does work that
+is idempotent (keyed by digest: the build is reproducible, pushes skip blobs the registry
+has, tag moves skip tags already in place), and records its outcome and its event in one
+transaction. So a process killed at any point leaves the job in its last recorded state,
+and the next cycle (in this process or another, a worker included) takes it from there:
+nothing is pushed or tagged twice, and the staging tag is dropped when the job ends.
+
+A failed stage is terminal for its target lock: the job is retried only when a new change
+plans a new target. An operational failure (registry down, podman missing) leaves the job
+where it was, records an ``error`` event, and the next cycle tries the step again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zerocve import api
+from zerocve.errors import FleetError, StoreError, ZerocveError
+from zerocve.fleet.config import Fleet
+from zerocve.fleet.diff import diff_findings, diff_packages
+from zerocve.fleet.models import EventKind, Image, Job, JobState, LockRecord
+from zerocve.fleet.promote import drop_staging, promote, push_staged, staging_reference
+from zerocve.fleet.stage import Sandbox, StageReport, stage
+from zerocve.fleet.store import Store, lock_digest
+from zerocve.lock import Lock
+from zerocve.oci.reference import Reference, parse_reference
+from zerocve.oci.registry import RegistryClient
+from zerocve.settings import Settings
+from zerocve.vuln.model import ScanResult, State
+
+# Findings of these states are not counted as introduced by a rebuild: Debian says they do
+# not matter (unimportant) or will not be fixed in this release.
+_NOT_INTRODUCED = frozenset({State.UNIMPORTANT, State.END_OF_LIFE, State.IGNORED})
+
+
+@dataclass
+class Runner:
+    """What every step needs: the store, the settings and the staging sandbox. ``indices``
+    are the repositories' package indices of this cycle, read once and shared by every
+    image (a step run alone fetches what it needs on first use)."""
+
+    store: Store
+    settings: Settings
+    sandbox: Sandbox = Sandbox()
+    podman: str = "podman"
+    policy: api.GatePolicy = api.GatePolicy()
+    indices: api.Indices = field(init=False)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.new_cycle()
+
+    def new_cycle(self) -> None:
+        self.indices = api.Indices(settings=self.settings)
+
+    def layout_dir(self, job_id: int) -> Path:
+        return self.settings.state_dir / "jobs" / str(job_id) / "layout"
+
+    def client(self, reference: Reference) -> RegistryClient:
+        return RegistryClient(reference.api_host, transport=self.settings.transport)
+
+
+@dataclass(frozen=True)
+class _JobView:
+    """A job and its image as read at the start of a step (plain values, no session)."""
+
+    id: int
+    state: JobState
+    image: str
+    image_id: int
+    spec: Path
+    repository: Reference  # REGISTRY/REPO, no tag
+    tags: tuple[str, ...]
+    held: bool
+    published: str | None
+    digest: str | None
+    lock: Lock | None
+    lock_id: int | None
+    result: dict[str, Any]
+    target: str
+
+
+def _view(runner: Runner, job_id: int) -> _JobView:
+    store = runner.store
+    with store.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise FleetError(f"job {job_id}: not in the store")
+        image = session.get(Image, job.image_id)
+        assert image is not None  # a foreign key
+        record = session.get(LockRecord, job.lock_id) if job.lock_id is not None else None
+        return _JobView(
+            job.id, job.state, image.name, image.id, Path(image.spec_path),
+            repository_reference(image.repository), tuple(image.tags), image.held,
+            image.published_digest, job.digest,
+            Lock.model_validate_json(record.content) if record is not None else None,
+            job.lock_id, dict(job.result or {}), job.target_lock_digest,
+        )
+
+
+def repository_reference(repository: str) -> Reference:
+    """``REGISTRY/REPO`` as a reference without tag or digest."""
+    ref = parse_reference(repository)
+    return Reference(ref.registry, ref.repository, tag=None)
+
+
+def _advance(runner: Runner, job_id: int, to: JobState, **fields: Any) -> None:
+    with runner.store.session() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        runner.store.advance(session, job, to, **fields)
+
+
+def _spec_and_lock(view: _JobView) -> tuple[Any, Lock]:
+    if view.lock is None:
+        raise FleetError(f"{view.image}: job {view.id} has no lock recorded")
+    return api.load_spec(view.spec), view.lock
+
+
+# -- the steps -------------------------------------------------------------------------
+
+
+def step_lock(runner: Runner, job_id: int) -> None:
+    """pending → locked: the target lock, stored when the job was planned, becomes the
+    job's."""
+    view = _view(runner, job_id)
+    with runner.store.session() as session:
+        record = session.query(LockRecord).filter_by(
+            image_id=view.image_id, digest=view.target
+        ).one_or_none()
+        if record is None:
+            raise FleetError(f"{view.image}: job {job_id}: its target lock is not stored")
+        job = session.get(Job, job_id)
+        assert job is not None
+        runner.store.advance(session, job, JobState.LOCKED, lock_id=record.id)
+
+
+def step_build(runner: Runner, job_id: int) -> None:
+    """locked → built (the OCI layout kept under the state dir for the next steps), or →
+    skipped when the image is the one already published."""
+    view = _view(runner, job_id)
+    spec, lock = _spec_and_lock(view)
+    built = api.build(spec, lock, runner.settings)
+    if built.digest == view.published:
+        with runner.store.session() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            runner.store.advance(session, job, JobState.SKIPPED, digest=built.digest)
+            runner.store.add_event(
+                session, EventKind.UNCHANGED,
+                f"{view.image}: rebuilt to the published digest {built.digest[:19]}; "
+                "nothing pushed", image_id=view.image_id, job=job,
+            )  # fmt: skip
+        return
+    api.write_layout(built, runner.layout_dir(job_id))
+    packages = sum(len(a.packages) for a in lock.archs.values())
+    with runner.store.session() as session:
+        job = session.get(Job, job_id)
+        image = session.get(Image, view.image_id)
+        assert job is not None and image is not None
+        runner.store.advance(session, job, JobState.BUILT, digest=built.digest)
+        runner.store.record_digest(session, image, built.digest, lock_id=view.lock_id,
+                                   packages=packages)
+
+
+def _layout(runner: Runner, view: _JobView) -> Path:
+    """The job's layout; rebuilt (reproducibly, and checked) when this process lacks it,
+    e.g. on another worker."""
+    path = runner.layout_dir(view.id)
+    if (path / "index.json").is_file():
+        return path
+    spec, lock = _spec_and_lock(view)
+    built = api.build(spec, lock, runner.settings)
+    if built.digest != view.digest:
+        raise FleetError(
+            f"{view.image}: rebuilding job {view.id} gave {built.digest[:19]}, not the "
+            f"recorded {str(view.digest)[:19]}: the build is not reproducible here"
+        )
+    return api.write_layout(built, path)
+
+
+def step_push(runner: Runner, job_id: int) -> None:
+    """built → pushed-staging: blobs the registry lacks, the manifest by digest, and the
+    staging tag in REPO-staging."""
+    view = _view(runner, job_id)
+    with runner.client(view.repository) as client:
+        staged = push_staged(_layout(runner, view), view.repository, client)
+    if staged.reference.digest != view.digest:
+        raise FleetError(f"{view.image}: pushed {staged.reference.digest}, built {view.digest}")
+    with runner.store.session() as session:
+        job = session.get(Job, job_id)
+        image = session.get(Image, view.image_id)
+        assert job is not None and image is not None
+        runner.store.advance(session, job, JobState.PUSHED_STAGING,
+                             bytes_pushed=staged.bytes_pushed)
+        runner.store.record_digest(session, image, staged.reference.digest or "",
+                                   bytes_pushed=staged.bytes_pushed,
+                                   pushed_at=runner.store.clock())
+
+
+def _scan(runner: Runner, target: str) -> list[ScanResult]:
+    return api.scan(target, runner.settings, offered=runner.indices.newest_sources())
+
+
+def _introduced(before: Sequence[ScanResult], after: Sequence[ScanResult]) -> list[Any]:
+    _, new = diff_findings(
+        (f for r in before for f in r.findings), (f for r in after for f in r.findings)
+    )
+    return [f for f in new if State(f.state) not in _NOT_INTRODUCED]
+
+
+def step_stage(runner: Runner, job_id: int) -> None:
+    """pushed-staging → staged, or → failed: every test passes in the pulled-back image, the
+    re-scan passes the gate (and matches the lock), and no CVE is new against the published
+    image. The result (tests, gate, CVEs fixed and introduced) is recorded either way."""
+    view = _view(runner, job_id)
+    spec, lock = _spec_and_lock(view)
+    assert view.digest is not None
+    staged = staging_reference(view.repository, view.digest)
+    for arch in api.index_archs(spec):  # what the repositories offer, for the gate
+        runner.indices.get(api.repositories_of(spec), arch)
+    report: StageReport = stage(staged, spec.test, runner.sandbox, podman=runner.podman,
+                                storage=runner.settings.state_dir / "podman")
+    after = _scan(runner, f"docker://{staged.name}@{view.digest}")
+    verdict = api.check_gate(after, runner.policy, expected=lock)
+    before = (
+        _scan(runner, f"docker://{view.repository.name}@{view.published}")
+        if view.published else []
+    )
+    fixed, _ = diff_findings(
+        (f for r in before for f in r.findings), (f for r in after for f in r.findings)
+    )
+    # With nothing published yet there is nothing to compare with: no CVE is "new".
+    introduced = _introduced(before, after) if view.published else []
+    result = {
+        "tests": [t.to_json() for t in report.tests],
+        "gate": {"passed": verdict.passed, "reason": verdict.reason},
+        "fixed": [f.to_json() for f in fixed],
+        "introduced": [f.to_json() for f in introduced],
+        "fixable": sum(1 for r in after for f in r.findings if f.state is State.FIXED),
+        "open": sum(1 for r in after for f in r.findings if f.state is State.OPEN),
+    }
+    reasons = [r for r in (
+        report.reason,
+        "" if verdict.passed else verdict.reason,
+        f"introduces {', '.join(sorted({f.vulnerability for f in introduced}))}"
+        if introduced else "",
+    ) if r]  # fmt: skip
+    if not reasons:
+        _advance(runner, job_id, JobState.STAGED, result=result)
+        return
+    with runner.client(view.repository) as client:
+        drop_staging(client, staged)
+    with runner.store.session() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        runner.store.advance(session, job, JobState.FAILED, result=result,
+                             error="; ".join(reasons))
+        runner.store.add_event(
+            session, EventKind.STAGE_FAILED,
+            f"{view.image}: {view.digest[:19]} not promoted: {'; '.join(reasons)}",
+            image_id=view.image_id, job=job, data=result,
+        )  # fmt: skip
+    shutil.rmtree(runner.layout_dir(job_id).parent, ignore_errors=True)
+
+
+def changelog(
+    view: _JobView, previous: Lock | None, moves: Iterable[Any], when: Any
+) -> dict[str, Any]:
+    """What a promotion records: packages old → new, CVEs fixed and introduced, digests,
+    bytes pushed and test results (time to remediate is added from the store)."""
+    assert view.lock is not None
+    old = [p for a in previous.archs.values() for p in a.packages] if previous else []
+    new = [p for a in view.lock.archs.values() for p in a.packages]
+    return {
+        "image": view.image,
+        "digest": {"before": view.published, "after": view.digest},
+        "packages": [c.to_json() for c in diff_packages(old, new)],
+        "fixed": view.result.get("fixed", []),
+        "introduced": view.result.get("introduced", []),
+        "tests": view.result.get("tests", []),
+        "tags": [m.to_json() for m in moves],
+        "promoted_at": when.isoformat(),
+    }
+
+
+def step_promote(runner: Runner, job_id: int) -> None:
+    """staged → promoted: the immutable tag and the floating tags move to the new digest,
+    the staging tag goes; or → skipped while the image is held."""
+    view = _view(runner, job_id)
+    assert view.digest is not None and view.lock is not None
+    staged = staging_reference(view.repository, view.digest)
+    with runner.client(view.repository) as client:
+        if view.held:
+            drop_staging(client, staged)
+            _advance(runner, job_id, JobState.SKIPPED, error="held: not promoted")
+            return
+        moves = promote(client, view.repository.repository, view.digest, view.tags)
+        drop_staging(client, staged)
+    store = runner.store
+    with store.session() as session:
+        job = session.get(Job, job_id)
+        image = session.get(Image, view.image_id)
+        assert job is not None and image is not None
+        previous = store.published_lock(session, image)
+        now = store.clock()
+        entry = changelog(view, previous, moves, now)
+        store.advance(session, job, JobState.PROMOTED, result={**view.result, "changelog": entry})
+        image.published_digest = view.digest
+        image.published_at = now
+        store.record_digest(session, image, view.digest, promoted_at=now,
+                            fixable=view.result.get("fixable"), open=view.result.get("open"))
+        store.set_package_index(session, image, view.lock)
+        changed = ", ".join(
+            f"{p['name']} {p['before'] or '-'} → {p['after'] or '-'}" for p in entry["packages"]
+        )
+        store.add_event(
+            session, EventKind.PROMOTED,
+            f"{view.image}: {', '.join(view.tags)} → {view.digest[:19]}"
+            + (f" ({changed})" if changed else ""),
+            image_id=view.image_id, job=job, data=entry,
+        )  # fmt: skip
+    shutil.rmtree(runner.layout_dir(job_id).parent, ignore_errors=True)
+
+
+STEPS: dict[JobState, Callable[[Runner, int], None]] = {
+    JobState.PENDING: step_lock,
+    JobState.LOCKED: step_build,
+    JobState.BUILT: step_push,
+    JobState.PUSHED_STAGING: step_stage,
+    JobState.STAGED: step_promote,
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where a job stands after a run: ``error`` is the operational failure that stopped it
+    (it stays in ``state`` and is taken up again next cycle)."""
+
+    job_id: int
+    image: str
+    state: JobState
+    error: str | None = None
+
+
+def run_job(runner: Runner, job_id: int) -> Outcome:
+    """Take job ``job_id`` through its remaining steps; stops between steps when the runner
+    is stopping (the job is parked in its recorded state)."""
+    while True:
+        view = _view(runner, job_id)
+        if view.state.terminal or runner.stopping.is_set():
+            return Outcome(job_id, view.image, view.state)
+        try:
+            STEPS[view.state](runner, job_id)
+        except ZerocveError as e:
+            message = f"{view.image}: {view.state} step: {e.diagnostics()}"
+            try:
+                with runner.store.session() as session:
+                    runner.store.add_event(session, EventKind.ERROR, message,
+                                           image_id=view.image_id, data={"job": job_id})
+            except StoreError:
+                pass  # the store itself is failing: the message still reaches the caller
+            return Outcome(job_id, view.image, view.state, message)
+
+
+# -- a cycle ---------------------------------------------------------------------------
+
+
+def _packages(lock: Lock) -> set[tuple[str, str, str, str]]:
+    return {(arch, p.name, p.architecture, p.version)
+            for arch, locked in lock.archs.items() for p in locked.packages}
+
+
+@dataclass(frozen=True)
+class Planned:
+    image: str
+    job_id: int
+    reason: dict[str, Any]
+
+
+def plan(runner: Runner, fleet: Fleet) -> tuple[list[Planned], list[str]]:
+    """Re-resolve every image (not held) with this cycle's indices; an image whose package
+    set differs from its published lock (or that was never published) gets a job for the
+    new lock. Returns the jobs planned and one line per image that could not be planned."""
+    store = runner.store
+    planned, errors = [], []
+    with store.session() as session:
+        images = store.sync_images(session, fleet)
+        published = {name: store.published_lock(session, image) for name, image in images.items()}
+        held = {name for name, image in images.items() if image.held}
+    for entry in fleet.images:
+        if entry.name in held:
+            continue
+        try:
+            spec = api.load_spec(entry.spec)
+            previous = published[entry.name]
+            new = api.lock(spec, runner.settings, indices=runner.indices, previous=previous)
+        except ZerocveError as e:
+            message = f"{entry.name}: cannot plan: {e.diagnostics()}"
+            errors.append(message)
+            with store.session() as session:
+                store.add_event(session, EventKind.ERROR, message,
+                                image=store.image(session, entry.name))
+            continue
+        if previous is not None and _packages(previous) == _packages(new):
+            continue
+        old = [p for a in previous.archs.values() for p in a.packages] if previous else []
+        reason = {"packages": [c.to_json() for c in diff_packages(
+            old, [p for a in new.archs.values() for p in a.packages])]}
+        with store.session() as session:
+            image = store.image(session, entry.name)
+            store.record_lock(session, image, new)
+            job = store.ensure_job(session, image, lock_digest(new), reason)
+            if not job.state.terminal:  # a change already tried (failed, skipped) stays so
+                planned.append(Planned(entry.name, job.id, reason))
+    return planned, errors
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    planned: tuple[Planned, ...]
+    outcomes: tuple[Outcome, ...]
+    errors: tuple[str, ...]  # planning failures and operational failures of jobs
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.state is JobState.FAILED and o.error is None)
+
+
+def _unfinished(store: Store) -> dict[int, list[int]]:
+    """Live jobs by image, oldest first."""
+    live = [s for s in JobState if not s.terminal]
+    by_image: dict[int, list[int]] = {}
+    with store.session() as session:
+        for job in store.jobs(session, *live):
+            by_image.setdefault(job.image_id, []).append(job.id)
+    return by_image
+
+
+def run_cycle(runner: Runner, fleet: Fleet, *, workers: int = 2) -> CycleReport:
+    """Plan, then run every live job (those just planned and any a crash or a failure left
+    behind). One image's jobs run one after another; images run in parallel."""
+    runner.new_cycle()
+    planned, errors = plan(runner, fleet)
+    before = _unfinished(runner.store)
+
+    def run_image(job_ids: list[int]) -> list[Outcome]:
+        return [run_job(runner, job_id) for job_id in job_ids]
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        outcomes = [o for batch in pool.map(run_image, before.values()) for o in batch]
+    errors += [o.error for o in outcomes if o.error]
+    return CycleReport(tuple(planned), tuple(outcomes), tuple(errors))
