@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from zerocve.errors import InventoryError
 from zerocve.inventory import dpkg
 from zerocve.inventory.model import Distro
 
@@ -41,28 +42,30 @@ Conffiles:
 Package: libc6
 Status: install ok installed
 Architecture: i386
+Multi-Arch: same
 Source: glibc
 Version: 2.36-9+deb12u9
 
 Package: libc6
 Status: install ok installed
 Architecture: amd64
+Multi-Arch: same
 Source: glibc
 Version: 2.36-9+deb12u9
 """
 
 
-def test_status_installed_only_with_sources() -> None:
+def test_status_listed_packages_with_sources() -> None:
     parsed = dpkg.parse_status(STATUS, location="var/lib/dpkg/status")
-    assert parsed.junk == 0
-    got = [(p.name, p.architecture, p.version, p.source, p.source_version) for p in parsed.packages]
+    got = [(p.name, p.architecture, p.version, p.source, p.source_version) for p in parsed]
     assert got == [
         ("libssl3", "amd64", "3.0.15-1~deb12u1", "openssl", "3.0.15-1~deb12u1"),
         ("bash", "amd64", "5.2.15-2+b7", "bash", "5.2.15-2"),  # binNMU: source keeps its own
+        ("oldpkg", "amd64", "1.0-1", "oldpkg", "1.0-1"),  # config-files: dpkg-query lists it
         ("libc6", "i386", "2.36-9+deb12u9", "glibc", "2.36-9+deb12u9"),
         ("libc6", "amd64", "2.36-9+deb12u9", "glibc", "2.36-9+deb12u9"),
     ]
-    assert all(p.location == "var/lib/dpkg/status" for p in parsed.packages)
+    assert all(p.location == "var/lib/dpkg/status" for p in parsed)
 
 
 _OK = "Status: install ok installed\n"
@@ -71,56 +74,60 @@ _OK = "Status: install ok installed\n"
 @pytest.mark.parametrize(
     ("stanza", "why"),
     [
-        ("Package: a\nStatus: install ok installed\nArchitecture: amd64\n", "no Version"),
-        (f"Package: Bad_Name\n{_OK}Architecture: amd64\nVersion: 1\n", "name"),
+        ("Package: a\nStatus: install ok installed\nArchitecture: amd64\n", "'Version'"),
+        (f"Package: Bad_Name\n{_OK}Architecture: amd64\nVersion: 1\n", "package name"),
         (f"Package: abc\n{_OK}Architecture: amd64\nVersion: x:1\n", "epoch"),
-        ("Package: abc\nStatus: install ok installed\nVersion: 1.0\n", "no Architecture"),
+        ("Package: abc\nStatus: install ok installed\nVersion: 1.0\n", "'Architecture'"),
         (
             "Package: abc\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n"
             "Source: abc (1 2)\n",
-            "source version",
+            "'Source'",
         ),
-        ("this is not a field\nPackage: abc\n", "garbage line"),
-        (" continuation first\nPackage: abc\n", "continuation without field"),
-        ("Package: abc\nArchitecture: amd64\nVersion: 1.0\n", "status file stanza without Status"),
+        ("this is not a field\nPackage: abc\n", "colon"),
+        (" continuation first\nPackage: abc\n", "empty field name"),
     ],
 )
-def test_junk_stanzas_are_counted_and_skipped(stanza: str, why: str) -> None:
+def test_refused_stanzas_name_file_and_package(stanza: str, why: str) -> None:
     good = "Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:1.2.13\n"
-    parsed = dpkg.parse_status(
-        f"{good}\n{stanza}\n{good.replace('zlib1g', 'gzip')}", location="status"
-    )
-    assert [p.name for p in parsed.packages] == ["zlib1g", "gzip"], why
-    assert parsed.junk == 1, why
+    with pytest.raises(InventoryError) as refused:
+        dpkg.parse_status(f"{good}\n{stanza}\n{good.replace('zlib1g', 'gzip')}", location="status")
+    assert str(refused.value).startswith("status: ") and why in str(refused.value)
+
+
+def test_status_file_stanza_without_status_is_not_listed() -> None:
+    # dpkg-query -W does not list it either: without Status, a package is not-installed.
+    text = "Package: abc\nArchitecture: amd64\nVersion: 1.0\n"
+    assert dpkg.parse_status(text, location="status") == ()
 
 
 def test_status_d_has_no_status_field() -> None:
     text = "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n"
     parsed = dpkg.parse_status(text, location="status.d/tzdata", require_status=False)
-    assert [(p.name, p.architecture) for p in parsed.packages] == [("tzdata", "all")]
+    assert [(p.name, p.architecture) for p in parsed] == [("tzdata", "all")]
     # ...but a Status that says "not installed" still excludes the package.
     removed = text + "Status: purge ok not-installed\n"
-    assert dpkg.parse_status(removed, location="x", require_status=False).packages == ()
+    assert dpkg.parse_status(removed, location="x", require_status=False) == ()
 
 
 def test_crlf_line_endings() -> None:
     text = "Package: abc\r\nStatus: install ok installed\r\nArchitecture: amd64\r\nVersion: 1.0\r\n"
-    assert [p.version for p in dpkg.parse_status(text, location="x").packages] == ["1.0"]
+    assert [p.version for p in dpkg.parse_status(text, location="x")] == ["1.0"]
 
 
 def test_deduplicate_keeps_first_and_sorts() -> None:
-    first = dpkg.parse_status(STATUS, location="status").packages
+    first = dpkg.parse_status(STATUS, location="status")
     second = dpkg.parse_status(
         "Package: bash\nVersion: 9\nArchitecture: amd64\n",
         location="status.d/bash",
         require_status=False,
-    ).packages
+    )
     merged = dpkg.deduplicate([*first, *second])
     assert [(p.name, p.architecture) for p in merged] == [
         ("bash", "amd64"),
         ("libc6", "amd64"),
         ("libc6", "i386"),
         ("libssl3", "amd64"),
+        ("oldpkg", "amd64"),
     ]
     assert merged[0].version == "5.2.15-2+b7"
 

@@ -127,12 +127,11 @@ def test_no_dpkg_database(tmp_path: Path) -> None:
     )
 
 
-def test_junk_stanzas_become_warnings(tmp_path: Path) -> None:
+def test_junk_stanza_refuses_the_image(tmp_path: Path) -> None:
+    # Skipping it would hide a package from the scan (tests/hostile/test_status_file.py).
     text = status(("good", "1", "all", "")) + b"\nthis line is junk\n\nPackage: x\n"
-    inv = open_inventory(str(layout(tmp_path, [[("var/lib/dpkg/status", text)]])))
-    assert names(inv) == ["good=1"]
-    assert inv.warnings[0] == "/var/lib/dpkg/status: skipped 2 malformed stanza(s)"
-    assert inv.warnings[1].endswith(": no etc/os-release or etc/debian_version")
+    with pytest.raises(InventoryError, match="/var/lib/dpkg/status: line 8: field name"):
+        open_inventory(str(layout(tmp_path, [[("var/lib/dpkg/status", text)]])))
 
 
 def test_dotdot_members_are_ignored(tmp_path: Path) -> None:

@@ -60,20 +60,20 @@ def stanza(
             ),
         ),
         max_size=12,
+        unique_by=lambda entry: entry[0][0],  # dpkg refuses two instances without Multi-Arch
     )
 )
 def test_status_round_trip(entries: list) -> None:  # type: ignore[type-arg]
     text = "\n".join(stanza(*p, status=s) for p, s in entries)
     parsed = dpkg.parse_status(text, location="/var/lib/dpkg/status")
-    assert parsed.junk == 0
+    # half-installed and config-files packages are listed, as dpkg-query -W lists them.
     expected = [
         (name, version, arch, source or name, sv or version)
-        for (name, version, arch, source, sv), status in entries
-        if status == dpkg.INSTALLED
+        for (name, version, arch, source, sv), _ in entries
     ]
-    assert [
-        (p.name, p.version, p.architecture, p.source, p.source_version) for p in parsed.packages
-    ] == expected
+    assert sorted(
+        (p.name, p.version, p.architecture, p.source, p.source_version) for p in parsed
+    ) == sorted(expected)
 
 
 SHORT_NAMES = st.sampled_from(

@@ -49,10 +49,7 @@ def _packages(tree: Tree, warnings: list[str]) -> list[InstalledPackage]:
         raise InventoryError(f"{tree.description}: no dpkg database ({STATUS} or {STATUS_D}) found")
     for path, text, require_status in sources:
         location = f"/{path}"  # as the builder and dpkg name it: a path in the image
-        parsed = dpkg.parse_status(text, location=location, require_status=require_status)
-        if parsed.junk:
-            warnings.append(f"{location}: skipped {parsed.junk} malformed stanza(s)")
-        found.extend(parsed.packages)
+        found.extend(dpkg.parse_status(text, location=location, require_status=require_status))
     return found
 
 
