@@ -41,7 +41,7 @@ def test_memory_error_is_an_operational_failure(tmp_path: Path, tracker_db: Path
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    root = rootfs("Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n"
+    root = rootfs("Package: aa\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n"
                   "Description: x\n " + "y" * (limit // 2) + "\n")
     done = run_zerocve("scan", f"dir:{root}", "--db", str(tracker_db), preexec_fn=cap)
     assert done.returncode == 3
@@ -50,7 +50,7 @@ def test_memory_error_is_an_operational_failure(tmp_path: Path, tracker_db: Path
 
 def test_relative_db_path(tmp_path: Path, tracker_db: Path, rootfs) -> None:
     # `--db t.db` used to crash in Path.as_uri (exit 1 with a traceback).
-    rootfs("Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n")
+    rootfs("Package: aa\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n")
     (tmp_path / "t.db").write_bytes(tracker_db.read_bytes())
     done = run_zerocve("scan", "dir:rootfs", "--db", "t.db", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -107,11 +107,9 @@ MUTATIONS: dict[str, Callable[[str], list[str]]] = {
     "huge epoch": lambda line: [re.sub(r": (\S)", r": 99999999999:\1", line, count=1)],
     "empty value": lambda line: [line.split(":", 1)[0] + ":"],
 }
-# Where zerocve is deliberately stricter than dpkg (it could not match the package).
-STRICTER = (
-    "'Architecture'", "'Source'", "without a 'Version'", "invalid version",
-    "Debian package name", "obsolete field",
-)
+# Where zerocve is deliberately stricter than dpkg: a package it could not match (no
+# Architecture, an unreadable Source, an obsolete Revision field dpkg folds into Version).
+STRICTER = "zerocve could not match this package"
 
 
 @pytest.mark.skipif(not HOST_STATUS.is_file(), reason="no dpkg status on this host")
@@ -136,7 +134,7 @@ def test_mutated_real_stanzas_match_dpkg(tmp_path: Path) -> None:
             except InventoryError as e:
                 got = None if expected is None else str(e)
             if isinstance(got, str):
-                assert any(reason in got for reason in STRICTER), (label, text, got)
+                assert STRICTER in got, (label, text, got)
             else:
                 assert got == expected, (label, text)
             tried += 1

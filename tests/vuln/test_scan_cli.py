@@ -516,11 +516,12 @@ def test_image_openvex_round_trip(
     assert gated.stdout.splitlines()[-1].startswith("0 findings; 25 suppressed by VEX")
 
 
-def test_junk_stanzas_are_reported_and_the_rest_scanned(advisory_db: Path, tmp_path: Path) -> None:
+def test_junk_stanza_refuses_the_scan(advisory_db: Path, tmp_path: Path) -> None:
+    # Skipping it could hide a package: a status file dpkg refuses is refused (exit 3).
     root = make_rootfs(tmp_path / "rootfs", OLD, "3.40.1-2+deb12u1")
     status = root / "var/lib/dpkg/status"
     status.write_text(status.read_text() + "\nPackage: [broken]\nVersion: ???\n")
     done = zerocve("scan", root, "--db", advisory_db, "-o", "json")
-    assert done.returncode == 0, done.stderr
-    assert "warning: /var/lib/dpkg/status: skipped 1 malformed stanza(s)" in done.stderr
-    assert json.loads(done.stdout)["packages"] == 5
+    assert done.returncode == 3, done.stderr
+    assert "/var/lib/dpkg/status: package '[broken]'" in done.stderr
+    assert done.stdout == ""

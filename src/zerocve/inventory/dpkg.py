@@ -125,10 +125,17 @@ class _Refused(ValueError):
     """What dpkg would say about a stanza (or, with ``line``, about the file's syntax); the
     caller adds the file and package."""
 
-    def __init__(self, message: str, line: int = 0, package: str = "") -> None:
+    def __init__(
+        self, message: str, line: int = 0, package: str = "", *, dpkg_refuses: bool = True
+    ) -> None:
         super().__init__(message)
         self.line = line
         self.package = package
+        self.outcome = (
+            "dpkg would refuse this file, so it cannot be scanned"
+            if dpkg_refuses
+            else "zerocve could not match this package, so the file cannot be scanned"
+        )
 
 
 def _package_named(lines: list[str], start: int) -> str:
@@ -270,7 +277,8 @@ def _check_fields(f: dict[str, str], arch: str) -> None:
             raise _Refused(f"boolean (yes/no) {name.title()!r} field has invalid value "
                            f"{f[name]!r}")
     if obsolete := [name for name in _OBSOLETE if name in f]:
-        raise _Refused(f"obsolete field {obsolete[0].title()!r}: zerocve does not read it")
+        message = f"obsolete field {obsolete[0].title()!r} (dpkg folds it into another)"
+        raise _Refused(message, dpkg_refuses=False)
     priority = f.get("priority", "").lower()
     known = next((p for p in _PRIORITIES if priority.startswith(p)), None)
     if known is not None and priority[len(known) :].strip(_SPACE):
@@ -358,14 +366,14 @@ def _entry(stanza: _Stanza, location: str, require_status: bool) -> _Entry:
     # dpkg lists the package from here on: zerocve must read what it needs to match it.
     version = f.get("version", "")
     if not version:  # half-installed may lack one: nothing to match, so no scan is honest
-        raise _Refused(f"status {state} without a 'Version' field: cannot be scanned")
+        raise _Refused(f"status {state} without a 'Version' field", dpkg_refuses=False)
     if not _ARCH.fullmatch(arch):
-        raise _Refused(f"invalid or missing 'Architecture' {arch!r}")
+        raise _Refused(f"invalid or missing 'Architecture' {arch!r}", dpkg_refuses=False)
     if not _PACKAGE_NAME.fullmatch(name):
-        raise _Refused(f"package name {name!r} is not a Debian package name")
+        raise _Refused(f"package name {name!r} is not a Debian package name", dpkg_refuses=False)
     source = parse_source(f.get("source", ""), name, version)
     if source is None or version_problem(source[1]):
-        raise _Refused(f"invalid 'Source' field {f.get('source')!r}")
+        raise _Refused(f"invalid 'Source' field {f.get('source')!r}", dpkg_refuses=False)
     package = InstalledPackage(
         name=name,
         version=version,
@@ -393,8 +401,7 @@ def parse_status(
             except _Refused as e:
                 name = stanza.fields.get("package", "?")
                 raise InventoryError(
-                    f"{location}: package {name!r} (line {stanza.line}): {e}; dpkg would refuse "
-                    "this file, so it cannot be scanned"
+                    f"{location}: package {name!r} (line {stanza.line}): {e}; {e.outcome}"
                 ) from None
             instances = slots.setdefault(entry.name, {})
             if entry.listed:
