@@ -102,7 +102,7 @@ class Indices:
                         f"{missing[0].uri} ({arch}): not among the fetched indices; fetch "
                         "them with the spec's repositories and archs"
                     )
-                with _repo_client(self._settings) as client:
+                with repo_client(self._settings) as client:
                     for repository in missing:
                         self._fetched[(_repository_key(repository), arch)] = tuple(
                             client.fetch_indices([repository], arch)
@@ -129,7 +129,8 @@ class Indices:
         return newest
 
 
-def _repo_client(settings: Settings) -> RepoClient:
+def repo_client(settings: Settings) -> RepoClient:
+    """The repository client these settings describe (cache, transport, clock, validity)."""
     return RepoClient(
         settings.cache_dir, transport=settings.transport, reporter=settings.reporter,
         ignore_valid_until=settings.ignore_valid_until, clock=settings.clock,
@@ -227,7 +228,7 @@ def fetch_debs(lock: Lock, archs: Sequence[str], settings: Settings) -> dict[tup
                 DebRef(package.uri, package.filename, package.size, package.sha256),
             )
     keys = sorted(wanted)
-    with _repo_client(settings) as client:
+    with repo_client(settings) as client:
         paths = client.fetch_debs([wanted[key] for key in keys])
     return dict(zip(keys, paths, strict=True))
 
@@ -238,7 +239,7 @@ def build(spec: ImageSpec, lock: Lock, settings: Settings, *, use_cache: bool = 
     from zerocve.assemble.image import build as assemble
 
     # Nothing of a lock is installed before it is checked against the signed indices.
-    with _repo_client(settings) as client:
+    with repo_client(settings) as client:
         trusted = verify_lock(lock, spec, repositories_of(spec), client.fetch_pinned_index)
     debs = fetch_debs(lock, spec.archs, settings)
     cache = BuildCache(settings.build_cache_dir) if use_cache else None
@@ -443,6 +444,7 @@ __all__ = [
     "platforms",
     "publish",
     "read_lock",
+    "repo_client",
     "repositories_of",
     "sbom_paths",
     "scan",

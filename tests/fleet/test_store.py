@@ -189,3 +189,31 @@ def test_a_store_in_an_unwritable_place_is_one_line(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreError, match="cannot create the store"):
         Store.open(store_url(None, tmp_path / "file" / "state"))
+
+
+def test_a_store_made_by_an_older_zerocve_is_migrated_on_open_keeping_its_rows(
+    store_location, clock
+):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, make_url
+
+    database = make_url(store_location).database
+    if store_location.startswith("sqlite") and database:
+        Path(database).parent.mkdir(parents=True)
+    engine = create_engine(store_location)
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(text(
+            "INSERT INTO images (name, spec_path, repository, tags, held, created_at)"
+            " VALUES ('old', '/s.yaml', 'localhost:5000/old', '[\"latest\"]', false,"
+            " '2026-01-01 00:00:00')"
+        ))  # fmt: skip
+    engine.dispose()
+    with Store.open(store_location, clock=clock) as store, store.session() as s:
+        assert store.revision() == HEAD
+        old = store.image(s, "old")
+        assert old.replan is True and old.tags == ["latest"]

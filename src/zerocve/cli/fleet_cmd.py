@@ -1,10 +1,14 @@
-"""`zerocve fleet status|history`: what the fleet's images are and what happened to them."""
+"""`zerocve fleet status|plan|history`: what the fleet's images are, what a check would
+rebuild and why, and what happened to them."""
 
 from __future__ import annotations
 
+import json
+
+from rich.markup import escape
 from rich.table import Table
 
-from zerocve.cli._app import console
+from zerocve.cli._app import console, reporter
 from zerocve.cli._fleet import (
     FleetArgument,
     ImageArgument,
@@ -17,8 +21,10 @@ from zerocve.cli._fleet import (
     to_json,
 )
 from zerocve.cli._output import write_output
+from zerocve.fleet.check import check
 from zerocve.fleet.config import load_fleet
 from zerocve.fleet.report import fleet_status, image_history
+from zerocve.settings import Settings
 
 
 def _count(value: int | None) -> str:
@@ -65,6 +71,35 @@ def history(image: ImageArgument, store: StoreOption = None,
     for entry in entries:
         table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.kind, entry.message)
     console.print(table)
+
+
+@fleet_app.command("plan")
+def plan(fleet: FleetArgument, store: StoreOption = None,
+         output: OutputOption = Output.TABLE) -> None:  # fmt: skip
+    """What a check would rebuild now, and why: per image, each package old → new and the
+    CVEs the new version fixes. A dry run: polls the repositories and feeds, records
+    nothing."""
+    config = load_fleet(fleet)
+    settings = Settings.from_env(reporter=reporter())
+    with open_store(store, settings) as opened:
+        result = check(opened, config, settings, record=False)
+    if output is Output.JSON:
+        document = {
+            "changed": [{"uri": uri, "suite": suite} for uri, suite in result.repositories.changed],
+            "new_versions": [v.describe() for v in result.repositories.new_versions],
+            "new_fixes": [f"{f.vulnerability} {f.source} {f.fixed_version}"
+                          for f in result.advisories.new_fixes],
+            "images": [p.to_json() for p in result.plans],
+        }  # fmt: skip
+        write_output(json.dumps(document, indent=2, ensure_ascii=False) + "\n", None)
+        return
+    table = Table("image", "plan", "why")
+    for p in result.plans:
+        why = "\n".join(m.describe() for m in p.moves) if p.rebuild and p.moves else p.why
+        table.add_row(p.name, str(p.verdict), escape(why))
+    console.print(table)
+    rebuilds = len(result.rebuilds)
+    console.print(f"{rebuilds} of {len(result.plans)} images to rebuild", highlight=False)
 
 
 # The rebuild loop's commands register on the same group.

@@ -8,8 +8,9 @@ naming the URL.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
@@ -27,6 +28,20 @@ _MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped
 
 class NotFound(FetchError):
     """The server (or file system) says the file does not exist: 404/410, or ENOENT."""
+
+
+class NotModified(FetchError):
+    """The server answered 304 to a conditional request: the copy the caller has is current."""
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """The answer to a conditional GET: the body (None when not modified) and the validators
+    to send next time."""
+
+    body: bytes | None
+    etag: str
+    last_modified: str
 
 
 class _Retryable(Exception):
@@ -71,10 +86,13 @@ class Fetcher:
         *,
         description: str | None = None,
         total: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        seen: dict[str, str] | None = None,
     ) -> T:
         """``consume`` the body of ``url`` as a chunk iterator; on a retryable failure (also
         mid-body) ``consume`` is called again with a fresh iterator. Progress is reported per
-        chunk when ``description`` is given."""
+        chunk when ``description`` is given. ``headers`` go with an HTTP request, whose
+        response headers are copied into ``seen``."""
         for attempt in range(self.retries + 1):
             try:
                 with ExitStack() as stack:
@@ -85,7 +103,7 @@ class Fetcher:
                         ).advance
                     if url.startswith("file://"):
                         return consume(_file_chunks(url, advance))
-                    return self._fetch_http(url, consume, advance)
+                    return self._fetch_http(url, consume, advance, headers, seen)
             except _Retryable as e:
                 if attempt == self.retries:
                     raise FetchError(
@@ -97,15 +115,33 @@ class Fetcher:
     def get_bytes(self, url: str) -> bytes:
         return self.fetch(url, b"".join)
 
+    def get_if_changed(self, url: str, etag: str = "", last_modified: str = "") -> Conditional:
+        """GET with If-None-Match / If-Modified-Since (when given). A ``file://`` URL has no
+        validators: it is always read."""
+        headers = {name: value for name, value in
+                   (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if value}
+        seen: dict[str, str] = {}
+        try:
+            body = self.fetch(url, b"".join, headers=headers, seen=seen)
+        except NotModified:
+            return Conditional(None, etag, last_modified)
+        return Conditional(body, seen.get("etag", ""), seen.get("last-modified", ""))
+
     def _fetch_http(
         self,
         url: str,
         consume: Callable[[Iterator[bytes]], T],
         advance: Callable[[float], None] | None,
+        headers: Mapping[str, str] | None = None,
+        seen: dict[str, str] | None = None,
     ) -> T:
         try:
-            with self._client.stream("GET", url) as response:
+            with self._client.stream("GET", url, headers=headers) as response:
                 status = response.status_code
+                if seen is not None:
+                    seen.update((k.lower(), v) for k, v in response.headers.items())
+                if status == 304 and headers:
+                    raise NotModified(f"{url}: not modified")
                 if status in _RETRY_STATUS:
                     retry_after = response.headers.get("Retry-After", "")
                     wait = min(float(retry_after), _MAX_RETRY_AFTER) if retry_after.isdigit() else 0

@@ -72,6 +72,18 @@ class IndexPin:
 
 
 @dataclass(frozen=True)
+class ReleaseCheck:
+    """A conditional look at a suite's Release: ``release`` None when the server said it is
+    unchanged since the validators given; else the verified Release, the SHA256 of its signed
+    text and the validators to send next time."""
+
+    release: Release | None
+    sha256: str
+    etag: str
+    last_modified: str
+
+
+@dataclass(frozen=True)
 class DebRef:
     """A .deb to fetch, as a Packages stanza or a lock entry names it."""
 
@@ -89,7 +101,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _keyring(repo: RepositorySpec) -> Path:
+def keyring_of(repo: RepositorySpec) -> Path:
+    """The keyring a repository is verified with; none is a SignatureError (fail closed)."""
     if repo.keyring is None:
         raise SignatureError(
             f"{repo.uri}: no keyring to verify it with; name one (keyring:) in the "
@@ -146,7 +159,7 @@ class RepoClient:
         order the repositories list them."""
         indices: list[PackageIndex] = []
         for repo in repos:
-            keyring = _keyring(repo)
+            keyring = keyring_of(repo)
             for suite in repo.suites:
                 release, release_sha256 = self.fetch_release(repo.uri, suite, keyring)
                 for component in repo.components:
@@ -157,10 +170,25 @@ class RepoClient:
     def fetch_release(self, uri: str, suite: str, keyring: Path) -> tuple[Release, str]:
         """The verified, current Release of ``suite`` and the SHA256 of its signed text; kept
         for locked builds, and never older than one seen before from the same repository."""
+        checked = self.check_release(uri, suite, keyring)
+        assert checked.release is not None  # no validators were given: always fetched
+        return checked.release, checked.sha256
+
+    def check_release(
+        self, uri: str, suite: str, keyring: Path, *, etag: str = "", last_modified: str = ""
+    ) -> ReleaseCheck:
+        """``fetch_release`` as a conditional request: with the validators of the last
+        InRelease seen, a server that has nothing newer answers 304 and nothing is read or
+        verified (``release`` None). Whatever is read is verified and kept as always."""
         base = f"{uri}/dists/{suite}"
         what = f"{uri} {suite}"
+        validators = ("", "")
         try:
-            signed = SignedRelease(inrelease=self.fetcher.get_bytes(f"{base}/InRelease"))
+            got = self.fetcher.get_if_changed(f"{base}/InRelease", etag, last_modified)
+            if got.body is None:
+                return ReleaseCheck(None, "", etag, last_modified)
+            signed = SignedRelease(inrelease=got.body)
+            validators = (got.etag, got.last_modified)
         except NotFound:
             try:
                 signature = self.fetcher.get_bytes(f"{base}/Release.gpg")
@@ -187,7 +215,7 @@ class RepoClient:
         if issued:
             self.releases.advance(uri, suite, issued, what)
         self.releases.keep(uri, suite, release_sha256, signed)
-        return release, release_sha256
+        return ReleaseCheck(release, release_sha256, *validators)
 
     def _verified(
         self, signed: SignedRelease, uri: str, suite: str, keyring: Path
@@ -214,7 +242,7 @@ class RepoClient:
         o = pin.origin
         key = (o.uri, o.suite, pin.release_sha256, repo.keyring)
         if key not in self._pinned:
-            keyring = _keyring(repo)
+            keyring = keyring_of(repo)
             kept = self.releases.load(o.uri, o.suite, pin.release_sha256)
             if kept is not None:
                 self._pinned[key] = self._verified(kept, o.uri, o.suite, keyring)

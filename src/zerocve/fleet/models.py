@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -116,6 +117,8 @@ class Image(Base):
     repository: Mapped[str] = mapped_column(Text)
     tags: Mapped[list[Any]]
     held: Mapped[bool] = mapped_column(Boolean, default=False)  # no automatic promotion
+    # Plan it at the next check even if nothing changed (set when added, resumed...).
+    replan: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # What the floating tags point to now (None: never promoted); its lock is that digest's.
     published_digest: Mapped[str | None] = mapped_column(String(160))
     published_at: Mapped[datetime | None]

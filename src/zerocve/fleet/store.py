@@ -191,11 +191,14 @@ class Store:
         self.close()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back when it raises."""
+    def session(self, *, commit: bool = True) -> Iterator[Session]:
+        """One transaction: committed when the block ends (rolled back instead for a dry run,
+        ``commit`` False), rolled back when it raises."""
         try:
             with self._sessions.begin() as session:
                 yield session
+                if not commit:
+                    session.rollback()
         except SQLAlchemyError as e:
             raise StoreError(f"{_display(str(self.engine.url))}: {_reason(e)}") from e
 
@@ -216,6 +219,7 @@ class Store:
                     repository=entry.repository,
                     tags=list(entry.tags),
                     held=False,
+                    replan=True,
                     created_at=now,
                 )
                 session.add(image)
@@ -366,12 +370,18 @@ class Store:
     # -- jobs ------------------------------------------------------------------------------
 
     def ensure_job(
-        self, session: Session, image: Image, target_lock_digest: str, reason: dict[str, Any]
+        self,
+        session: Session,
+        image: Image,
+        target_lock_digest: str,
+        reason: dict[str, Any],
+        *,
+        lock_id: int | None = None,
     ) -> Job:
         """The job rebuilding ``image`` towards that lock: the existing one (planning the
         same change twice is one job; a failed or skipped one is left as it is, to be
         retried with ``advance(…, PENDING)`` only when something changed again) or a new
-        pending one."""
+        pending one, with the target lock when the planner already resolved it."""
         found = session.scalars(
             select(Job).where(
                 Job.image_id == image.id, Job.target_lock_digest == target_lock_digest
@@ -385,6 +395,7 @@ class Store:
             target_lock_digest=target_lock_digest,
             state=JobState.PENDING,
             reason=reason,
+            lock_id=lock_id,
             result={},
             bytes_pushed=0,
             attempts=0,

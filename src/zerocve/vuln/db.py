@@ -241,6 +241,14 @@ class AdvisoryDB:
             result.setdefault(package, []).append(fixed)
         return result
 
+    def fixes(self, release: str) -> list[tuple[str, str, str]]:
+        """(source package, vulnerability, fixed version) of every fix stored for
+        ``release``, sorted: what the fleet diffs to see when a fix first appeared."""
+        return sorted(set(self._conn.execute(
+            "SELECT package, vuln, fixed FROM affected WHERE release = ? AND fixed IS NOT NULL",
+            (release,),
+        )))  # fmt: skip
+
     def details(self, ids: Collection[str]) -> dict[str, VulnDetails]:
         """Descriptions, CVSS vectors and aliases for these ids."""
         wanted = sorted(set(ids))

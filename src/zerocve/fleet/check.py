@@ -1,0 +1,182 @@
+"""One check of a fleet: watch the repositories and advisory feeds, plan, and record the
+rebuilds to do as jobs, all in one transaction.
+
+What was seen (snapshots, first-seen times) and what was decided (locks, jobs, events) commit
+together: a check killed half way leaves nothing, and the next one sees the same changes and
+makes the same jobs (a job is keyed by image and target package set, so planning twice is
+one job). When no suite, no feed and no spec changed and no image asks to be planned again
+(``Image.replan``: new, resumed), nothing is re-resolved at all: a no-change check costs one
+conditional request per suite and feed. A dry run (``zerocve fleet plan``) does the same and
+rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from zerocve import api
+from zerocve.errors import ZerocveError
+from zerocve.fleet.config import Fleet
+from zerocve.fleet.models import EventKind, Image
+from zerocve.fleet.plan import ImagePlan, PlanImage, Verdict, newest_offered, plan
+from zerocve.fleet.store import Store
+from zerocve.fleet.watch import (
+    AdvisoryWatch,
+    RepositoryWatch,
+    known_fixes,
+    releases_of,
+    watch_advisories,
+    watch_repositories,
+)
+from zerocve.settings import Settings
+from zerocve.spec import ImageSpec, RepositorySpec
+
+_SHOWN = 20  # new versions or fixes named in one event; the rest are counted
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    repositories: RepositoryWatch
+    advisories: AdvisoryWatch
+    plans: tuple[ImagePlan, ...]  # one per image of the fleet file, in its order
+    jobs: dict[str, int]  # image → the job of its rebuild (new or already planned)
+    planned: bool  # False: nothing changed, nothing was re-resolved
+
+    @property
+    def rebuilds(self) -> list[ImagePlan]:
+        return [p for p in self.plans if p.rebuild]
+
+
+def _union(specs: Sequence[ImageSpec]) -> tuple[list[RepositorySpec], list[str]]:
+    """Every repository (once) and architecture the specs read."""
+    repositories: dict[str, RepositorySpec] = {}
+    archs: set[str] = set()
+    for spec in specs:
+        for repository in api.repositories_of(spec):
+            repositories.setdefault(repository.model_dump_json(), repository)
+        archs.update(api.index_archs(spec))
+    return list(repositories.values()), sorted(archs)
+
+
+def _log_changes(
+    store: Store, session: Session, repositories: RepositoryWatch, advisories: AdvisoryWatch
+) -> None:
+    for uri, suite in repositories.changed:
+        new = [v for v in repositories.new_versions if (v.uri, v.suite) == (uri, suite)]
+        named = ", ".join(v.describe() for v in new[:_SHOWN])
+        more = f" and {len(new) - _SHOWN} more" if len(new) > _SHOWN else ""
+        store.add_event(
+            session, EventKind.REPOSITORY_CHANGED,
+            f"{uri} {suite}: " + (f"new {named}{more}" if new else "no new version"),
+            data={"uri": uri, "suite": suite, "new": [v.describe() for v in new]},
+        )  # fmt: skip
+    if advisories.changed:
+        fixes = advisories.new_fixes
+        named = ", ".join(f"{f.vulnerability} {f.source} {f.fixed_version}" for f in fixes[:_SHOWN])
+        store.add_event(
+            session, EventKind.ADVISORIES_CHANGED,
+            f"{len(fixes)} new fixes" + (f": {named}" if fixes else ""),
+            data={"feeds": [f.location for f in advisories.changed], "new_fixes": len(fixes)},
+        )  # fmt: skip
+
+
+def _plan_images(
+    store: Store, session: Session, fleet: Fleet, images: dict[str, Image],
+    specs: dict[str, ImageSpec],
+) -> list[PlanImage]:  # fmt: skip
+    return [
+        PlanImage(
+            name=entry.name,
+            current=store.published_lock(session, images[entry.name]),
+            spec_digest=specs[entry.name].resolution_digest(),
+            held=images[entry.name].held,
+        )
+        for entry in fleet.images
+        if entry.name in specs
+    ]
+
+
+def check(store: Store, fleet: Fleet, settings: Settings, *, record: bool = True) -> CheckResult:
+    """Watch, plan and (unless a dry run, ``record`` False) record jobs for ``fleet``. A
+    spec that cannot be read or resolved fails that image's plan, not the check; a
+    repository or feed that cannot be read (unreachable, bad signature) fails the check with
+    one line, and nothing is recorded."""
+    specs: dict[str, ImageSpec] = {}
+    broken: dict[str, str] = {}
+    for entry in fleet.images:
+        try:
+            specs[entry.name] = api.load_spec(entry.spec)
+        except ZerocveError as e:
+            broken[entry.name] = e.diagnostics()
+    repositories, archs = _union(list(specs.values()))
+    now = store.clock()
+    with store.session(commit=record) as session:
+        images = store.sync_images(session, fleet)
+        repo_watch = watch_repositories(session, repositories, archs, settings, now=now)
+        advisory_watch = watch_advisories(session, fleet.advisories, releases_of(repositories),
+                                          settings, now=now)  # fmt: skip
+        _log_changes(store, session, repo_watch, advisory_watch)
+        candidates = _plan_images(store, session, fleet, images, specs)
+        quiet = (
+            not repo_watch.changed
+            and not advisory_watch.new_fixes
+            and not any(images[c.name].replan for c in candidates)
+            and all(c.current is not None and c.current.spec == c.spec_digest for c in candidates)
+        )
+        plans = {name: ImagePlan(name, Verdict.FAILED, why) for name, why in broken.items()}
+        if quiet:
+            plans.update((c.name, ImagePlan(c.name, Verdict.NOT_HIT, "nothing changed"))
+                         for c in candidates)  # fmt: skip
+        else:
+            plans.update((p.name, p) for p in _plan(candidates, specs, repo_watch, advisory_watch,
+                                                     repositories, settings))  # fmt: skip
+        ordered = tuple(plans[entry.name] for entry in fleet.images)
+        jobs = _record(store, session, images, ordered)
+    return CheckResult(repo_watch, advisory_watch, ordered, jobs, planned=not quiet)
+
+
+def _plan(
+    candidates: list[PlanImage],
+    specs: dict[str, ImageSpec],
+    repo_watch: RepositoryWatch,
+    advisory_watch: AdvisoryWatch,
+    repositories: list[RepositorySpec],
+    settings: Settings,
+) -> list[ImagePlan]:
+    """Re-resolve over the indices read once for this check (cached files when the watch
+    did not read them)."""
+    if not candidates:
+        return []
+    archs = sorted({a for c in candidates for a in api.index_archs(specs[c.name])})
+    indices = repo_watch.indices or api.fetch_indices(repositories, archs, settings)
+    offered = newest_offered(
+        (p.name, p.architecture, p.version) for index in indices.all() for p in index.packages
+    )
+    sources = {p.source for c in candidates if c.current
+               for a in c.current.archs.values() for p in a.packages}  # fmt: skip
+    fixes = known_fixes(settings.db_path, releases_of(repositories), sources)
+
+    def resolve(image: PlanImage) -> api.Lock:
+        return api.lock(specs[image.name], settings, indices=indices, previous=image.current)
+
+    return plan(candidates, resolve, offered, fixes, advisory_watch.sources)
+
+
+def _record(
+    store: Store, session: Session, images: dict[str, Image], plans: Sequence[ImagePlan]
+) -> dict[str, int]:
+    jobs: dict[str, int] = {}
+    for p in plans:
+        image = images[p.name]
+        if p.verdict is Verdict.FAILED:
+            store.add_event(session, EventKind.ERROR, f"{p.name}: cannot plan: {p.why}",
+                            image=image)  # fmt: skip
+        image.replan = False
+        if p.rebuild and p.target is not None and p.target_digest is not None:
+            lock = store.record_lock(session, image, p.target)
+            job = store.ensure_job(session, image, p.target_digest, p.to_json(), lock_id=lock.id)
+            jobs[p.name] = job.id
+    return jobs
