@@ -13,12 +13,16 @@ from zerocve.cli._options import FileOption, PlatformOption
 from zerocve.cli._output import write_output
 from zerocve.inventory import open_inventory
 from zerocve.lock import read_lock
+from zerocve.outputs import OutputKind, check_file
 from zerocve.sbom import lock_checksums, render_sbom
 
 
 class SbomOutput(StrEnum):
     SPDX_JSON = "spdx-json"
     CYCLONEDX_JSON = "cyclonedx-json"
+
+
+_KINDS = {SbomOutput.SPDX_JSON: OutputKind.SPDX, SbomOutput.CYCLONEDX_JSON: OutputKind.CYCLONEDX}
 
 
 EPILOG = """\
@@ -70,13 +74,15 @@ def sbom(
     ] = None,
 ) -> None:
     """Write a software bill of materials (SPDX 2.3 or CycloneDX 1.6 JSON) for TARGET."""
+    if file is not None:
+        check_file(file, _KINDS[output])  # before reading the target (checked again on write)
     progress = reporter()
     inventory = open_inventory(target, platform=platform, reporter=progress)
     for warning in inventory.warnings:
         progress.note(f"warning: {warning}")
     checksums = lock_checksums(read_lock(lock), inventory) if lock is not None else None
     text = render_sbom(inventory, output.value, checksums=checksums)  # type: ignore[arg-type]
-    write_output(text, file)
+    write_output(text, file, _KINDS[output])
     if file is not None:
         console_err.print(
             f"wrote {output.value} SBOM of {len(inventory.packages)} packages to {file}",
