@@ -20,12 +20,12 @@ diff JSON           JSON with ``before``, ``after``, ``packages`` and ``vulnerab
 diff table          ``--- REF1``, ``+++ REF2``, then one of the table's section titles
 ==================  ==========================================================================
 
-A file larger than ``MAX_RECOGNISED`` is never one of ours to replace (and is not read).
+A JSON or text file larger than ``safe_load.MAX_JSON_BYTES`` is never one of ours to replace
+(and is not read); an oci-archive is recognised from its tar headers alone, whatever its size.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import stat
 import tarfile
@@ -36,29 +36,31 @@ from typing import Any
 
 from zerocve._atomic import write_atomic
 from zerocve.errors import UsageError, ZerocveError
+from zerocve.safe_load import MAX_JSON_BYTES, LoadError, load_json
 
-MAX_RECOGNISED = 256 * 1024 * 1024
 _TABLE_SUMMARY = re.compile(r"^\d+ findings?(: .*)?$")
 _DIFF_THIRD_LINE = re.compile(r"^(no difference|packages \(\d+ changed\):|vulnerabilities "
                               r"(fixed|introduced) \(\d+\):)$")
 
 
-def _json(path: Path) -> Any:
+def _json(path: Path, size: int) -> Any:
+    if size > MAX_JSON_BYTES:
+        return None
     try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
+        return load_json(path.read_bytes())
+    except (OSError, LoadError):
         return None
 
 
-def _json_with(test: Callable[[dict[str, Any]], bool]) -> Callable[[Path], bool]:
-    def recognise(path: Path) -> bool:
-        document = _json(path)
+def _json_with(test: Callable[[dict[str, Any]], bool]) -> Callable[[Path, int], bool]:
+    def recognise(path: Path, size: int) -> bool:
+        document = _json(path, size)
         return isinstance(document, dict) and bool(test(document))
 
     return recognise
 
 
-def _oci_archive(path: Path) -> bool:
+def _oci_archive(path: Path, size: int) -> bool:
     try:
         with tarfile.open(path) as tar:
             return any(m.name.removeprefix("./") == "oci-layout" for m in tar)
@@ -66,21 +68,23 @@ def _oci_archive(path: Path) -> bool:
         return False
 
 
-def _lines(path: Path) -> list[str]:
+def _lines(path: Path, size: int) -> list[str]:
+    if size > MAX_JSON_BYTES:
+        return []
     try:
         return path.read_text().rstrip("\n").splitlines()
     except (OSError, UnicodeDecodeError):
         return []
 
 
-def _table_report(path: Path) -> bool:
-    lines = _lines(path)
+def _table_report(path: Path, size: int) -> bool:
+    lines = _lines(path, size)
     return bool(lines) and _TABLE_SUMMARY.match(lines[-1]) is not None
 
 
-def _diff_table(path: Path) -> bool:
+def _diff_table(path: Path, size: int) -> bool:
     """``--- REF1``, ``+++ REF2``, then a section title: not any unified diff (a patch)."""
-    lines = _lines(path)
+    lines = _lines(path, size)
     return (len(lines) >= 3 and lines[0].startswith("--- ") and lines[1].startswith("+++ ")
             and _DIFF_THIRD_LINE.match(lines[2]) is not None)
 
@@ -104,7 +108,7 @@ class OutputKind(Enum):
         lambda d: {"before", "after", "packages", "vulnerabilities"} <= d.keys()))
     DIFF_TABLE = ("a diff table", _diff_table)
 
-    def __init__(self, description: str, recognise: Callable[[Path], bool]) -> None:
+    def __init__(self, description: str, recognise: Callable[[Path, int], bool]) -> None:
         self.description = description
         self.recognise = recognise
 
@@ -117,7 +121,7 @@ def check_file(path: Path, kind: OutputKind) -> None:
         return  # new (a dangling symlink too: replacing the link harms nothing)
     except OSError as e:
         raise UsageError(f"{path}: cannot check the output path: {e.strerror}") from e
-    if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_RECOGNISED and kind.recognise(path):
+    if stat.S_ISREG(info.st_mode) and kind.recognise(path, info.st_size):
         return
     raise UsageError(f"{path}: exists and is not {kind.description} zerocve wrote; refusing to "
                      "replace it (name a new path, or remove it first)")
