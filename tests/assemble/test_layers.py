@@ -14,7 +14,16 @@ from craft import Member, crafted, directory
 
 from zerocve.assemble.layers import package_layer_entries, plan_layers, with_parents
 from zerocve.assemble.rootfs import merge, unpack
-from zerocve.oci.layer import Entry, EntryKind, gzip_bytes, make_layer, tar_bytes
+from zerocve.oci.layer import (
+    Entry,
+    EntryKind,
+    Spilled,
+    gzip_bytes,
+    make_layer,
+    sha256_digest,
+    spill_file,
+    tar_bytes,
+)
 
 EPOCH = 1_700_000_000
 
@@ -120,3 +129,18 @@ def test_package_layer_holds_files_info_and_parents(tmp_path: Path) -> None:
     # dated with the package's own files, not the build date: unchanged packages keep
     # byte-identical layers when the lock's date moves
     assert entries["var/lib/dpkg/info/tool.list"].mtime == packages[0].newest_mtime
+
+
+def test_spilled_content_makes_the_same_layer_as_bytes(tmp_path: Path) -> None:
+    """A large file kept on disk (``Spilled``) is written exactly as the same bytes in memory,
+    and a layer streamed to its digest equals the in-memory tar."""
+    data = bytes(range(256)) * 20_000
+    with spill_file() as spill:
+        spilled = Spilled.copy(io.BytesIO(data), len(data), spill)
+        as_bytes = [Entry("big", EntryKind.FILE, 0o644, data=data)]
+        on_disk = [Entry("big", EntryKind.FILE, 0o644, data=spilled)]
+        assert tar_bytes(on_disk, 0) == tar_bytes(as_bytes, 0)
+        layer = make_layer(on_disk, 0, "big")
+        assert layer.diff_id == sha256_digest(tar_bytes(as_bytes, 0))
+        assert layer == make_layer(as_bytes, 0, "big")
+        assert gzip.decompress(layer.data) == tar_bytes(as_bytes, 0)

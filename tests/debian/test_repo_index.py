@@ -140,6 +140,7 @@ def test_packages_fields() -> None:
         ("SHA256", None, "Packages:17: base-files: stanza has no SHA256 field"),
         ("Package", None, "Packages:17: stanza has no Package field"),
         ("Size", "lots", "Packages:17: base-files: Size is not a number"),
+        ("Size", str(9 << 30), "Packages:17: base-files: Size 9663676416 is over the"),
         ("Filename", "pool/../../etc/shadow", "Packages:17: base-files: unsafe Filename"),
         ("Filename", "/etc/shadow", "unsafe Filename '/etc/shadow'"),
     ],

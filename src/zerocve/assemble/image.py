@@ -52,10 +52,14 @@ from zerocve.oci.image import (
     config_blob,
     manifest_blob,
 )
-from zerocve.oci.layer import Entry, EntryKind, Layer, make_layer
+from zerocve.oci.layer import Entry, EntryKind, Layer, make_layer, read_content
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.sbom.embedded import EMBEDDED_SBOM, embedded_sbom
 from zerocve.spec import ImageSpec, PathSpec
+
+# Copyright files are read whole for their licenses; a larger one (real ones are at most a
+# few hundred KB) gives no license rather than its size in memory.
+MAX_COPYRIGHT = 4 << 20
 
 
 class LockedPackage(PackageRecord, Protocol):
@@ -206,7 +210,10 @@ def _sbom_entry(
         if entry.kind is EntryKind.SYMLINK:
             target = posixpath.normpath(posixpath.join(posixpath.dirname(path), entry.target))
             return text(target.lstrip("/"), hops + 1)
-        return entry.data.decode(errors="replace") if entry.kind is EntryKind.FILE else None
+        if entry.kind is not EntryKind.FILE:
+            return None
+        data = read_content(entry.data, MAX_COPYRIGHT)
+        return None if data is None else data.decode(errors="replace")
 
     copyrights = {
         p.name: t for p in rootfs.packages if (t := text(f"usr/share/doc/{p.name}/copyright"))

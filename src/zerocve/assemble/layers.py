@@ -33,7 +33,7 @@ class LayerPlan:
 
 
 def _size(packages: Iterable[UnpackedPackage]) -> int:
-    return sum(len(e.data) for p in packages for e in p.entries)
+    return sum(e.size for p in packages for e in p.entries)
 
 
 def plan_layers(

@@ -38,12 +38,16 @@ import re
 from collections.abc import Mapping
 
 from zerocve.debian.releases import DebianRelease
-from zerocve.oci.layer import Entry, EntryKind
+from zerocve.errors import BuildError
+from zerocve.oci.layer import Content, Entry, EntryKind, read_content
 
 CERTS_DIR = "usr/share/ca-certificates"
 BUNDLE = "etc/ssl/certs/ca-certificates.crt"
 ZONEINFO_UTC = "usr/share/zoneinfo/Etc/UTC"
 
+# A PEM certificate is a few KB; the bundle is built in memory, so a larger "certificate"
+# (a hostile package's) is refused rather than read.
+MAX_CERTIFICATE = 1 << 20
 LIBC_BIN_NSSWITCH = "usr/share/libc-bin/nsswitch.conf"
 _GLIBC = re.compile(r"^usr/lib/[^/]+/libc\.so\.6$")
 # /usr/share/libc-bin/nsswitch.conf of bookworm's libc-bin, which libc-bin's postinst installs.
@@ -102,7 +106,7 @@ _BASE_FILES_DIRS = {
 }
 
 
-def _file(path: str, data: bytes, mtime: int, mode: int = 0o644) -> Entry:
+def _file(path: str, data: Content, mtime: int, mode: int = 0o644) -> Entry:
     return Entry(path, EntryKind.FILE, mode, mtime=mtime, data=data)
 
 
@@ -123,7 +127,11 @@ def ca_certificates(paths: Mapping[str, Entry], mtime: int) -> list[Entry]:
     entries = [_file("etc/ca-certificates.conf",
                      (_CA_CONF_HEADER + "".join(f"{c}\n" for c in certs)).encode(), mtime)]
     for cert in certs:
-        data = paths[prefix + cert].data
+        data = read_content(paths[prefix + cert].data, MAX_CERTIFICATE)
+        if data is None:
+            raise BuildError(
+                f"/{prefix}{cert}: larger than {MAX_CERTIFICATE} bytes, not a certificate"
+            )
         bundle += data if data.endswith(b"\n") or not data else data + b"\n"
         name = posixpath.basename(cert).removesuffix(".crt").replace(" ", "_")
         entries.append(_link(f"etc/ssl/certs/{name}.pem", f"/{prefix}{cert}", mtime))

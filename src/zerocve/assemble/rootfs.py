@@ -34,7 +34,7 @@ from zerocve.debian.deb import DebControl, DebReader
 from zerocve.debian.relations import RelationSyntaxError, parse_dependencies
 from zerocve.debian.version import satisfies
 from zerocve.errors import BuildError, PackageError
-from zerocve.oci.layer import Entry, EntryKind
+from zerocve.oci.layer import Entry, EntryKind, content_chunks, same_content
 
 MERGED_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 ALWAYS_LINKED = ("bin", "sbin", "lib")
@@ -146,7 +146,10 @@ def unpack(record: PackageRecord, deb_path: Path) -> UnpackedPackage:
     for conffile in control.conffiles:
         shipped_conffile = entries.get(canonical_path(conffile.lstrip("/")))
         if shipped_conffile is not None and shipped_conffile.kind is EntryKind.FILE:
-            conffiles.append((conffile, hashlib.md5(shipped_conffile.data).hexdigest()))
+            md5 = hashlib.md5()
+            for chunk in content_chunks(shipped_conffile.data):
+                md5.update(chunk)
+            conffiles.append((conffile, md5.hexdigest()))
     return UnpackedPackage(record, control, tuple(entries.values()), tuple(shipped),
                            tuple(conffiles))
 
@@ -155,7 +158,7 @@ def _same(a: Entry, b: Entry) -> bool:
     """Identical apart from mtime (a hard link counts as the file it links to)."""
     content = (EntryKind.FILE, EntryKind.HARDLINK)
     if a.kind in content and b.kind in content:
-        return (a.data, a.mode, a.uid, a.gid) == (b.data, b.mode, b.uid, b.gid)
+        return same_content(a.data, b.data) and (a.mode, a.uid, a.gid) == (b.mode, b.uid, b.gid)
     return (a.kind, a.target, a.mode, a.uid, a.gid) == (b.kind, b.target, b.mode, b.uid, b.gid)
 
 

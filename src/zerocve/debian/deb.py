@@ -19,6 +19,14 @@ Safety rules: every data member is checked before it is yielded, and anything un
   tar member type (sockets, sparse files, GNU volume headers...);
 * two members with the same name, and unknown compressions.
 
+Bounds, so that a small ``.deb`` cannot cost gigabytes: the data archive may not expand past
+what the package's signed control data declares (``Installed-Size``, itself capped at
+``MAX_INSTALLED_SIZE``; each member is charged as ``dpkg-gencontrol`` counts it, at least
+1 KiB), with ``EXPANSION_SLACK``; a member's size is checked against that budget from its
+header, before any of it is read. Files over ``SPILL_SIZE`` are copied to an unlinked
+temporary file (``oci.layer.Spilled``) instead of memory; the control files and tar name
+headers are capped too.
+
 Symlink *targets* may be absolute or climb with ``..``: they resolve inside the image root at
 run time, as on any Debian system.
 """
@@ -33,17 +41,36 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import IO, BinaryIO, Final
 
 import zstandard
 from debian.deb822 import Deb822
 
 from zerocve.errors import PackageError
-from zerocve.oci.layer import Entry, EntryKind
+from zerocve.oci.layer import Content, Entry, EntryKind, Spilled, spill_file
 
 _AR_MAGIC: Final = b"!<arch>\n"
 _AR_HEADER_SIZE: Final = 60
 _CHUNK: Final = 1 << 16
+MAX_INSTALLED_SIZE: Final = 16 << 20  # KiB (16 GiB): more than any Debian package installs
+# Installed-Size is an estimate (dpkg rounds each file up to 1 KiB): allow twice it, plus 1 MiB.
+EXPANSION_SLACK: Final = (2, 1 << 20)
+SPILL_SIZE: Final = 1 << 20  # larger files go to a temporary file, not memory
+MAX_CONTROL_FILE: Final = 64 << 20  # control, md5sums, conffiles (md5sums of huge packages)
+MAX_TAR_HEADER: Final = 1 << 16  # a GNU long name or PAX header (PATH_MAX is 4096)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuses a long-name or PAX header over ``MAX_TAR_HEADER`` before tarfile reads it
+    into memory (a header may claim gigabytes)."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                         tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE) and self.size > MAX_TAR_HEADER:
+            raise tarfile.ReadError(
+                f"{self.name}: header of {self.size} bytes (more than {MAX_TAR_HEADER})"
+            )
+        return super()._proc_member(tarfile_)  # type: ignore[misc, no-any-return]
 
 
 @dataclass(frozen=True)
@@ -124,6 +151,7 @@ class DebReader:
         self._control: DebControl | None = None
         self._data_member: tuple[str, int] | None = None
         self._consumed = False
+        self._spill: IO[bytes] | None = None
 
     def __enter__(self) -> DebReader:
         try:
@@ -168,6 +196,16 @@ class DebReader:
         self._skip_padding(size)
         return data
 
+    def _skip(self, size: int, member: str) -> None:
+        assert self._stream is not None
+        left = size
+        while left:
+            piece = self._stream.read(min(_CHUNK, left))
+            if not piece:
+                raise PackageError(f"{self._name}: {member}: truncated")
+            left -= len(piece)
+        self._skip_padding(size)
+
     def _read_head(self) -> None:
         assert self._stream is not None
         if self._stream.read(len(_AR_MAGIC)) != _AR_MAGIC:
@@ -194,7 +232,7 @@ class DebReader:
                 self._data_member = (name, size)
                 break
             elif name.startswith("_"):
-                self._read_exact(size, name)  # dpkg ignores members starting with '_'
+                self._skip(size, name)  # dpkg ignores members starting with '_'
             else:
                 raise PackageError(f"{self._name}: unexpected member {name!r}")
         self._control = self._parse_control(control_name, control_blob)
@@ -206,10 +244,15 @@ class DebReader:
         raw = io.BytesIO(blob)
         try:
             stream = _decompressor(raw, member, self._name)
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as tar:
                 for info in tar:
                     name = info.name.removeprefix("./")
                     if info.isfile() and name in ("control", "md5sums", "conffiles"):
+                        if info.size > MAX_CONTROL_FILE:
+                            raise PackageError(
+                                f"{self._name}: {member}: {name} is {info.size} bytes "
+                                f"(more than {MAX_CONTROL_FILE}), refused"
+                            )
                         extracted = tar.extractfile(info)
                         assert extracted is not None
                         files[name] = extracted.read()
@@ -236,6 +279,24 @@ class DebReader:
             stanza += "\n"
         return DebControl(package, stanza, fields, md5sums, conffiles)
 
+    def _budget(self) -> tuple[int, int]:
+        """(declared Installed-Size in KiB, bytes the data archive may expand to)."""
+        declared = self.control.get("Installed-Size", "").strip()
+        where = f"{self.control.package} {self.control.get('Version')}"
+        if not declared:
+            kib = MAX_INSTALLED_SIZE
+        elif not declared.isdigit():
+            raise PackageError(f"{where}: Installed-Size {declared!r} is not a number")
+        else:
+            kib = int(declared)
+        if kib > MAX_INSTALLED_SIZE:
+            raise PackageError(
+                f"{where}: Installed-Size {kib} KiB is over the {MAX_INSTALLED_SIZE} KiB "
+                "zerocve accepts, refused"
+            )
+        factor, extra = EXPANSION_SLACK
+        return kib, kib * 1024 * factor + extra
+
     @property
     def control(self) -> DebControl:
         if self._control is None:
@@ -257,11 +318,20 @@ class DebReader:
         window = _Bounded(self._stream, size)
         stream = _decompressor(io.BufferedReader(window, _CHUNK), member, package)
         seen: dict[str, EntryKind] = {}
-        contents: dict[str, bytes] = {}  # regular files so far, for hard links' data
+        contents: dict[str, Content] = {}  # regular files so far, for hard links' data
         symlinks: set[str] = set()
+        declared, budget = self._budget()
+        used = 0
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as tar:
                 for info in tar:
+                    # Charged as dpkg counts Installed-Size: whole KiB, at least one.
+                    used += max(1, -(-info.size // 1024)) * 1024 if info.isreg() else 1024
+                    if used > budget:
+                        raise PackageError(
+                            f"{package}: {info.name}: the data archive expands past the "
+                            f"package's Installed-Size ({declared} KiB), refused"
+                        )
                     converted = self._convert(tar, info, package, seen, contents, symlinks)
                     if converted is not None:
                         yield converted
@@ -274,7 +344,7 @@ class DebReader:
         info: tarfile.TarInfo,
         package: str,
         seen: dict[str, EntryKind],
-        contents: dict[str, bytes],
+        contents: dict[str, Content],
         symlinks: set[str],
     ) -> Entry | None:
         path = _normalise(info.name, package)
@@ -307,20 +377,34 @@ class DebReader:
             target=target,
         )
 
-    @staticmethod
+    def _spill_file(self) -> IO[bytes]:
+        """Where this package's large files go (one file, opened on first use; it outlives
+        the reader, as long as an entry refers to it)."""
+        if self._spill is None:
+            self._spill = spill_file()
+        return self._spill
+
     def _payload(
+        self,
         tar: tarfile.TarFile,
         info: tarfile.TarInfo,
         package: str,
         seen: dict[str, EntryKind],
-        contents: dict[str, bytes],
-    ) -> tuple[EntryKind, bytes, str]:
+        contents: dict[str, Content],
+    ) -> tuple[EntryKind, Content, str]:
         """The member's kind, content (regular files) and link target, or PackageError."""
         if info.isreg():
             extracted = tar.extractfile(info)
             assert extracted is not None
-            data = extracted.read()
-            if len(data) != info.size:
+            data: Content
+            try:
+                if info.size > SPILL_SIZE:
+                    data = Spilled.copy(extracted, info.size, self._spill_file())
+                else:
+                    data = extracted.read(info.size)
+            except EOFError as e:
+                raise PackageError(f"{package}: {info.name}: truncated") from e
+            if isinstance(data, bytes) and len(data) != info.size:
                 raise PackageError(f"{package}: {info.name}: truncated")
             return EntryKind.FILE, data, ""
         if info.isdir():

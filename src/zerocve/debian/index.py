@@ -15,6 +15,10 @@ from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.releases import DebianRelease, debian_release
 from zerocve.errors import RepositoryError
 
+# The largest .deb a signed index may list (Debian's largest are under 2 GiB): a larger Size
+# is refused, so a download, which stops at the Size, is bounded too.
+MAX_DEB_SIZE = 8 << 30
+
 
 @dataclass(frozen=True)
 class IndexFile:
@@ -146,6 +150,10 @@ def _package(fields: dict[str, str], origin: Origin, where: str) -> BinaryPackag
         raise RepositoryError(f"{where}: {fields.get('Package')}: Size is not a number") from e
     if not safe_pool_path(filename):
         raise RepositoryError(f"{where}: {name}: unsafe Filename {filename!r}")
+    if size > MAX_DEB_SIZE:
+        raise RepositoryError(
+            f"{where}: {name}: Size {size} is over the {MAX_DEB_SIZE} bytes zerocve accepts"
+        )
     source, source_version = name, version
     if "Source" in fields:
         source, _, rest = fields["Source"].partition(" ")

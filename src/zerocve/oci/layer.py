@@ -10,20 +10,122 @@ The rules, so that two builds of the same inputs produce byte-identical layers:
   written as the regular file and the others as links to it (a tar link must follow its
   target), so a link whose target lives in another layer is written as a plain copy;
 * gzip through zlib at a fixed level with a zero mtime and no file name in the header.
+
+Memory: a file's content is either bytes or, when large, ``Spilled`` (an unlinked temporary
+file); a layer's tar is streamed through the hash and the compressor and never held whole, so
+a build holds what it compresses to, not what it expands to.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tarfile
+import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import IO, BinaryIO, Protocol, cast
 
 GZIP_LEVEL = 6
+_CHUNK = 1 << 20
+
+
+def spill_file() -> IO[bytes]:
+    """An unlinked temporary file for ``Spilled`` contents (the OS frees it with the last
+    reference); one per source of contents (a ``.deb``) keeps the open files few."""
+    return tempfile.TemporaryFile(prefix="zerocve-spill-")  # noqa: SIM115 - lives on
+
+
+@dataclass(frozen=True, eq=False)
+class Spilled:
+    """File content kept on disk, at ``offset`` in a ``spill_file``; read by offset, so that
+    threads writing layers in parallel can share it."""
+
+    file: IO[bytes]
+    offset: int
+    size: int
+    sha256: str  # hex
+
+    @classmethod
+    def copy(cls, stream: IO[bytes], size: int, into: IO[bytes]) -> Spilled:
+        """The next ``size`` bytes of ``stream``, appended to ``into``; EOFError when the
+        stream ends before that."""
+        offset = into.seek(0, os.SEEK_END)
+        digest = hashlib.sha256()
+        left = size
+        while left:
+            piece = stream.read(min(_CHUNK, left))
+            if not piece:
+                raise EOFError(f"content ended {left} bytes short")
+            digest.update(piece)
+            into.write(piece)
+            left -= len(piece)
+        into.flush()
+        return cls(into, offset, size, digest.hexdigest())
+
+    def chunks(self) -> Iterator[bytes]:
+        done = 0
+        while done < self.size:
+            want = min(_CHUNK, self.size - done)
+            piece = os.pread(self.file.fileno(), want, self.offset + done)
+            if not piece:
+                raise OSError(f"spilled content shrank at byte {done}")
+            done += len(piece)
+            yield piece
+
+
+Content = bytes | Spilled
+
+
+def content_size(content: Content) -> int:
+    return content.size if isinstance(content, Spilled) else len(content)
+
+
+def content_chunks(content: Content) -> Iterator[bytes]:
+    if isinstance(content, Spilled):
+        yield from content.chunks()
+    elif content:
+        yield content
+
+
+def same_content(a: Content, b: Content) -> bool:
+    if isinstance(a, bytes) and isinstance(b, bytes):
+        return a == b
+    return content_size(a) == content_size(b) and _sha256(a) == _sha256(b)
+
+
+def _sha256(content: Content) -> str:
+    return content.sha256 if isinstance(content, Spilled) else hashlib.sha256(content).hexdigest()
+
+
+def read_content(content: Content, limit: int) -> bytes | None:
+    """The whole content as bytes, or None when it is over ``limit`` bytes (a caller that
+    needs a file in memory says how large it may be)."""
+    if content_size(content) > limit:
+        return None
+    return b"".join(content_chunks(content))
+
+
+class _ContentReader(io.RawIOBase):
+    """A file object over ``Content`` for ``tarfile.addfile``."""
+
+    def __init__(self, content: Content) -> None:
+        self._chunks = content_chunks(content)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if not self._pending:
+            self._pending = next(self._chunks, b"")
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 class EntryKind(Enum):
@@ -49,8 +151,12 @@ class Entry:
     uid: int = 0
     gid: int = 0
     mtime: int = 0
-    data: bytes = b""
+    data: Content = b""
     target: str = ""
+
+    @property
+    def size(self) -> int:
+        return content_size(self.data)
 
     @property
     def sort_key(self) -> tuple[str, ...]:
@@ -79,14 +185,39 @@ _TYPES = {
 }
 
 
-def tar_bytes(entries: Iterable[Entry], epoch: int) -> bytes:
-    """The uncompressed layer tarball of ``entries`` (one entry per path, else ValueError)."""
+class _Sink:
+    """Where a layer's tar goes as it is written: through SHA256 (the ``diff_id``) and, when
+    asked, the gzip compressor; the uncompressed tar is never kept."""
+
+    def __init__(self, compress: bool) -> None:
+        self.hash = hashlib.sha256()
+        self._offset = 0
+        self._zlib = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31, 9) if compress else None
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self._offset += len(data)
+        if self._zlib is not None:
+            self._parts.append(self._zlib.compress(data))
+        return len(data)
+
+    def tell(self) -> int:
+        return self._offset
+
+    def compressed(self) -> bytes:
+        assert self._zlib is not None
+        self._parts.append(self._zlib.flush())
+        return b"".join(self._parts)
+
+
+def _write_tar(entries: Iterable[Entry], epoch: int, out: _Sink | BinaryIO) -> None:
+    """Write the layer tarball of ``entries`` (one entry per path, else ValueError)."""
     ordered = sorted(entries, key=lambda e: e.sort_key)
-    buffer = io.BytesIO()
     written: dict[str, str] = {}  # file identity (its own or its link target's path) -> path
     previous: str | None = None
     with tarfile.open(
-        fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8"
+        fileobj=cast(BinaryIO, out), mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8"
     ) as tar:
         for entry in ordered:
             if entry.path == previous:
@@ -97,7 +228,7 @@ def tar_bytes(entries: Iterable[Entry], epoch: int) -> bytes:
             info.uid, info.gid = entry.uid, entry.gid
             info.uname = info.gname = ""
             info.mtime = min(entry.mtime, epoch)
-            payload: bytes | None = None
+            payload: Content | None = None
             kind = entry.kind
             if kind in (EntryKind.FILE, EntryKind.HARDLINK):
                 identity = entry.target if kind is EntryKind.HARDLINK else entry.path
@@ -105,14 +236,23 @@ def tar_bytes(entries: Iterable[Entry], epoch: int) -> bytes:
                 if first is None:
                     written[identity] = entry.path
                     kind, payload = EntryKind.FILE, entry.data
-                    info.size = len(payload)
+                    info.size = content_size(payload)
                 else:
                     kind = EntryKind.HARDLINK
                     info.linkname = first
             elif kind is EntryKind.SYMLINK:
                 info.linkname = entry.target
             info.type = _TYPES[kind]
-            tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
+            tar.addfile(
+                info, None if payload is None else io.BufferedReader(_ContentReader(payload))
+            )
+
+
+def tar_bytes(entries: Iterable[Entry], epoch: int) -> bytes:
+    """The uncompressed layer tarball of ``entries``, in memory (for small layers and tests;
+    ``make_layer`` streams)."""
+    buffer = io.BytesIO()
+    _write_tar(entries, epoch, buffer)
     return buffer.getvalue()
 
 
@@ -137,12 +277,20 @@ def make_layer(
     entries: Iterable[Entry], epoch: int, comment: str, store: LayerStore | None = None
 ) -> Layer:
     """The layer of ``entries``; with a ``store``, a tar built before is not compressed
-    again (compression is most of a build's time)."""
-    raw = tar_bytes(entries, epoch)
-    diff_id = sha256_digest(raw)
-    compressed = store.compressed_layer(diff_id) if store is not None else None
+    again (compression is most of a build's time). The tar is streamed twice at most (once
+    for its ``diff_id``, once through the compressor) rather than held in memory."""
+    entries = list(entries)
+    compressed: bytes | None = None
+    if store is not None:
+        probe = _Sink(compress=False)
+        _write_tar(entries, epoch, probe)
+        diff_id = "sha256:" + probe.hash.hexdigest()
+        compressed = store.compressed_layer(diff_id)
     if compressed is None:
-        compressed = gzip_bytes(raw)
+        sink = _Sink(compress=True)
+        _write_tar(entries, epoch, sink)
+        diff_id = "sha256:" + sink.hash.hexdigest()
+        compressed = sink.compressed()
         if store is not None:
             store.store_layer(diff_id, compressed)
     return Layer(compressed, sha256_digest(compressed), diff_id, comment)
