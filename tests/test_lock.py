@@ -334,7 +334,8 @@ def test_failed_write_keeps_the_old_lock_and_leaves_no_temp(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "image.lock.json"
-    path.write_text("old\n")
+    old = '{"spec": "an earlier lock", "archs": {}}\n'  # only a lock is ever replaced
+    path.write_text(old)
 
     def broken_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
@@ -342,7 +343,7 @@ def test_failed_write_keeps_the_old_lock_and_leaves_no_temp(
     monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(LockError, match=f"{path}: cannot write lock file: No space left"):
         write_lock(make_lock(), path)
-    assert path.read_text() == "old\n"
+    assert path.read_text() == old
     assert [p.name for p in tmp_path.iterdir()] == ["image.lock.json"]
 
 

@@ -286,9 +286,9 @@ def sbom_paths(built: BuiltImage, target: Path) -> dict[str | None, Path]:
 def write_sboms(built: BuiltImage, lock: Lock, target: Path) -> list[Path]:
     """SPDX documents of the image written at ``target``, read back as any scanner reads it,
     naming its digest (which the SBOM inside the image cannot), with the lock's SHA256s."""
-    from zerocve._atomic import write_atomic
     from zerocve.errors import BuildError
     from zerocve.inventory.targets import open_inventory
+    from zerocve.outputs import OutputKind, write_file
     from zerocve.sbom import lock_checksums, render_sbom
 
     written = []
@@ -296,7 +296,8 @@ def write_sboms(built: BuiltImage, lock: Lock, target: Path) -> list[Path]:
         inventory = open_inventory(str(target), platform=platform)
         document = render_sbom(inventory, "spdx-json", epoch=built.epoch,
                                checksums=lock_checksums(lock, inventory))
-        write_atomic(path, document.encode(), error=BuildError, what="cannot write the SBOM")
+        write_file(path, document.encode(), OutputKind.SPDX, error=BuildError,
+                   what="cannot write the SBOM")
         written.append(path)
     return written
 

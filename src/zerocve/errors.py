@@ -23,6 +23,9 @@ boundary with ``raise ... from e``.
     ├── GitError                    a git command (zerocve pin --commit) that failed
     ├── StoreError                  the fleet's state store: unreachable, migration, conflict
     ├── FleetError                  a fleet operation: unknown image, nothing to roll back to
+    ├── SigningError                a key, signature or attestation: unreadable, wrong
+    │   │                           passphrase, malformed, or not made by the key
+    │   └── VerificationError       exit 1: an image's signature or attestations do not hold
     └── GateError                   exit 1: findings over the gate (not an operational failure)
 """
 
@@ -119,6 +122,16 @@ class StoreError(ZerocveError):
 
 class FleetError(ZerocveError):
     pass
+
+
+class SigningError(ZerocveError):
+    pass
+
+
+class VerificationError(SigningError):
+    """What was asked to be verified does not hold (as a gate finding, not an outage)."""
+
+    exit_code = 1
 
 
 class GateError(ZerocveError):

@@ -39,12 +39,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from zerocve._atomic import write_atomic
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.releases import DebianRelease
 from zerocve.debian.repo import IndexPin, PackageIndex
 from zerocve.debian.resolve import parse_request, resolve
 from zerocve.errors import LockError, RepositoryError
+from zerocve.outputs import OutputKind, write_file
 from zerocve.safe_load import LoadError, load_json
 from zerocve.spec import ImageSpec, RepositorySpec, field_location
 
@@ -361,10 +361,10 @@ def dumps_lock(lock: Lock) -> str:
 
 def write_lock(lock: Lock, path: str | Path) -> None:
     """Write atomically: a temp file beside ``path``, fsynced, renamed over it. A crash leaves
-    either the old lock or the new one, never half of one."""
-    write_atomic(
-        Path(path), dumps_lock(lock).encode(), error=LockError, what="cannot write lock file"
-    )
+    either the old lock or the new one, never half of one; anything but a previous lock at
+    ``path`` is refused (``zerocve.outputs``)."""
+    write_file(Path(path), dumps_lock(lock).encode(), OutputKind.LOCK, error=LockError,
+               what="cannot write lock file")
 
 
 __all__ = [

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from zerocve._atomic import write_atomic
 from zerocve.assemble.cache import BuildCache
 from zerocve.assemble.image import BuiltImage, build
 from zerocve.debian.repo import DebRef, RepoClient
@@ -22,6 +21,7 @@ from zerocve.lock import (
     verify_lock,
 )
 from zerocve.oci.image import MEDIA_INDEX
+from zerocve.outputs import OutputKind, write_file
 from zerocve.progress import Reporter
 from zerocve.spec import load_spec
 
@@ -127,7 +127,8 @@ def write_sboms_beside(built: BuiltImage, lock: Lock, target: Path) -> list[Path
         inventory = open_inventory(str(target), platform=platform)
         document = render_sbom(inventory, "spdx-json", epoch=built.epoch,
                                checksums=lock_checksums(lock, inventory))
-        write_atomic(path, document.encode(), error=BuildError, what="cannot write the SBOM")
+        write_file(path, document.encode(), OutputKind.SPDX, error=BuildError,
+                   what="cannot write the SBOM")
         written.append(path)
     return written
 

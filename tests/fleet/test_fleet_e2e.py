@@ -128,9 +128,13 @@ def test_a_fix_reaches_exactly_the_images_that_carry_it(fleet: dict, tmp_path: P
         history = zerocve("fleet", "history", "alpha", "-o", "json", env=env)
         entry = json.loads(history.stdout)[-1]["data"]
         assert [p["name"] for p in entry["packages"]] == ["tzdata"]
-        assert [f["vulnerability"] for f in entry["fixed"]] == ["CVE-2099-0001"]
-        assert entry["digest"] == {"before": before["alpha"][0], "after": after["alpha"][0]}
+        fixed = entry["vulnerabilities"]["fixed"]
+        assert [(f["vulnerability"], f["package"]) for f in fixed] == [("CVE-2099-0001", "tzdata")]
+        assert (entry["digest_old"], entry["digest_new"]) == (before["alpha"][0], after["alpha"][0])
         assert entry["tests"][0]["exit_code"] == 0
+        assert 0 < entry["bytes_pushed"] < 2_000_000  # the tzdata layer and the metadata
+        (remediation,) = entry["remediations"]
+        assert remediation["vulnerability"] == "CVE-2099-0001"
 
         # A poll with no change: no job, no push, no event.
         count = len(events(store))

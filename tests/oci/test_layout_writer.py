@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zerocve.errors import BuildError
+from zerocve.errors import BuildError, UsageError
 from zerocve.oci import archive, layout
 from zerocve.oci.image import (
     MEDIA_MANIFEST,
@@ -90,7 +90,7 @@ def test_failed_first_write_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
 
 def test_target_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "out").write_text("precious")
-    with pytest.raises(BuildError, match="exists and is not a directory"):
+    with pytest.raises(UsageError, match="exists and is not an OCI image layout"):
         layout.write_layout(_image(b"one"), tmp_path / "out")
     assert (tmp_path / "out").read_text() == "precious"
 
@@ -98,7 +98,7 @@ def test_target_that_is_a_file(tmp_path: Path) -> None:
 def test_a_directory_that_is_not_a_layout_is_never_replaced(tmp_path: Path) -> None:
     (tmp_path / "home").mkdir()
     (tmp_path / "home/notes.txt").write_text("precious")
-    with pytest.raises(BuildError, match="is not an OCI image layout; refusing to replace"):
+    with pytest.raises(UsageError, match="is not an OCI image layout; refusing to replace"):
         layout.write_layout(_image(b"one"), tmp_path / "home")
     assert (tmp_path / "home/notes.txt").read_text() == "precious"
     (tmp_path / "empty").mkdir()
@@ -124,7 +124,8 @@ def test_archive_is_deterministic_and_readable(tmp_path: Path) -> None:
 
 def test_failed_archive_write_keeps_the_old_file(tmp_path: Path, monkeypatch) -> None:
     target = tmp_path / "image.tar"
-    target.write_bytes(b"old")
+    archive.write_archive(_image(b"old"), target, EPOCH)
+    old = target.read_bytes()
 
     def failing(fd: int) -> None:
         raise OSError(28, "No space left on device")
@@ -132,5 +133,5 @@ def test_failed_archive_write_keeps_the_old_file(tmp_path: Path, monkeypatch) ->
     monkeypatch.setattr(os, "fsync", failing)
     with pytest.raises(BuildError, match=r"image\.tar: cannot write the archive"):
         archive.write_archive(_image(b"one"), target, EPOCH)
-    assert target.read_bytes() == b"old"
+    assert target.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["image.tar"]

@@ -111,11 +111,12 @@ def test_errors(rootfs: Path, tmp_path: Path) -> None:
     bad_lock = tmp_path / "bad.lock.json"
     bad_lock.write_text("{")
     out = tmp_path / "out.json"
-    out.write_text("previous")
+    previous = '{"spdxVersion": "SPDX-2.3", "name": "previous"}'  # an earlier SBOM there
+    out.write_text(previous)
     done = zerocve("sbom", str(rootfs), "--lock", str(bad_lock), "--file", str(out))
     assert done.returncode == 3
     assert f"{bad_lock}:1:2: invalid JSON" in done.stderr
-    assert out.read_text() == "previous"  # nothing half-written, the old file kept
+    assert out.read_text() == previous  # nothing half-written, the old file kept
     done = zerocve("sbom", str(rootfs), "-o", "swid")
     assert done.returncode == 2
     done = zerocve("sbom", str(rootfs), "--platform", "amd64")

@@ -25,11 +25,14 @@ _COMMAND_MODULES = {
     "db": "db_cmd",
     "diff": "diff_cmd",
     "fleet": "fleet_cmd",
+    "key": "key_cmd",
     "lock": "lock_cmd",
     "pin": "pin_cmd",
     "publish": "publish_cmd",
     "sbom": "sbom_cmd",
     "scan": "scan_cmd",
+    "sign": "sign_cmd",
+    "verify": "verify_cmd",
 }
 
 

@@ -19,11 +19,13 @@ from zerocve.cli._gate import (
 from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption, SpecArgument
 from zerocve.errors import UsageError
 from zerocve.oci.layout import DEFAULT_REF
+from zerocve.outputs import OutputKind, check_file, check_layout_dir
 from zerocve.pipeline import (
     build_spec,
     locked_packages,
     offered_source_versions,
     platforms,
+    sbom_paths,
     write_sboms_beside,
 )
 
@@ -100,16 +102,25 @@ def build_command(
 ) -> None:
     if (output is None) == (tar is None):
         raise UsageError("give exactly one of -o DIR or --tar FILE")
+    destination = output or tar
+    assert destination is not None
+    # Every path this command writes is checked before any is written (the image first,
+    # before the work of building it): outputs never replace inputs (zerocve.outputs).
+    if output is not None:
+        check_layout_dir(output)
+    else:
+        check_file(destination, OutputKind.OCI_ARCHIVE)
     progress = reporter()
     built, lock = build_spec(
         spec_path, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress,
         use_cache=not no_cache,
     )
+    for path in sbom_paths(built, destination).values():
+        check_file(path, OutputKind.SPDX)
     if output is not None:
         target = write_layout(built, output, tag)
     else:
-        assert tar is not None
-        target = write_archive(built, tar, tag)
+        target = write_archive(built, destination, tag)
     sboms = write_sboms_beside(built, lock, target)
     progress.note(summary(built, target) + "; SBOM " + ", ".join(str(p) for p in sboms))
     console.print(built.digest, highlight=False)

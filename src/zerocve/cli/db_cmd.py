@@ -1,4 +1,4 @@
-"""`zerocve db update` and `zerocve db status`: the local advisory DB."""
+"""`zerocve db update`, `db remove` and `db status`: the local advisory DB."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def update(
     ),
     db_path: DbOption = None,
 ) -> None:
-    """Build or refresh the DB. With no source, re-reads the sources of the last update.
+    """Add or refresh the sources given; every other source the DB holds is kept as it is
+    (`zerocve db remove` drops one). With no source, re-reads every recorded source.
     Unchanged inputs (same content, or HTTP 304) do no work."""
     sources = [db.FeedSource.of("osv", o) for o in osv or ()]
     if tracker:
@@ -52,11 +53,32 @@ def update(
     if not stats.rebuilt:
         console.print(f"advisory DB {stats.path} is up to date (inputs unchanged)")
         return
-    imported = ", ".join(f"{s.advisories} {s.source.kind} records" for s in stats.sources)
+    imported = ", ".join(
+        f"{s.advisories} {s.source.kind} records" + ("" if s.refreshed else " (kept)")
+        for s in stats.sources
+    )
     console.print(
         f"advisory DB {stats.path}: {imported}; {stats.rows} affected entries, "
         f"{stats.size / 1e6:.1f} MB, built in {stats.seconds:.1f} s"
     )
+
+
+@db_app.command("remove")
+def remove(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="SOURCE",
+            help="A recorded location (path or URL, as `db status` lists it), or a kind: "
+            "osv or debian-tracker (every source of that kind).",
+            show_default=False,
+        ),
+    ],
+    db_path: DbOption = None,
+) -> None:
+    """Drop one source and its records from the DB; the others are kept as they are."""
+    gone = db.remove(source, db_path)
+    console.print("removed " + ", ".join(f"{s.kind} {s.location}" for s in gone))
 
 
 @db_app.command("status")

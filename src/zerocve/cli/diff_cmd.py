@@ -12,6 +12,7 @@ from zerocve.cli._options import DbOption, FileOption, PlatformOption
 from zerocve.cli._output import write_output
 from zerocve.fleet.diff import ImageDiff, diff_images, render_json, render_table
 from zerocve.inventory.targets import open_inventory
+from zerocve.outputs import OutputKind
 from zerocve.vuln.scan import scan
 
 
@@ -65,4 +66,7 @@ def diff(
             (first.inventory.packages, second.inventory.packages),
             (first.findings, second.findings),
         )
-    write_output(render_json(result) if output is DiffFormat.JSON else render_table(result), file)
+    if output is DiffFormat.JSON:
+        write_output(render_json(result), file, OutputKind.DIFF_JSON)
+    else:
+        write_output(render_table(result), file, OutputKind.DIFF_TABLE)

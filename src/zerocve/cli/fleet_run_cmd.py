@@ -13,7 +13,7 @@ from zerocve.cli._fleet import FleetArgument, ImageArgument, StoreOption, fleet_
 from zerocve.errors import UsageError
 from zerocve.fleet import daemon
 from zerocve.fleet.config import load_fleet
-from zerocve.fleet.cycle import CycleReport, Planned, Runner, plan, run_cycle
+from zerocve.fleet.cycle import CycleReport, Runner, plan, run_cycle
 from zerocve.fleet.rollback import resume as resume_image
 from zerocve.fleet.rollback import rollback as rollback_image
 from zerocve.fleet.stage import Sandbox
@@ -34,15 +34,6 @@ def _runner(store: str | None, test_timeout: float = Sandbox.timeout) -> Runner:
     return Runner(open_store(store, settings), settings, Sandbox(timeout=test_timeout))
 
 
-def _why(planned: Planned) -> str:
-    changes = planned.reason.get("packages", [])
-    if not changes:
-        return "first build"
-    shown = ", ".join(f"{c['name']} {c['before'] or '-'} → {c['after'] or '-'}"
-                      for c in changes[:4])
-    return shown + (f" (and {len(changes) - 4} more)" if len(changes) > 4 else "")
-
-
 @fleet_app.command("check")
 def check(fleet: FleetArgument, store: StoreOption = None) -> None:
     """Look for changes now: re-resolve every image against the repositories and record a
@@ -53,7 +44,7 @@ def check(fleet: FleetArgument, store: StoreOption = None) -> None:
     with runner.store:
         planned, errors = plan(runner, config)
     for item in planned:
-        console.print(f"{item.image}: rebuild planned (job {item.job_id}): {_why(item)}",
+        console.print(f"{item.image}: rebuild planned (job {item.job_id}): {item.why}",
                       highlight=False, soft_wrap=True)
     if not planned:
         console.print("nothing to rebuild", highlight=False)

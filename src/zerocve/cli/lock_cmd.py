@@ -12,6 +12,7 @@ from zerocve.cli._options import IgnoreValidUntilOption, SpecArgument
 from zerocve.debian.repo import RepoClient
 from zerocve.debian.sources import host_repositories
 from zerocve.lock import Lock, default_lock_path, lock_spec, write_lock
+from zerocve.outputs import OutputKind, check_file
 from zerocve.spec import load_spec
 
 
@@ -64,6 +65,7 @@ def lock(
 ) -> None:
     spec = load_spec(spec_path)
     target = output or default_lock_path(spec_path)
+    check_file(target, OutputKind.LOCK)  # before resolving (write_lock checks again)
     with RepoClient(reporter=reporter(), ignore_valid_until=ignore_valid_until) as client:
         result = lock_spec(spec, client.fetch_indices, host_repositories)
     write_lock(result, target)

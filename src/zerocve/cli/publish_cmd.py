@@ -19,7 +19,9 @@ from zerocve.cli._gate import (
     VexOption,
     gate_image,
 )
+from zerocve.cli._keys import PASSPHRASE_ENV, PassphraseEnvOption, private_key
 from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption
+from zerocve.cli.sign_cmd import outcome_lines, triage_vex
 from zerocve.errors import UsageError
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import parse_reference
@@ -32,7 +34,9 @@ from zerocve.pipeline import (
     platforms,
 )
 from zerocve.publish import push_layout
+from zerocve.sign import BuildRecord, sign_and_attest
 from zerocve.vuln.gate import FailOn
+from zerocve.vuln.model import ScanResult
 
 _TARGETS_HELP = "[IMAGE.YAML] REGISTRY/REPO[:TAG]"
 
@@ -45,6 +49,7 @@ EPILOG = """\
   zerocve publish image.yaml registry.example/team/app:1.2 --fail-on open --min-severity high
   zerocve publish image.yaml registry.example/team/app:1.2 --vex triage.vex.json
   zerocve publish image.yaml registry.example/team/app-debug:1.2 --mount-from team/app
+  COSIGN_PASSWORD=... zerocve publish image.yaml registry.example/team/app:1.2 --sign cosign.key
 
 [bold]Exit codes[/]: 0 pushed; 1 refused by the vulnerability gate (nothing pushed);
 2 usage error; 3 build, registry or advisory DB failure (the tag is never moved);
@@ -89,6 +94,14 @@ def publish(
     vex_files: VexOption = None,
     db_path: DbOption = None,
     no_scan: NoScanOption = False,
+    sign_key: Annotated[
+        Path | None,
+        typer.Option("--sign", metavar="KEY", help="Sign the pushed image with this private "
+                     "key and attach its SBOM, provenance and VEX attestations (see `zerocve "
+                     "sign`); what the key already signed is not signed again.",
+                     show_default=False),
+    ] = None,
+    passphrase_env: PassphraseEnvOption = PASSPHRASE_ENV,
 ) -> None:
     if len(targets) == 1 and layout is None:
         raise UsageError(f"publish {targets[0]}: give an IMAGE.YAML to build, or --layout DIR")
@@ -96,6 +109,10 @@ def publish(
         raise UsageError(f"publish: expected {_TARGETS_HELP}, got {len(targets)} arguments")
     ref = parse_reference(targets[-1])
     progress = reporter()
+    # The key is opened before anything is built or pushed: a wrong passphrase costs nothing.
+    signing_key = private_key(sign_key, passphrase_env) if sign_key is not None else None
+    build: BuildRecord | None = None
+    results: list[ScanResult] = []
 
     with tempfile.TemporaryDirectory(prefix="zerocve-publish-") as scratch:
         offered: Callable[[], dict[str, str]] | None = None
@@ -105,6 +122,8 @@ def publish(
             built, lock = build_spec(
                 spec, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress
             )
+            if signing_key is not None:
+                build = BuildRecord.of(spec, lock)
             layout = write_layout(built, layout or Path(scratch) / "layout", ref.tag or DEFAULT_REF)
             image_platforms = platforms(built)
             expected = locked_packages(built, lock)
@@ -116,7 +135,7 @@ def publish(
             assert layout is not None
             image_platforms = layout_platforms(layout)
         if not no_scan:
-            gate_image(
+            results = gate_image(
                 layout, action="publish", fail_on=fail_on, min_severity=min_severity,
                 vex_files=vex_files, db_path=db_path, require_db=True, reporter=progress,
                 platforms=image_platforms, offered_versions=offered, expected=expected,
@@ -124,4 +143,10 @@ def publish(
         with RegistryClient(ref.api_host, insecure=insecure or None) as client:
             digest = push_layout(layout, ref, client, reporter=progress,
                                  from_repo=mount_from).digest
+            if signing_key is not None:
+                vex = triage_vex(results, image_platforms,
+                                 build.lock.source_date_epoch if build else None)
+                outcomes = sign_and_attest(client, ref, digest, signing_key, build=build, vex=vex)
+                for line in outcome_lines(ref.name, outcomes):
+                    progress.note(line)
     console.print(str(ref.with_digest(digest)), highlight=False, soft_wrap=True)

@@ -12,7 +12,10 @@ from zerocve.cli._app import app, console_err, reporter
 from zerocve.cli._options import FileOption, PlatformOption
 from zerocve.cli._output import write_output
 from zerocve.inventory import open_inventory
+from zerocve.inventory.sbom_reader import read_sbom
+from zerocve.inventory.targets import kind_of
 from zerocve.lock import read_lock
+from zerocve.outputs import OutputKind, check_file
 from zerocve.sbom import lock_checksums, render_sbom
 
 
@@ -21,12 +24,17 @@ class SbomOutput(StrEnum):
     CYCLONEDX_JSON = "cyclonedx-json"
 
 
+_KINDS = {SbomOutput.SPDX_JSON: OutputKind.SPDX, SbomOutput.CYCLONEDX_JSON: OutputKind.CYCLONEDX}
+
+
 EPILOG = """\
 [bold]Targets[/]: an OCI layout ([cyan]oci:DIR[:TAG][/]), an OCI archive
 ([cyan]oci-archive:FILE[/]; docker-archives from docker/podman save too), a
 registry image ([cyan]docker://HOST/REPO:TAG[/], the only kind that uses the
-network), a root filesystem ([cyan]dir:DIR[/]) or a CycloneDX/SPDX JSON SBOM
-([cyan]sbom:FILE[/], e.g. to convert one into the other). Without a prefix, the
+network: the SPDX SBOM published as the image's OCI referrer, by [cyan]zerocve sign[/] or
+[cyan]publish --sign[/], is used when there is one; else the image is read), a root
+filesystem ([cyan]dir:DIR[/]) or a CycloneDX/SPDX JSON SBOM ([cyan]sbom:FILE[/], e.g. to
+convert one into the other). Without a prefix, the
 kind is recognised from the path.
 
 [bold]Contents[/]: one package per installed Debian binary package (dpkg status and
@@ -45,6 +53,20 @@ the creation time, so the same image gives the same bytes.
 [bold]Exit codes[/]: 0 written; 2 usage error (unknown target, bad option);
 3 unreadable target or no dpkg database; 4 internal error (a zerocve bug).
 """
+
+
+def _published(target: str, platform: str | None) -> bytes | None:
+    """For an image in a registry, the SPDX SBOM published as its OCI referrer, if any."""
+    kind, location = kind_of(target)
+    if kind != "registry":
+        return None
+    from zerocve.oci.reference import parse_reference
+    from zerocve.oci.registry import RegistryClient
+    from zerocve.sign import published_sbom
+
+    ref = parse_reference(location)
+    with RegistryClient(ref.api_host) as client:
+        return published_sbom(client, ref, platform)
 
 
 @app.command("sbom", epilog=EPILOG)
@@ -70,13 +92,22 @@ def sbom(
     ] = None,
 ) -> None:
     """Write a software bill of materials (SPDX 2.3 or CycloneDX 1.6 JSON) for TARGET."""
+    if file is not None:
+        check_file(file, _KINDS[output])  # before reading the target (checked again on write)
     progress = reporter()
-    inventory = open_inventory(target, platform=platform, reporter=progress)
+    published = _published(target, platform) if lock is None else None
+    if published is not None and output is SbomOutput.SPDX_JSON:
+        write_output(published.decode(), file)  # the document as published, byte for byte
+        return
+    if published is not None:
+        inventory = read_sbom(published, target=target)
+    else:
+        inventory = open_inventory(target, platform=platform, reporter=progress)
     for warning in inventory.warnings:
         progress.note(f"warning: {warning}")
     checksums = lock_checksums(read_lock(lock), inventory) if lock is not None else None
     text = render_sbom(inventory, output.value, checksums=checksums)  # type: ignore[arg-type]
-    write_output(text, file)
+    write_output(text, file, _KINDS[output])
     if file is not None:
         console_err.print(
             f"wrote {output.value} SBOM of {len(inventory.packages)} packages to {file}",

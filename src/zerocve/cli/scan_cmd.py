@@ -13,9 +13,18 @@ from zerocve.cli._gate import FailOnOption, MinSeverityOption, VexOption, thresh
 from zerocve.cli._options import DbOption, FileOption, PlatformOption
 from zerocve.cli._output import write_output
 from zerocve.errors import UsageError
+from zerocve.outputs import OutputKind, check_file
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
 from zerocve.vuln.gate import enforce
 from zerocve.vuln.scan import scan as run_scan
+
+_KINDS = {
+    OutputFormat.TABLE: OutputKind.TABLE,
+    OutputFormat.JSON: OutputKind.SCAN_JSON,
+    OutputFormat.SARIF: OutputKind.SARIF,
+    OutputFormat.CYCLONEDX: OutputKind.CYCLONEDX,
+    OutputFormat.OPENVEX: OutputKind.OPENVEX,
+}
 
 
 class SeveritySourceChoice(StrEnum):
@@ -90,6 +99,8 @@ def scan(
     """
     if min_severity is not None and fail_on is None:
         raise UsageError("--min-severity applies to the gate: give --fail-on as well")
+    if file is not None:
+        check_file(file, _KINDS[output])  # before the scan's work (checked again on write)
     result = run_scan(
         target,
         db_path=db_path,
@@ -106,7 +117,7 @@ def scan(
         width=console.width if to_terminal else None,
         color=to_terminal,
     )
-    write_output(renderer(output)(result, options), file)
+    write_output(renderer(output)(result, options), file, _KINDS[output])
     if file is not None:
         console_err.print(f"wrote {output.value} report to {file}", highlight=False, markup=False)
     if fail_on is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +29,15 @@ from typing import Any
 
 from zerocve import api
 from zerocve.errors import FleetError, StoreError, ZerocveError
+from zerocve.fleet.changelog import fixing_versions, make_changelog
+from zerocve.fleet.check import check
 from zerocve.fleet.config import Fleet
-from zerocve.fleet.diff import diff_findings, diff_packages
+from zerocve.fleet.diff import ImageDiff, diff_images
 from zerocve.fleet.models import EventKind, Image, Job, JobState, LockRecord
+from zerocve.fleet.plan import Verdict
 from zerocve.fleet.promote import drop_staging, promote, push_staged, staging_reference
 from zerocve.fleet.stage import Sandbox, StageReport, stage
-from zerocve.fleet.store import Store, lock_digest
+from zerocve.fleet.store import Store
 from zerocve.lock import Lock
 from zerocve.oci.reference import Reference, parse_reference
 from zerocve.oci.registry import RegistryClient
@@ -137,15 +140,9 @@ def step_lock(runner: Runner, job_id: int) -> None:
     """pending → locked: the target lock, stored when the job was planned, becomes the
     job's."""
     view = _view(runner, job_id)
-    with runner.store.session() as session:
-        record = session.query(LockRecord).filter_by(
-            image_id=view.image_id, digest=view.target
-        ).one_or_none()
-        if record is None:
-            raise FleetError(f"{view.image}: job {job_id}: its target lock is not stored")
-        job = session.get(Job, job_id)
-        assert job is not None
-        runner.store.advance(session, job, JobState.LOCKED, lock_id=record.id)
+    if view.lock_id is None:
+        raise FleetError(f"{view.image}: job {job_id}: its target lock is not stored")
+    _advance(runner, job_id, JobState.LOCKED, lock_id=view.lock_id)
 
 
 def step_build(runner: Runner, job_id: int) -> None:
@@ -215,13 +212,6 @@ def _scan(runner: Runner, target: str) -> list[ScanResult]:
     return api.scan(target, runner.settings, offered=runner.indices.newest_sources())
 
 
-def _introduced(before: Sequence[ScanResult], after: Sequence[ScanResult]) -> list[Any]:
-    _, new = diff_findings(
-        (f for r in before for f in r.findings), (f for r in after for f in r.findings)
-    )
-    return [f for f in new if State(f.state) not in _NOT_INTRODUCED]
-
-
 def step_stage(runner: Runner, job_id: int) -> None:
     """pushed-staging → staged, or → failed: every test passes in the pulled-back image, the
     re-scan passes the gate (and matches the lock), and no CVE is new against the published
@@ -240,16 +230,20 @@ def step_stage(runner: Runner, job_id: int) -> None:
         _scan(runner, f"docker://{view.repository.name}@{view.published}")
         if view.published else []
     )
-    fixed, _ = diff_findings(
-        (f for r in before for f in r.findings), (f for r in after for f in r.findings)
+    diff = diff_images(
+        view.published or "(nothing published)", view.digest,
+        ([p for r in before for p in r.inventory.packages],
+         [p for r in after for p in r.inventory.packages]),
+        ([f for r in before for f in r.findings], [f for r in after for f in r.findings]),
     )
     # With nothing published yet there is nothing to compare with: no CVE is "new".
-    introduced = _introduced(before, after) if view.published else []
+    introduced = [f for f in diff.introduced if State(f.state) not in _NOT_INTRODUCED]
+    if not view.published:
+        introduced = []
     result = {
         "tests": [t.to_json() for t in report.tests],
         "gate": {"passed": verdict.passed, "reason": verdict.reason},
-        "fixed": [f.to_json() for f in fixed],
-        "introduced": [f.to_json() for f in introduced],
+        "diff": diff.to_json(),
         "fixable": sum(1 for r in after for f in r.findings if f.state is State.FIXED),
         "open": sum(1 for r in after for f in r.findings if f.state is State.OPEN),
     }
@@ -277,26 +271,6 @@ def step_stage(runner: Runner, job_id: int) -> None:
     shutil.rmtree(runner.layout_dir(job_id).parent, ignore_errors=True)
 
 
-def changelog(
-    view: _JobView, previous: Lock | None, moves: Iterable[Any], when: Any
-) -> dict[str, Any]:
-    """What a promotion records: packages old → new, CVEs fixed and introduced, digests,
-    bytes pushed and test results (time to remediate is added from the store)."""
-    assert view.lock is not None
-    old = [p for a in previous.archs.values() for p in a.packages] if previous else []
-    new = [p for a in view.lock.archs.values() for p in a.packages]
-    return {
-        "image": view.image,
-        "digest": {"before": view.published, "after": view.digest},
-        "packages": [c.to_json() for c in diff_packages(old, new)],
-        "fixed": view.result.get("fixed", []),
-        "introduced": view.result.get("introduced", []),
-        "tests": view.result.get("tests", []),
-        "tags": [m.to_json() for m in moves],
-        "promoted_at": when.isoformat(),
-    }
-
-
 def step_promote(runner: Runner, job_id: int) -> None:
     """staged → promoted: the immutable tag and the floating tags move to the new digest,
     the staging tag goes; or → skipped while the image is held."""
@@ -311,27 +285,31 @@ def step_promote(runner: Runner, job_id: int) -> None:
         moves = promote(client, view.repository.repository, view.digest, view.tags)
         drop_staging(client, staged)
     store = runner.store
+    diff = ImageDiff.from_json(view.result["diff"])
+    wanted = fixing_versions(diff, view.lock)
     with store.session() as session:
         job = session.get(Job, job_id)
         image = session.get(Image, view.image_id)
         assert job is not None and image is not None
-        previous = store.published_lock(session, image)
         now = store.clock()
-        entry = changelog(view, previous, moves, now)
-        store.advance(session, job, JobState.PROMOTED, result={**view.result, "changelog": entry})
+        entry = make_changelog(
+            view.image, digest_old=view.published, digest_new=view.digest, promoted_at=now,
+            diff=diff, new_lock=view.lock, bytes_pushed=job.bytes_pushed,
+            tests=view.result.get("tests", []),
+            version_seen=store.versions_first_seen(session, [(s, v) for _, s, v in wanted]),
+            advisory_seen=store.fixes_first_seen(session, [(s, c) for c, s, _ in wanted]),
+        )  # fmt: skip
+        data = {**entry.to_json(), "tags": [m.to_json() for m in moves]}
+        store.advance(session, job, JobState.PROMOTED, result={**view.result, "changelog": data})
         image.published_digest = view.digest
         image.published_at = now
         store.record_digest(session, image, view.digest, promoted_at=now,
                             fixable=view.result.get("fixable"), open=view.result.get("open"))
         store.set_package_index(session, image, view.lock)
-        changed = ", ".join(
-            f"{p['name']} {p['before'] or '-'} → {p['after'] or '-'}" for p in entry["packages"]
-        )
         store.add_event(
             session, EventKind.PROMOTED,
-            f"{view.image}: {', '.join(view.tags)} → {view.digest[:19]}"
-            + (f" ({changed})" if changed else ""),
-            image_id=view.image_id, job=job, data=entry,
+            f"{view.image}: {', '.join(view.tags)} → {view.digest[:19]}: {entry.summary()}",
+            image_id=view.image_id, job=job, data=data,
         )  # fmt: skip
     shutil.rmtree(runner.layout_dir(job_id).parent, ignore_errors=True)
 
@@ -379,53 +357,36 @@ def run_job(runner: Runner, job_id: int) -> Outcome:
 # -- a cycle ---------------------------------------------------------------------------
 
 
-def _packages(lock: Lock) -> set[tuple[str, str, str, str]]:
-    return {(arch, p.name, p.architecture, p.version)
-            for arch, locked in lock.archs.items() for p in locked.packages}
-
-
 @dataclass(frozen=True)
 class Planned:
     image: str
     job_id: int
-    reason: dict[str, Any]
+    why: str
 
 
 def plan(runner: Runner, fleet: Fleet) -> tuple[list[Planned], list[str]]:
-    """Re-resolve every image (not held) with this cycle's indices; an image whose package
-    set differs from its published lock (or that was never published) gets a job for the
-    new lock. Returns the jobs planned and one line per image that could not be planned."""
-    store = runner.store
-    planned, errors = [], []
-    with store.session() as session:
-        images = store.sync_images(session, fleet)
-        published = {name: store.published_lock(session, image) for name, image in images.items()}
-        held = {name for name, image in images.items() if image.held}
-    for entry in fleet.images:
-        if entry.name in held:
-            continue
+    """One check (``zerocve.fleet.check``: watch, plan, record the jobs): the live jobs it
+    planned, and one line per image (or for the whole check) that could not be planned.
+    A check that fails as a whole (a repository unreachable, a bad signature) recorded
+    nothing: its line becomes an ``error`` event here."""
+    try:
+        result = check(runner.store, fleet, runner.settings)
+    except ZerocveError as e:
+        message = f"check failed: {e.diagnostics()}"
         try:
-            spec = api.load_spec(entry.spec)
-            previous = published[entry.name]
-            new = api.lock(spec, runner.settings, indices=runner.indices, previous=previous)
-        except ZerocveError as e:
-            message = f"{entry.name}: cannot plan: {e.diagnostics()}"
-            errors.append(message)
-            with store.session() as session:
-                store.add_event(session, EventKind.ERROR, message,
-                                image=store.image(session, entry.name))
-            continue
-        if previous is not None and _packages(previous) == _packages(new):
-            continue
-        old = [p for a in previous.archs.values() for p in a.packages] if previous else []
-        reason = {"packages": [c.to_json() for c in diff_packages(
-            old, [p for a in new.archs.values() for p in a.packages])]}
-        with store.session() as session:
-            image = store.image(session, entry.name)
-            store.record_lock(session, image, new)
-            job = store.ensure_job(session, image, lock_digest(new), reason)
-            if not job.state.terminal:  # a change already tried (failed, skipped) stays so
-                planned.append(Planned(entry.name, job.id, reason))
+            with runner.store.session() as session:
+                runner.store.add_event(session, EventKind.ERROR, message)
+        except StoreError:
+            pass  # the store is what failed: the line still reaches the caller
+        return [], [message]
+    planned = []
+    with runner.store.session() as session:
+        for decided in result.rebuilds:
+            job = session.get(Job, result.jobs[decided.name])
+            if job is not None and not job.state.terminal:  # tried before: stays so
+                planned.append(Planned(decided.name, job.id, decided.why))
+    errors = [f"{p.name}: cannot plan: {p.why}" for p in result.plans
+              if p.verdict is Verdict.FAILED]  # fmt: skip
     return planned, errors
 
 

@@ -6,9 +6,9 @@ image)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from zerocve.debian.version import compare
 from zerocve.vuln.model import Finding
@@ -46,6 +46,10 @@ class PackageChange:
         return {"name": self.name, "architecture": self.architecture, "before": self.before,
                 "after": self.after, "change": self.kind}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PackageChange:
+        return cls(data["name"], data["architecture"], data["before"], data["after"])
+
 
 @dataclass(frozen=True)
 class FindingChange:
@@ -67,6 +71,11 @@ class FindingChange:
         return {"vulnerability": self.vulnerability, "package": self.package,
                 "version": self.version, "state": self.state, "severity": self.severity,
                 "fixed_version": self.fixed_version}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FindingChange:
+        return cls(data["vulnerability"], data["package"], data["version"], data["state"],
+                   data["severity"], data["fixed_version"])
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,17 @@ class ImageDiff:
                 "introduced": [f.to_json() for f in self.introduced],
             },
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ImageDiff:
+        """The diff ``to_json`` wrote (e.g. kept in the store between two steps)."""
+        found = data["vulnerabilities"]
+        return cls(
+            data["before"], data["after"],
+            tuple(PackageChange.from_json(p) for p in data["packages"]),
+            tuple(FindingChange.from_json(f) for f in found["fixed"]),
+            tuple(FindingChange.from_json(f) for f in found["introduced"]),
+        )
 
 
 def diff_packages(

@@ -74,6 +74,7 @@ def resume(runner: Runner, name: str) -> bool:
         if not image.held:
             return False
         image.held = False
+        image.replan = True  # the next check plans it even if nothing else changed
         store.add_event(session, EventKind.RESUMED, f"{name}: resumed; promotions allowed",
                         image=image)
     return True

@@ -4,7 +4,7 @@ The layout is assembled in a temporary directory beside the target (same file sy
 every file fsynced, then renamed into place. An existing target is moved aside only once the
 new layout is complete, and removed after the swap; if anything fails, the target is left as
 it was and the temporary directory is removed. Only an earlier layout (a directory holding
-``oci-layout``) or an empty directory is ever replaced.
+``oci-layout``) or an empty directory is ever replaced (``zerocve.outputs``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from zerocve.errors import BuildError
 from zerocve.oci.image import ANNOTATION_REF_NAME, MEDIA_INDEX, OciImage, canonical_json
+from zerocve.outputs import check_layout_dir
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 DEFAULT_REF = "latest"
@@ -60,12 +61,7 @@ def _fsync_dir(path: Path) -> None:
 def write_layout(image: OciImage, out_dir: Path, ref_name: str = DEFAULT_REF) -> Path:
     """Write ``image`` as an OCI layout at ``out_dir``, replacing what was there on success."""
     out_dir = Path(out_dir).absolute()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BuildError(f"{out_dir}: exists and is not a directory")
-    if out_dir.is_dir() and not (out_dir / "oci-layout").is_file() and any(out_dir.iterdir()):
-        # Replacing means deleting: only ever an earlier layout (or an empty directory).
-        raise BuildError(f"{out_dir}: exists and is not an OCI image layout; refusing to "
-                         "replace it (name a new or empty directory)")
+    check_layout_dir(out_dir)
     parent = out_dir.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

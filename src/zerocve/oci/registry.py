@@ -18,8 +18,10 @@ Public API (used by ``zerocve publish`` and by scanning, which pulls images):
 - ``upload_blob(repo, digest, data, size=None, *, chunk_size=None, reporter=...)``
 - ``put_manifest(repo, reference, body, media_type) -> digest``
 - ``head_manifest(repo, reference, accept=...) -> digest | None``
-- ``get_manifest(repo, reference, accept=...) -> Manifest(body, media_type, digest)``
+- ``get_manifest(repo, reference, accept=...) -> Manifest(body, media_type, digest)`` and
+  ``find_manifest`` (the same, or None when absent)
 - ``delete_manifest(repo, digest) -> bool`` (the registry must allow deletes)
+- ``get_referrers(repo, digest) -> Manifest | None`` (None: no referrers API)
 - ``get_blob(repo, digest, size) -> bytes`` and ``download_blob(repo, digest, dest, size, ...)``
 
 Bounds: a manifest or index is read up to ``MAX_MANIFEST`` (4 MiB, as containerd and
@@ -44,7 +46,7 @@ import httpx
 
 from zerocve.errors import RegistryError
 from zerocve.oci.auth import TokenAuth, lookup_credentials
-from zerocve.oci.media_types import MANIFEST_MEDIA_TYPES, MAX_MANIFEST
+from zerocve.oci.media_types import MANIFEST_MEDIA_TYPES, MAX_MANIFEST, OCI_INDEX
 from zerocve.progress import NULL_REPORTER, Reporter, Task
 from zerocve.safe_load import load_json
 
@@ -565,17 +567,57 @@ class RegistryClient:
     ) -> Manifest:
         """Fetch a manifest or index by tag or digest; the digest is computed from the bytes
         and must match the reference (if a digest) and the registry's header (if sent)."""
-        op = f"get manifest {reference}"
+        found = self._fetch_manifest(repo, reference, accept, missing_ok=False)
+        assert found is not None
+        return found
+
+    def find_manifest(
+        self, repo: str, reference: str, accept: tuple[str, ...] = MANIFEST_MEDIA_TYPES
+    ) -> Manifest | None:
+        """``get_manifest``, or None when the registry has no such manifest (404)."""
+        return self._fetch_manifest(repo, reference, accept, missing_ok=True)
+
+    def get_referrers(self, repo: str, digest: str) -> Manifest | None:
+        """The OCI 1.1 referrers index of ``digest``, or None when the registry has no
+        referrers API (it answers 404: the caller falls back to the referrers tag)."""
+        _hasher(digest, self._where(repo))
+        op = f"list referrers of {_short(digest)}"
+        fetched = self._get_document(op, repo, self._url(repo, "referrers", digest),
+                                     (OCI_INDEX,), missing_ok=True)
+        if fetched is None:
+            return None
+        response, body = fetched
+        return Manifest(body, _media_type(response), compute_digest(body))
+
+    def _get_document(
+        self, op: str, repo: str, url: httpx.URL, accept: tuple[str, ...], *, missing_ok: bool
+    ) -> tuple[httpx.Response, bytes] | None:
+        """GET a manifest-like document, read up to ``MAX_MANIFEST``; None for a 404 when
+        ``missing_ok``."""
         where = f"{self._where(repo)}: {op}"
 
-        def once() -> tuple[httpx.Response, bytes]:
+        def once() -> tuple[httpx.Response, bytes] | None:
             response = self._attempt(
-                op, repo, "GET", self._url(repo, "manifests", reference), expect=(200,),
+                op, repo, "GET", url, expect=(200, 404) if missing_ok else (200,),
                 scope=self._pull(repo), headers={"Accept": ", ".join(accept)}, stream=True,
             )
+            if response.status_code == 404:
+                response.close()
+                return None
             return response, _read_capped(response, MAX_MANIFEST, "manifest", where)
 
-        response, body = self._retrying(op, repo, once)
+        return self._retrying(op, repo, once)
+
+    def _fetch_manifest(
+        self, repo: str, reference: str, accept: tuple[str, ...], *, missing_ok: bool
+    ) -> Manifest | None:
+        op = f"get manifest {reference}"
+        where = f"{self._where(repo)}: {op}"
+        fetched = self._get_document(op, repo, self._url(repo, "manifests", reference), accept,
+                                     missing_ok=missing_ok)
+        if fetched is None:
+            return None
+        response, body = fetched
         sha256 = compute_digest(body)
         digest = sha256
         if _DIGEST.fullmatch(reference):
@@ -586,8 +628,7 @@ class RegistryClient:
         echoed = response.headers.get("Docker-Content-Digest")
         if echoed and echoed.startswith("sha256:") and echoed != sha256:
             raise RegistryError(f"{where}: body does not match Docker-Content-Digest {echoed}")
-        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        return Manifest(body, media_type, digest)
+        return Manifest(body, _media_type(response), digest)
 
     def delete_manifest(self, repo: str, digest: str) -> bool:
         """Delete the manifest ``digest`` from ``repo``, and with it every tag of ``repo`` that
@@ -627,6 +668,10 @@ def _capped(
         raise _Transient(f"{type(e).__name__} while reading: {e}") from e
     finally:
         response.close()
+
+
+def _media_type(response: httpx.Response) -> str:
+    return response.headers.get("Content-Type", "").split(";")[0].strip()
 
 
 def _read_capped(response: httpx.Response, limit: int, what: str, where: str = "") -> bytes:

@@ -5,17 +5,21 @@ Location: ``--db PATH`` (the ``path`` arguments below), else ``$ZEROCVE_DB``, el
 ``platformdirs.user_cache_dir("zerocve")``. URL feeds are cached
 beside it in ``downloads/``.
 
-An update never modifies the DB in place: it is built in a temporary file in the same
-directory and swapped in with ``os.replace``, so a killed or failed update leaves the
-previous DB as it was. Readers open the file read-only and ``immutable`` (no locking,
-nothing written) for the same reason. Unchanged inputs (same content hash for files, a 304
-for URLs) mean no rebuild at all.
+The DB keeps every source it has been given: an update re-reads the sources it names (all
+of them when it names none) and copies the others' rows from the previous DB unchanged, so
+``db update --tracker FILE`` after ``db update --osv ZIP`` keeps the OSV records; only
+``remove`` drops a source. An update never modifies the DB in place: it is built in a
+temporary file in the same directory and swapped in with ``os.replace``, so a killed or
+failed update leaves the previous DB as it was. Readers open the file read-only and
+``immutable`` (no locking, nothing written) for the same reason. Unchanged inputs (same
+content hash for files, a 304 for URLs) mean no rebuild at all.
 
 Schema: ``affected`` holds one row per (release, source package, vulnerability, feed
 range), indexed by (release, package) so a scan fetches everything it needs in one query
 per release; ``vuln`` holds descriptions and CVSS vectors once per (id, source);
-``alias`` links ids (CVE ↔ DSA/DLA, GHSA...); ``suite_version`` holds the tracker's view of
-the archive (suite → version) once per (release, package), not once per issue.
+``alias`` links ids (CVE ↔ DSA/DLA, GHSA...) per source; ``suite_version`` holds the
+tracker's view of the archive (suite → version) once per (release, package), not once per
+issue. Every row names its source, so one source's rows can be copied or dropped alone.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Literal
 import httpx
 
 from zerocve.debian.cache import default_cache_dir
-from zerocve.errors import AdvisoryError
+from zerocve.errors import AdvisoryError, UsageError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.vuln.feeds.debian_tracker import DebianTrackerFeed
 from zerocve.vuln.feeds.fetch import fetch, is_url, remove_leftovers
@@ -44,7 +48,7 @@ from zerocve.vuln.feeds.interface import Advisory, Affected, Feed
 from zerocve.vuln.feeds.osv import OsvFeed
 from zerocve.vuln.model import Cvss
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 FeedKind = Literal["osv", "debian-tracker"]
 FEEDS: dict[str, type[Feed]] = {"osv": OsvFeed, "debian-tracker": DebianTrackerFeed}
 
@@ -59,8 +63,10 @@ CREATE TABLE vuln (
     id TEXT NOT NULL, source INTEGER NOT NULL, description TEXT NOT NULL, cvss TEXT NOT NULL,
     PRIMARY KEY (id, source)
 ) WITHOUT ROWID;
-CREATE TABLE alias (vuln TEXT NOT NULL, alias TEXT NOT NULL, PRIMARY KEY (vuln, alias))
-    WITHOUT ROWID;
+CREATE TABLE alias (
+    vuln TEXT NOT NULL, alias TEXT NOT NULL, source INTEGER NOT NULL,
+    PRIMARY KEY (vuln, alias, source)
+) WITHOUT ROWID;
 CREATE TABLE affected (
     release TEXT NOT NULL, package TEXT NOT NULL, vuln TEXT NOT NULL, source INTEGER NOT NULL,
     introduced TEXT, fixed TEXT, status TEXT NOT NULL, urgency TEXT NOT NULL,
@@ -76,8 +82,8 @@ CREATE TABLE suite_version (
 # same release and package, the advisory's rows would count the same issue twice, so they
 # are dropped and the advisory id lives on as an alias of each CVE.
 _FOLD_ADVISORIES = (
-    """INSERT OR IGNORE INTO alias (vuln, alias)
-    SELECT alias, vuln FROM alias WHERE vuln NOT LIKE 'CVE-%' AND alias LIKE 'CVE-%'""",
+    """INSERT OR IGNORE INTO alias (vuln, alias, source)
+    SELECT alias, vuln, source FROM alias WHERE vuln NOT LIKE 'CVE-%' AND alias LIKE 'CVE-%'""",
     "CREATE INDEX affected_by_package ON affected (release, package)",
     """DELETE FROM affected WHERE vuln NOT LIKE 'CVE-%' AND EXISTS (
     SELECT 1 FROM alias a JOIN affected c ON c.vuln = a.alias
@@ -114,7 +120,8 @@ class SourceStats:
     fingerprint: str
     etag: str
     changed: bool  # differs from what the previous DB was built from
-    advisories: int  # records imported (0 when nothing was rebuilt)
+    advisories: int  # records imported, or kept (0 when nothing was rebuilt)
+    refreshed: bool = True  # False: not named by this update, its rows were kept as they were
 
 
 @dataclass(frozen=True)
@@ -265,7 +272,8 @@ class AdvisoryDB:
                 for version, vector, score in json.loads(vectors):
                     cvss.setdefault(vid, {}).setdefault(vector, Cvss(version, vector, score))
             for vid, alias in self._conn.execute(
-                f"SELECT vuln, alias FROM alias WHERE vuln IN ({marks}) ORDER BY alias", chunk
+                f"SELECT DISTINCT vuln, alias FROM alias WHERE vuln IN ({marks}) ORDER BY alias",
+                chunk,
             ):
                 aliases.setdefault(vid, []).append(alias)
         result = {}
@@ -287,7 +295,7 @@ def open_db(path: Path | None = None) -> AdvisoryDB:
 
 def recorded_sources(path: Path | None = None) -> tuple[FeedSource, ...]:
     """The sources the DB at ``path`` was last built from (empty when there is none)."""
-    return tuple(s.source for s in _previous(path or default_db_path()).values())
+    return tuple(_previous(path or default_db_path()).sources)
 
 
 def status(path: Path | None = None) -> DbStatus:
@@ -316,26 +324,46 @@ def status(path: Path | None = None) -> DbStatus:
 @dataclass(frozen=True)
 class _Previous:
     source: FeedSource
+    id: int  # its id in the previous DB, to copy its rows
     fingerprint: str
     etag: str
     last_modified: str
+    advisories: int
 
 
-def _previous(path: Path) -> dict[FeedSource, _Previous]:
-    """What the existing DB was built from; empty when it is missing or unreadable (then
-    everything is rebuilt)."""
+@dataclass(frozen=True)
+class _Recorded:
+    """What the existing DB was built from, and whether its rows can be copied as they are
+    (same schema) or its sources must be read again."""
+
+    sources: dict[FeedSource, _Previous]
+    copyable: bool
+
+
+def _previous(path: Path) -> _Recorded:
+    """The sources of the DB at ``path``, read from its ``source`` table whatever zerocve
+    version wrote it (a DB of an older schema still says which sources to keep); empty when
+    there is no readable DB (then everything is rebuilt)."""
+    if not path.is_file():
+        return _Recorded({}, False)
     try:
-        with open_db(path) as db:
-            rows = db._conn.execute(
-                "SELECT kind, location, fingerprint, etag, last_modified FROM source ORDER BY id"
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            rows = conn.execute(
+                "SELECT id, kind, location, fingerprint, etag, last_modified, advisories"
+                " FROM source ORDER BY id"
             ).fetchall()
-    except (AdvisoryError, sqlite3.Error):
-        return {}
+            meta = dict(conn.execute("SELECT key, value FROM meta"))
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return _Recorded({}, False)
     result = {}
-    for kind, location, fingerprint, etag, last_modified in rows:
-        src = FeedSource(kind, location)
-        result[src] = _Previous(src, fingerprint, etag, last_modified)
-    return result
+    for sid, kind, location, fingerprint, etag, last_modified, advisories in rows:
+        if kind in FEEDS:
+            src = FeedSource(kind, location)
+            result[src] = _Previous(src, sid, fingerprint, etag, last_modified, advisories)
+    return _Recorded(result, meta.get("schema") == SCHEMA_VERSION)
 
 
 @dataclass(frozen=True)
@@ -398,49 +426,52 @@ def update(
     reporter: Reporter = NULL_REPORTER,
     client: httpx.Client | None = None,
 ) -> UpdateStats:
-    """Bring the DB at ``path`` up to date with ``sources`` (default: the sources of the
-    last update). Does nothing when every input is unchanged; otherwise builds a new DB
-    aside and swaps it in. AdvisoryError (one line) on any bad input, DB left intact."""
+    """Bring ``sources`` up to date in the DB at ``path`` (default: every recorded source),
+    keeping every other recorded source as it is. Does nothing when every input is
+    unchanged; otherwise builds a new DB aside and swaps it in. AdvisoryError (one line) on
+    any bad input, DB left intact."""
     started = time.monotonic()
-    db_path = path or default_db_path()
-    try:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise AdvisoryError(f"{db_path.parent}: cannot create DB directory: {e.strerror}") from e
+    db_path = _db_dir(path)
     with _update_lock(db_path):
-        previous = _previous(db_path)
-        wanted = list(dict.fromkeys(sources)) or list(previous)
-        if not wanted:
+        recorded = _previous(db_path)
+        previous = recorded.sources
+        named = list(dict.fromkeys(sources)) or list(previous)
+        if not named:
             raise AdvisoryError(
                 f"no advisory sources recorded in {db_path}: pass --osv PATH|URL "
                 "(e.g. an OSV Debian all.zip) and/or --tracker PATH|URL (the Debian tracker JSON)"
             )
-        inputs = [
-            _resolve(s, previous.get(s), db_path.parent / "downloads", client, reporter)
-            for s in wanted
-        ]
-        changed = [
-            previous.get(i.source) is None or previous[i.source].fingerprint != i.fingerprint
-            for i in inputs
-        ]
-        if db_path.exists() and not any(changed) and set(previous) == set(wanted):
+        wanted = list(dict.fromkeys([*previous, *named]))
+        # Rows of another schema cannot be copied: such sources are read again.
+        refresh = [s for s in wanted if s in named or not recorded.copyable]
+        inputs = {
+            s: _resolve(s, previous.get(s), db_path.parent / "downloads", client, reporter)
+            for s in refresh
+        }
+        changed = {
+            s: s not in previous or previous[s].fingerprint != i.fingerprint
+            for s, i in inputs.items()
+        }
+        if recorded.copyable and not any(changed.values()):
             return UpdateStats(
                 db_path,
                 rebuilt=False,
                 sources=tuple(
-                    SourceStats(i.source, i.fingerprint, i.etag, False, 0) for i in inputs
+                    SourceStats(s, i.fingerprint, i.etag, False, 0) for s, i in inputs.items()
                 ),
                 rows=0,
                 seconds=time.monotonic() - started,
                 size=db_path.stat().st_size,
             )
-        counts, rows = _build(db_path, inputs, reporter)
+        plan = [inputs.get(s) or previous[s] for s in wanted]
+        counts, rows = _build(db_path, plan, reporter)
     return UpdateStats(
         db_path,
         rebuilt=True,
         sources=tuple(
-            SourceStats(i.source, i.fingerprint, i.etag, c, n)
-            for i, c, n in zip(inputs, changed, counts, strict=True)
+            SourceStats(s.source, s.fingerprint, s.etag, changed.get(s.source, False), n,
+                        refreshed=isinstance(s, _Input))
+            for s, n in zip(plan, counts, strict=True)
         ),
         rows=rows,
         seconds=time.monotonic() - started,
@@ -448,9 +479,48 @@ def update(
     )
 
 
-def _build(db_path: Path, inputs: Sequence[_Input], reporter: Reporter) -> tuple[list[int], int]:
-    """Write a complete DB next to ``db_path`` and swap it in; returns the advisory count per
-    input and the number of affected rows."""
+def remove(selector: str, path: Path | None = None) -> tuple[FeedSource, ...]:
+    """Drop the sources ``selector`` names (a kind, ``osv`` or ``debian-tracker``, or a
+    recorded location) from the DB, keeping every other source's rows; returns what was
+    removed. UsageError when nothing matches; AdvisoryError rather than leave no source."""
+    db_path = _db_dir(path)
+    with _update_lock(db_path):
+        recorded = _previous(db_path)
+        location = selector if is_url(selector) else str(Path(selector).expanduser().resolve())
+        gone = [s for s in recorded.sources if selector == s.kind or location == s.location]
+        if not gone:
+            known = ", ".join(s.location for s in recorded.sources) or "none"
+            raise UsageError(f"{db_path}: no source {selector!r} (recorded: {known})")
+        kept = [p for s, p in recorded.sources.items() if s not in gone]
+        if not kept:
+            raise AdvisoryError(
+                f"{db_path}: removing {selector!r} would leave no advisory source; "
+                "delete the DB file instead"
+            )
+        if not recorded.copyable:
+            raise AdvisoryError(
+                f"{db_path}: built by another zerocve version; run `zerocve db update` first"
+            )
+        _build(db_path, kept, NULL_REPORTER)
+    return tuple(gone)
+
+
+def _db_dir(path: Path | None) -> Path:
+    """The DB path, its directory created."""
+    db_path = path or default_db_path()
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AdvisoryError(f"{db_path.parent}: cannot create DB directory: {e.strerror}") from e
+    return db_path
+
+
+def _build(
+    db_path: Path, plan: Sequence[_Input | _Previous], reporter: Reporter
+) -> tuple[list[int], int]:
+    """Write a complete DB next to ``db_path`` and swap it in: an ``_Input`` is read, a
+    ``_Previous`` source's rows are copied from the DB being replaced. Returns the advisory
+    count per source and the number of affected rows."""
     fd, tmp_name = tempfile.mkstemp(
         dir=db_path.parent, prefix=f".{db_path.name}.", suffix=".building"
     )
@@ -463,8 +533,15 @@ def _build(db_path: Path, inputs: Sequence[_Input], reporter: Reporter) -> tuple
             conn.execute("PRAGMA journal_mode=OFF")
             conn.execute("PRAGMA synchronous=OFF")
             conn.executescript(_SCHEMA)
+            if any(isinstance(item, _Previous) for item in plan):
+                # The update lock is held: nobody replaces the old DB while it is read.
+                conn.execute("ATTACH DATABASE ? AS old", (f"{db_path.resolve().as_uri()}?mode=ro",))
             conn.execute("BEGIN")
-            counts = [_ingest(conn, sid, item, reporter) for sid, item in enumerate(inputs, 1)]
+            counts = [
+                _copy(conn, sid, item) if isinstance(item, _Previous)
+                else _ingest(conn, sid, item, reporter)
+                for sid, item in enumerate(plan, 1)
+            ]
             with reporter.task("indexing advisories"):
                 for statement in _FOLD_ADVISORIES:
                     conn.execute(statement)
@@ -474,6 +551,8 @@ def _build(db_path: Path, inputs: Sequence[_Input], reporter: Reporter) -> tuple
             )
             conn.execute("COMMIT")
             (rows,) = conn.execute("SELECT COUNT(*) FROM affected").fetchone()
+            if any(isinstance(item, _Previous) for item in plan):
+                conn.execute("DETACH DATABASE old")
         finally:
             conn.close()
         with tmp.open("rb+") as f:
@@ -516,15 +595,40 @@ def _ingest(conn: sqlite3.Connection, sid: int, item: _Input, reporter: Reporter
     return count
 
 
+# Every table with a ``source`` column, and its columns in order: what a kept source copies.
+_SOURCE_TABLES = {
+    "vuln": "id, ?, description, cvss",
+    "alias": "vuln, alias, ?",
+    "affected": "release, package, vuln, ?, introduced, fixed, status, urgency, nodsa,"
+    " nodsa_reason",
+    "suite_version": "release, package, ?, suite, version",
+}
+
+
+def _copy(conn: sqlite3.Connection, sid: int, previous: _Previous) -> int:
+    """Copy a kept source's rows from the attached previous DB under its new id ``sid``."""
+    conn.execute(
+        "INSERT INTO source SELECT ?, kind, location, fingerprint, etag, last_modified,"
+        " imported_at, advisories FROM old.source WHERE id = ?",
+        (sid, previous.id),
+    )
+    for table, columns in _SOURCE_TABLES.items():
+        conn.execute(
+            f"INSERT INTO {table} SELECT {columns} FROM old.{table} WHERE source = ?",
+            (sid, previous.id),
+        )
+    return previous.advisories
+
+
 def _insert(conn: sqlite3.Connection, sid: int, advisories: Iterable[Advisory]) -> None:
     vulns: list[tuple[str, int, str, str]] = []
-    aliases: list[tuple[str, str]] = []
+    aliases: list[tuple[str, str, int]] = []
     affected: list[tuple[object, ...]] = []
     suites: dict[tuple[str, str, int, str], str] = {}
     for adv in advisories:
         cvss = json.dumps([[c.version, c.vector, c.score] for c in adv.cvss])
         vulns.append((adv.id, sid, adv.description, cvss))
-        aliases.extend((adv.id, alias) for alias in adv.aliases)
+        aliases.extend((adv.id, alias, sid) for alias in adv.aliases)
         for a in adv.affected:
             affected.append(
                 (
@@ -545,7 +649,7 @@ def _insert(conn: sqlite3.Connection, sid: int, advisories: Iterable[Advisory]) 
     # OR IGNORE/REPLACE: an id listed twice in one feed (or two feeds) is one vulnerability;
     # a package's suites are the same for each of its issues.
     conn.executemany("INSERT OR REPLACE INTO vuln VALUES (?, ?, ?, ?)", vulns)
-    conn.executemany("INSERT OR IGNORE INTO alias VALUES (?, ?)", aliases)
+    conn.executemany("INSERT OR IGNORE INTO alias VALUES (?, ?, ?)", aliases)
     conn.executemany("INSERT INTO affected VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", affected)
     conn.executemany(
         "INSERT OR REPLACE INTO suite_version VALUES (?, ?, ?, ?, ?)",
@@ -577,6 +681,7 @@ __all__ = [
     "default_db_path",
     "open_db",
     "recorded_sources",
+    "remove",
     "status",
     "update",
 ]
