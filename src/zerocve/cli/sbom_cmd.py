@@ -97,7 +97,7 @@ def sbom(
     progress = reporter()
     published = _published(target, platform) if lock is None else None
     if published is not None and output is SbomOutput.SPDX_JSON:
-        write_output(published.decode(), file)  # the document as published, byte for byte
+        write_output(published.decode(), file, _KINDS[output])  # as published, byte for byte
         return
     if published is not None:
         inventory = read_sbom(published, target=target)
