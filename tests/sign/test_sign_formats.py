@@ -8,7 +8,7 @@ import pytest
 
 from zerocve.errors import SigningError
 from zerocve.sign import dsse, simplesigning
-from zerocve.sign.keys import PrivateKey
+from zerocve.sign.keys import PrivateKey, PublicKey, Signer
 from zerocve.sign.statement import SPDX, Statement, Subject, parse_statement
 
 
@@ -51,3 +51,26 @@ def test_statement_bytes_are_stable_and_parse_back():
     assert parse_statement(statement.to_bytes(), "s") == again
     with pytest.raises(SigningError, match="s: not an in-toto Statement v1"):
         parse_statement(b'{"_type": "https://in-toto.io/Statement/v0.1"}', "s")
+
+
+class Token:
+    """A key that only signs and shows its public half, as a KMS or PKCS#11 token does."""
+
+    def __init__(self) -> None:
+        self._key = PrivateKey.generate()
+        self.calls = 0
+
+    def sign(self, data: bytes) -> bytes:
+        self.calls += 1
+        return self._key.sign(data)
+
+    def public(self) -> PublicKey:
+        return self._key.public()
+
+
+def test_any_signer_seals():
+    token = Token()
+    signer: Signer = token
+    sealed = dsse.seal(b'{"x":1}', signer)
+    assert token.calls == 1
+    assert dsse.open_envelope(sealed, token.public(), "e").signed_by_key

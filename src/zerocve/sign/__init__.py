@@ -10,7 +10,7 @@ promotion):
 - ``sign_and_attest(...)``: both, the signature last (what publish and promotion call);
 - ``verify(client, ref, key)``: a ``Report`` of every check;
 - keys: ``PrivateKey.generate``, ``write_key_pair``, ``load_private_key``,
-  ``load_public_key``.
+  ``load_public_key``; signing takes any ``Signer`` (the hook for a KMS or PKCS#11 key).
 
 Layout: ``keys`` (and ``_encrypted``, cosign's passphrase envelope), ``simplesigning`` and
 ``dsse`` and ``statement`` and ``provenance`` (pure formats), ``attachments`` (the
@@ -31,6 +31,7 @@ from zerocve.sign.evidence import BuildRecord, sbom_documents, statements
 from zerocve.sign.keys import (
     PrivateKey,
     PublicKey,
+    Signer,
     load_private_key,
     load_public_key,
     write_key_pair,
@@ -44,7 +45,7 @@ from zerocve.sign.verify import Check, Report, verify_image
 
 
 def sign_image(
-    client: RegistryClient, ref: Reference, digest: str | None, key: PrivateKey
+    client: RegistryClient, ref: Reference, digest: str | None, key: Signer
 ) -> list[Outcome]:
     """Sign ``ref`` (at ``digest`` when given): its top digest and every platform manifest."""
     return _sign_all(client, resolve_image(client, ref, digest), key)
@@ -54,7 +55,7 @@ def attest(
     client: RegistryClient,
     ref: Reference,
     digest: str | None,
-    key: PrivateKey,
+    key: Signer,
     *,
     build: BuildRecord | None = None,
     vex: Mapping[str | None, Sequence[dict[str, Any]]] | None = None,
@@ -77,7 +78,7 @@ def sign_and_attest(
     client: RegistryClient,
     ref: Reference,
     digest: str | None,
-    key: PrivateKey,
+    key: Signer,
     *,
     build: BuildRecord | None = None,
     vex: Mapping[str | None, Sequence[dict[str, Any]]] | None = None,
@@ -100,6 +101,7 @@ __all__ = [
     "PrivateKey",
     "PublicKey",
     "Report",
+    "Signer",
     "attest",
     "load_private_key",
     "load_public_key",

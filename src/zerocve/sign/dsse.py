@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 
 from zerocve.errors import SigningError
-from zerocve.sign.keys import PrivateKey, PublicKey
+from zerocve.sign.keys import PublicKey, Signer
 
 MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 IN_TOTO_PAYLOAD = "application/vnd.in-toto+json"
@@ -25,7 +25,7 @@ def pae(payload_type: str, body: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(body), body)
 
 
-def seal(body: bytes, key: PrivateKey, payload_type: str = IN_TOTO_PAYLOAD) -> bytes:
+def seal(body: bytes, key: Signer, payload_type: str = IN_TOTO_PAYLOAD) -> bytes:
     signature = key.sign(pae(payload_type, body))
     envelope = {
         "payloadType": payload_type,

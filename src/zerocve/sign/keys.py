@@ -20,6 +20,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -60,6 +61,16 @@ class PublicKey:
         except (InvalidSignature, ValueError):  # ValueError: not DER at all
             return False
         return True
+
+
+class Signer(Protocol):
+    """What signing needs of a key: ECDSA-SHA256 DER signatures and the public half. A
+    ``PrivateKey`` from a file is one; a KMS or PKCS#11 token can be another, without the
+    signing code changing."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+    def public(self) -> PublicKey: ...
 
 
 @dataclass(frozen=True)

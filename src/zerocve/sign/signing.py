@@ -17,7 +17,7 @@ from zerocve.errors import SigningError
 from zerocve.oci.registry import RegistryClient
 from zerocve.sign import dsse, simplesigning
 from zerocve.sign.attachments import ATTESTATIONS, SIGNATURES, Layer, attach, read_attached
-from zerocve.sign.keys import PrivateKey, PublicKey
+from zerocve.sign.keys import PublicKey, Signer
 from zerocve.sign.statement import PREDICATE_NAMES, Statement
 from zerocve.sign.targets import Image
 
@@ -48,7 +48,7 @@ def signed_by(layers: Sequence[Layer], key: PublicKey, claim: simplesigning.Clai
     return False
 
 
-def sign_digest(client: RegistryClient, image: Image, digest: str, key: PrivateKey) -> Outcome:
+def sign_digest(client: RegistryClient, image: Image, digest: str, key: Signer) -> Outcome:
     repo = image.reference.repository
     claim = simplesigning.Claim(digest, image.reference.name)
     if signed_by(read_attached(client, repo, digest, SIGNATURES), key.public(), claim):
@@ -61,7 +61,7 @@ def sign_digest(client: RegistryClient, image: Image, digest: str, key: PrivateK
     return Outcome(digest, "signature", True)
 
 
-def sign_image(client: RegistryClient, image: Image, key: PrivateKey) -> list[Outcome]:
+def sign_image(client: RegistryClient, image: Image, key: Signer) -> list[Outcome]:
     """Sign every digest of ``image`` (see ``targets.resolve_image``)."""
     return [sign_digest(client, image, target.digest, key) for target in image.all]
 
@@ -84,7 +84,7 @@ def attest(
     client: RegistryClient,
     image: Image,
     statements: Mapping[str, Sequence[Statement]],
-    key: PrivateKey,
+    key: Signer,
 ) -> list[Outcome]:
     """Attach ``statements[digest]`` to each digest, one tag move per digest at most."""
     outcomes: list[Outcome] = []
