@@ -13,6 +13,7 @@ from zerocve.cli._gate import FailOnOption, MinSeverityOption, VexOption, thresh
 from zerocve.cli._options import DbOption, FileOption, PlatformOption
 from zerocve.cli._output import write_output
 from zerocve.errors import UsageError
+from zerocve.inventory.dpkg import named_distro
 from zerocve.outputs import OutputKind, check_file
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
 from zerocve.vuln.gate import enforce
@@ -43,6 +44,7 @@ recognised from the path.
   zerocve scan out/python
   zerocve scan out/python --fail-on fixed
   zerocve scan dir:/srv/rootfs --fail-on open --min-severity high
+  zerocve scan dir:/srv/rootfs --distro debian:12   (os-release missing or wrong)
   zerocve scan docker://127.0.0.1:5000/team/app:1.2 -o sarif --file app.sarif
   zerocve scan image.oci.tar -o cyclonedx --file bom.cdx.json
   zerocve scan out/python --vex triage.vex.json --show-suppressed
@@ -61,7 +63,8 @@ recognised from the path.
   1  findings over the gate
   2  usage error: bad option, unknown target, missing file
   3  operational failure: no advisory DB, unreadable target or VEX
-     document, no dpkg database, a status file dpkg would refuse
+     document, no dpkg database, a status file dpkg would refuse, a
+     release the advisory DB has no data for (see --distro)
   4  internal error (a zerocve bug): rerun with -v and report it
 """
 
@@ -91,6 +94,16 @@ def scan(
         bool,
         typer.Option("--show-suppressed", help="Table: also list findings suppressed by VEX."),
     ] = False,
+    distro: Annotated[
+        str | None,
+        typer.Option(
+            "--distro",
+            metavar="debian:RELEASE",
+            help="Match against this release (debian:12, debian:bookworm) instead of the one "
+            "the target's os-release names; a release the DB has no data for is an error.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Scan an image, a root filesystem or an SBOM for known vulnerabilities.
 
@@ -101,12 +114,17 @@ def scan(
         raise UsageError("--min-severity applies to the gate: give --fail-on as well")
     if file is not None:
         check_file(file, _KINDS[output])  # before the scan's work (checked again on write)
+    try:
+        release = None if distro is None else named_distro(distro)
+    except ValueError as e:
+        raise UsageError(f"--distro {e}") from None
     result = run_scan(
         target,
         db_path=db_path,
         vex_files=vex_files or (),
         severity_source="cvss" if severity_source is SeveritySourceChoice.CVSS else "debian",
         platform=platform,
+        distro=release,
         reporter=reporter(),
     )
     for warning in result.inventory.warnings:

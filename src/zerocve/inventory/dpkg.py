@@ -476,6 +476,18 @@ def distro(os_release: str | None, debian_version: str | None) -> Distro | None:
     return Distro(id=distro_id, version_id=version_id, codename=codename)
 
 
+def named_distro(text: str) -> Distro:
+    """The release a user names instead of the target's os-release: ``debian:12`` or
+    ``debian:bookworm``. ValueError on anything else."""
+    distro_id, colon, release = text.strip().lower().partition(":")
+    if distro_id != "debian" or not colon or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", release):
+        raise ValueError(f"{text!r}: expected debian:NUMBER or debian:CODENAME (e.g. debian:12)")
+    if release.split(".")[0].isdigit():
+        number = release.split(".")[0]
+        return Distro("debian", number, CODENAMES.get(number, ""))
+    return Distro("debian", VERSION_IDS.get(release, ""), release)
+
+
 __all__ = [
     "EFLAGS",
     "INSTALLED",
@@ -484,6 +496,7 @@ __all__ = [
     "deduplicate",
     "distro",
     "fields",
+    "named_distro",
     "parse_os_release",
     "parse_source",
     "parse_status",

@@ -238,6 +238,13 @@ class AdvisoryDB:
                 rows.append(AffectedRow(vuln, self._feeds[src], affected))
         return rows
 
+    def has_release(self, releases: Sequence[str]) -> bool:
+        """Whether any feed holds data for one of these release keys: without any, a scan
+        of that release would find nothing and mean nothing."""
+        marks = ",".join("?" * len(releases))
+        query = f"SELECT 1 FROM affected WHERE release IN ({marks}) LIMIT 1"
+        return self._conn.execute(query, tuple(releases)).fetchone() is not None
+
     def fixed_versions(self, release: str) -> dict[str, list[str]]:
         """Every fixed version stored for each source package of ``release``."""
         result: dict[str, list[str]] = {}

@@ -34,6 +34,8 @@ class AdvisorySource(Protocol):
 
     def details(self, ids: Collection[str]) -> dict[str, VulnDetails]: ...
 
+    def has_release(self, releases: Sequence[str]) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -143,6 +145,14 @@ def match(
     ``available_versions`` maps a source package to the newest version the image's
     repositories offer (when known): a fix newer than that is ``fix-unavailable``."""
     releases = releases_of(inventory.distro, inventory.target)
+    if not db.has_release(releases):
+        # An os-release naming a release the feeds do not cover (a typo, a future or a forged
+        # VERSION_ID) would otherwise scan as "0 findings".
+        raise InventoryError(
+            f"{inventory.target}: the advisory DB has no data for Debian "
+            f"{' / '.join(releases)}; update it with a feed that covers this release, or name "
+            "the release with --distro debian:NUMBER|CODENAME"
+        )
     by_source: dict[str, list[InstalledPackage]] = defaultdict(list)
     for pkg in inventory.packages:
         by_source[pkg.source or pkg.name].append(pkg)

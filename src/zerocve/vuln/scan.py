@@ -3,9 +3,11 @@ pulling a registry target."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from zerocve.inventory.model import Distro
 from zerocve.inventory.targets import open_inventory
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.vuln import vex
@@ -23,17 +25,21 @@ def scan(
     severity_source: SeveritySource = "debian",
     platform: str | None = None,
     available_versions: Mapping[str, str] | None = None,
+    distro: Distro | None = None,
     reporter: Reporter = NULL_REPORTER,
 ) -> ScanResult:
     """Scan ``target`` (see ``zerocve.inventory.targets``) against the local advisory DB.
     ``available_versions`` (source package → newest version the image's repositories offer)
-    tells ``fixed`` from ``fix-unavailable`` when the repositories are known.
+    tells ``fixed`` from ``fix-unavailable`` when the repositories are known. ``distro``
+    replaces the release the target's os-release names (``--distro``).
 
     The cheap checks come first: a malformed VEX file or a missing DB fails before an image
     is pulled or unpacked."""
     statements = vex.load(vex_files)
     with open_db(db_path) as db:
         inventory = open_inventory(target, platform=platform, reporter=reporter)
+        if distro is not None:
+            inventory = dataclasses.replace(inventory, distro=distro)
         with reporter.task(f"matching {len(inventory.packages)} packages"):
             findings = match(inventory, db, severity_source=severity_source,
                              available_versions=available_versions)
