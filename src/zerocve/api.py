@@ -182,8 +182,8 @@ def lock(
         if down:
             more = f" (and {len(down) - 1} more)" if len(down) > 1 else ""
             raise LockError(
-                f"the new lock would downgrade {down[0]}{more}; refusing (allow it explicitly "
-                "if this is wanted)"
+                f"the new lock would downgrade {down[0]}{more}; refusing: the repository may "
+                "serve an older archive (zerocve lock --allow-downgrade accepts it)"
             )
     return result
 

@@ -55,3 +55,25 @@ def test_a_replayed_older_release_is_refused(tmp_path: Path, key: SigningKey) ->
     again = zerocve("build", spec, "-o", tmp_path / "out2", "--no-scan")
     assert again.returncode == 3 and "older than" in again.stderr, again.stderr
     assert not (tmp_path / "out2").exists()
+
+
+def test_a_relock_never_lowers_a_version_without_the_flag(
+    tmp_path: Path, key: SigningKey
+) -> None:
+    """The mirror withdraws the fix in a Release no older than the last one: the new lock would
+    take hello from 1.1 back to 1.0, which only --allow-downgrade may do."""
+    repo = signed_repo(tmp_path / "repo", key, hello_debs(tmp_path / "debs", "1.1"))
+    spec = write_spec(tmp_path / "image.yaml", repo, ["hello"])
+    assert zerocve("lock", spec).returncode == 0
+    lock = tmp_path / "image.lock.json"
+    for deb in (repo.root / "pool" / SUITE).iterdir():
+        deb.unlink()
+    repo.publish(hello_debs(tmp_path / "debs-1.0", "1.0"), SUITE)
+    done = zerocve("lock", spec)
+    assert done.returncode == 3, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "hello" in line and "1.1" in line and "1.0" in line and "--allow-downgrade" in line
+    assert locked_version(lock) == "1.1"
+    allowed = zerocve("lock", spec, "--allow-downgrade")
+    assert allowed.returncode == 0, allowed.stderr
+    assert locked_version(lock) == "1.0"

@@ -122,8 +122,6 @@ def build_command(
     else:
         target = write_archive(built, destination, tag)
     sboms = write_sboms_beside(built, lock, target)
-    progress.note(summary(built, target) + "; SBOM " + ", ".join(str(p) for p in sboms))
-    console.print(built.digest, highlight=False)
     if not no_scan:
         gate_image(
             target, action="build", fail_on=fail_on, min_severity=min_severity,
@@ -132,3 +130,6 @@ def build_command(
             offered_versions=lambda: offered_source_versions(
                 spec_path, ignore_valid_until=ignore_valid_until, reporter=progress),
         )
+    # Only after the verdict: a build the gate rejects never printed a digest to act on.
+    progress.note(summary(built, target) + "; SBOM " + ", ".join(str(p) for p in sboms))
+    console.print(built.digest, highlight=False)

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
+from zerocve import api
 from zerocve.cli._app import app, console, reporter
 from zerocve.cli._options import IgnoreValidUntilOption, SpecArgument
-from zerocve.debian.repo import RepoClient
-from zerocve.debian.sources import host_repositories
-from zerocve.lock import Lock, default_lock_path, lock_spec, write_lock
+from zerocve.lock import Lock, default_lock_path, read_lock, write_lock
 from zerocve.outputs import OutputKind, check_file
+from zerocve.settings import Settings
 from zerocve.spec import load_spec
 
 
@@ -62,11 +62,21 @@ def lock(
         ),
     ] = None,
     ignore_valid_until: IgnoreValidUntilOption = False,
+    allow_downgrade: Annotated[
+        bool,
+        typer.Option(
+            "--allow-downgrade",
+            help="Let the new lock hold a package at a lower version than the lock it "
+            "replaces (refused otherwise: a mirror serving an older archive must not undo a "
+            "fix unnoticed).",
+        ),
+    ] = False,
 ) -> None:
     spec = load_spec(spec_path)
     target = output or default_lock_path(spec_path)
     check_file(target, OutputKind.LOCK)  # before resolving (write_lock checks again)
-    with RepoClient(reporter=reporter(), ignore_valid_until=ignore_valid_until) as client:
-        result = lock_spec(spec, client.fetch_indices, host_repositories)
+    previous = read_lock(target) if target.exists() and not allow_downgrade else None
+    given = Settings.from_env(reporter=reporter(), ignore_valid_until=ignore_valid_until)
+    result = api.lock(spec, given, previous=previous, allow_downgrade=allow_downgrade)
     write_lock(result, target)
     console.print(summary(result, target), highlight=False, soft_wrap=True)
