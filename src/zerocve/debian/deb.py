@@ -122,7 +122,16 @@ def _decompressor(raw: BinaryIO, member: str, where: str) -> BinaryIO:
 
 
 def _normalise(name: str, package: str) -> str:
-    """``./usr/bin/`` -> ``usr/bin``; refuse absolute names and ``..`` components."""
+    """``./usr/bin/`` -> ``usr/bin``; refuse absolute names and ``..`` components, and names
+    the dpkg database cannot hold: a newline (dpkg refuses it: ``.list`` files are one path a
+    line) or bytes that are not UTF-8 (tarfile hands them over as surrogate escapes)."""
+    if "\n" in name:
+        raise PackageError(f"{package}: {name!r}: newline in a file name (dpkg refuses it)")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = name.encode("utf-8", "surrogateescape")
+        raise PackageError(f"{package}: {shown!r}: file name is not UTF-8, refused") from None
     if name.startswith("/"):
         raise PackageError(f"{package}: {name}: absolute path in data archive")
     parts = [p for p in name.split("/") if p not in ("", ".")]
