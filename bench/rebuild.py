@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -79,6 +80,8 @@ def main() -> None:
         repo.serve()
         registry = start_registry(work / "registry")
         try:
+            # podman settings these machines need (no systemd cgroups, no raised rlimits).
+            os.environ["CONTAINERS_CONF"] = str(ROOT / "tests" / "support" / "containers.conf")
             env = osv_db(work / "user", "tzdata", fix[0].name.split("_")[1])
             specs = work / "images"
             specs.mkdir()
@@ -139,6 +142,9 @@ def main() -> None:
         finally:
             registry.stop()
             repo.close()
+            # podman keeps its overlay storage mounted: let the directory go.
+            subprocess.run(["umount", str(work / "user" / "state" / "podman" / "storage" /
+                                          "overlay")], capture_output=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from support.aptrepo import AptRepo
 from support.fleetkit import push_spec, write_spec
 from support.registry import Registry
 from zerocve.errors import StageError
-from zerocve.fleet.stage import Sandbox, is_root_user, run_argv, stage
+from zerocve.fleet.stage import Sandbox, is_root_user, not_started, run_argv, stage
 from zerocve.oci.reference import Reference, parse_reference
 
 pytestmark = pytest.mark.slow
@@ -73,6 +73,17 @@ def test_failing_and_hanging_tests_are_recorded_and_all_run(shell_image: Referen
 def test_a_missing_podman_is_one_line(shell_image: Reference):
     with pytest.raises(StageError, match=r"^no-such-podman: not found on PATH; install podman"):
         stage(shell_image, [["/bin/true"]], podman="no-such-podman")
+
+
+def test_a_container_runtime_that_cannot_start_is_an_operational_error(
+    shell_image: Reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Without the settings these machines need, runc cannot even create the container.
+    (tmp_path / "defaults.conf").write_text("[containers]\n")
+    monkeypatch.setenv("CONTAINERS_CONF", str(tmp_path / "defaults.conf"))
+    with pytest.raises(StageError, match=r"^podman run \[/bin/true\]: the container did not"):
+        stage(shell_image, [["/bin/true"]])
+    assert not_started(125, "") and not not_started(126, "sh: 1: ./x: Permission denied")
 
 
 def test_an_image_that_runs_as_root_is_refused(

@@ -125,6 +125,15 @@ def is_root_user(user: str) -> bool:
     return user.split(":", 1)[0] in _ROOT_USERS
 
 
+def not_started(exit_code: int, output: str) -> bool:
+    """Whether a ``podman run`` failed before the test ran: podman's own failures exit 125;
+    126 and 127 are the test's (not executable, not found) unless the runtime says it could
+    not create the container. Those are the machine's fault, not the image's."""
+    if exit_code == 125:
+        return True
+    return exit_code in (126, 127) and output.startswith("Error: ") and "OCI " in output
+
+
 def _tail(data: bytes) -> str:
     return data[-OUTPUT_LIMIT:].decode("utf-8", errors="replace")
 
@@ -218,9 +227,13 @@ class Podman:
             return TestResult(
                 tuple(command), None, _tail(output), time.monotonic() - started, timed_out=True
             )
-        return TestResult(
-            tuple(command), process.returncode, _tail(output), time.monotonic() - started
-        )
+        text = _tail(output)
+        if not_started(process.returncode, text):
+            raise StageError(
+                f"podman run [{' '.join(command)}]: the container did not start (exit "
+                f"{process.returncode}): {text.strip().splitlines()[-1] if text.strip() else ''}"
+            )
+        return TestResult(tuple(command), process.returncode, text, time.monotonic() - started)
 
 
 def stage(
