@@ -16,6 +16,7 @@ from zerocve.fleet.models import EventKind, JobState
 from zerocve.fleet.store import Store, store_url
 
 DIGEST = "sha256:" + "c" * 64
+SUMMARY = "libssl3 3.0.11-1 → 3.0.13-1; fixes CVE-2024-0727; 1.2 MB pushed; remediated in 4m 10s"
 
 
 def zerocve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -41,7 +42,8 @@ def fleet_dir(tmp_path: Path, clock) -> Path:
         job = store.ensure_job(s, python, "sha256:" + "1" * 64, {})
         store.advance(s, job, JobState.LOCKED)
         store.add_event(s, EventKind.PROMOTED, "python: sha256:aaaa → sha256:cccc",
-                        image=python, data={"fixed": ["CVE-2024-0727"]})  # fmt: skip
+                        image=python, data={"fixed": ["CVE-2024-0727"], "summary": SUMMARY})
+
     return tmp_path
 
 
@@ -72,7 +74,10 @@ def test_history_shows_what_happened_to_the_image_not_job_steps(fleet_dir: Path)
     assert done.returncode == 0, done.stderr
     entries = json.loads(done.stdout)
     assert [e["kind"] for e in entries] == ["promoted"]
-    assert entries[0]["data"] == {"fixed": ["CVE-2024-0727"]}
+    assert entries[0]["data"] == {"fixed": ["CVE-2024-0727"], "summary": SUMMARY}
+    table = zerocve("fleet", "history", "python", "--store", store, cwd=fleet_dir)
+    assert table.returncode == 0, table.stderr
+    assert "remediated in 4m 10s" in table.stdout and "job-state" not in table.stdout
 
 
 @pytest.mark.parametrize(

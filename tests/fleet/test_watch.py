@@ -145,7 +145,7 @@ def test_a_new_security_version_reaches_exactly_its_image_with_first_seen_times(
     with store.session() as s:
         job = s.get(Job, hit.jobs["expat"])
         assert job.state is JobState.PENDING and job.lock_id is not None
-        assert job.reason["moves"][0]["new"] == version
+        assert job.reason["packages"][0]["after"] == version
         seen = store.versions_first_seen(s, [("expat", version)])[("expat", version)]
         assert seen.at == published_at and not seen.baseline
         fix = store.fixes_first_seen(s, [("expat", "CVE-2024-45490")])
@@ -186,7 +186,7 @@ def test_a_new_inrelease_with_a_bad_signature_fails_the_check_and_records_nothin
     in_release.write_text(in_release.read_text().replace("bookworm-security", "bookworm-securitx"))
     later = time.time() + 4
     os.utime(in_release, (later, later))
-    with pytest.raises(SignatureError):
+    with pytest.raises(SignatureError, match="bookworm-security"):
         check(store, fleet, settings)
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(Job)) == 2
@@ -231,7 +231,9 @@ def test_fleet_plan_explains_the_rebuilds_and_records_nothing(world, moving):
     assert images["tz"]["verdict"] == "not-hit"
     assert images["expat"]["verdict"] == "rebuild"
     assert images["expat"]["fixes"] == ["CVE-2024-45490"]
-    assert [(m["name"], m["new"]) for m in images["expat"]["moves"]] == [("libexpat1", version)]
+    assert [(m["name"], m["after"]) for m in images["expat"]["packages"]] == [
+        ("libexpat1", version)
+    ]
     assert document["new_versions"] == [f"libexpat1 {version} (bookworm-security)"]
     table = plan()
     assert table.returncode == 0, table.stderr

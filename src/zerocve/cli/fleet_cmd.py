@@ -69,7 +69,9 @@ def history(image: ImageArgument, store: StoreOption = None,
         return
     table = Table("when", "event", "what")
     for entry in entries:
-        table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.kind, entry.message)
+        summary = entry.data.get("summary")  # a promotion's changelog, in one line
+        what = entry.message + (f"\n{summary}" if isinstance(summary, str) else "")
+        table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.kind, escape(what))
     console.print(table)
 
 

@@ -71,10 +71,13 @@ class Move:
         return text + (f" fixes {', '.join(self.fixes)}" if self.fixes else "")
 
     def to_json(self) -> dict[str, object]:
+        """As ``zerocve.fleet.diff.PackageChange`` names a change (before/after), plus the
+        source versions and the fixes."""
         return {
             "name": self.name, "architecture": self.architecture, "source": self.source,
-            "old": self.old, "new": self.new, "old_source_version": self.old_source_version,
-            "new_source_version": self.new_source_version, "fixes": list(self.fixes),
+            "before": self.old, "after": self.new,
+            "source_before": self.old_source_version, "source_after": self.new_source_version,
+            "fixes": list(self.fixes),
         }  # fmt: skip
 
 
@@ -98,7 +101,7 @@ class ImagePlan:
     def to_json(self) -> dict[str, object]:
         return {
             "image": self.name, "verdict": str(self.verdict), "why": self.why,
-            "target": self.target_digest, "moves": [m.to_json() for m in self.moves],
+            "target": self.target_digest, "packages": [m.to_json() for m in self.moves],
             "fixes": list(self.fixes),
         }  # fmt: skip
 

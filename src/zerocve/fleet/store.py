@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from zerocve.errors import FleetError, StoreError, UsageError
 from zerocve.fleet.changelog import Seen
@@ -339,33 +339,14 @@ class Store:
     ) -> dict[tuple[str, str], Seen]:
         """(source, source version) → when any binary of it first appeared in a watched
         repository (the earliest, over repositories and architectures)."""
-        result: dict[tuple[str, str], Seen] = {}
-        for source, version in set(wanted):
-            rows = session.execute(
-                select(VersionSeen.first_seen, VersionSeen.baseline)
-                .where(VersionSeen.source == source, VersionSeen.source_version == version)
-                .order_by(VersionSeen.first_seen)
-                .limit(1)
-            ).first()
-            if rows is not None:
-                result[(source, version)] = Seen(rows[0], rows[1])
-        return result
+        return _earliest(session, VersionSeen, VersionSeen.source, VersionSeen.source_version,
+                         wanted)  # fmt: skip
 
     def fixes_first_seen(
         self, session: Session, wanted: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], Seen]:
         """(source, vulnerability) → when the advisory data first named a fixed version."""
-        result: dict[tuple[str, str], Seen] = {}
-        for source, vulnerability in set(wanted):
-            rows = session.execute(
-                select(FixSeen.first_seen, FixSeen.baseline)
-                .where(FixSeen.source == source, FixSeen.vulnerability == vulnerability)
-                .order_by(FixSeen.first_seen)
-                .limit(1)
-            ).first()
-            if rows is not None:
-                result[(source, vulnerability)] = Seen(rows[0], rows[1])
-        return result
+        return _earliest(session, FixSeen, FixSeen.source, FixSeen.vulnerability, wanted)
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -484,6 +465,27 @@ class Store:
         return session.scalars(
             select(Event).where(Event.image_id == image.id).order_by(Event.id.desc()).limit(1)
         ).first()
+
+
+def _earliest(
+    session: Session,
+    model: type[VersionSeen] | type[FixSeen],
+    first: InstrumentedAttribute[str],
+    second: InstrumentedAttribute[str],
+    wanted: Iterable[tuple[str, str]],
+) -> dict[tuple[str, str], Seen]:
+    """The earliest first-seen row of ``model`` per (first, second) pair asked for."""
+    result: dict[tuple[str, str], Seen] = {}
+    for a, b in set(wanted):
+        row = session.execute(
+            select(model.first_seen, model.baseline)
+            .where(first == a, second == b)
+            .order_by(model.first_seen)
+            .limit(1)
+        ).first()
+        if row is not None:
+            result[(a, b)] = Seen(row[0], row[1])
+    return result
 
 
 def _reason(error: SQLAlchemyError) -> str:
