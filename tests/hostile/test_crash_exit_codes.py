@@ -11,6 +11,7 @@ import pytest
 from hostile_kit import one_error_line, run_zerocve
 
 from zerocve import cli
+from zerocve.inventory.tree import MAX_FILE
 from zerocve.vuln import db
 
 DEEP = "[" * 200_000 + "]" * 200_000
@@ -42,7 +43,7 @@ def test_memory_error_is_an_operational_failure(tmp_path: Path, tracker_db: Path
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     root = rootfs("Package: aa\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n"
-                  "Description: x\n " + "y" * (limit // 2) + "\n")
+                  "Description: x\n " + "y" * (MAX_FILE - 100) + "\n")  # just readable
     done = run_zerocve("scan", f"dir:{root}", "--db", str(tracker_db), preexec_fn=cap)
     assert done.returncode == 3
     assert "out of memory" in one_error_line(done)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from zerocve._atomic import write_atomic
+from zerocve._lru import limit_from_env
 from zerocve.debian.cache import BlobCache, default_cache_dir
 from zerocve.errors import BuildError
 
@@ -32,10 +33,18 @@ def _hex(digest: str) -> str:
     return digest.removeprefix("sha256:")
 
 
+# Compressed layers of recent builds; the least recently used go first past this
+# (ZEROCVE_BUILD_CACHE_MAX changes it).
+DEFAULT_MAX_BYTES = 2 << 30
+
+
 class BuildCache:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, max_bytes: int | None = None) -> None:
         self.root = root or default_cache_dir() / "build"
-        self.blobs = BlobCache(self.root)
+        self.blobs = BlobCache(
+            self.root,
+            max_bytes if max_bytes is not None else limit_from_env("build", DEFAULT_MAX_BYTES),
+        )
         self.refs = self.root / "refs"
         for kind in ("layers", "images"):
             (self.refs / kind).mkdir(parents=True, exist_ok=True)

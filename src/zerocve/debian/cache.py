@@ -4,6 +4,10 @@ An entry appears only by ``os.replace`` of a complete, fsynced, verified temp fi
 concurrent writer or a writer killed mid-download never leaves a partial entry. Temp files
 live in ``<root>/tmp/`` (never mistaken for entries); each writer holds an ``flock`` on its
 temp file, so a temp whose lock can be taken belongs to a dead writer and is removed.
+
+The cache is bounded (``max_bytes``; the download cache's default is ``DEFAULT_MAX_BYTES``,
+``ZEROCVE_DEB_CACHE_MAX`` changes it): after each store the least recently used entries
+are deleted (``zerocve._lru``); a hit marks its entry used.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from pathlib import Path
 
 import platformdirs
 
+from zerocve._lru import evict, limit_from_env, touch
 from zerocve.errors import IntegrityError
 
 _HEX_RE = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
 _STALE_AFTER_S = 60
+DEFAULT_MAX_BYTES = 2 << 30
 
 
 def default_cache_dir() -> Path:
@@ -40,8 +46,11 @@ def file_sha256(path: Path) -> str:
 
 
 class BlobCache:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, max_bytes: int | None = None) -> None:
         self.root = root or default_cache_dir()
+        self.max_bytes = (
+            max_bytes if max_bytes is not None else limit_from_env("deb", DEFAULT_MAX_BYTES)
+        )
         self.blobs = self.root / "blobs" / "sha256"
         self.tmp = self.root / "tmp"
         self.blobs.mkdir(parents=True, exist_ok=True)
@@ -56,7 +65,10 @@ class BlobCache:
     def get(self, sha256: str) -> Path | None:
         """The entry's path, or None. Entries are verified when written; ``verify`` re-checks."""
         path = self.path(sha256)
-        return path if path.is_file() else None
+        if not path.is_file():
+            return None
+        touch(path)
+        return path
 
     def verify(self, sha256: str, size: int | None = None) -> Path | None:
         """The entry's path if it is present and still matches its size and digest; a
@@ -102,6 +114,7 @@ class BlobCache:
                     f"{what}: SHA256 is {digest.hexdigest()}, expected {expected_sha256}"
                 )
             os.replace(tmp, target)
+            evict(self.blobs, self.max_bytes, keep=target)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO, cast
 import zstandard
 
 from zerocve.errors import InventoryError
-from zerocve.inventory.tree import Node, Tree, normalize
+from zerocve.inventory.tree import MAX_FILE, Node, Tree, normalize, too_large
 from zerocve.progress import Task
 
 if TYPE_CHECKING:
@@ -123,8 +123,19 @@ def _member_path(name: str) -> str | None:
     return path
 
 
+def _kept(member: tarfile.TarInfo, reader: IO[bytes], where: str) -> bytes:
+    """A wanted file's content, refused from its header when over ``MAX_FILE``."""
+    if member.size > MAX_FILE:
+        raise too_large(where, member.size)
+    return reader.read()
+
+
 def _entry(
-    member: tarfile.TarInfo, reader: IO[bytes] | None, keep: bool, earlier: dict[str, Entry]
+    member: tarfile.TarInfo,
+    reader: IO[bytes] | None,
+    keep: bool,
+    earlier: dict[str, Entry],
+    where: str,
 ) -> Entry:
     if member.issym():
         return Entry(Node("symlink", member.linkname))
@@ -135,7 +146,8 @@ def _entry(
         source = earlier.get(target)
         return Entry(Node("file"), data=source.data if source else None, hardlink=target)
     if member.isreg():
-        return Entry(Node("file"), data=reader.read() if reader is not None and keep else None)
+        data = _kept(member, reader, where) if reader is not None and keep else None
+        return Entry(Node("file"), data=data)
     return Entry(Node("other"))
 
 
@@ -154,7 +166,8 @@ def read_layer(layer: Layer, wanted: Callable[[str], bool]) -> LayerIndex:
             elif base.startswith(WHITEOUT):
                 index.whiteouts.append("/".join(filter(None, [parent, base[len(WHITEOUT) :]])))
             else:
-                index.entries[path] = _entry(member, reader, wanted(path), index.entries)
+                where = f"layer {layer.digest}: /{path}"
+                index.entries[path] = _entry(member, reader, wanted(path), index.entries, where)
     return index
 
 
@@ -246,7 +259,7 @@ class LayeredTree(Tree):
         with _members(self.layers[position]) as members:
             for member, reader in members:
                 if reader is not None and _member_path(member.name) == path:
-                    data = reader.read()
+                    data = _kept(member, reader, f"layer {self.layers[position].digest}: /{path}")
                     break
             else:
                 raise InventoryError(f"layer {self.layers[position].digest}: no file /{path}")

@@ -7,6 +7,10 @@ names what the index was read for (which files were wanted), so a scanner that s
 wanting more files uses a new key instead of trusting indexes that lack them. Entries are
 written atomically (``zerocve._atomic``); an unreadable entry is a miss, re-read from the
 layer and rewritten. The index is cached only after the layer's digest was verified.
+
+Bounded: past ``max_bytes`` (``DEFAULT_MAX_BYTES``, or ``ZEROCVE_LAYER_INDEX_CACHE_MAX``)
+the least recently used indexes are deleted, and an index over a quarter of the bound is
+not kept at all (its layer is streamed again next time), so no one layer fills the cache.
 """
 
 from __future__ import annotations
@@ -19,18 +23,24 @@ from pathlib import Path
 from typing import Any
 
 from zerocve._atomic import write_atomic
+from zerocve._lru import evict, limit_from_env, touch
 from zerocve.debian.cache import default_cache_dir
 from zerocve.errors import InventoryError
 from zerocve.inventory.image_fs import Entry, LayerIndex
 from zerocve.inventory.tree import Node
 
 _FORMAT = 1
+DEFAULT_MAX_BYTES = 512 << 20
 _DIGEST = re.compile(r"(sha256|sha512):([0-9a-f]{64,128})")
 
 
 class LayerCache:
-    def __init__(self, key: str, root: Path | None = None) -> None:
+    def __init__(self, key: str, root: Path | None = None, max_bytes: int | None = None) -> None:
         self.directory = (root or default_cache_dir()) / "layer-index" / key
+        self.max_bytes = (
+            max_bytes if max_bytes is not None
+            else limit_from_env("layer_index", DEFAULT_MAX_BYTES)
+        )
 
     def _path(self, digest: str) -> Path | None:
         match = _DIGEST.fullmatch(digest)
@@ -42,9 +52,11 @@ class LayerCache:
             return None
         try:
             document = json.loads(path.read_bytes())
-            return _decode(document)
+            index = _decode(document)
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent or damaged: read the layer again
+        touch(path)
+        return index
 
     def store(self, digest: str, index: LayerIndex) -> None:
         """Best effort: a cache that cannot be written (read-only home, full disk) only
@@ -53,9 +65,12 @@ class LayerCache:
         if path is None:
             return
         data = json.dumps(_encode(index), separators=(",", ":")).encode()
+        if len(data) > self.max_bytes // 4:
+            return
         with contextlib.suppress(OSError, InventoryError):
             self.directory.mkdir(parents=True, exist_ok=True)
             write_atomic(path, data, error=InventoryError)
+            evict(self.directory, self.max_bytes, keep=path)
 
 
 def _encode(index: LayerIndex) -> dict[str, Any]:

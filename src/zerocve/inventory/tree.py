@@ -19,6 +19,15 @@ from zerocve.errors import InventoryError
 
 # As Linux: more than 40 links while resolving one path is a loop (ELOOP).
 MAX_SYMLINKS = 40
+# The largest file zerocve reads from an image (a dpkg status, an os-release, a copyright
+# file): a status of 5,000 packages is about 10 MB; a larger file is refused, not read.
+MAX_FILE = 64 << 20
+
+
+def too_large(where: str, size: int) -> InventoryError:
+    return InventoryError(
+        f"{where}: {size} bytes, more than the {MAX_FILE} zerocve reads from an image: refused"
+    )
 
 
 @dataclass(frozen=True)
@@ -123,9 +132,13 @@ class DirectoryTree(Tree):
         try:
             # resolve() has checked every component: none is a symlink, so this open stays
             # inside the root.
-            return (self.root / path).read_bytes()
+            with (self.root / path).open("rb") as f:
+                data = f.read(MAX_FILE + 1)
         except OSError as e:
             raise InventoryError(f"{self.root / path}: {e.strerror}") from e
+        if len(data) > MAX_FILE:
+            raise too_large(str(self.root / path), os.path.getsize(self.root / path))
+        return data
 
     def list_dir(self, path: str) -> list[str]:
         try:
