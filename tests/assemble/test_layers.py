@@ -14,6 +14,7 @@ from craft import Member, crafted, directory
 
 from zerocve.assemble.layers import package_layer_entries, plan_layers, with_parents
 from zerocve.assemble.rootfs import merge, unpack
+from zerocve.errors import BuildError
 from zerocve.oci.layer import (
     Entry,
     EntryKind,
@@ -54,7 +55,7 @@ def test_tar_is_sorted_numeric_clamped_and_gnu() -> None:
 
 
 def test_duplicate_paths_refused() -> None:
-    with pytest.raises(ValueError, match="two layer entries for a"):
+    with pytest.raises(BuildError, match="layer entry 'a': duplicate member"):
         tar_bytes([Entry("a", EntryKind.DIR, 0o755), Entry("a", EntryKind.DIR, 0o755)], EPOCH)
 
 

@@ -6,14 +6,15 @@ data, not at all). The ar framing is parsed here by hand so that nothing is extr
 Data members come out as ``oci.layer.Entry`` records, the unit layers are made of.
 
 Safety rules: every data member is checked before it is yielded, and anything unsafe raises a
-``PackageError`` naming the package and the member:
+``PackageError`` naming the package and the member (the name and link rules are
+``oci.layer.normalise_name`` and ``check_entry``, which every layer zerocve writes obeys too):
 
 * a name that is absolute or has a ``..`` component (it would escape the root);
 * a name starting with ``.wh.`` (an OCI whiteout: in a layer it would delete files of the
   layers below);
 * a hard link whose target is absolute, has ``..``, or is not a regular file earlier in the
   same archive (tar semantics: the target must already be there);
-* a member below a symlink the same archive created earlier (``lib -> /etc`` followed by
+* a member below a symlink (or file) the same archive created earlier (``lib -> /etc`` followed by
   ``lib/passwd`` writes outside the directory the member names);
 * device nodes and FIFOs (an image needs none; the runtime provides ``/dev``), and any other
   tar member type (sockets, sparse files, GNU volume headers...);
@@ -36,7 +37,6 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
-import posixpath
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,7 +47,16 @@ import zstandard
 from debian.deb822 import Deb822
 
 from zerocve.errors import PackageError
-from zerocve.oci.layer import Content, Entry, EntryKind, Spilled, spill_file
+from zerocve.oci.layer import (
+    Content,
+    Entry,
+    EntryKind,
+    Spilled,
+    UnsafeEntry,
+    check_entry,
+    normalise_name,
+    spill_file,
+)
 
 _AR_MAGIC: Final = b"!<arch>\n"
 _AR_HEADER_SIZE: Final = 60
@@ -121,25 +130,22 @@ def _decompressor(raw: BinaryIO, member: str, where: str) -> BinaryIO:
     raise PackageError(f"{where}: {member}: unsupported compression {suffix!r}")
 
 
-def _normalise(name: str, package: str) -> str:
-    """``./usr/bin/`` -> ``usr/bin``; refuse absolute names and ``..`` components, and names
-    the dpkg database cannot hold: a newline (dpkg refuses it: ``.list`` files are one path a
-    line) or bytes that are not UTF-8 (tarfile hands them over as surrogate escapes)."""
-    if "\n" in name:
-        raise PackageError(f"{package}: {name!r}: newline in a file name (dpkg refuses it)")
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        shown = name.encode("utf-8", "surrogateescape")
-        raise PackageError(f"{package}: {shown!r}: file name is not UTF-8, refused") from None
-    if name.startswith("/"):
-        raise PackageError(f"{package}: {name}: absolute path in data archive")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise PackageError(f"{package}: {name}: path escapes the root ('..')")
-    if any(p.startswith(".wh.") for p in parts):
-        raise PackageError(f"{package}: {name}: '.wh.' names are OCI whiteouts, refused")
-    return "/".join(parts)
+def _refused(package: str, name: str, problem: UnsafeEntry) -> PackageError:
+    """The one-line error for a member ``oci.layer`` refuses; a name that is not printable
+    (a newline, bytes that are not UTF-8) is shown as the bytes it is."""
+    shown = name if name.isprintable() else repr(name.encode("utf-8", "surrogateescape"))
+    return PackageError(f"{package}: {shown}: {problem}")
+
+
+def _kind(info: tarfile.TarInfo) -> EntryKind | None:
+    """What the member becomes in a layer; None for types ``_payload`` refuses."""
+    if info.isreg():
+        return EntryKind.FILE
+    if info.isdir():
+        return EntryKind.DIR
+    if info.issym():
+        return EntryKind.SYMLINK
+    return EntryKind.HARDLINK if info.islnk() else None
 
 
 class DebReader:
@@ -328,7 +334,6 @@ class DebReader:
         stream = _decompressor(io.BufferedReader(window, _CHUNK), member, package)
         seen: dict[str, EntryKind] = {}
         contents: dict[str, Content] = {}  # regular files so far, for hard links' data
-        symlinks: set[str] = set()
         declared, budget = self._budget()
         used = 0
         try:
@@ -341,7 +346,7 @@ class DebReader:
                             f"{package}: {info.name}: the data archive expands past the "
                             f"package's Installed-Size ({declared} KiB), refused"
                         )
-                    converted = self._convert(tar, info, package, seen, contents, symlinks)
+                    converted = self._convert(tar, info, package, seen, contents)
                     if converted is not None:
                         yield converted
         except (tarfile.TarError, lzma.LZMAError, zstandard.ZstdError, OSError, EOFError) as e:
@@ -354,25 +359,18 @@ class DebReader:
         package: str,
         seen: dict[str, EntryKind],
         contents: dict[str, Content],
-        symlinks: set[str],
     ) -> Entry | None:
-        path = _normalise(info.name, package)
-        if path == "":
-            return None  # "./": the root directory itself
-        if path in seen:
-            raise PackageError(f"{package}: {info.name}: duplicate member")
-        parent = posixpath.dirname(path)
-        while parent:
-            if parent in symlinks:
-                raise PackageError(
-                    f"{package}: {info.name}: lies below symlink /{parent} created by the "
-                    "same package (would escape the path it names)"
-                )
-            parent = posixpath.dirname(parent)
-        kind, data, target = self._payload(tar, info, package, seen, contents)
-        if kind is EntryKind.SYMLINK:
-            symlinks.add(path)
-        elif kind is EntryKind.FILE:
+        try:
+            path = normalise_name(info.name)
+            if path == "":
+                return None  # "./": the root directory itself
+            kind = _kind(info)
+            if kind is not None:  # other types: refused by _payload
+                check_entry(path, kind, info.linkname, seen)
+        except UnsafeEntry as e:
+            raise _refused(package, info.name, e) from None
+        kind, data, target = self._payload(tar, info, package, contents)
+        if kind is EntryKind.FILE:
             contents[path] = data
         seen[path] = kind
         return Entry(
@@ -398,10 +396,10 @@ class DebReader:
         tar: tarfile.TarFile,
         info: tarfile.TarInfo,
         package: str,
-        seen: dict[str, EntryKind],
         contents: dict[str, Content],
     ) -> tuple[EntryKind, Content, str]:
-        """The member's kind, content (regular files) and link target, or PackageError."""
+        """The member's kind, content (regular files) and link target, or PackageError
+        (``_convert`` has checked the name and a hard link's target)."""
         if info.isreg():
             extracted = tar.extractfile(info)
             assert extracted is not None
@@ -423,16 +421,7 @@ class DebReader:
                 raise PackageError(f"{package}: {info.name}: symlink with an empty target")
             return EntryKind.SYMLINK, b"", info.linkname
         if info.islnk():
-            if info.linkname.startswith("/"):
-                raise PackageError(
-                    f"{package}: {info.name}: hard link to absolute path {info.linkname}"
-                )
-            target = _normalise(info.linkname, package)
-            if seen.get(target) is not EntryKind.FILE:
-                raise PackageError(
-                    f"{package}: {info.name}: hard link to {info.linkname}, which is not a "
-                    "regular file earlier in the package"
-                )
+            target = normalise_name(info.linkname)
             return EntryKind.HARDLINK, contents[target], target
         if info.ischr() or info.isblk() or info.isfifo():
             what = "FIFO" if info.isfifo() else "device node"

@@ -14,6 +14,10 @@ The rules, so that two builds of the same inputs produce byte-identical layers:
 Memory: a file's content is either bytes or, when large, ``Spilled`` (an unlinked temporary
 file); a layer's tar is streamed through the hash and the compressor and never held whole, so
 a build holds what it compresses to, not what it expands to.
+
+Every entry written goes through ``check_entry``, the same rules that guard each ``.deb``'s
+data as it is read (``debian.deb``): a last line of defense, so that no spec field, account
+or generated file can put an entry into a layer that lands anywhere but where it says.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import posixpath
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import IO, BinaryIO, Protocol, cast
+
+from zerocve.errors import BuildError
 
 GZIP_LEVEL = 6
 _CHUNK = 1 << 20
@@ -211,18 +218,68 @@ class _Sink:
         return b"".join(self._parts)
 
 
+class UnsafeEntry(ValueError):
+    """A tar entry that would land somewhere other than the path it names (the message
+    names neither the archive nor the entry: callers do)."""
+
+
+def normalise_name(name: str) -> str:
+    """``./usr/bin/`` -> ``usr/bin``. Refused: absolute names and ``..`` components (they
+    escape the root), ``.wh.`` names (an OCI whiteout: in a layer it would delete files of
+    the layers below), and names the dpkg database cannot hold: a newline (dpkg refuses it:
+    ``.list`` files are one path a line) or bytes that are not UTF-8 (tarfile hands them over
+    as surrogate escapes)."""
+    if "\n" in name:
+        raise UnsafeEntry("newline in a file name (dpkg refuses it)")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafeEntry("file name is not UTF-8, refused") from None
+    if name.startswith("/"):
+        raise UnsafeEntry("absolute path in data archive")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeEntry("path escapes the root ('..')")
+    if any(p.startswith(".wh.") for p in parts):
+        raise UnsafeEntry("'.wh.' names are OCI whiteouts, refused")
+    return "/".join(parts)
+
+
+def check_entry(
+    path: str, kind: EntryKind, target: str, earlier: Mapping[str, EntryKind]
+) -> None:
+    """The rules for one entry of a tar archive, given the entries ``earlier`` in it (path
+    → kind; the caller records this one after): one entry per path; nothing below a symlink
+    or file of the same archive (extracting it would write through the link); a hard link
+    only to a regular file earlier in the archive (tar semantics), never absolute or
+    climbing. ``path`` is already normalised."""
+    if path in earlier:
+        raise UnsafeEntry("duplicate member")
+    parent = posixpath.dirname(path)
+    while parent:
+        above = earlier.get(parent)
+        if above is not None and above is not EntryKind.DIR:
+            raise UnsafeEntry(f"lies below {above.value} /{parent} of the same archive (it "
+                              "would be written through it, escaping the path it names)")
+        parent = posixpath.dirname(parent)
+    if kind is EntryKind.HARDLINK:
+        if target.startswith("/"):
+            raise UnsafeEntry(f"hard link to absolute path {target}")
+        if earlier.get(normalise_name(target)) is not EntryKind.FILE:
+            raise UnsafeEntry(f"hard link to {target}, which is not a regular file earlier "
+                              "in the archive")
+
+
 def _write_tar(entries: Iterable[Entry], epoch: int, out: _Sink | BinaryIO) -> None:
-    """Write the layer tarball of ``entries`` (one entry per path, else ValueError)."""
+    """Write the layer tarball of ``entries``; an entry ``check_entry`` refuses (or whose
+    path is not normalised) is a BuildError."""
     ordered = sorted(entries, key=lambda e: e.sort_key)
     written: dict[str, str] = {}  # file identity (its own or its link target's path) -> path
-    previous: str | None = None
+    kinds: dict[str, EntryKind] = {}  # as written, for check_entry
     with tarfile.open(
         fileobj=cast(BinaryIO, out), mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8"
     ) as tar:
         for entry in ordered:
-            if entry.path == previous:
-                raise ValueError(f"two layer entries for {entry.path}")
-            previous = entry.path
             info = tarfile.TarInfo(entry.path)
             info.mode = entry.mode & 0o7777
             info.uid, info.gid = entry.uid, entry.gid
@@ -242,6 +299,13 @@ def _write_tar(entries: Iterable[Entry], epoch: int, out: _Sink | BinaryIO) -> N
                     info.linkname = first
             elif kind is EntryKind.SYMLINK:
                 info.linkname = entry.target
+            try:
+                if not entry.path or normalise_name(entry.path) != entry.path:
+                    raise UnsafeEntry("not a normalised relative path")
+                check_entry(entry.path, kind, info.linkname, kinds)
+            except UnsafeEntry as e:
+                raise BuildError(f"layer entry {entry.path!r}: {e}") from None
+            kinds[entry.path] = kind
             info.type = _TYPES[kind]
             tar.addfile(
                 info, None if payload is None else io.BufferedReader(_ContentReader(payload))
