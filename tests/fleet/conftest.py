@@ -4,6 +4,7 @@ PostgreSQL server started for the session), with a clock the test moves."""
 from __future__ import annotations
 
 import itertools
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,3 +58,15 @@ def store(store_location: str, clock: Clock) -> Iterator[Store]:
     opened = Store.open(store_location, clock=clock)
     yield opened
     opened.close()
+
+
+@pytest.fixture(autouse=True)
+def _unmount_podman_storage(tmp_path: Path) -> Iterator[None]:
+    """Podman keeps a fleet's overlay storage (under the test's state dir) mounted: unmount
+    it after the test, so pytest can remove the directory."""
+    yield
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts]
+    for point in sorted(points, reverse=True):
+        if point.startswith(f"{tmp_path}/"):
+            subprocess.run(["umount", point], capture_output=True, check=False)
