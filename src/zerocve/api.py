@@ -37,6 +37,7 @@ from zerocve.lock import (
     default_lock_path,
     lock_spec,
     read_lock,
+    refuse_downgrades,
     repositories_for,
     verify_lock,
 )
@@ -150,18 +151,6 @@ def fetch_indices(
 # -- lock ----------------------------------------------------------------------------------
 
 
-def _downgrades(previous: Lock, new: Lock) -> list[str]:
-    found = []
-    for arch, locked in new.archs.items():
-        before = previous.archs.get(arch)
-        old = {(p.name, p.architecture): p.version for p in before.packages} if before else {}
-        for package in locked.packages:
-            was = old.get((package.name, package.architecture))
-            if was is not None and compare(package.version, was) < 0:
-                found.append(f"{package.name}:{package.architecture} {was} → {package.version}")
-    return found
-
-
 def lock(
     spec: ImageSpec,
     settings: Settings,
@@ -178,13 +167,7 @@ def lock(
     result = lock_spec(spec, lambda _repos, arch: source.get(repositories, arch),
                        lambda: repositories, source_date_epoch=settings.source_date_epoch)
     if previous is not None and not allow_downgrade:
-        down = _downgrades(previous, result)
-        if down:
-            more = f" (and {len(down) - 1} more)" if len(down) > 1 else ""
-            raise LockError(
-                f"the new lock would downgrade {down[0]}{more}; refusing: the repository may "
-                "serve an older archive (zerocve lock --allow-downgrade accepts it)"
-            )
+        refuse_downgrades(previous, result)
     return result
 
 
@@ -199,6 +182,7 @@ def lock_for_build(
     """The lock a build uses: the file at ``lock_path`` while it is fresh for ``spec``, else
     a new resolution (not written); under ``locked``, a missing or stale file is a
     LockError."""
+    existing = None
     if lock_path.exists():
         existing = read_lock(lock_path)
         if existing.is_fresh_for(spec):
@@ -210,7 +194,8 @@ def lock_for_build(
             )
     elif locked:
         raise LockError(f"{lock_path}: no lock file to build from (--locked); run zerocve lock")
-    return lock(spec, settings, indices=indices)
+    # A re-resolution is a re-lock: it may not lower a version the stale lock held either.
+    return lock(spec, settings, indices=indices, previous=existing)
 
 
 # -- build ---------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.releases import DebianRelease
 from zerocve.debian.repo import IndexPin, PackageIndex
 from zerocve.debian.resolve import parse_request, resolve
+from zerocve.debian.version import compare
 from zerocve.errors import LockError, RepositoryError
 from zerocve.outputs import OutputKind, write_file
 from zerocve.safe_load import LoadError, load_json
@@ -308,6 +309,7 @@ def load_or_resolve(
     """The lock a build uses: the file at ``lock_path`` while it is fresh for ``spec``, else a
     new resolution (not written); under ``locked``, a missing or stale file is a LockError."""
     lock_path = Path(lock_path)
+    existing = None
     if lock_path.exists():
         existing = read_lock(lock_path)
         if existing.is_fresh_for(spec):
@@ -319,7 +321,30 @@ def load_or_resolve(
             )
     elif locked:
         raise LockError(f"{lock_path}: no lock file to build from (--locked); run zerocve lock")
-    return lock_spec(spec, fetch_indices, host_repositories)
+    resolved = lock_spec(spec, fetch_indices, host_repositories)
+    if existing is not None:
+        # A re-resolution is a re-lock: it may not lower a version the stale lock held either.
+        refuse_downgrades(existing, resolved)
+    return resolved
+
+
+def refuse_downgrades(previous: Lock, new: Lock) -> None:
+    """LockError naming the first package ``new`` holds at a lower version than ``previous``:
+    a repository serving an older archive must not undo a fix unnoticed."""
+    found = []
+    for arch, locked in new.archs.items():
+        before = previous.archs.get(arch)
+        old = {(p.name, p.architecture): p.version for p in before.packages} if before else {}
+        for package in locked.packages:
+            was = old.get((package.name, package.architecture))
+            if was is not None and compare(package.version, was) < 0:
+                found.append(f"{package.name}:{package.architecture} {was} → {package.version}")
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise LockError(
+            f"the new lock would downgrade {found[0]}{more}; refusing: the repository may "
+            "serve an older archive (zerocve lock --allow-downgrade accepts it)"
+        )
 
 
 def default_lock_path(spec_path: str | Path) -> Path:
@@ -379,6 +404,7 @@ __all__ = [
     "load_or_resolve",
     "lock_spec",
     "read_lock",
+    "refuse_downgrades",
     "repositories_for",
     "verify_lock",
     "write_lock",

@@ -74,6 +74,11 @@ def test_a_relock_never_lowers_a_version_without_the_flag(
     (line,) = done.stderr.strip().splitlines()
     assert "hello" in line and "1.1" in line and "1.0" in line and "--allow-downgrade" in line
     assert locked_version(lock) == "1.1"
+    # A build that re-resolves (the spec changed) is a re-lock too: refused the same way.
+    write_spec(spec, repo, ["hello", "hello-lib"])
+    build = zerocve("build", spec, "-o", tmp_path / "out", "--no-scan")
+    assert build.returncode == 3 and "downgrade hello:amd64 1.1 → 1.0" in build.stderr
+    assert not (tmp_path / "out").exists()
     allowed = zerocve("lock", spec, "--allow-downgrade")
     assert allowed.returncode == 0, allowed.stderr
     assert locked_version(lock) == "1.0"
