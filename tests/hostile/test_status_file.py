@@ -17,7 +17,7 @@ import pytest
 from hostile_kit import one_error_line, run_zerocve
 
 from zerocve.errors import InventoryError
-from zerocve.inventory import dpkg
+from zerocve.inventory.status import parse_status
 
 HOST_STATUS = Path("/var/lib/dpkg/status")
 # The words of dpkg-query(1)'s "Package states" and "Package selection states", plus one
@@ -54,7 +54,7 @@ def dpkg_query(tmp: Path, status: str | bytes) -> set[str] | None:
 
 def zerocve_reads(status: str) -> set[str] | None:
     try:
-        packages = dpkg.parse_status(status, location="/var/lib/dpkg/status")
+        packages = parse_status(status, location="/var/lib/dpkg/status")
     except InventoryError as e:
         assert "\n" not in str(e) and "/var/lib/dpkg/status" in str(e)
         return None
@@ -129,7 +129,7 @@ def test_mutated_real_stanzas_match_dpkg(tmp_path: Path) -> None:
             try:
                 got: set[str] | str | None = {
                     f"{p.name}:{p.architecture} {p.version}"
-                    for p in dpkg.parse_status(text, location="status")
+                    for p in parse_status(text, location="status")
                 }
             except InventoryError as e:
                 got = None if expected is None else str(e)

@@ -7,6 +7,7 @@ import pytest
 from zerocve.errors import InventoryError
 from zerocve.inventory import dpkg
 from zerocve.inventory.model import Distro
+from zerocve.inventory.status import parse_status
 
 STATUS = """\
 Package: libssl3
@@ -56,7 +57,7 @@ Version: 2.36-9+deb12u9
 
 
 def test_status_listed_packages_with_sources() -> None:
-    parsed = dpkg.parse_status(STATUS, location="var/lib/dpkg/status")
+    parsed = parse_status(STATUS, location="var/lib/dpkg/status")
     got = [(p.name, p.architecture, p.version, p.source, p.source_version) for p in parsed]
     assert got == [
         ("libssl3", "amd64", "3.0.15-1~deb12u1", "openssl", "3.0.15-1~deb12u1"),
@@ -90,33 +91,34 @@ _OK = "Status: install ok installed\n"
 def test_refused_stanzas_name_file_and_package(stanza: str, why: str) -> None:
     good = "Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:1.2.13\n"
     with pytest.raises(InventoryError) as refused:
-        dpkg.parse_status(f"{good}\n{stanza}\n{good.replace('zlib1g', 'gzip')}", location="status")
+        text = f"{good}\n{stanza}\n{good.replace('zlib1g', 'gzip')}"
+        parse_status(text, location="status")
     assert str(refused.value).startswith("status: ") and why in str(refused.value)
 
 
 def test_status_file_stanza_without_status_is_not_listed() -> None:
     # dpkg-query -W does not list it either: without Status, a package is not-installed.
     text = "Package: abc\nArchitecture: amd64\nVersion: 1.0\n"
-    assert dpkg.parse_status(text, location="status") == ()
+    assert parse_status(text, location="status") == ()
 
 
 def test_status_d_has_no_status_field() -> None:
     text = "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n"
-    parsed = dpkg.parse_status(text, location="status.d/tzdata", require_status=False)
+    parsed = parse_status(text, location="status.d/tzdata", require_status=False)
     assert [(p.name, p.architecture) for p in parsed] == [("tzdata", "all")]
     # ...but a Status that says "not installed" still excludes the package.
     removed = text + "Status: purge ok not-installed\n"
-    assert dpkg.parse_status(removed, location="x", require_status=False) == ()
+    assert parse_status(removed, location="x", require_status=False) == ()
 
 
 def test_crlf_line_endings() -> None:
     text = "Package: abc\r\nStatus: install ok installed\r\nArchitecture: amd64\r\nVersion: 1.0\r\n"
-    assert [p.version for p in dpkg.parse_status(text, location="x")] == ["1.0"]
+    assert [p.version for p in parse_status(text, location="x")] == ["1.0"]
 
 
 def test_deduplicate_keeps_first_and_sorts() -> None:
-    first = dpkg.parse_status(STATUS, location="status")
-    second = dpkg.parse_status(
+    first = parse_status(STATUS, location="status")
+    second = parse_status(
         "Package: bash\nVersion: 9\nArchitecture: amd64\n",
         location="status.d/bash",
         require_status=False,

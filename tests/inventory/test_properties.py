@@ -11,6 +11,7 @@ from license_expression import Licensing, get_spdx_licensing
 
 from zerocve.inventory import dpkg
 from zerocve.inventory.licenses import conjunction, dep5_expression
+from zerocve.inventory.status import parse_status
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -65,7 +66,7 @@ def stanza(
 )
 def test_status_round_trip(entries: list) -> None:  # type: ignore[type-arg]
     text = "\n".join(stanza(*p, status=s) for p, s in entries)
-    parsed = dpkg.parse_status(text, location="/var/lib/dpkg/status")
+    parsed = parse_status(text, location="/var/lib/dpkg/status")
     # half-installed and config-files packages are listed, as dpkg-query -W lists them.
     expected = [
         (name, version, arch, source or name, sv or version)

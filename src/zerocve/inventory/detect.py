@@ -10,6 +10,7 @@ from zerocve.errors import InventoryError
 from zerocve.inventory import dpkg
 from zerocve.inventory.licenses import copyright_licenses
 from zerocve.inventory.model import Inventory
+from zerocve.inventory.status import parse_status
 from zerocve.inventory.tree import Tree
 
 STATUS = "var/lib/dpkg/status"
@@ -49,7 +50,7 @@ def _packages(tree: Tree, warnings: list[str]) -> list[InstalledPackage]:
         raise InventoryError(f"{tree.description}: no dpkg database ({STATUS} or {STATUS_D}) found")
     for path, text, require_status in sources:
         location = f"/{path}"  # as the builder and dpkg name it: a path in the image
-        found.extend(dpkg.parse_status(text, location=location, require_status=require_status))
+        found.extend(parse_status(text, location=location, require_status=require_status))
     return found
 
 
