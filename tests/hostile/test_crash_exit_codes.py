@@ -3,6 +3,7 @@ exit 1. Hostile inputs give one error line and exit 2 or 3; a bug gives exit 4 a
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 from pathlib import Path
@@ -96,3 +97,32 @@ def test_help_documents_every_exit_code() -> None:
     for code in ("0 ", "1 ", "2 ", "3 ", "4 "):
         assert f"\n {code} " in done.stdout or f"│ {code} " in done.stdout, done.stdout
     assert "internal error" in done.stdout
+
+
+SPEC = """\
+contents:
+  repositories:
+    - uri: file:///nonexistent
+      suites: [bookworm]
+      keyring: /nonexistent.gpg
+  packages: [base-files]
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "environment", "code", "said"),
+    [
+        ("cmd: \"echo 'unbalanced\"\n", {}, 3, "cmd"),
+        ("entrypoint:\n  command: \"sh -c 'x\"\n", {}, 3, "entrypoint"),
+        ("accounts:\n  users: [{username: big, uid: 100000000000000000000}]\n", {}, 3, "uid"),
+        ("", {"SOURCE_DATE_EPOCH": "99999999999999999999"}, 2, "SOURCE_DATE_EPOCH"),
+    ],
+)
+def test_hostile_spec_values_are_not_findings(
+    tmp_path: Path, extra: str, environment: dict[str, str], code: int, said: str
+) -> None:
+    (tmp_path / "image.yaml").write_text(SPEC + extra)
+    done = run_zerocve("lock", str(tmp_path / "image.yaml"),
+                       env={**os.environ, **environment})
+    assert done.returncode == code, done.stderr
+    assert said in one_error_line(done)
