@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from support.aptrepo import DATE, AptRepo
+from zerocve import api
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.releases import DebianRelease, debian_release
 from zerocve.debian.repo import IndexPin, PackageIndex, RepoClient
@@ -27,12 +28,12 @@ from zerocve.lock import (
     LockedPackage,
     default_lock_path,
     dumps_lock,
-    load_or_resolve,
     lock_spec,
     read_lock,
     verify_lock,
     write_lock,
 )
+from zerocve.settings import Settings
 from zerocve.spec import ImageSpec, RepositorySpec, load_spec, parse_spec
 
 REPO = "file:///srv/repo"
@@ -385,27 +386,33 @@ def test_read_errors_name_the_file_and_the_field(tmp_path: Path) -> None:
         read_lock(_write_json(path, [1, 2]))
 
 
-# -- load_or_resolve ------------------------------------------------------------------------
+# -- the lock a build uses (zerocve.api.lock_for_build) ---------------------------------------
 
 
-def test_load_or_resolve(tmp_path: Path) -> None:
+def test_lock_for_build(tmp_path: Path) -> None:
     path = tmp_path / "image.lock.json"
+    settings = Settings.from_env({"HOME": str(tmp_path)})
+
+    def build_lock(spec: ImageSpec, repos: FakeRepos, locked: bool = False) -> Lock:
+        indices = api.Indices(fetch=repos.fetch_indices)
+        return api.lock_for_build(spec, path, settings, locked=locked, indices=indices)
+
     with pytest.raises(LockError, match="no lock file to build from"):
-        load_or_resolve(spec_of(), path, FakeRepos().fetch_indices, list, locked=True)
+        build_lock(spec_of(), FakeRepos(), locked=True)
     # Without a file, a new resolution (not written).
-    assert load_or_resolve(spec_of(), path, FakeRepos().fetch_indices, list) == make_lock()
+    assert build_lock(spec_of(), FakeRepos()) == make_lock()
     assert not path.exists()
     # A fresh file is used as is, without fetching anything.
     written = make_lock().model_copy(update={"source_date_epoch": 42})
     write_lock(written, path)
     repos = FakeRepos()
-    assert load_or_resolve(spec_of(), path, repos.fetch_indices, list, locked=True) == written
+    assert build_lock(spec_of(), repos, locked=True) == written
     assert repos.fetched == []
     # A stale one is re-resolved, or refused under --locked.
     changed = parse_spec(SPEC.replace("[app]", "[app, tzdata]"))
     with pytest.raises(LockError, match=f"{path}: stale"):
-        load_or_resolve(changed, path, repos.fetch_indices, list, locked=True)
-    assert load_or_resolve(changed, path, repos.fetch_indices, list).is_fresh_for(changed)
+        build_lock(changed, repos, locked=True)
+    assert build_lock(changed, repos).is_fresh_for(changed)
 
 
 # -- against the signed loopback repository -------------------------------------------------

@@ -20,10 +20,11 @@ the fix" question, so the two never disagree: the repositories are read once.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from zerocve.assemble.cache import BuildCache
@@ -32,7 +33,9 @@ from zerocve.debian.repo import DebRef, PackageIndex, RepoClient
 from zerocve.debian.resolve import parse_request
 from zerocve.debian.version import compare
 from zerocve.errors import LockError
+from zerocve.inventory.model import Distro, Inventory
 from zerocve.lock import (
+    FetchIndices,
     Lock,
     default_lock_path,
     lock_spec,
@@ -40,13 +43,16 @@ from zerocve.lock import (
     refuse_downgrades,
     repositories_for,
     verify_lock,
+    write_lock,
 )
+from zerocve.oci.image import Platform
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import Reference, parse_reference
 from zerocve.settings import Settings
 from zerocve.spec import ImageSpec, RepositorySpec, load_spec
 from zerocve.vuln.gate import FailOn, describe, over_gate, package_set_difference
 from zerocve.vuln.model import Finding, ScanResult, Severity, State
+from zerocve.vuln.severity import SeveritySource
 
 # -- indices -------------------------------------------------------------------------------
 
@@ -77,37 +83,39 @@ def index_archs(spec: ImageSpec) -> list[str]:
 class Indices:
     """Verified package indices of some repositories x architectures, read once and shared by
     every ``lock`` call and gate question that is given this value (the rebuild loop reads
-    one per cycle for all its images). A pair not read yet is fetched on first use (once,
-    under a lock) when the value was made with settings; otherwise asking for it is a
-    LockError."""
+    one per cycle for all its images). A pair not read yet is fetched on first use, once
+    (under a lock), with ``fetch`` or a repository client made from ``settings``; with
+    neither, asking for it is a LockError."""
 
     def __init__(
         self,
         fetched: Mapping[tuple[str, str], Sequence[PackageIndex]] | None = None,
         settings: Settings | None = None,
+        *,
+        fetch: FetchIndices | None = None,
     ) -> None:
         self._fetched: dict[tuple[str, str], tuple[PackageIndex, ...]] = {
             key: tuple(value) for key, value in (fetched or {}).items()
         }
-        self._settings = settings
+        if fetch is None and settings is not None:
+            fetch = functools.partial(_fetch_with_client, settings)
+        self._fetch = fetch
         self._mutex = threading.Lock()
 
     def get(self, repositories: Sequence[RepositorySpec], arch: str) -> list[PackageIndex]:
         """The indices of ``repositories`` for ``arch``, in the order the repositories list
         them (the shape ``zerocve.lock.lock_spec`` asks for)."""
         with self._mutex:
-            missing = [r for r in repositories if (_repository_key(r), arch) not in self._fetched]
-            if missing:
-                if self._settings is None:
+            for repository in repositories:
+                key = (_repository_key(repository), arch)
+                if key in self._fetched:
+                    continue
+                if self._fetch is None:
                     raise LockError(
-                        f"{missing[0].uri} ({arch}): not among the fetched indices; fetch "
+                        f"{repository.uri} ({arch}): not among the fetched indices; fetch "
                         "them with the spec's repositories and archs"
                     )
-                with repo_client(self._settings) as client:
-                    for repository in missing:
-                        self._fetched[(_repository_key(repository), arch)] = tuple(
-                            client.fetch_indices([repository], arch)
-                        )
+                self._fetched[key] = tuple(self._fetch([repository], arch))
             return [
                 index
                 for repository in repositories
@@ -138,13 +146,20 @@ def repo_client(settings: Settings) -> RepoClient:
     )
 
 
+def _fetch_with_client(
+    settings: Settings, repositories: list[RepositorySpec], arch: str
+) -> list[PackageIndex]:
+    with repo_client(settings) as client:
+        return client.fetch_indices(repositories, arch)
+
+
 def fetch_indices(
     repositories: Sequence[RepositorySpec], archs: Sequence[str], settings: Settings
 ) -> Indices:
     """Fetch and verify every index of ``repositories`` for ``archs`` now."""
     indices = Indices(settings=settings)
     for arch in archs:
-        indices.get(repositories, arch)
+        indices.get(list(repositories), arch)
     return indices
 
 
@@ -163,9 +178,8 @@ def lock(
     now). With ``previous``, a package whose version would go down is a LockError unless
     ``allow_downgrade``: a mirror replaying an old Release must not undo a fix."""
     source = indices or Indices(settings=settings)
-    repositories = repositories_of(spec)
-    result = lock_spec(spec, lambda _repos, arch: source.get(repositories, arch),
-                       lambda: repositories, source_date_epoch=settings.source_date_epoch)
+    result = lock_spec(spec, source.get, lambda: repositories_of(spec),
+                       source_date_epoch=settings.source_date_epoch)
     if previous is not None and not allow_downgrade:
         refuse_downgrades(previous, result)
     return result
@@ -218,14 +232,24 @@ def fetch_debs(lock: Lock, archs: Sequence[str], settings: Settings) -> dict[tup
     return dict(zip(keys, paths, strict=True))
 
 
-def build(spec: ImageSpec, lock: Lock, settings: Settings, *, use_cache: bool = True) -> BuiltImage:
+def build(
+    spec: ImageSpec,
+    lock: Lock,
+    settings: Settings,
+    *,
+    use_cache: bool = True,
+    where: str = "the lock",
+) -> BuiltImage:
     """The image ``lock`` gives for ``spec``, in memory (``BuiltImage.digest`` is the image or
-    index digest); nothing is written but the download and build caches."""
+    index digest); nothing is written but the download and build caches. The lock is first
+    verified against the spec's signed indices (a LockError naming ``where``, e.g. the lock
+    file, and the package when it is not what they say)."""
     from zerocve.assemble.image import build as assemble
 
     # Nothing of a lock is installed before it is checked against the signed indices.
     with repo_client(settings) as client:
-        trusted = verify_lock(lock, spec, repositories_of(spec), client.fetch_pinned_index)
+        trusted = verify_lock(lock, spec, repositories_of(spec), client.fetch_pinned_index,
+                              where=where)
     debs = fetch_debs(lock, spec.archs, settings)
     cache = BuildCache(settings.build_cache_dir) if use_cache else None
     return assemble(spec, lock, debs, reporter=settings.reporter,
@@ -246,15 +270,17 @@ def write_archive(built: BuiltImage, path: Path, tag: str = DEFAULT_REF) -> Path
     return write(built, path, tag)
 
 
-def platforms(built: BuiltImage) -> list[str | None]:
+def platform_name(platform: Platform) -> str:
+    """``linux/arm64/v8``, as a scan's ``--platform`` names it."""
+    return "/".join(p for p in (platform.os, platform.architecture, platform.variant) if p)
+
+
+def image_platforms(built: BuiltImage) -> list[str | None]:
     """Each image's platform as a scan names it (``linux/arm64/v8``); [None] for a build that
     made a single image."""
     if len(built.archs) == 1:
         return [None]
-    return [
-        "/".join(p for p in (a.platform.os, a.platform.architecture, a.platform.variant) if p)
-        for a in built.archs
-    ]
+    return [platform_name(a.platform) for a in built.archs]
 
 
 def sbom_paths(built: BuiltImage, target: Path) -> dict[str | None, Path]:
@@ -264,7 +290,7 @@ def sbom_paths(built: BuiltImage, target: Path) -> dict[str | None, Path]:
         platform: target.with_name(
             f"{target.name}{'.' + platform.replace('/', '-') if platform else ''}.spdx.json"
         )
-        for platform in platforms(built)
+        for platform in image_platforms(built)
     }
 
 
@@ -296,34 +322,55 @@ def scan(
     *,
     vex: Sequence[Path] = (),
     offered: Mapping[str, str] | None = None,
-    platform: str | None = None,
+    platforms: Sequence[str | None] | None = None,
+    severity_source: SeveritySource = "debian",
+    distro: Distro | None = None,
 ) -> list[ScanResult]:
-    """Scan every platform of ``target`` (an image in memory, a layout or archive path, or
-    any target ``zerocve scan`` takes) against the advisory DB at ``settings.db_path``; one
-    result per platform, in the image's order. ``offered`` (source → newest version in the
-    image's repositories, e.g. ``Indices.newest_sources()``) tells ``fixed`` from
-    ``fix-unavailable``. ``platform`` scans that platform only."""
+    """Scan ``target`` (an image in memory, a layout or archive path, or any target
+    ``zerocve scan`` takes) against the advisory DB at ``settings.db_path``: one result per
+    platform, each image's platform in the image's order unless ``platforms`` names them
+    (``[None]``: the one image ``zerocve scan`` picks by default). ``offered`` (source →
+    newest version in the image's repositories, e.g. ``Indices.newest_sources()``) tells
+    ``fixed`` from ``fix-unavailable``. ``distro`` replaces the release the target's
+    os-release names."""
+    from zerocve.inventory.targets import platforms_of
     from zerocve.vuln.scan import scan as scan_one
 
     with tempfile.TemporaryDirectory(prefix="zerocve-scan-") as scratch:
         if isinstance(target, BuiltImage):
-            wanted = [platform] if platform else platforms(target)
             location = str(write_layout(target, Path(scratch) / "image"))
+            wanted = list(platforms) if platforms is not None else image_platforms(target)
         else:
             location = str(target)
-            wanted = [platform] if platform else _target_platforms(location)
+            wanted = (list(platforms) if platforms is not None
+                      else platforms_of(location, reporter=settings.reporter))
         return [
-            scan_one(location, db_path=settings.db_path, vex_files=vex, platform=each,
-                     available_versions=offered, reporter=settings.reporter)
-            for each in wanted
+            replace(scan_one(location, db_path=settings.db_path, vex_files=vex,
+                             platform=platform, available_versions=offered,
+                             severity_source=severity_source, reporter=settings.reporter,
+                             distro=distro),
+                    platform=platform)
+            for platform in wanted
         ]
 
 
-def _target_platforms(target: str) -> list[str | None]:
-    from zerocve.pipeline import layout_platforms
-
-    path = Path(target)
-    return layout_platforms(path) if path.is_dir() else [None]
+def gate(
+    target: BuiltImage | Path | str,
+    settings: Settings,
+    policy: GatePolicy,
+    *,
+    vex: Sequence[Path] = (),
+    indices: Indices | None = None,
+    expected: Lock | None = None,
+) -> tuple[list[ScanResult], Verdict]:
+    """Scan every platform of ``target`` and check the gate (see ``check_gate``). The
+    repositories (``indices``) are asked what they offer only when a finding looks fixable,
+    to tell ``fixed`` from ``fix-unavailable``: a fix they do not carry yet cannot be had by
+    rebuilding."""
+    results = scan(target, settings, vex=vex)
+    if indices is not None and has_fixable(results):
+        results = scan(target, settings, vex=vex, offered=indices.newest_sources())
+    return results, check_gate(results, policy, expected)
 
 
 @dataclass(frozen=True)
@@ -351,12 +398,10 @@ def check_gate(
     must also be exactly the lock's, or the verdict fails: an image whose package database
     was hidden or altered is not clean."""
     if expected is not None:
-        mismatch = package_set_difference(
-            (p for result in results for p in result.inventory.packages),
-            (p for arch in expected.archs.values() for p in arch.packages),
-        )
+        mismatch = lock_difference([(r.platform, r.inventory) for r in results], expected)
         if mismatch:
-            return Verdict(False, (), mismatch)
+            platform, difference = mismatch
+            return Verdict(False, (), f"{platform}: {difference}" if platform else difference)
     failing = over_gate(
         (f for result in results for f in result.findings), policy.fail_on, policy.min_severity
     )
@@ -365,6 +410,38 @@ def check_gate(
     total = sum(len(r.findings) for r in results)
     return Verdict(True, (), f"nothing over the gate ({total} findings, --fail-on "
                              f"{policy.fail_on.value})")
+
+
+def read_back(
+    target: Path | str, settings: Settings
+) -> list[tuple[str | None, Inventory]]:
+    """The packages each platform's image at ``target`` holds, read back as any scanner reads
+    them (no advisory DB needed)."""
+    from zerocve.inventory.targets import open_inventory, platforms_of
+
+    return [
+        (platform, open_inventory(str(target), platform=platform, reporter=settings.reporter))
+        for platform in platforms_of(str(target), reporter=settings.reporter)
+    ]
+
+
+def lock_difference(
+    images: Sequence[tuple[str | None, Inventory]], lock: Lock
+) -> tuple[str | None, str] | None:
+    """The first image (platform, inventory) whose packages differ from what ``lock`` holds
+    for its architecture, and how; None when every image holds exactly its lock's packages.
+    Findings are only as good as the package list: an image whose package database was
+    hidden or altered is not clean."""
+    by_platform = {platform_name(Platform.from_debian(arch)): locked.packages
+                   for arch, locked in lock.archs.items()}
+    for platform, inventory in images:
+        expected = by_platform.get(platform or "") if len(by_platform) > 1 else None
+        if expected is None:  # a single image, or a platform the lock cannot name
+            expected = [p for locked in lock.archs.values() for p in locked.packages]
+        difference = package_set_difference(inventory.packages, expected)
+        if difference is not None:
+            return platform, difference
+    return None
 
 
 def has_fixable(results: Sequence[ScanResult]) -> bool:
@@ -426,9 +503,13 @@ __all__ = [
     "index_archs",
     "load_spec",
     "lock",
+    "lock_difference",
     "lock_for_build",
-    "platforms",
+    "gate",
+    "image_platforms",
+    "platform_name",
     "publish",
+    "read_back",
     "read_lock",
     "repo_client",
     "repositories_of",
@@ -436,5 +517,6 @@ __all__ = [
     "scan",
     "write_archive",
     "write_layout",
+    "write_lock",
     "write_sboms",
 ]

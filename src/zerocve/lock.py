@@ -298,36 +298,6 @@ def _same_packages(locked: list[LockedPackage], resolved: list[LockedPackage], w
         raise LockError(f"{where}: lacks {missing[0]}, which the spec needs; run zerocve lock")
 
 
-def load_or_resolve(
-    spec: ImageSpec,
-    lock_path: str | Path,
-    fetch_indices: FetchIndices,
-    host_repositories: HostRepositories,
-    *,
-    locked: bool = False,
-) -> Lock:
-    """The lock a build uses: the file at ``lock_path`` while it is fresh for ``spec``, else a
-    new resolution (not written); under ``locked``, a missing or stale file is a LockError."""
-    lock_path = Path(lock_path)
-    existing = None
-    if lock_path.exists():
-        existing = read_lock(lock_path)
-        if existing.is_fresh_for(spec):
-            return existing
-        if locked:
-            raise LockError(
-                f"{lock_path}: stale: the spec's contents or archs changed since it was "
-                "written; run zerocve lock, or build without --locked"
-            )
-    elif locked:
-        raise LockError(f"{lock_path}: no lock file to build from (--locked); run zerocve lock")
-    resolved = lock_spec(spec, fetch_indices, host_repositories)
-    if existing is not None:
-        # A re-resolution is a re-lock: it may not lower a version the stale lock held either.
-        refuse_downgrades(existing, resolved)
-    return resolved
-
-
 def refuse_downgrades(previous: Lock, new: Lock) -> None:
     """LockError naming the first package ``new`` holds at a lower version than ``previous``:
     a repository serving an older archive must not undo a fix unnoticed."""
@@ -401,7 +371,6 @@ __all__ = [
     "TrustedLock",
     "default_lock_path",
     "dumps_lock",
-    "load_or_resolve",
     "lock_spec",
     "read_lock",
     "refuse_downgrades",

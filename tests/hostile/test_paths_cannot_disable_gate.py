@@ -15,10 +15,10 @@ import yaml
 from assemble.craft import Member, make_deb
 from support.aptrepo import AptRepo
 from support.registry import Registry
-from zerocve.cli._gate import gate_image
+from zerocve.cli._gate import check_image
 from zerocve.errors import BuildError, SpecError
 from zerocve.lock import LockedPackage, read_lock
-from zerocve.progress import NULL_REPORTER
+from zerocve.settings import Settings
 from zerocve.spec import parse_spec
 from zerocve.vuln.gate import package_set_difference
 
@@ -164,20 +164,26 @@ def test_gate_holds_the_written_image_to_the_lock(apt_repo: AptRepo, tmp_path: P
     out = tmp_path / "out"
     built = zerocve("build", str(spec), "-o", str(out), "--locked")
     assert built.returncode == 0, built.stderr
-    locked = read_lock(tmp_path / "app.lock.json").archs["amd64"].packages
-    options: dict[str, Any] = dict(action="publish", fail_on=None, min_severity=None,
-                                   vex_files=None, db_path=tmp_path / "no.db", require_db=False,
-                                   reporter=NULL_REPORTER)
-    assert gate_image(out, expected=[locked], **options) == []
+    lock = read_lock(tmp_path / "app.lock.json")
+    locked = lock.archs["amd64"].packages
+    settings = Settings.from_env(db_path=tmp_path / "no.db")
+
+    def check(packages: list[LockedPackage]) -> None:
+        amd64 = lock.archs["amd64"].model_copy(update={"packages": packages})
+        check_image(out, settings, action="publish", require_db=False, fail_on=None,
+                    min_severity=None, vex=(), indices=None,
+                    lock=lock.model_copy(update={"archs": {"amd64": amd64}}))
+
+    check(locked)
     extra = [*locked, _locked("openssl", "3.0.15-1~deb12u1", "amd64")]
     with pytest.raises(BuildError) as caught:
-        gate_image(out, expected=[extra], **options)
+        check(extra)
     assert caught.value.diagnostics() == (
         f"{out}: the image's package database differs from the lock ({len(locked)} packages "
         f"read back, {len(extra)} locked): 1 missing: openssl 3.0.15-1~deb12u1 (amd64); "
         "refusing to publish")
     with pytest.raises(BuildError, match=r"1 not in the lock: netbase .* \(all\)"):
-        gate_image(out, expected=[[p for p in locked if p.name != "netbase"]], **options)
+        check([p for p in locked if p.name != "netbase"])
 
 
 @pytest.mark.slow

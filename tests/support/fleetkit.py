@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,9 @@ from support.aptrepo import (
     download_many,
     offered_versions,
 )
-from zerocve.assemble.image import write_layout
-from zerocve.oci.reference import parse_reference
-from zerocve.oci.registry import RegistryClient
-from zerocve.pipeline import build_spec
-from zerocve.progress import NULL_REPORTER
-from zerocve.publish import push_layout
+from support.data import advisory
+from zerocve import api
+from zerocve.settings import Settings
 
 
 def write_spec(
@@ -52,19 +48,21 @@ def write_spec(
     return path
 
 
+def _build(spec: Path, settings: Settings) -> api.BuiltImage:
+    loaded = api.load_spec(spec)
+    lock = api.lock_for_build(loaded, api.default_lock_path(spec), settings)
+    return api.build(loaded, lock, settings)
+
+
 def push_spec(spec: Path, reference: str) -> str:
     """Build ``spec`` and push it to ``reference``; the image's digest."""
-    ref = parse_reference(reference)
-    with tempfile.TemporaryDirectory(prefix="fleet-test-") as scratch:
-        layout = build_layout(spec, Path(scratch) / "layout", ref.tag or "latest")
-        with RegistryClient(ref.api_host) as client:
-            return push_layout(layout, ref, client).digest
+    settings = Settings.from_env()
+    return api.publish(_build(spec, settings), reference, settings).digest
 
 
 def build_layout(spec: Path, directory: Path, tag: str = "latest") -> Path:
     """Build ``spec`` into the OCI layout ``directory``."""
-    built, _ = build_spec(spec, locked=False, ignore_valid_until=False, reporter=NULL_REPORTER)
-    return write_layout(built, directory, tag)
+    return api.write_layout(_build(spec, Settings.from_env()), directory, tag)
 
 
 def fleet_repo(
@@ -94,8 +92,6 @@ def fleet_repo(
 def osv_db(directory: Path, source: str, fixed: str) -> dict[str, str]:
     """An environment whose advisory DB holds one OSV record: CVE-2099-0001 in ``source``,
     fixed in ``fixed``."""
-    from test_examples import advisory
-
     feed = directory / "feed"
     feed.mkdir(parents=True)
     (feed / "CVE-2099-0001.json").write_text(json.dumps(advisory(source, fixed)))

@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from support.findings import LIBC, LIBSSL, OPENSSL, ZLIB, finding, inventory, sample_result
-from zerocve.errors import GateError
-from zerocve.vuln.gate import THRESHOLDS, FailOn, describe, enforce, over_gate, worst_first
+from zerocve.api import GatePolicy, Verdict, check_gate
+from zerocve.vuln.gate import THRESHOLDS, FailOn, describe, over_gate, worst_first
 from zerocve.vuln.model import ScanResult, Severity, State, Suppression
 
 EXPECTED_STATES = {
@@ -48,7 +48,8 @@ def test_unknown_is_not_offered_as_a_threshold() -> None:
 def test_clean_result_passes_every_gate() -> None:
     result = ScanResult(inventory=inventory(), findings=())
     for fail_on in FailOn:
-        enforce(result, fail_on, Severity.NEGLIGIBLE)
+        assert check_gate([result], GatePolicy(fail_on)) == Verdict(
+            True, (), f"nothing over the gate (0 findings, --fail-on {fail_on.value})")
 
 
 def test_suppressed_findings_never_fail() -> None:
@@ -58,7 +59,7 @@ def test_suppressed_findings_never_fail() -> None:
         findings=(),
         suppressed=(Suppression(f, "not_affected", "component_not_present", "v.json"),),
     )
-    enforce(result, FailOn.ANY)
+    assert check_gate([result], GatePolicy(FailOn.ANY)).passed
 
 
 def test_sample_result_per_gate() -> None:
@@ -99,23 +100,23 @@ def test_worst_first_puts_fixable_before_severity() -> None:
     assert [f.vulnerability for f in ordered] == ["CVE-0", "CVE-1", "CVE-2", "CVE-3"]
 
 
-def test_enforce_names_the_worst_findings() -> None:
-    with pytest.raises(GateError) as raised:
-        enforce(sample_result(), FailOn.FIXED)
-    assert raised.value.exit_code == 1
-    assert raised.value.diagnostics() == (
-        "refusing to publish: 3 fixable vulnerabilities ("
+def test_a_verdict_names_the_worst_findings() -> None:
+    verdict = check_gate([sample_result()], GatePolicy(FailOn.FIXED))
+    assert not verdict.passed
+    assert [f.vulnerability for f in verdict.failing] == [
+        "CVE-2023-5678", "CVE-2024-0727", "CVE-2024-0727"]
+    assert verdict.reason == (
+        "3 fixable vulnerabilities ("
         "CVE-2023-5678 libssl3 3.0.11-1~deb12u2 → 3.0.13-1~deb12u1, "
         "CVE-2024-0727 libssl3 3.0.11-1~deb12u2 → 3.0.13-1~deb12u1, "
         "CVE-2024-0727 openssl 3.0.11-1~deb12u2 → 3.0.13-1~deb12u1)"
     )
 
 
-def test_enforce_message_for_other_gates_and_actions() -> None:
-    with pytest.raises(GateError) as raised:
-        enforce(sample_result(), FailOn.OPEN, Severity.HIGH, action="build")
-    assert raised.value.diagnostics() == (
-        "refusing to build: 2 unfixed or fixable vulnerabilities ("
+def test_a_verdict_for_other_gates() -> None:
+    verdict = check_gate([sample_result()], GatePolicy(FailOn.OPEN, Severity.HIGH))
+    assert verdict.reason == (
+        "2 unfixed or fixable vulnerabilities ("
         "CVE-2024-99999 libc6 2.36-9+deb12u3 → 2.36-9+deb12u9, "
         "CVE-2025-0395 libc6 2.36-9+deb12u3 (open))"
     )

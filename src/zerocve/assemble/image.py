@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from zerocve.assemble.accounts import account_entries, run_as
 from zerocve.assemble.cache import BuildCache
+from zerocve.assemble.code import code_digest
 from zerocve.assemble.dpkg_db import ADMINDIR, database_entries
 from zerocve.assemble.layers import (
     MAX_LAYERS,
@@ -264,18 +265,6 @@ def _check_against_packages(path: str, entry: Entry, origin: str, rootfs: RootFs
         parent = posixpath.dirname(parent)
 
 
-def _code_digest() -> str:
-    """A digest of the code that decides an image's bytes: a cached image is reused only by
-    the builder that made it."""
-    root = Path(__file__).parents[1]
-    files = sorted((root / "assemble").glob("*.py"))
-    files += [root / "oci" / "layer.py", root / "oci" / "image.py", root / "debian" / "deb.py"]
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 def input_key(
     spec: ImageSpec,
     arch: str,
@@ -287,7 +276,7 @@ def input_key(
 ) -> str:
     """A digest of every input of ``build_arch``: equal keys give equal images."""
     document = {
-        "code": _code_digest(),
+        "code": code_digest(),
         "spec": spec.model_dump(mode="json", by_alias=True),
         "arch": arch,
         "epoch": epoch,

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import typer
 from rich.console import Console, RenderableType
@@ -23,6 +24,7 @@ from rich.progress import Task as ProgressTask
 
 from zerocve import __version__
 from zerocve.progress import Reporter, Task
+from zerocve.settings import Settings
 
 # No emoji codes: ':x:' in a user's value (a passwd-like string, a path) must print as itself.
 console = Console(emoji=False)
@@ -140,3 +142,10 @@ class RichReporter(Reporter):
 
 def reporter() -> Reporter:
     return RichReporter()
+
+
+def settings(**given: Any) -> Settings:
+    """Settings from the environment, with the options the user gave (None: not given)
+    winning over it, and progress bars on stderr."""
+    return Settings.from_env(reporter=reporter(),
+                             **{name: value for name, value in given.items() if value is not None})

@@ -1,22 +1,22 @@
-"""The vulnerability gate shared by `zerocve scan`, `build` and `publish`: its options, and
-the check of a freshly built image against the local advisory DB."""
+"""The vulnerability gate's options, shared by `zerocve scan`, `build` and `publish`, and how
+its outcome is printed: the check itself is ``zerocve.api.gate``."""
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from zerocve.errors import AdvisoryError, BuildError
+from zerocve import api
+from zerocve.errors import AdvisoryError, BuildError, GateError
 from zerocve.inventory.model import Inventory
-from zerocve.progress import Reporter
-from zerocve.vuln.gate import FailOn, PackageLike, enforce, package_set_difference
-from zerocve.vuln.model import ScanResult, Severity, State
+from zerocve.settings import Settings
+from zerocve.vuln.gate import FailOn
+from zerocve.vuln.model import ScanResult, Severity
 
 
 class MinSeverity(StrEnum):
@@ -66,72 +66,61 @@ def threshold(min_severity: MinSeverity | None) -> Severity:
     return Severity(min_severity.value) if min_severity else Severity.NEGLIGIBLE
 
 
-def summarize(result: ScanResult, platform: str | None = None) -> str:
+def summarize(result: ScanResult) -> str:
     states = Counter(f.state.value for f in result.findings)
     counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
     suppressed = f", {len(result.suppressed)} suppressed by VEX" if result.suppressed else ""
+    where = f" {result.platform}" if result.platform else ""
     return (
-        f"scan{f' {platform}' if platform else ''}: {len(result.inventory.packages)} packages, "
+        f"scan{where}: {len(result.inventory.packages)} packages, "
         f"{len(result.findings)} findings{f' ({counts})' if counts else ''}{suppressed}"
     )
 
 
-def gate_image(
-    image: Path,
+def check_image(
+    target: Path,
+    settings: Settings,
     *,
     action: str,
+    require_db: bool,
     fail_on: FailOn | None,
     min_severity: MinSeverity | None,
-    vex_files: list[Path] | None,
-    db_path: Path | None,
-    require_db: bool,
-    reporter: Reporter,
-    platforms: Sequence[str | None] = (None,),
-    offered_versions: Callable[[], Mapping[str, str]] | None = None,
-    expected: Sequence[Sequence[PackageLike]] | None = None,
+    vex: Sequence[Path],
+    lock: api.Lock | None,
+    indices: api.Indices | None,
 ) -> list[ScanResult]:
-    """Scan each platform of a built image (layout or archive) as any scanner would see it,
-    and enforce ``fail_on``. Without a DB: an error when ``require_db``, else a note and no
-    scan. ``offered_versions`` (source → newest version in the image's repositories) is asked
-    only when a finding looks fixable, to tell ``fixed`` from ``fix-unavailable``: a fix the
-    repositories do not carry yet cannot be had by rebuilding. ``expected`` (per platform,
-    the lock's packages): the packages read back must be exactly those, scanned or not, or
-    a BuildError (exit 3) names the difference."""
-    # Imported here: the DB and target readers weigh on every command's start-up.
-    from zerocve.inventory.targets import open_inventory
-    from zerocve.vuln.db import default_db_path
-    from zerocve.vuln.scan import scan
-
-    def check(inventory: Inventory, index: int) -> None:
-        if expected is None:
-            return
-        difference = package_set_difference(inventory.packages, expected[index])
-        if difference is not None:
-            where = f" {platforms[index]}" if platforms[index] else ""
-            raise BuildError(f"{image}{where}: {difference}; refusing to {action}")
-
-    db = db_path or default_db_path()
-    if not db.exists():
+    """What `build` and `publish` do with the image they wrote: read it back as any scanner
+    would; with ``lock``, its packages must be exactly the lock's (else exit 3, DB or not);
+    scan it when there is an advisory DB (without one: an error when ``require_db``, else a
+    note), print a summary per platform, and exit 1 on findings over ``fail_on``; returns
+    the scan results (none without a DB)."""
+    if not settings.db_path.exists():
         if require_db:
             raise AdvisoryError(
-                f"{db}: no advisory DB to check the image against; run `zerocve db update "
-                f"--osv ...` first, or pass --no-scan to {action} unscanned"
+                f"{settings.db_path}: no advisory DB to check the image against; run `zerocve "
+                f"db update --osv ...` first, or pass --no-scan to {action} unscanned"
             )
-        reporter.note(f"not scanned: no advisory DB at {db} (zerocve db update)")
-        for index, platform in enumerate(platforms if expected else ()):
-            check(open_inventory(str(image), platform=platform, reporter=reporter), index)
+        settings.reporter.note(
+            f"not scanned: no advisory DB at {settings.db_path} (zerocve db update)")
+        if lock is not None:
+            _hold_to_lock(target, api.read_back(target, settings), lock, action)
         return []
-    offered = functools.cache(offered_versions) if offered_versions else None
-    results = []
-    for index, platform in enumerate(platforms):
-        result = scan(str(image), db_path=db, vex_files=vex_files or (), platform=platform,
-                      reporter=reporter)
-        check(result.inventory, index)
-        if offered is not None and any(f.state is State.FIXED for f in result.findings):
-            result = scan(str(image), db_path=db, vex_files=vex_files or (), platform=platform,
-                          available_versions=offered(), reporter=reporter)
-        reporter.note(summarize(result, platform))
-        if fail_on is not None:
-            enforce(result, fail_on, threshold(min_severity), action=action)
-        results.append(result)
+    policy = api.GatePolicy(fail_on or FailOn.FIXED, threshold(min_severity))
+    results, verdict = api.gate(target, settings, policy, vex=vex, indices=indices)
+    if lock is not None:
+        _hold_to_lock(target, [(r.platform, r.inventory) for r in results], lock, action)
+    for result in results:
+        settings.reporter.note(summarize(result))
+    if fail_on is not None and not verdict.passed:
+        raise GateError(f"refusing to {action}: {verdict.reason}")
     return results
+
+
+def _hold_to_lock(
+    target: Path, images: Sequence[tuple[str | None, Inventory]], lock: api.Lock, action: str
+) -> None:
+    mismatch = api.lock_difference(images, lock)
+    if mismatch is not None:
+        platform, difference = mismatch
+        where = f" {platform}" if platform else ""
+        raise BuildError(f"{target}{where}: {difference}; refusing to {action}")

@@ -7,27 +7,20 @@ from typing import Annotated
 
 import typer
 
-from zerocve.assemble.image import BuiltImage, write_archive, write_layout
-from zerocve.cli._app import app, console, reporter
+from zerocve import api
+from zerocve.assemble.image import BuiltImage
+from zerocve.cli._app import app, console, settings
 from zerocve.cli._gate import (
     FailOnOption,
     MinSeverityOption,
     NoScanOption,
     VexOption,
-    gate_image,
+    check_image,
 )
 from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption, SpecArgument
 from zerocve.errors import UsageError
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.outputs import OutputKind, check_file, check_layout_dir
-from zerocve.pipeline import (
-    build_spec,
-    locked_packages,
-    offered_source_versions,
-    platforms,
-    sbom_paths,
-    write_sboms_beside,
-)
 
 
 def summary(built: BuiltImage, target: Path) -> str:
@@ -110,26 +103,22 @@ def build_command(
         check_layout_dir(output)
     else:
         check_file(destination, OutputKind.OCI_ARCHIVE)
-    progress = reporter()
-    built, lock = build_spec(
-        spec_path, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress,
-        use_cache=not no_cache,
-    )
-    for path in sbom_paths(built, destination).values():
+    given = settings(db_path=db_path, ignore_valid_until=ignore_valid_until or None)
+    spec = api.load_spec(spec_path)
+    indices = api.Indices(settings=given)  # read once, by the lock or the gate, if at all
+    lock_path = api.default_lock_path(spec_path)
+    lock = api.lock_for_build(spec, lock_path, given, locked=locked, indices=indices)
+    built = api.build(spec, lock, given, use_cache=not no_cache, where=str(lock_path))
+    for path in api.sbom_paths(built, destination).values():
         check_file(path, OutputKind.SPDX)
     if output is not None:
-        target = write_layout(built, output, tag)
+        target = api.write_layout(built, output, tag)
     else:
-        target = write_archive(built, destination, tag)
-    sboms = write_sboms_beside(built, lock, target)
+        target = api.write_archive(built, destination, tag)
+    sboms = api.write_sboms(built, lock, target)
     if not no_scan:
-        gate_image(
-            target, action="build", fail_on=fail_on, min_severity=min_severity,
-            vex_files=vex_files, db_path=db_path, require_db=False, reporter=progress,
-            platforms=platforms(built), expected=locked_packages(built, lock),
-            offered_versions=lambda: offered_source_versions(
-                spec_path, ignore_valid_until=ignore_valid_until, reporter=progress),
-        )
+        check_image(target, given, action="build", require_db=False, fail_on=fail_on,
+                    min_severity=min_severity, vex=vex_files or (), lock=lock, indices=indices)
     # Only after the verdict: a build the gate rejects never printed a digest to act on.
-    progress.note(summary(built, target) + "; SBOM " + ", ".join(str(p) for p in sboms))
+    given.reporter.note(summary(built, target) + "; SBOM " + ", ".join(str(p) for p in sboms))
     console.print(built.digest, highlight=False)

@@ -8,12 +8,10 @@ from typing import Annotated
 import typer
 
 from zerocve import api
-from zerocve.cli._app import app, console, reporter
+from zerocve.cli._app import app, console, settings
 from zerocve.cli._options import IgnoreValidUntilOption, SpecArgument
-from zerocve.lock import Lock, default_lock_path, read_lock, write_lock
+from zerocve.lock import Lock, write_lock
 from zerocve.outputs import OutputKind, check_file
-from zerocve.settings import Settings
-from zerocve.spec import load_spec
 
 
 def summary(lock: Lock, path: Path) -> str:
@@ -72,11 +70,11 @@ def lock(
         ),
     ] = False,
 ) -> None:
-    spec = load_spec(spec_path)
-    target = output or default_lock_path(spec_path)
+    spec = api.load_spec(spec_path)
+    target = output or api.default_lock_path(spec_path)
     check_file(target, OutputKind.LOCK)  # before resolving (write_lock checks again)
-    previous = read_lock(target) if target.exists() and not allow_downgrade else None
-    given = Settings.from_env(reporter=reporter(), ignore_valid_until=ignore_valid_until)
+    previous = api.read_lock(target) if target.exists() and not allow_downgrade else None
+    given = settings(ignore_valid_until=ignore_valid_until or None)
     result = api.lock(spec, given, previous=previous, allow_downgrade=allow_downgrade)
     write_lock(result, target)
     console.print(summary(result, target), highlight=False, soft_wrap=True)

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from zerocve.assemble.image import write_layout
-from zerocve.cli._app import app, console, reporter
+from zerocve import api
+from zerocve.cli._app import app, console, settings
 from zerocve.cli._gate import (
     FailOnOption,
     MinSeverityOption,
     NoScanOption,
     VexOption,
-    gate_image,
+    check_image,
 )
 from zerocve.cli._keys import PASSPHRASE_ENV, PassphraseEnvOption, private_key
 from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption
@@ -26,14 +24,6 @@ from zerocve.errors import UsageError
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
-from zerocve.pipeline import (
-    build_spec,
-    layout_platforms,
-    locked_packages,
-    offered_source_versions,
-    platforms,
-)
-from zerocve.publish import push_layout
 from zerocve.sign import BuildRecord, sign_and_attest
 from zerocve.vuln.gate import FailOn
 from zerocve.vuln.model import ScanResult
@@ -108,45 +98,38 @@ def publish(
     if len(targets) not in (1, 2):
         raise UsageError(f"publish: expected {_TARGETS_HELP}, got {len(targets)} arguments")
     ref = parse_reference(targets[-1])
-    progress = reporter()
+    given = settings(db_path=db_path, ignore_valid_until=ignore_valid_until or None)
     # The key is opened before anything is built or pushed: a wrong passphrase costs nothing.
     signing_key = private_key(sign_key, passphrase_env) if sign_key is not None else None
     build: BuildRecord | None = None
     results: list[ScanResult] = []
-
+    indices: api.Indices | None = None
+    lock: api.Lock | None = None  # an existing layout has no lock to hold it to
     with tempfile.TemporaryDirectory(prefix="zerocve-publish-") as scratch:
-        offered: Callable[[], dict[str, str]] | None = None
-        expected = None  # an existing layout has no lock to hold it to
         if len(targets) == 2:
-            spec = Path(targets[0])
-            built, lock = build_spec(
-                spec, locked=locked, ignore_valid_until=ignore_valid_until, reporter=progress
-            )
+            spec_path = Path(targets[0])
+            spec = api.load_spec(spec_path)
+            indices = api.Indices(settings=given)  # read once, by the lock or the gate
+            lock_path = api.default_lock_path(spec_path)
+            lock = api.lock_for_build(spec, lock_path, given, locked=locked, indices=indices)
+            built = api.build(spec, lock, given, where=str(lock_path))
             if signing_key is not None:
-                build = BuildRecord.of(spec, lock)
-            layout = write_layout(built, layout or Path(scratch) / "layout", ref.tag or DEFAULT_REF)
-            image_platforms = platforms(built)
-            expected = locked_packages(built, lock)
-            offered = functools.partial(
-                offered_source_versions, spec, ignore_valid_until=ignore_valid_until,
-                reporter=progress,
-            )
-        else:
-            assert layout is not None
-            image_platforms = layout_platforms(layout)
+                build = BuildRecord.of(spec_path, lock)
+            layout = api.write_layout(built, layout or Path(scratch) / "layout",
+                                      ref.tag or DEFAULT_REF)
+        assert layout is not None
         if not no_scan:
-            results = gate_image(
-                layout, action="publish", fail_on=fail_on, min_severity=min_severity,
-                vex_files=vex_files, db_path=db_path, require_db=True, reporter=progress,
-                platforms=image_platforms, offered_versions=offered, expected=expected,
-            )
-        with RegistryClient(ref.api_host, insecure=insecure or None) as client:
-            digest = push_layout(layout, ref, client, reporter=progress,
-                                 from_repo=mount_from).digest
-            if signing_key is not None:
-                vex = triage_vex(results, image_platforms,
-                                 build.lock.source_date_epoch if build else None)
-                outcomes = sign_and_attest(client, ref, digest, signing_key, build=build, vex=vex)
-                for line in outcome_lines(ref.name, outcomes):
-                    progress.note(line)
-    console.print(str(ref.with_digest(digest)), highlight=False, soft_wrap=True)
+            results = check_image(layout, given, action="publish", require_db=True,
+                                  fail_on=fail_on, min_severity=min_severity,
+                                  vex=vex_files or (), lock=lock, indices=indices)
+        published = api.publish(layout, ref, given, mount_from=mount_from,
+                                insecure=insecure or None)
+        if signing_key is not None:
+            vex = triage_vex(results, [r.platform for r in results],
+                             build.lock.source_date_epoch if build else None)
+            with RegistryClient(ref.api_host, insecure=insecure or None) as client:
+                outcomes = sign_and_attest(client, ref, published.digest, signing_key,
+                                           build=build, vex=vex)
+            for line in outcome_lines(ref.name, outcomes):
+                given.reporter.note(line)
+    console.print(published.reference, highlight=False, soft_wrap=True)

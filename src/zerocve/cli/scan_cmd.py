@@ -8,16 +8,15 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from zerocve.cli._app import app, console, console_err, reporter
+from zerocve import api
+from zerocve.cli._app import app, console, console_err, settings
 from zerocve.cli._gate import FailOnOption, MinSeverityOption, VexOption, threshold
 from zerocve.cli._options import DbOption, FileOption, PlatformOption
 from zerocve.cli._output import write_output
-from zerocve.errors import UsageError
+from zerocve.errors import GateError, UsageError
 from zerocve.inventory.dpkg import named_distro
 from zerocve.outputs import OutputKind, check_file
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
-from zerocve.vuln.gate import enforce
-from zerocve.vuln.scan import scan as run_scan
 
 _KINDS = {
     OutputFormat.TABLE: OutputKind.TABLE,
@@ -118,14 +117,13 @@ def scan(
         release = None if distro is None else named_distro(distro)
     except ValueError as e:
         raise UsageError(f"--distro {e}") from None
-    result = run_scan(
+    (result,) = api.scan(
         target,
-        db_path=db_path,
-        vex_files=vex_files or (),
+        settings(db_path=db_path),
+        vex=vex_files or (),
+        platforms=[platform],
         severity_source="cvss" if severity_source is SeveritySourceChoice.CVSS else "debian",
-        platform=platform,
         distro=release,
-        reporter=reporter(),
     )
     for warning in result.inventory.warnings:
         console_err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
@@ -139,4 +137,6 @@ def scan(
     if file is not None:
         console_err.print(f"wrote {output.value} report to {file}", highlight=False, markup=False)
     if fail_on is not None:
-        enforce(result, fail_on, threshold(min_severity), action=None)
+        verdict = api.check_gate([result], api.GatePolicy(fail_on, threshold(min_severity)))
+        if not verdict.passed:
+            raise GateError(f"{result.inventory.target}: {verdict.reason}")

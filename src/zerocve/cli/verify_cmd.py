@@ -18,6 +18,7 @@ from zerocve.errors import VerificationError, ZerocveError
 from zerocve.lock import default_lock_path
 from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
+from zerocve.settings import Settings
 from zerocve.sign import Check, Report, load_public_key, verify
 from zerocve.sign.provenance import build_inputs
 from zerocve.sign.statement import SLSA_PROVENANCE
@@ -46,7 +47,7 @@ against the lock) and the digest must come out identical.
 
 
 def _rebuild(report: Report, ignore_valid_until: bool) -> Check:
-    from zerocve.pipeline import build_spec
+    from zerocve import api
 
     top = report.digest
     provenances = [a for a in report.attested
@@ -61,8 +62,11 @@ def _rebuild(report: Report, ignore_valid_until: bool) -> Check:
         spec_path.write_bytes(spec)
         default_lock_path(spec_path).write_bytes(lock)
         try:
-            built, _ = build_spec(spec_path, locked=True, ignore_valid_until=ignore_valid_until,
-                                  reporter=reporter(), use_cache=False)
+            given = Settings.from_env(reporter=reporter(), ignore_valid_until=ignore_valid_until)
+            spec_model = api.load_spec(spec_path)
+            lock_path = default_lock_path(spec_path)
+            locked = api.lock_for_build(spec_model, lock_path, given, locked=True)
+            built = api.build(spec_model, locked, given, use_cache=False, where=str(lock_path))
         except ZerocveError as e:
             return Check(top, None, "rebuild", False, f"rebuild failed: {e.diagnostics()}")
     if built.digest != top:

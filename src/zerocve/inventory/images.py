@@ -159,6 +159,22 @@ def _is_image(manifest: dict[str, Any]) -> bool:
     return isinstance(config, dict) and config.get("mediaType") in IMAGE_CONFIG_TYPES
 
 
+def image_platforms(source: ImageSource, ref_name: str | None = None) -> list[Platform | None]:
+    """The platforms of the images ``source`` offers, in its order; [None] when it holds a
+    single image (a bare manifest, or an index over one image)."""
+    document, _ = source.root()
+    if document.get("mediaType", "") in MANIFEST_TYPES or (
+        "layers" in document and "manifests" not in document
+    ):
+        return [None]
+    found = [
+        platform
+        for candidate, platform in _candidates(source, document, ref_name)
+        if _is_image(source.manifest(candidate))
+    ]
+    return found if len(found) > 1 else [None]
+
+
 def select_image(
     source: ImageSource, *, platform: str | None = None, ref_name: str | None = None
 ) -> SelectedImage:
@@ -222,6 +238,7 @@ __all__ = [
     "SelectedImage",
     "checked_digest",
     "digest_matches",
+    "image_platforms",
     "parse_json",
     "select_image",
 ]

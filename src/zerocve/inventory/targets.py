@@ -24,7 +24,7 @@ from pathlib import Path
 from zerocve.errors import InventoryError, UsageError
 from zerocve.inventory.detect import INDEX_KEY, detect, wanted
 from zerocve.inventory.image_fs import LayeredTree
-from zerocve.inventory.images import ImageSource, Platform, select_image
+from zerocve.inventory.images import ImageSource, Platform, image_platforms, select_image
 from zerocve.inventory.layer_cache import LayerCache
 from zerocve.inventory.model import Inventory
 from zerocve.inventory.sbom_reader import read_sbom
@@ -150,17 +150,38 @@ def open_inventory(
         except OSError as e:
             raise InventoryError(f"{location}: {e.strerror}") from e
         return read_sbom(data, target=target)
+    source, tag, name = _open_source(kind, location, reporter)
+    return _image(source, target, platform, tag, name, reporter)
+
+
+def _open_source(
+    kind: str, location: str, reporter: Reporter
+) -> tuple[ImageSource, str | None, str | None]:
+    """The image source of an image target: (source, layout tag, image name)."""
     if kind == "layout":
         directory, tag = _layout_and_tag(location)
         if not (directory / "index.json").is_file():
             raise InventoryError(f"{directory}: not an OCI image layout (no index.json)")
-        return _image(LayoutSource(directory), target, platform, tag, None, reporter)
+        return LayoutSource(directory), tag, None
     if kind == "archive":
-        return _image(open_archive(Path(location)), target, platform, None, None, reporter)
+        return open_archive(Path(location)), None, None
     reference = parse_reference(location)
     name = f"{reference.name}:{reference.tag}" if reference.tag else reference.name
-    source = RegistrySource(location, reporter=reporter)
-    return _image(source, target, platform, None, name, reporter)
+    return RegistrySource(location, reporter=reporter), None, name
 
 
-__all__ = ["PREFIXES", "kind_of", "open_inventory", "without_prefix"]
+def platforms_of(target: str, *, reporter: Reporter = NULL_REPORTER) -> list[str | None]:
+    """Each platform ``target`` offers an image for (``linux/arm64/v8``), in its order, as
+    ``open_inventory(platform=...)`` takes them; [None] for a single image, a root filesystem
+    or an SBOM. An unreadable image is an error here, as it is for the scan."""
+    kind, location = kind_of(target)
+    if kind in ("rootfs", "sbom"):
+        return [None]
+    source, tag, _ = _open_source(kind, location, reporter)
+    try:
+        return [str(p) if p else None for p in image_platforms(source, tag)]
+    finally:
+        source.close()
+
+
+__all__ = ["PREFIXES", "kind_of", "open_inventory", "platforms_of", "without_prefix"]

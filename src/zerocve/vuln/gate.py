@@ -25,8 +25,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Protocol
 
-from zerocve.errors import GateError
-from zerocve.vuln.model import Finding, ScanResult, Severity, State
+from zerocve.vuln.model import Finding, Severity, State
 
 
 class FailOn(StrEnum):
@@ -124,19 +123,3 @@ def package_set_difference(
         return None
     return (f"the image's package database differs from the lock ({len(have)} packages read "
             f"back, {len(want)} locked): " + "; ".join(parts))
-
-
-def enforce(
-    result: ScanResult,
-    fail_on: FailOn = FailOn.FIXED,
-    min_severity: Severity = Severity.NEGLIGIBLE,
-    *,
-    action: str | None = "publish",
-) -> None:
-    """Raise ``GateError`` naming the worst findings when any is over the gate;
-    ``action`` completes "refusing to …" (publish, build); without one the message names
-    the scanned target."""
-    failing = over_gate(result.findings, fail_on, min_severity)
-    if failing:
-        lead = f"refusing to {action}" if action else result.inventory.target
-        raise GateError(f"{lead}: {describe(failing, fail_on)}")

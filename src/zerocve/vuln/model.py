@@ -74,3 +74,4 @@ class ScanResult:
     findings: tuple[Finding, ...]
     suppressed: tuple[Suppression, ...] = ()
     db_built: str | None = None  # ISO date of the advisory DB
+    platform: str | None = None  # which image of a multi-platform index ("linux/arm64/v8")
