@@ -53,7 +53,8 @@ def test_one_index_fetch_serves_lock_build_and_gate(
     transport = settings.transport
     assert isinstance(transport, CountingTransport)
     spec = api.load_spec(spec_file(["tzdata"], http=True))
-    indices = api.fetch_indices(api.repositories_of(spec), api.index_archs(spec), settings)
+    repositories = api.repositories_of(spec, settings)
+    indices = api.fetch_indices(repositories, api.index_archs(spec), settings)
     assert transport.releases() == len(apt_repo.suites)
 
     locked = api.lock(spec, settings, indices=indices)
@@ -102,7 +103,8 @@ def test_a_relock_never_lowers_a_version_unless_allowed(
     spec_file, settings: Settings
 ) -> None:
     spec = api.load_spec(spec_file(["tzdata"]))
-    indices = api.fetch_indices(api.repositories_of(spec), api.index_archs(spec), settings)
+    repositories = api.repositories_of(spec, settings)
+    indices = api.fetch_indices(repositories, api.index_archs(spec), settings)
     current = api.lock(spec, settings, indices=indices)
     amd64 = current.archs["amd64"]
     newer = [p.model_copy(update={"version": "9999z-1"}) for p in amd64.packages]
@@ -118,3 +120,18 @@ def test_indices_without_settings_do_not_fetch(spec_file) -> None:
     spec = api.load_spec(spec_file(["tzdata"]))
     with pytest.raises(LockError, match=r"\(amd64\): not among the fetched indices"):
         api.lock(spec, Settings.from_env(), indices=api.Indices())
+
+
+def test_one_package_for_two_architectures_is_refused_at_lock_time(
+    spec_file, settings: Settings, tmp_path: Path
+) -> None:
+    """libc6 (Multi-Arch: same) for amd64 and arm64 in one image: the lock refuses it in one
+    line, before any build could find the name twice."""
+    spec = api.load_spec(spec_file(["libc6", "libc6:arm64"]))
+    with pytest.raises(LockError) as refused:
+        api.lock(spec, settings)
+    # libc6's closure is refused at its first shared name (gcc-12-base sorts first).
+    assert refused.value.diagnostics() == (
+        "amd64: gcc-12-base is selected for both amd64 and arm64; an image holds one "
+        "architecture of each package: drop the ':arm64' or ':amd64' request, or build a "
+        "separate image for arm64")

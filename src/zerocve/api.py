@@ -7,7 +7,7 @@ the gate, whose answer is a ``Verdict`` value::
 
     settings = Settings.from_env()
     spec = load_spec(Path("image.yaml"))
-    indices = fetch_indices(repositories_of(spec), index_archs(spec), settings)
+    indices = fetch_indices(repositories_of(spec, settings), index_archs(spec), settings)
     built = build(spec, lock(spec, settings, indices=indices), settings)
     results = scan(built, settings, offered=indices.newest_sources())
     verdict = check_gate(results, GatePolicy())
@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zerocve.assemble.cache import BuildCache
 from zerocve.assemble.image import BuiltImage
@@ -45,14 +46,17 @@ from zerocve.lock import (
     verify_lock,
     write_lock,
 )
-from zerocve.oci.image import Platform
 from zerocve.oci.layout import DEFAULT_REF
+from zerocve.oci.platform import Platform
 from zerocve.oci.reference import Reference, parse_reference
 from zerocve.settings import Settings
 from zerocve.spec import ImageSpec, RepositorySpec, load_spec
 from zerocve.vuln.gate import FailOn, describe, over_gate, package_set_difference
 from zerocve.vuln.model import Finding, ScanResult, Severity, State
 from zerocve.vuln.severity import SeveritySource
+
+if TYPE_CHECKING:  # httpx weighs on start-up: the registry client is imported when used
+    from zerocve.oci.registry import RegistryClient
 
 # -- indices -------------------------------------------------------------------------------
 
@@ -61,12 +65,12 @@ def _repository_key(repository: RepositorySpec) -> str:
     return repository.model_dump_json()
 
 
-def repositories_of(spec: ImageSpec) -> list[RepositorySpec]:
-    """The spec's repositories, else the host's apt sources; a LockError when neither names
-    one."""
+def repositories_of(spec: ImageSpec, settings: Settings) -> list[RepositorySpec]:
+    """The spec's repositories, else the host's apt sources (their inline keys stored in the
+    cache); a LockError when neither names one."""
     from zerocve.debian.sources import host_repositories
 
-    return repositories_for(spec, host_repositories)
+    return repositories_for(spec, lambda: host_repositories(key_dir=settings.cache_dir / "keys"))
 
 
 def index_archs(spec: ImageSpec) -> list[str]:
@@ -166,6 +170,24 @@ def fetch_indices(
 # -- lock ----------------------------------------------------------------------------------
 
 
+def _refuse_one_name_twice(result: Lock) -> None:
+    """An image holds one architecture of each package name. dpkg can co-install a Multi-Arch
+    ``same`` package for two architectures, but the image's single dpkg database, its root
+    filesystem and its SBOM are keyed by name, so such a lock is refused here, at lock time,
+    rather than by the build ("package listed twice")."""
+    for arch, locked in result.archs.items():
+        seen: dict[str, str] = {}
+        for package in locked.packages:
+            other = seen.setdefault(package.name, package.architecture)
+            if other != package.architecture:
+                raise LockError(
+                    f"{arch}: {package.name} is selected for both {other} and "
+                    f"{package.architecture}; an image holds one architecture of each package: "
+                    f"drop the ':{package.architecture}' or ':{other}' request, or build a "
+                    f"separate image for {package.architecture if other == arch else other}"
+                )
+
+
 def lock(
     spec: ImageSpec,
     settings: Settings,
@@ -178,8 +200,9 @@ def lock(
     now). With ``previous``, a package whose version would go down is a LockError unless
     ``allow_downgrade``: a mirror replaying an old Release must not undo a fix."""
     source = indices or Indices(settings=settings)
-    result = lock_spec(spec, source.get, lambda: repositories_of(spec),
+    result = lock_spec(spec, source.get, lambda: repositories_of(spec, settings),
                        source_date_epoch=settings.source_date_epoch)
+    _refuse_one_name_twice(result)
     if previous is not None and not allow_downgrade:
         refuse_downgrades(previous, result)
     return result
@@ -248,7 +271,8 @@ def build(
 
     # Nothing of a lock is installed before it is checked against the signed indices.
     with repo_client(settings) as client:
-        trusted = verify_lock(lock, spec, repositories_of(spec), client.fetch_pinned_index,
+        trusted = verify_lock(lock, spec, repositories_of(spec, settings),
+                              client.fetch_pinned_index,
                               where=where)
     debs = fetch_debs(lock, spec.archs, settings)
     cache = BuildCache(settings.build_cache_dir) if use_cache else None
@@ -270,17 +294,12 @@ def write_archive(built: BuiltImage, path: Path, tag: str = DEFAULT_REF) -> Path
     return write(built, path, tag)
 
 
-def platform_name(platform: Platform) -> str:
-    """``linux/arm64/v8``, as a scan's ``--platform`` names it."""
-    return "/".join(p for p in (platform.os, platform.architecture, platform.variant) if p)
-
-
 def image_platforms(built: BuiltImage) -> list[str | None]:
     """Each image's platform as a scan names it (``linux/arm64/v8``); [None] for a build that
     made a single image."""
     if len(built.archs) == 1:
         return [None]
-    return [platform_name(a.platform) for a in built.archs]
+    return [str(a.platform) for a in built.archs]
 
 
 def sbom_paths(built: BuiltImage, target: Path) -> dict[str | None, Path]:
@@ -294,7 +313,7 @@ def sbom_paths(built: BuiltImage, target: Path) -> dict[str | None, Path]:
     }
 
 
-def write_sboms(built: BuiltImage, lock: Lock, target: Path) -> list[Path]:
+def write_sboms(built: BuiltImage, lock: Lock, target: Path, settings: Settings) -> list[Path]:
     """SPDX documents of the image written at ``target``, read back as any scanner reads it,
     naming its digest (which the SBOM inside the image cannot), with the lock's SHA256s."""
     from zerocve.errors import BuildError
@@ -304,7 +323,7 @@ def write_sboms(built: BuiltImage, lock: Lock, target: Path) -> list[Path]:
 
     written = []
     for platform, path in sbom_paths(built, target).items():
-        inventory = open_inventory(str(target), platform=platform)
+        inventory = open_inventory(str(target), platform=platform, cache_dir=settings.cache_dir)
         document = render_sbom(inventory, "spdx-json", epoch=built.epoch,
                                checksums=lock_checksums(lock, inventory))
         write_file(path, document.encode(), OutputKind.SPDX, error=BuildError,
@@ -343,12 +362,14 @@ def scan(
         else:
             location = str(target)
             wanted = (list(platforms) if platforms is not None
-                      else platforms_of(location, reporter=settings.reporter))
+                      else platforms_of(location, reporter=settings.reporter,
+                                        registry=registry_client(settings)))
         return [
             replace(scan_one(location, db_path=settings.db_path, vex_files=vex,
                              platform=platform, available_versions=offered,
                              severity_source=severity_source, reporter=settings.reporter,
-                             distro=distro),
+                             distro=distro, cache_dir=settings.cache_dir,
+                             registry=registry_client(settings)),
                     platform=platform)
             for platform in wanted
         ]
@@ -417,12 +438,30 @@ def read_back(
 ) -> list[tuple[str | None, Inventory]]:
     """The packages each platform's image at ``target`` holds, read back as any scanner reads
     them (no advisory DB needed)."""
-    from zerocve.inventory.targets import open_inventory, platforms_of
+    from zerocve.inventory.targets import platforms_of
 
     return [
-        (platform, open_inventory(str(target), platform=platform, reporter=settings.reporter))
-        for platform in platforms_of(str(target), reporter=settings.reporter)
+        (platform, inventory(target, settings, platform=platform))
+        for platform in platforms_of(str(target), reporter=settings.reporter,
+                                     registry=registry_client(settings))
     ]
+
+
+def inventory(target: Path | str, settings: Settings, *, platform: str | None = None) -> Inventory:
+    """The packages and release of ``target`` (any target ``zerocve scan`` takes; for an
+    index, the image of ``platform``, default linux/amd64)."""
+    from zerocve.inventory.targets import open_inventory
+
+    return open_inventory(str(target), platform=platform, reporter=settings.reporter,
+                          cache_dir=settings.cache_dir, registry=registry_client(settings))
+
+
+def registry_client(settings: Settings) -> Callable[[str], RegistryClient]:
+    """Makes the registry client for a host with the settings' credentials and transport."""
+    from zerocve.oci.registry import RegistryClient
+
+    return functools.partial(RegistryClient, transport=settings.transport,
+                             auth_files=settings.registry_auth)
 
 
 def lock_difference(
@@ -432,7 +471,7 @@ def lock_difference(
     for its architecture, and how; None when every image holds exactly its lock's packages.
     Findings are only as good as the package list: an image whose package database was
     hidden or altered is not clean."""
-    by_platform = {platform_name(Platform.from_debian(arch)): locked.packages
+    by_platform = {str(Platform.from_debian(arch)): locked.packages
                    for arch, locked in lock.archs.items()}
     for platform, inventory in images:
         expected = by_platform.get(platform or "") if len(by_platform) > 1 else None
@@ -479,8 +518,8 @@ def publish(
             layout = write_layout(image, Path(scratch) / "layout", reference.tag or DEFAULT_REF)
         else:
             layout = image
-        with RegistryClient(reference.api_host, insecure=insecure,
-                            transport=settings.transport) as client:
+        with RegistryClient(reference.api_host, insecure=insecure, transport=settings.transport,
+                            auth_files=settings.registry_auth) as client:
             pushed = push_layout(layout, reference, client, reporter=settings.reporter,
                                  from_repo=mount_from)
     return Published(str(reference.with_digest(pushed.digest)), pushed.digest,
@@ -507,9 +546,10 @@ __all__ = [
     "lock_for_build",
     "gate",
     "image_platforms",
-    "platform_name",
     "publish",
+    "inventory",
     "read_back",
+    "registry_client",
     "read_lock",
     "repo_client",
     "repositories_of",

@@ -15,6 +15,7 @@ boundary with ``raise ... from e``.
     ├── LockError                   lock file unreadable, or stale under --locked
     ├── PackageError                a .deb that is malformed or unsafe (path traversal, devices)
     ├── BuildError                  assembling the root filesystem or the image
+    ├── CacheError                  the cache directory cannot be created or written (full)
     ├── RegistryError               OCI distribution API failures
     ├── AdvisoryError               advisory DB or feed: unreadable, malformed, unreachable
     ├── InventoryError              a scan/SBOM target with no readable package database
@@ -89,6 +90,10 @@ class PackageError(ZerocveError):
 
 
 class BuildError(ZerocveError):
+    pass
+
+
+class CacheError(ZerocveError):
     pass
 
 

@@ -16,7 +16,7 @@ from zerocve.assemble.code import PACKAGE_ROOT, code_digest, contributing_files
 # The modules the review found missing from the hand-made list (embedded SBOM, media types).
 KNOWN = ["assemble/image.py", "oci/layer.py", "oci/image.py", "oci/media_types.py",
          "debian/deb.py", "sbom/embedded.py", "sbom/spdx.py", "sbom/_common.py",
-         "inventory/licenses.py", "vuln/purls.py"]
+         "inventory/licenses.py", "inventory/purls.py"]
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_every_module_the_builder_imports_is_in_the_key(source_copy: Path) -> No
 # Edits that change the image's bytes, in modules the old hand-made list left out.
 EDITS = {
     "sbom/_common.py": ('TOOL = "zerocve"', 'TOOL = "zerocve-upgraded"'),
-    "vuln/purls.py": ('qualifiers = {"arch": arch}', 'qualifiers = {"arch": arch, "x": "y"}'),
+    "inventory/purls.py": ('qualifiers = {"arch": arch}', 'qualifiers = {"arch": arch, "x": "y"}'),
 }
 
 

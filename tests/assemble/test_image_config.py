@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from zerocve.assemble.image import resolve_epoch, run_config
+from zerocve.assemble.image import run_config
 from zerocve.errors import BuildError
 from zerocve.oci.image import (
     MEDIA_INDEX,
@@ -47,16 +47,6 @@ def test_run_config_from_spec() -> None:
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
     assert bare.cmd == ("/bin/true", "--x") and bare.entrypoint == ()
 
-
-def test_resolve_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    assert resolve_epoch(100) == 100
-    assert resolve_epoch(100, 5) == 5
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "42")
-    assert resolve_epoch(100) == 42
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "soon")
-    with pytest.raises(BuildError, match="SOURCE_DATE_EPOCH='soon' is not an integer"):
-        resolve_epoch(100)
 
 
 def test_platforms() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from zerocve.debian.cache import BlobCache, default_cache_dir
+from zerocve.debian.cache import BlobCache
 from zerocve.errors import IntegrityError
 
 DATA = os.urandom(3 * 65536 + 17)
@@ -94,13 +94,6 @@ def test_rejects_a_key_that_is_not_a_digest(tmp_path: Path) -> None:
     with pytest.raises(IntegrityError, match="not a SHA256"):
         BlobCache(tmp_path).get("../../etc/passwd")
 
-
-def test_default_dir_follows_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("ZEROCVE_CACHE_DIR", str(tmp_path / "c"))
-    assert default_cache_dir() == tmp_path / "c"
-    assert BlobCache().root == tmp_path / "c"
-    monkeypatch.delenv("ZEROCVE_CACHE_DIR")
-    assert default_cache_dir().name == "zerocve"
 
 
 def _slow_writer(root: str, mid_file: Barrier, resume: Barrier) -> None:

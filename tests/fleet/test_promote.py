@@ -47,7 +47,7 @@ def client_for(tmp_path: Path) -> Iterator:
     clients: list[RegistryClient] = []
 
     def make(host: str) -> RegistryClient:
-        client = RegistryClient(host, retries=1, env={"HOME": str(tmp_path)}, sleep=lambda s: None)
+        client = RegistryClient(host, retries=1, auth_files=(), sleep=lambda s: None)
         clients.append(client)
         return client
 

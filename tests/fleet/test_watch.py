@@ -195,7 +195,7 @@ def test_a_new_inrelease_with_a_bad_signature_fails_the_check_and_records_nothin
 
 def test_inrelease_is_polled_with_conditional_requests(moving):
     uri, keyring = moving.repo.http_uri, moving.repo.keyring
-    with RepoClient(None) as client:
+    with RepoClient(Settings.from_env().cache_dir) as client:
         first = client.check_release(uri, "bookworm", keyring)
         assert first.release is not None and first.last_modified
         unchanged = client.check_release(uri, "bookworm", keyring, etag=first.etag,

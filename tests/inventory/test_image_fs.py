@@ -177,10 +177,10 @@ def test_oci_archive(tmp_path: Path) -> None:
     assert names(open_inventory(f"oci-archive:{archive}")) == ["a1=1"]
 
 
-def test_layer_index_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_layer_index_cache(tmp_path: Path) -> None:
     """A second scan of the same image reads the cached layer indexes, not the layers; a
     damaged cache entry is read again from the layer; an unwritable cache only costs time."""
-    monkeypatch.setenv("ZEROCVE_CACHE_DIR", str(tmp_path / "cache"))
+    cache = tmp_path / "cache"
     root = layout(
         tmp_path,
         [
@@ -193,26 +193,26 @@ def test_layer_index_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
             [("usr/share/doc/.wh.cached", b"")],
         ],
     )
-    first = open_inventory(str(root))
-    entries = sorted((tmp_path / "cache" / "layer-index").rglob("*.json"))
+    first = open_inventory(str(root), cache_dir=cache)
+    entries = sorted((cache / "layer-index").rglob("*.json"))
     assert len(entries) == 2
     layer = _only_layer(root)
     saved = layer.read_bytes()
     layer.unlink()  # gone: only the cache can answer now
-    second = open_inventory(str(root))
+    second = open_inventory(str(root), cache_dir=cache)
     assert second == first and second.packages[0].licenses == ()
     assert second.distro == first.distro
 
     for entry in entries:
         entry.write_text("{damaged")
     with pytest.raises(InventoryError, match="is missing"):
-        open_inventory(str(root))  # the damaged entries are not trusted
+        open_inventory(str(root), cache_dir=cache)  # the damaged entries are not trusted
     layer.write_bytes(saved)
-    assert open_inventory(str(root)) == first
+    assert open_inventory(str(root), cache_dir=cache) == first
     assert all(json.loads(e.read_text())["format"] == 1 for e in entries)  # rewritten
 
-    monkeypatch.setenv("ZEROCVE_CACHE_DIR", "/proc/zerocve-cannot-write-here")
-    assert open_inventory(str(root)) == first
+    unwritable = Path("/proc/zerocve-cannot-write-here")
+    assert open_inventory(str(root), cache_dir=unwritable) == first
 
 
 def test_many_whiteouts(tmp_path: Path) -> None:

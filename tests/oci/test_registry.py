@@ -33,7 +33,7 @@ def make_client(tmp_path: Path):
         client = RegistryClient(
             host,
             retries=retries,
-            env={"HOME": str(tmp_path)},
+            auth_files=(),
             sleep=(delays.append if delays is not None else lambda s: None),
         )
         made.append(client)
@@ -98,7 +98,7 @@ def test_scheme_choice(host: str, insecure: bool | None, scheme: str, tmp_path: 
         return httpx.Response(404)
 
     client = RegistryClient(
-        host, transport=httpx.MockTransport(answer), insecure=insecure, env={"HOME": str(tmp_path)}
+        host, transport=httpx.MockTransport(answer), insecure=insecure, auth_files=()
     )
     assert client.blob_exists("app", "sha256:" + "a" * 64) is False
     assert str(seen[0]) == f"{scheme}://{host}/v2/app/blobs/sha256:{'a' * 64}"

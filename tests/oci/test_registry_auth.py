@@ -18,7 +18,6 @@ from zerocve.errors import RegistryError
 from zerocve.oci.auth import (
     Challenge,
     Credentials,
-    auth_files,
     lookup_credentials,
     parse_challenge,
 )
@@ -26,6 +25,7 @@ from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient, compute_digest
 from zerocve.progress import Reporter
 from zerocve.publish import push_layout
+from zerocve.settings import registry_auth_files
 
 USER, PASSWORD = "alice", "s3cret:with:colons"
 
@@ -58,16 +58,16 @@ def test_auth_file_order(tmp_path: Path):
         "XDG_RUNTIME_DIR": "/run/user/1",
         "DOCKER_CONFIG": "/d",
     }
-    assert auth_files(env) == [
+    assert registry_auth_files(env) == (
         Path("/a/auth.json"),
         Path("/run/user/1/containers/auth.json"),
         tmp_path / ".config/containers/auth.json",
         Path("/d/config.json"),
-    ]
-    assert auth_files({"HOME": "/h"}) == [
+    )
+    assert registry_auth_files({"HOME": "/h"}) == (
         Path("/h/.config/containers/auth.json"),
         Path("/h/.docker/config.json"),
-    ]
+    )
 
 
 def test_first_file_naming_the_host_wins(tmp_path: Path):
@@ -77,10 +77,11 @@ def test_first_file_naming_the_host_wins(tmp_path: Path):
     write_auth(tmp_path / ".docker/config.json", {"reg.example:5000": entry("d", "2"),
                                                   "other.example": entry("o", "3")})  # fmt: skip
     env = {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
-    found = lookup_credentials("reg.example:5000", env)
+    files = registry_auth_files(env)
+    found = lookup_credentials("reg.example:5000", files)
     assert found.credentials == Credentials("p", "1") and found.source == podman
-    assert lookup_credentials("other.example", env).credentials == Credentials("o", "3")
-    assert lookup_credentials("nowhere.example", env).credentials is None
+    assert lookup_credentials("other.example", files).credentials == Credentials("o", "3")
+    assert lookup_credentials("nowhere.example", files).credentials is None
     assert "1" not in repr(found.credentials)  # passwords stay out of logs and tracebacks
 
 
@@ -89,14 +90,15 @@ def test_url_keys_and_docker_hub(tmp_path: Path):
         tmp_path / ".docker/config.json",
         {"https://index.docker.io/v1/": entry("hub", "x"), "https://reg.example": entry("r", "y")},
     )
-    env = {"HOME": str(tmp_path)}
-    assert lookup_credentials("registry-1.docker.io", env).credentials == Credentials("hub", "x")
-    assert lookup_credentials("reg.example", env).credentials == Credentials("r", "y")
+    files = registry_auth_files({"HOME": str(tmp_path)})
+    assert lookup_credentials("registry-1.docker.io", files).credentials == Credentials("hub", "x")
+    assert lookup_credentials("reg.example", files).credentials == Credentials("r", "y")
 
 
 def test_password_may_contain_colons(tmp_path: Path):
     write_auth(tmp_path / ".docker/config.json", {"r.example": entry(USER, PASSWORD)})
-    found = lookup_credentials("r.example", {"HOME": str(tmp_path)}).credentials
+    files = registry_auth_files({"HOME": str(tmp_path)})
+    found = lookup_credentials("r.example", files).credentials
     assert found == Credentials(USER, PASSWORD)
 
 
@@ -114,20 +116,20 @@ def test_bad_auth_file_is_named(tmp_path: Path, content: str, fragment: str):
     path.parent.mkdir(parents=True)
     path.write_text(content)
     with pytest.raises(RegistryError) as info:
-        lookup_credentials("r.example", {"HOME": str(tmp_path)})
+        lookup_credentials("r.example", registry_auth_files({"HOME": str(tmp_path)}))
     assert info.value.diagnostics().startswith(f"{path}:")
     assert fragment in info.value.diagnostics()
 
 
 def test_credential_helpers_are_reported(tmp_path: Path):
     path = write_auth(tmp_path / ".docker/config.json", {}, credHelpers={"r.example": "ecr-login"})
-    found = lookup_credentials("r.example", {"HOME": str(tmp_path)})
+    found = lookup_credentials("r.example", registry_auth_files({"HOME": str(tmp_path)}))
     assert found.credentials is None
     assert found.unsupported is not None
     assert found.unsupported.startswith(f"{path}: credHelpers.r.example = 'ecr-login'")
     write_auth(path, {}, credsStore="desktop")
     assert "credsStore = 'desktop'" in str(
-        lookup_credentials("x", {"HOME": str(tmp_path)}).unsupported
+        lookup_credentials("x", registry_auth_files({"HOME": str(tmp_path)})).unsupported
     )
 
 
@@ -185,7 +187,7 @@ def docker_config(tmp_path: Path, host: str, user: str, password: str) -> dict[s
 def test_basic_auth_push_and_pull(basic_registry: Registry, tmp_path: Path):
     env = docker_config(tmp_path, basic_registry.host, USER, PASSWORD)
     layout = make_layout(tmp_path / "layout", {"amd64": [{"f": b"basic"}]})
-    with RegistryClient(basic_registry.host, env=env) as client:
+    with RegistryClient(basic_registry.host, auth_files=registry_auth_files(env)) as client:
         ref = parse_reference(f"{basic_registry.host}/auth/basic:v1")
         assert push_layout(layout.root, ref, client).digest == layout.digest
         assert client.head_manifest("auth/basic", "v1") == layout.digest
@@ -199,7 +201,7 @@ def test_basic_auth_push_and_pull(basic_registry: Registry, tmp_path: Path):
 
 
 def test_basic_auth_without_credentials(basic_registry: Registry, tmp_path: Path):
-    with RegistryClient(basic_registry.host, env={"HOME": str(tmp_path)}, retries=0) as client:
+    with RegistryClient(basic_registry.host, auth_files=(), retries=0) as client:
         with pytest.raises(RegistryError) as info:
             client.blob_exists("auth/basic", "sha256:" + "a" * 64)
     assert info.value.diagnostics() == (
@@ -210,7 +212,8 @@ def test_basic_auth_without_credentials(basic_registry: Registry, tmp_path: Path
 
 def test_basic_auth_wrong_password(basic_registry: Registry, tmp_path: Path):
     env = docker_config(tmp_path, basic_registry.host, USER, "wrong")
-    with RegistryClient(basic_registry.host, env=env, retries=0) as client:
+    files = registry_auth_files(env)
+    with RegistryClient(basic_registry.host, auth_files=files, retries=0) as client:
         with pytest.raises(RegistryError, match=f"HTTP 401.*user '{USER}' from .*config.json"):
             client.get_manifest("auth/basic", "v1")
 
@@ -238,7 +241,7 @@ def test_bearer_push_mount_and_token_cache(token_setup, tmp_path: Path):
     env = docker_config(tmp_path, registry.host, USER, PASSWORD)
     layout = make_layout(tmp_path / "layout", {"amd64": [{"f": b"bearer"}, {"g": b"two"}]})
     server.requests.clear()
-    with RegistryClient(registry.host, env=env) as client:
+    with RegistryClient(registry.host, auth_files=registry_auth_files(env)) as client:
         ref = parse_reference(f"{registry.host}/auth/bearer:v1")
         assert push_layout(layout.root, ref, client).digest == layout.digest
         # One token per scope (HEAD needs pull; uploads pull,push), reused for every request.
@@ -268,10 +271,12 @@ def test_bearer_anonymous_pull_but_no_push(token_setup, tmp_path: Path):
     anonymous = {"HOME": str(tmp_path)}
     layout = make_layout(tmp_path / "layout", {"amd64": [{"f": b"anon"}]})
     with RegistryClient(
-        registry.host, env=docker_config(tmp_path, registry.host, USER, PASSWORD)
+        registry.host, auth_files=registry_auth_files(
+            docker_config(tmp_path, registry.host, USER, PASSWORD))
     ) as c:
         push_layout(layout.root, parse_reference(f"{registry.host}/auth/anon:v1"), c)
-    with RegistryClient(registry.host, env=anonymous, retries=0) as client:
+    files = registry_auth_files(anonymous)
+    with RegistryClient(registry.host, auth_files=files, retries=0) as client:
         assert client.head_manifest("auth/anon", "v1") == layout.digest
         with pytest.raises(RegistryError, match="upload blob .*HTTP 401.*no credentials"):
             client.upload_blob("auth/anon", compute_digest(b"x"), b"x")
@@ -281,7 +286,7 @@ def test_bearer_anonymous_pull_but_no_push(token_setup, tmp_path: Path):
 def test_bearer_wrong_password(token_setup, tmp_path: Path):
     registry, server = token_setup
     env = docker_config(tmp_path, registry.host, USER, "wrong")
-    with RegistryClient(registry.host, env=env, retries=0) as client:
+    with RegistryClient(registry.host, auth_files=registry_auth_files(env), retries=0) as client:
         with pytest.raises(RegistryError) as info:
             client.head_manifest("auth/bearer", "v1")
     message = info.value.diagnostics()
@@ -297,7 +302,8 @@ def test_token_server_hiccup_is_retried(token_setup, tmp_path: Path):
     env = docker_config(tmp_path, registry.host, USER, PASSWORD)
     server.requests.clear()
     server.fail_next = 1
-    with RegistryClient(registry.host, env=env, sleep=lambda s: None) as client:
+    files = registry_auth_files(env)
+    with RegistryClient(registry.host, auth_files=files, sleep=lambda s: None) as client:
         assert client.head_manifest("auth/hiccup", "v1") is None
     assert len(server.requests) == 2
 
@@ -306,7 +312,7 @@ def test_token_server_down_for_good(token_setup, tmp_path: Path):
     registry, server = token_setup
     server.fail_next = 10
     try:
-        with RegistryClient(registry.host, env={"HOME": str(tmp_path)}, retries=1,
+        with RegistryClient(registry.host, auth_files=(), retries=1,
                             sleep=lambda s: None) as client:  # fmt: skip
             with pytest.raises(RegistryError) as info:
                 client.head_manifest("auth/down", "v1")
@@ -321,7 +327,7 @@ def test_token_server_down_for_good(token_setup, tmp_path: Path):
 def test_refused_cached_token_is_replaced(token_setup, tmp_path: Path):
     registry, server = token_setup
     env = docker_config(tmp_path, registry.host, USER, PASSWORD)
-    with RegistryClient(registry.host, env=env) as client:
+    with RegistryClient(registry.host, auth_files=registry_auth_files(env)) as client:
         assert client.head_manifest("auth/stale", "v1") is None  # learns the bearer scheme
         server.requests.clear()
         # Stand in for a token that expired since it was cached.
@@ -334,11 +340,11 @@ def test_streamed_download_with_auth(basic_registry: Registry, tmp_path: Path):
     env = docker_config(tmp_path, basic_registry.host, USER, PASSWORD)
     data = b"layer bytes " * 10_000
     digest = compute_digest(data)
-    with RegistryClient(basic_registry.host, env=env) as client:
+    with RegistryClient(basic_registry.host, auth_files=registry_auth_files(env)) as client:
         client.upload_blob("auth/stream", digest, data)
         got = client.download_blob("auth/stream", digest, tmp_path / "ok", len(data))
         assert got.read_bytes() == data
-    with RegistryClient(basic_registry.host, env={"HOME": str(tmp_path)}, retries=0) as client:
+    with RegistryClient(basic_registry.host, auth_files=(), retries=0) as client:
         with pytest.raises(RegistryError, match="get blob .*HTTP 401 .*; no credentials"):
             client.download_blob("auth/stream", digest, tmp_path / "denied", len(data))
     assert not (tmp_path / "denied").exists()

@@ -49,7 +49,6 @@ def deb_facts(deb: Path) -> tuple[InstalledPackage, str, str]:
 def test_embedded_sbom_from_real_debs(
     apt_repo: AptRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1730000000")
     debs = {}
     for name in NAMES:
         found = sorted(apt_repo.root.glob(f"pool/*/{name}_*_amd64.deb")) or sorted(
@@ -73,6 +72,7 @@ def test_embedded_sbom_from_real_debs(
             os_release=os_release,
             copyrights={name: facts[1] for name, facts in debs.items()},
             checksums={f"{f[0].name}:{f[0].architecture}": f[2] for f in debs.values()},
+            epoch=1730000000,
         )
 
     data = render()

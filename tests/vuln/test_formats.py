@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from support.findings import DIGEST, LIBSSL, OPENSSL, ZLIB, finding, inventory, sample_result
+from zerocve.settings import Settings
 from zerocve.vuln import vex
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
 from zerocve.vuln.formats.table import grouped, summary
@@ -180,10 +181,9 @@ def test_every_format_is_deterministic(fmt: OutputFormat) -> None:
     assert render(result, FIXED_TIME) == render(reversed_result, FIXED_TIME)
 
 
-def test_source_date_epoch_sets_the_timestamp(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1739318400")
-    assert RenderOptions().timestamp_text == "2025-02-12T00:00:00Z"
-    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+def test_source_date_epoch_sets_the_timestamp() -> None:
+    settings = Settings.from_env({"HOME": "/h", "SOURCE_DATE_EPOCH": "1739318400"})
+    assert RenderOptions(timestamp=settings.now()).timestamp_text == "2025-02-12T00:00:00Z"
     assert abs((RenderOptions().timestamp - datetime.now(tz=UTC)).total_seconds()) < 5
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from support.findings import DIGEST, LIBSSL, OPENSSL, ZLIB, finding, inventory, pkg
 from zerocve.errors import VexError
+from zerocve.inventory.purls import image_purl
 from zerocve.vuln import vex
 from zerocve.vuln.model import State
-from zerocve.vuln.purls import image_purl
 
 LIBSSL_PURL = "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12"
 IMAGE_PURL = f"pkg:oci/python@{DIGEST}?repository_url=127.0.0.1:5000/zerocve/python"

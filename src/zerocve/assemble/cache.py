@@ -23,8 +23,8 @@ from typing import Any
 
 from zerocve._atomic import write_atomic
 from zerocve._lru import limit_from_env
-from zerocve.debian.cache import BlobCache, default_cache_dir
-from zerocve.errors import BuildError
+from zerocve.debian.cache import BlobCache, cache_error
+from zerocve.errors import CacheError
 
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -39,15 +39,18 @@ DEFAULT_MAX_BYTES = 2 << 30
 
 
 class BuildCache:
-    def __init__(self, root: Path | None = None, max_bytes: int | None = None) -> None:
-        self.root = root or default_cache_dir() / "build"
+    def __init__(self, root: Path, max_bytes: int | None = None) -> None:
+        self.root = root
         self.blobs = BlobCache(
             self.root,
             max_bytes if max_bytes is not None else limit_from_env("build", DEFAULT_MAX_BYTES),
         )
         self.refs = self.root / "refs"
-        for kind in ("layers", "images"):
-            (self.refs / kind).mkdir(parents=True, exist_ok=True)
+        try:
+            for kind in ("layers", "images"):
+                (self.refs / kind).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise cache_error(self.root, e) from e
 
     # -- blobs ---------------------------------------------------------------------------
 
@@ -70,8 +73,8 @@ class BuildCache:
         return self.refs / kind / key
 
     def _write_ref(self, kind: str, key: str, digest: str) -> None:
-        write_atomic(self._ref(kind, key), digest.encode(), error=BuildError,
-                     what="cannot write the build cache reference")
+        write_atomic(self._ref(kind, key), digest.encode(), error=CacheError,
+                     what="cannot write to the build cache")
 
     def _read_ref(self, kind: str, key: str) -> str | None:
         """The digest a reference names; a missing or damaged reference is a miss."""

@@ -112,21 +112,6 @@ class BuiltImage:
         return tuple(p for arch in self.archs for p in arch.packages)
 
 
-def resolve_epoch(lock_epoch: int | None, override: int | None = None) -> int:
-    """``override``, else ``$SOURCE_DATE_EPOCH``, else the lock's date."""
-    if override is not None:
-        return override
-    env = os.environ.get("SOURCE_DATE_EPOCH")
-    if env:
-        try:
-            return int(env)
-        except ValueError:
-            raise BuildError(f"SOURCE_DATE_EPOCH={env!r} is not an integer") from None
-    if lock_epoch is None:
-        raise BuildError("no SOURCE_DATE_EPOCH: the lock has no date and none is set")
-    return lock_epoch
-
-
 def _command(value: str | list[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -416,8 +401,10 @@ def build(
     """Build every architecture of ``spec`` from ``lock``; ``debs`` maps (package name,
     package architecture) to the verified ``.deb`` file. ``releases`` (per architecture, from
     the signed Release files: ``zerocve.lock.verify_lock``) names the Debian release for
-    /etc/os-release; without it, the first suite name of the lock's packages is read as one."""
-    date = resolve_epoch(lock.source_date_epoch, epoch)
+    /etc/os-release; without it, the first suite name of the lock's packages is read as one.
+    Times are clamped to ``epoch`` (``Settings.source_date_epoch``) when given, else to the
+    lock's date."""
+    date = lock.source_date_epoch if epoch is None else epoch
     results = []
     for arch in spec.archs:
         locked = lock.archs.get(arch)

@@ -115,7 +115,7 @@ def build_command(
         target = api.write_layout(built, output, tag)
     else:
         target = api.write_archive(built, destination, tag)
-    sboms = api.write_sboms(built, lock, target)
+    sboms = api.write_sboms(built, lock, target, given)
     if not no_scan:
         check_image(target, given, action="build", require_db=False, fail_on=fail_on,
                     min_severity=min_severity, vex=vex_files or (), lock=lock, indices=indices)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from zerocve.cli._app import app, console, reporter
+from zerocve.cli._app import app, console, settings
 from zerocve.cli._options import DbOption
 from zerocve.vuln import db
 
@@ -49,7 +49,8 @@ def update(
     sources = [db.FeedSource.of("osv", o) for o in osv or ()]
     if tracker:
         sources.append(db.FeedSource.of("debian-tracker", tracker))
-    stats = db.update(sources, db_path, reporter=reporter())
+    given = settings(db_path=db_path)
+    stats = db.update(sources, given.db_path, reporter=given.reporter)
     if not stats.rebuilt:
         console.print(f"advisory DB {stats.path} is up to date (inputs unchanged)")
         return
@@ -77,14 +78,14 @@ def remove(
     db_path: DbOption = None,
 ) -> None:
     """Drop one source and its records from the DB; the others are kept as they are."""
-    gone = db.remove(source, db_path)
+    gone = db.remove(source, settings(db_path=db_path).db_path)
     console.print("removed " + ", ".join(f"{s.kind} {s.location}" for s in gone))
 
 
 @db_app.command("status")
 def status(db_path: DbOption = None) -> None:
     """Show the DB's sources, when they were imported and what they hold per release."""
-    info = db.status(db_path)
+    info = db.status(settings(db_path=db_path).db_path)
     console.print(f"advisory DB {info.path} — built {info.built_at}, {info.size / 1e6:.1f} MB")
     table = Table(
         "source", "location", "fingerprint / etag", "imported at", "records", "per release"

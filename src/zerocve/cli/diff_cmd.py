@@ -7,13 +7,12 @@ from typing import Annotated
 
 import typer
 
-from zerocve.cli._app import app, reporter
+from zerocve import api
+from zerocve.cli._app import app, settings
 from zerocve.cli._options import DbOption, FileOption, PlatformOption
 from zerocve.cli._output import write_output
 from zerocve.fleet.diff import ImageDiff, diff_images, render_json, render_table
-from zerocve.inventory.targets import open_inventory
 from zerocve.outputs import OutputKind
-from zerocve.vuln.scan import scan
 
 
 class DiffFormat(StrEnum):
@@ -52,15 +51,15 @@ def diff(
 ) -> None:
     """Show what changed from REF1 to REF2: packages added, removed or moved to another
     version, and vulnerabilities fixed or introduced (from the local advisory DB)."""
-    progress = reporter()
+    given = settings(db_path=db_path)
     result: ImageDiff
     if packages_only:
-        old = open_inventory(before, platform=platform, reporter=progress)
-        new = open_inventory(after, platform=platform, reporter=progress)
+        old, new = (api.inventory(ref, given, platform=platform) for ref in (before, after))
         result = diff_images(before, after, (old.packages, new.packages), None)
     else:
-        first = scan(before, db_path=db_path, platform=platform, reporter=progress)
-        second = scan(after, db_path=db_path, platform=platform, reporter=progress)
+        first, second = (
+            api.scan(ref, given, platforms=[platform])[0] for ref in (before, after)
+        )
         result = diff_images(
             before, after,
             (first.inventory.packages, second.inventory.packages),

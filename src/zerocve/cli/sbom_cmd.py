@@ -8,13 +8,12 @@ from typing import Annotated
 
 import typer
 
-from zerocve.cli._app import app, console_err, reporter
+from zerocve import api
+from zerocve.cli._app import app, console_err, settings
 from zerocve.cli._options import FileOption, PlatformOption
 from zerocve.cli._output import write_output
-from zerocve.inventory import open_inventory
 from zerocve.inventory.sbom_reader import read_sbom
 from zerocve.inventory.targets import kind_of
-from zerocve.lock import read_lock
 from zerocve.outputs import OutputKind, check_file
 from zerocve.sbom import lock_checksums, render_sbom
 
@@ -94,7 +93,7 @@ def sbom(
     """Write a software bill of materials (SPDX 2.3 or CycloneDX 1.6 JSON) for TARGET."""
     if file is not None:
         check_file(file, _KINDS[output])  # before reading the target (checked again on write)
-    progress = reporter()
+    given = settings()
     published = _published(target, platform) if lock is None else None
     if published is not None and output is SbomOutput.SPDX_JSON:
         write_output(published.decode(), file, _KINDS[output])  # as published, byte for byte
@@ -102,11 +101,12 @@ def sbom(
     if published is not None:
         inventory = read_sbom(published, target=target)
     else:
-        inventory = open_inventory(target, platform=platform, reporter=progress)
+        inventory = api.inventory(target, given, platform=platform)
     for warning in inventory.warnings:
-        progress.note(f"warning: {warning}")
-    checksums = lock_checksums(read_lock(lock), inventory) if lock is not None else None
-    text = render_sbom(inventory, output.value, checksums=checksums)  # type: ignore[arg-type]
+        given.reporter.note(f"warning: {warning}")
+    checksums = lock_checksums(api.read_lock(lock), inventory) if lock is not None else None
+    text = render_sbom(inventory, output.value,  # type: ignore[arg-type]
+                       checksums=checksums, epoch=given.source_date_epoch)
     write_output(text, file, _KINDS[output])
     if file is not None:
         console_err.print(

@@ -117,9 +117,10 @@ def scan(
         release = None if distro is None else named_distro(distro)
     except ValueError as e:
         raise UsageError(f"--distro {e}") from None
+    given = settings(db_path=db_path)
     (result,) = api.scan(
         target,
-        settings(db_path=db_path),
+        given,
         vex=vex_files or (),
         platforms=[platform],
         severity_source="cvss" if severity_source is SeveritySourceChoice.CVSS else "debian",
@@ -132,6 +133,7 @@ def scan(
         show_suppressed=show_suppressed,
         width=console.width if to_terminal else None,
         color=to_terminal,
+        timestamp=given.now(),
     )
     write_output(renderer(output)(result, options), file, _KINDS[output])
     if file is not None:

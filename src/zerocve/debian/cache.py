@@ -20,21 +20,13 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-import platformdirs
-
 from zerocve._lru import evict, limit_from_env, touch
-from zerocve.errors import IntegrityError
+from zerocve.errors import CacheError, IntegrityError
 
 _HEX_RE = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
 _STALE_AFTER_S = 60
 DEFAULT_MAX_BYTES = 2 << 30
-
-
-def default_cache_dir() -> Path:
-    """``$ZEROCVE_CACHE_DIR``, else the platform's user cache dir for zerocve."""
-    override = os.environ.get("ZEROCVE_CACHE_DIR")
-    return Path(override) if override else Path(platformdirs.user_cache_dir("zerocve"))
 
 
 def file_sha256(path: Path) -> str:
@@ -45,16 +37,28 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def cache_error(root: Path, error: OSError) -> CacheError:
+    """One line for a cache directory the system refuses to write (read-only, full, not
+    ours): where, why, and what to do."""
+    return CacheError(
+        f"{root}: cannot write to the cache directory: {error.strerror or error}; free space "
+        "or set ZEROCVE_CACHE_DIR to a writable directory"
+    )
+
+
 class BlobCache:
-    def __init__(self, root: Path | None = None, max_bytes: int | None = None) -> None:
-        self.root = root or default_cache_dir()
+    def __init__(self, root: Path, max_bytes: int | None = None) -> None:
+        self.root = root
         self.max_bytes = (
             max_bytes if max_bytes is not None else limit_from_env("deb", DEFAULT_MAX_BYTES)
         )
         self.blobs = self.root / "blobs" / "sha256"
         self.tmp = self.root / "tmp"
-        self.blobs.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            self.blobs.mkdir(parents=True, exist_ok=True)
+            self.tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise cache_error(self.root, e) from e
         self.clean_stale()
 
     def path(self, sha256: str) -> Path:
@@ -92,20 +96,26 @@ class BlobCache:
         no file left) when the size or digest differs."""
         target = self.path(expected_sha256)
         tmp = self.tmp / f"{expected_sha256[:16]}.{os.getpid()}.{os.urandom(6).hex()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as e:
+            raise cache_error(self.root, e) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             digest = hashlib.sha256()
             size = 0
-            with os.fdopen(fd, "wb", closefd=False) as f:
-                for chunk in chunks:
-                    digest.update(chunk)
-                    size += len(chunk)
-                    if expected_size is not None and size > expected_size:
-                        break  # a runaway body: stop reading, report below
-                    f.write(chunk)
-                f.flush()
-                os.fsync(f.fileno())
+            try:
+                with os.fdopen(fd, "wb", closefd=False) as f:
+                    for chunk in chunks:
+                        digest.update(chunk)
+                        size += len(chunk)
+                        if expected_size is not None and size > expected_size:
+                            break  # a runaway body: stop reading, report below
+                        f.write(chunk)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:  # ENOSPC, EFBIG, EIO: the cache's file system, not the source
+                raise cache_error(self.root, e) from e
             if expected_size is not None and size != expected_size:
                 more = " or more" if size > expected_size else ""
                 raise IntegrityError(f"{what}: got {size} bytes{more}, expected {expected_size}")
@@ -113,7 +123,10 @@ class BlobCache:
                 raise IntegrityError(
                     f"{what}: SHA256 is {digest.hexdigest()}, expected {expected_sha256}"
                 )
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except OSError as e:
+                raise cache_error(self.root, e) from e
             evict(self.blobs, self.max_bytes, keep=target)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -117,7 +117,7 @@ class RepoClient:
 
     def __init__(
         self,
-        cache_dir: Path | None = None,
+        cache_dir: Path,
         *,
         transport: httpx.BaseTransport | None = None,
         reporter: Reporter = NULL_REPORTER,

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from zerocve._atomic import write_atomic
-from zerocve.debian.cache import default_cache_dir
 from zerocve.debian.gpg import binary_keyring
 from zerocve.errors import SpecError
 from zerocve.spec import RepositorySpec
@@ -219,11 +218,11 @@ def _trusted_keyring(etc_apt: Path, key_dir: Path) -> str | None:
 
 
 def host_repositories(
-    etc_apt: Path = Path("/etc/apt"), key_dir: Path | None = None
+    etc_apt: Path = Path("/etc/apt"), *, key_dir: Path
 ) -> list[RepositorySpec]:
     """The repositories the host's apt would use for binary packages.
 
-    Inline ``Signed-By`` keys are stored in ``key_dir`` (default: ``<cache>/keys``). A source
+    Inline ``Signed-By`` keys are stored in ``key_dir`` (``<cache>/keys``). A source
     without ``Signed-By`` is checked, as apt does, against every key in ``trusted.gpg`` and
     ``trusted.gpg.d/``; with none there, it gets no keyring and the repository client refuses it.
     """
@@ -237,7 +236,6 @@ def host_repositories(
             raise SpecError(f"{path}: apt source is not UTF-8 text") from e
         parse = parse_deb822_sources if path.suffix == ".sources" else parse_one_line_sources
         entries += parse(text, str(path))
-    key_dir = key_dir or default_cache_dir() / "keys"
     key_paths = {
         entry.inline_key: _store_key(entry.inline_key, key_dir)
         for entry in entries

@@ -50,12 +50,14 @@ class CheckResult:
         return [p for p in self.plans if p.rebuild]
 
 
-def _union(specs: Sequence[ImageSpec]) -> tuple[list[RepositorySpec], list[str]]:
+def _union(
+    specs: Sequence[ImageSpec], settings: Settings
+) -> tuple[list[RepositorySpec], list[str]]:
     """Every repository (once) and architecture the specs read."""
     repositories: dict[str, RepositorySpec] = {}
     archs: set[str] = set()
     for spec in specs:
-        for repository in api.repositories_of(spec):
+        for repository in api.repositories_of(spec, settings):
             repositories.setdefault(repository.model_dump_json(), repository)
         archs.update(api.index_archs(spec))
     return list(repositories.values()), sorted(archs)
@@ -111,7 +113,7 @@ def check(store: Store, fleet: Fleet, settings: Settings, *, record: bool = True
             specs[entry.name] = api.load_spec(entry.spec)
         except ZerocveError as e:
             broken[entry.name] = e.diagnostics()
-    repositories, archs = _union(list(specs.values()))
+    repositories, archs = _union(list(specs.values()), settings)
     now = store.clock()
     with store.session(commit=record) as session:
         images = store.sync_images(session, fleet)

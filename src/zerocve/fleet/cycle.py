@@ -73,7 +73,7 @@ class Runner:
         return self.settings.state_dir / "jobs" / str(job_id) / "layout"
 
     def client(self, reference: Reference) -> RegistryClient:
-        return RegistryClient(reference.api_host, transport=self.settings.transport)
+        return api.registry_client(self.settings)(reference.api_host)
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ def step_stage(runner: Runner, job_id: int) -> None:
     assert view.digest is not None
     staged = staging_reference(view.repository, view.digest)
     for arch in api.index_archs(spec):  # what the repositories offer, for the gate
-        runner.indices.get(api.repositories_of(spec), arch)
+        runner.indices.get(api.repositories_of(spec, runner.settings), arch)
     report: StageReport = stage(staged, spec.test, runner.sandbox, podman=runner.podman,
                                 storage=runner.settings.state_dir / "podman")
     after = _scan(runner, f"docker://{staged.name}@{view.digest}")

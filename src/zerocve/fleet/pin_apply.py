@@ -71,7 +71,8 @@ def registry_resolver(settings: Settings) -> Resolver:
                 client = clients.get(ref.api_host)
                 if client is None:
                     client = clients[ref.api_host] = RegistryClient(
-                        ref.api_host, transport=settings.transport
+                        ref.api_host, transport=settings.transport,
+                        auth_files=settings.registry_auth,
                     )
                 digest = client.head_manifest(ref.repository, tag)
                 if digest is None:

@@ -15,50 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from zerocve.errors import InventoryError, UsageError
+from zerocve.errors import InventoryError
 from zerocve.inventory.image_fs import Layer
 from zerocve.oci.media_types import ANNOTATION_REF_NAME as REF_NAME
 from zerocve.oci.media_types import IMAGE_CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES, MAX_MANIFEST
+from zerocve.oci.platform import Platform
 from zerocve.safe_load import LoadError, load_json
 
 DEFAULT_PLATFORM = "linux/amd64"
 _MAX_NESTING = 4
-
-
-@dataclass(frozen=True)
-class Platform:
-    os: str
-    architecture: str
-    variant: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> Platform:
-        """``linux/arm64/v8`` → Platform; ``UsageError`` on anything else."""
-        parts = text.split("/")
-        if len(parts) not in (2, 3) or not all(parts):
-            raise UsageError(f"platform {text!r}: expected OS/ARCH[/VARIANT], e.g. linux/amd64")
-        return cls(*parts)
-
-    @classmethod
-    def from_json(cls, data: Any) -> Platform | None:
-        if not isinstance(data, dict):
-            return None
-        return cls(
-            str(data.get("os", "")), str(data.get("architecture", "")), str(data.get("variant", ""))
-        )
-
-    def matches(self, other: Platform) -> bool:
-        """Whether an image for ``other`` serves a request for ``self`` (a variant is only
-        compared when asked for; arm64's default variant is v8)."""
-        if (self.os, self.architecture) != (other.os, other.architecture):
-            return False
-        if not self.variant:
-            return True
-        default = "v8" if self.architecture == "arm64" else ""
-        return self.variant == (other.variant or default)
-
-    def __str__(self) -> str:
-        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
 
 
 def digest_matches(data: bytes, digest: str) -> bool:

@@ -24,7 +24,6 @@ from typing import Any
 
 from zerocve._atomic import write_atomic
 from zerocve._lru import evict, limit_from_env, touch
-from zerocve.debian.cache import default_cache_dir
 from zerocve.errors import InventoryError
 from zerocve.inventory.image_fs import Entry, LayerIndex
 from zerocve.inventory.tree import Node
@@ -35,8 +34,10 @@ _DIGEST = re.compile(r"(sha256|sha512):([0-9a-f]{64,128})")
 
 
 class LayerCache:
-    def __init__(self, key: str, root: Path | None = None, max_bytes: int | None = None) -> None:
-        self.directory = (root or default_cache_dir()) / "layer-index" / key
+    """Below ``root`` (the zerocve cache directory); without one, nothing is kept."""
+
+    def __init__(self, key: str, root: Path | None, max_bytes: int | None = None) -> None:
+        self.directory = root / "layer-index" / key if root is not None else None
         self.max_bytes = (
             max_bytes if max_bytes is not None
             else limit_from_env("layer_index", DEFAULT_MAX_BYTES)
@@ -44,7 +45,9 @@ class LayerCache:
 
     def _path(self, digest: str) -> Path | None:
         match = _DIGEST.fullmatch(digest)
-        return self.directory / f"{match[1]}-{match[2]}.json" if match else None
+        if match is None or self.directory is None:
+            return None
+        return self.directory / f"{match[1]}-{match[2]}.json"
 
     def load(self, digest: str) -> LayerIndex | None:
         path = self._path(digest)
@@ -68,9 +71,9 @@ class LayerCache:
         if len(data) > self.max_bytes // 4:
             return
         with contextlib.suppress(OSError, InventoryError):
-            self.directory.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, data, error=InventoryError)
-            evict(self.directory, self.max_bytes, keep=path)
+            evict(path.parent, self.max_bytes, keep=path)
 
 
 def _encode(index: LayerIndex) -> dict[str, Any]:

@@ -9,10 +9,10 @@ import re
 import tarfile
 import tempfile
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from zerocve.errors import InventoryError
 from zerocve.inventory.image_fs import Layer
@@ -33,6 +33,12 @@ from zerocve.oci.media_types import (
 from zerocve.oci.reference import parse_reference
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.safe_load import LoadError, load_json
+
+if TYPE_CHECKING:
+    from zerocve.oci.registry import RegistryClient
+
+RegistryFactory = Callable[[str], "RegistryClient"]
+"""Makes the client for a registry host (``HOST[:PORT]``): credentials, transport."""
 
 
 class _BlobStoreSource(ImageSource):
@@ -243,14 +249,20 @@ class RegistrySource(ImageSource):
     """An image in a registry, pulled over the distribution API; layers are downloaded
     (verified, to a private temp directory) before they are read."""
 
-    def __init__(self, reference: str, *, reporter: Reporter = NULL_REPORTER) -> None:
+    def __init__(
+        self,
+        reference: str,
+        *,
+        reporter: Reporter = NULL_REPORTER,
+        client: RegistryFactory | None = None,
+    ) -> None:
         # Imported here: httpx costs a tenth of a second that local scans need not pay.
         from zerocve.oci.registry import RegistryClient
 
         self.reference = parse_reference(reference)
         self.description = str(self.reference)
         self._reporter = reporter
-        self._client = RegistryClient(self.reference.api_host)
+        self._client = (client or RegistryClient)(self.reference.api_host)
         self._tmp = tempfile.TemporaryDirectory(prefix="zerocve-pull-")
 
     def _get(self, reference: str) -> tuple[dict[str, Any], str]:
@@ -298,6 +310,7 @@ __all__ = [
     "ArchiveSource",
     "DockerArchiveSource",
     "LayoutSource",
+    "RegistryFactory",
     "RegistrySource",
     "open_archive",
 ]

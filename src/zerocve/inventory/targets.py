@@ -31,6 +31,7 @@ from zerocve.inventory.sbom_reader import read_sbom
 from zerocve.inventory.sources import (
     DockerArchiveSource,
     LayoutSource,
+    RegistryFactory,
     RegistrySource,
     open_archive,
 )
@@ -72,10 +73,11 @@ def _image(
     tag: str | None,
     name: str | None,
     reporter: Reporter,
+    cache_dir: Path | None,
 ) -> Inventory:
     try:
         image = select_image(source, platform=platform, ref_name=tag)
-        cache = LayerCache(INDEX_KEY)
+        cache = LayerCache(INDEX_KEY, cache_dir)
         # A registry's downloads draw their own bars; two live bars at once are not allowed.
         tracked = not isinstance(source, RegistrySource)
         count = len(image.layers)
@@ -127,13 +129,20 @@ def kind_of(target: str) -> tuple[str, str]:
 
 
 def open_inventory(
-    target: str, *, platform: str | None = None, reporter: Reporter = NULL_REPORTER
+    target: str,
+    *,
+    platform: str | None = None,
+    reporter: Reporter = NULL_REPORTER,
+    cache_dir: Path | None = None,
+    registry: RegistryFactory | None = None,
 ) -> Inventory:
     """The packages and release of ``target``. ``platform`` (``linux/arm64``) picks an image
     from a multi-platform index (default linux/amd64) and is checked against a
     single-platform image. Raises ``InventoryError`` (no dpkg database, unreadable or
     mismatching image), ``RegistryError`` (a pull that failed) or ``UsageError`` (TARGET is
-    nothing known, bad platform syntax)."""
+    nothing known, bad platform syntax). What was read from each layer is kept below
+    ``cache_dir`` (none: nothing kept); ``registry`` makes the client for a registry target
+    (default: anonymous, no injected transport)."""
     kind, location = kind_of(target)
     if platform is not None:
         Platform.parse(platform)  # a typo is a usage error whatever the target
@@ -150,12 +159,12 @@ def open_inventory(
         except OSError as e:
             raise InventoryError(f"{location}: {e.strerror}") from e
         return read_sbom(data, target=target)
-    source, tag, name = _open_source(kind, location, reporter)
-    return _image(source, target, platform, tag, name, reporter)
+    source, tag, name = _open_source(kind, location, reporter, registry)
+    return _image(source, target, platform, tag, name, reporter, cache_dir)
 
 
 def _open_source(
-    kind: str, location: str, reporter: Reporter
+    kind: str, location: str, reporter: Reporter, registry: RegistryFactory | None
 ) -> tuple[ImageSource, str | None, str | None]:
     """The image source of an image target: (source, layout tag, image name)."""
     if kind == "layout":
@@ -167,17 +176,19 @@ def _open_source(
         return open_archive(Path(location)), None, None
     reference = parse_reference(location)
     name = f"{reference.name}:{reference.tag}" if reference.tag else reference.name
-    return RegistrySource(location, reporter=reporter), None, name
+    return RegistrySource(location, reporter=reporter, client=registry), None, name
 
 
-def platforms_of(target: str, *, reporter: Reporter = NULL_REPORTER) -> list[str | None]:
+def platforms_of(
+    target: str, *, reporter: Reporter = NULL_REPORTER, registry: RegistryFactory | None = None
+) -> list[str | None]:
     """Each platform ``target`` offers an image for (``linux/arm64/v8``), in its order, as
     ``open_inventory(platform=...)`` takes them; [None] for a single image, a root filesystem
     or an SBOM. An unreadable image is an error here, as it is for the scan."""
     kind, location = kind_of(target)
     if kind in ("rootfs", "sbom"):
         return [None]
-    source, tag, _ = _open_source(kind, location, reporter)
+    source, tag, _ = _open_source(kind, location, reporter, registry)
     try:
         return [str(p) if p else None for p in image_platforms(source, tag)]
     finally:

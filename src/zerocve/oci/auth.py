@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,21 +52,6 @@ class CredentialLookup:
     """The file the credentials (or the unsupported helper) came from."""
     unsupported: str | None = None
     """Why no credentials could be used although a file mentions the host (a helper)."""
-
-
-def auth_files(env: Mapping[str, str] | None = None) -> list[Path]:
-    """The auth files to read, in order of precedence (existing or not)."""
-    env = os.environ if env is None else env
-    home = Path(env.get("HOME") or Path.home())
-    files: list[Path] = []
-    if env.get("REGISTRY_AUTH_FILE"):
-        files.append(Path(env["REGISTRY_AUTH_FILE"]))
-    if env.get("XDG_RUNTIME_DIR"):
-        files.append(Path(env["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")
-    files.append(home / ".config" / "containers" / "auth.json")
-    docker_dir = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else home / ".docker"
-    files.append(docker_dir / "config.json")
-    return files
 
 
 def _host_keys(host: str) -> list[str]:
@@ -109,10 +93,11 @@ def _decode_auth(path: Path, key: str, value: object) -> Credentials:
     return Credentials(user, password)
 
 
-def lookup_credentials(host: str, env: Mapping[str, str] | None = None) -> CredentialLookup:
-    """Credentials for ``host`` (``HOST[:PORT]``) from the first auth file that names it."""
+def lookup_credentials(host: str, files: Sequence[Path]) -> CredentialLookup:
+    """Credentials for ``host`` (``HOST[:PORT]``) from the first auth file that names it
+    (``files`` in order of precedence: ``Settings.registry_auth``)."""
     keys = _host_keys(host)
-    for path in auth_files(env):
+    for path in files:
         data = _read_json(path)
         if data is None:
             continue

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from zerocve.errors import BuildError
 from zerocve.oci import media_types
 from zerocve.oci.layer import Layer
+from zerocve.oci.platform import Platform
 
 MEDIA_MANIFEST = media_types.OCI_MANIFEST
 MEDIA_INDEX = media_types.OCI_INDEX
@@ -27,17 +27,6 @@ ANNOTATION_REF_NAME = media_types.ANNOTATION_REF_NAME
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Debian architecture -> OCI (GOARCH, variant).
-_PLATFORMS: dict[str, tuple[str, str | None]] = {
-    "amd64": ("amd64", None),
-    "arm64": ("arm64", "v8"),
-    "armhf": ("arm", "v7"),
-    "armel": ("arm", "v5"),
-    "i386": ("386", None),
-    "ppc64el": ("ppc64le", None),
-    "s390x": ("s390x", None),
-    "riscv64": ("riscv64", None),
-    "mips64el": ("mips64le", None),
-}
 
 
 def canonical_json(document: Any) -> bytes:
@@ -67,30 +56,6 @@ class Blob:
 
     def descriptor(self, **extra: Any) -> dict[str, Any]:
         return {"mediaType": self.media_type, "digest": self.digest, "size": self.size, **extra}
-
-
-@dataclass(frozen=True)
-class Platform:
-    os: str
-    architecture: str
-    variant: str | None = None
-
-    @classmethod
-    def from_debian(cls, arch: str) -> Platform:
-        try:
-            architecture, variant = _PLATFORMS[arch]
-        except KeyError:
-            raise BuildError(
-                f"architecture {arch!r}: no OCI platform known for it "
-                f"(known: {', '.join(sorted(_PLATFORMS))})"
-            ) from None
-        return cls("linux", architecture, variant)
-
-    def to_json(self) -> dict[str, str]:
-        document = {"os": self.os, "architecture": self.architecture}
-        if self.variant:
-            document["variant"] = self.variant
-        return document
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -130,8 +130,9 @@ def _registry_errors(response: httpx.Response, stream: bool) -> str:
 class RegistryClient:
     """Distribution API client for one registry host (``HOST[:PORT]``).
 
-    ``transport`` is passed to httpx (tests and proxies); ``env`` overrides ``os.environ`` for
-    finding auth files; ``sleep`` is the backoff clock.
+    ``transport`` is passed to httpx (tests and proxies); ``auth_files`` are read for
+    credentials, first match wins (``Settings.registry_auth``; none: anonymous); ``sleep`` is
+    the backoff clock.
     """
 
     def __init__(
@@ -143,7 +144,7 @@ class RegistryClient:
         retries: int = 4,
         backoff: float = 0.5,
         timeout: float = 60.0,
-        env: Mapping[str, str] | None = None,
+        auth_files: Sequence[Path] = (),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.host = host
@@ -154,7 +155,7 @@ class RegistryClient:
         scheme = "http" if self.insecure else "https"
         self._base = httpx.URL(f"{scheme}://{host}/v2/")
         self._http = httpx.Client(transport=transport, timeout=timeout)
-        self._auth = TokenAuth(host, lookup_credentials(host, env), self._http)
+        self._auth = TokenAuth(host, lookup_credentials(host, auth_files), self._http)
 
     def close(self) -> None:
         self._http.close()

@@ -4,17 +4,15 @@ of the thing described."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from zerocve.debian.model import InstalledPackage
-from zerocve.errors import UsageError
 from zerocve.inventory.model import Inventory
+from zerocve.inventory.purls import deb_purl
 from zerocve.inventory.targets import without_prefix
-from zerocve.vuln.purls import deb_purl
 
 if TYPE_CHECKING:
     from zerocve.lock import Lock
@@ -26,16 +24,10 @@ TOOL = "zerocve"
 
 
 def creation_time(epoch: int | None = None) -> str:
-    """RFC 3339 UTC, second precision: ``epoch`` when given (a build's date), else
-    ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
+    """RFC 3339 UTC, second precision: ``epoch`` when given (a build's date, or
+    ``Settings.source_date_epoch``), else now."""
     if epoch is not None:
-        return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    epoch_text = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch_text:
-        try:
-            moment = dt.datetime.fromtimestamp(int(epoch_text), dt.UTC)
-        except (ValueError, OverflowError) as e:
-            raise UsageError(f"SOURCE_DATE_EPOCH={epoch_text!r}: not a number of seconds") from e
+        moment = dt.datetime.fromtimestamp(epoch, dt.UTC)
     else:
         moment = dt.datetime.now(dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -23,6 +23,7 @@ from zerocve import __version__
 from zerocve.debian.model import InstalledPackage
 from zerocve.inventory.licenses import conjunction
 from zerocve.inventory.model import Inventory
+from zerocve.inventory.purls import image_purl, package_purl
 from zerocve.sbom._common import (
     TOOL,
     Checksums,
@@ -31,7 +32,6 @@ from zerocve.sbom._common import (
     source_purl,
     subject_name,
 )
-from zerocve.vuln.purls import image_purl, package_purl
 
 SCHEMA = "http://cyclonedx.org/schema/bom-1.6.schema.json"
 ROOT_REF = "zerocve:root"

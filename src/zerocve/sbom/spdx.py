@@ -21,6 +21,7 @@ from zerocve import __version__
 from zerocve.debian.model import InstalledPackage
 from zerocve.inventory.licenses import conjunction
 from zerocve.inventory.model import Inventory
+from zerocve.inventory.purls import image_purl, package_purl
 from zerocve.sbom._common import (
     TOOL,
     Checksums,
@@ -29,7 +30,6 @@ from zerocve.sbom._common import (
     source_purl,
     subject_name,
 )
-from zerocve.vuln.purls import image_purl, package_purl
 
 NOASSERTION = "NOASSERTION"
 _LICENSE_REF = re.compile(r"LicenseRef-[A-Za-z0-9.-]+")

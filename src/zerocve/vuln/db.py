@@ -1,9 +1,8 @@
 """The local advisory DB: one SQLite file built from OSV and the Debian tracker.
 
-Location: ``--db PATH`` (the ``path`` arguments below), else ``$ZEROCVE_DB``, else
-``<cache>/db/advisories.sqlite`` where ``<cache>`` is ``$ZEROCVE_CACHE_DIR`` or
-``platformdirs.user_cache_dir("zerocve")``. URL feeds are cached
-beside it in ``downloads/``.
+Location: the ``path`` arguments below (``Settings.db_path``: ``--db PATH``, else
+``$ZEROCVE_DB``, else ``<cache dir>/db/advisories.sqlite``). URL feeds are cached beside it
+in ``downloads/``.
 
 The DB keeps every source it has been given: an update re-reads the sources it names (all
 of them when it names none) and copies the others' rows from the previous DB unchanged, so
@@ -39,7 +38,6 @@ from typing import Literal
 
 import httpx
 
-from zerocve.debian.cache import default_cache_dir
 from zerocve.errors import AdvisoryError, UsageError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.vuln.feeds.debian_tracker import DebianTrackerFeed
@@ -90,14 +88,6 @@ _FOLD_ADVISORIES = (
     WHERE a.vuln = affected.vuln AND c.release = affected.release
       AND c.package = affected.package AND c.source = affected.source)""",
 )
-
-
-def default_db_path() -> Path:
-    """``$ZEROCVE_DB``, else ``advisories.sqlite`` in the zerocve cache's ``db/``."""
-    env = os.environ.get("ZEROCVE_DB")
-    if env:
-        return Path(env).expanduser()
-    return default_cache_dir() / "db" / "advisories.sqlite"
 
 
 @dataclass(frozen=True)
@@ -295,19 +285,19 @@ class AdvisoryDB:
         return result
 
 
-def open_db(path: Path | None = None) -> AdvisoryDB:
+def open_db(path: Path) -> AdvisoryDB:
     """Open the DB for reading (never touches the network)."""
-    return AdvisoryDB(path or default_db_path())
+    return AdvisoryDB(path)
 
 
-def recorded_sources(path: Path | None = None) -> tuple[FeedSource, ...]:
+def recorded_sources(path: Path) -> tuple[FeedSource, ...]:
     """The sources the DB at ``path`` was last built from (empty when there is none)."""
-    return tuple(_previous(path or default_db_path()).sources)
+    return tuple(_previous(path).sources)
 
 
-def status(path: Path | None = None) -> DbStatus:
+def status(path: Path) -> DbStatus:
     """Sources, import dates and counts of the DB at ``path``."""
-    db_path = path or default_db_path()
+    db_path = path
     with open_db(db_path) as db:
         conn = db._conn
         per_release: dict[int, list[tuple[str, int]]] = {}
@@ -427,8 +417,8 @@ def _update_lock(db_path: Path) -> Iterator[None]:
 
 
 def update(
-    sources: Sequence[FeedSource] = (),
-    path: Path | None = None,
+    sources: Sequence[FeedSource],
+    path: Path,
     *,
     reporter: Reporter = NULL_REPORTER,
     client: httpx.Client | None = None,
@@ -486,7 +476,7 @@ def update(
     )
 
 
-def remove(selector: str, path: Path | None = None) -> tuple[FeedSource, ...]:
+def remove(selector: str, path: Path) -> tuple[FeedSource, ...]:
     """Drop the sources ``selector`` names (a kind, ``osv`` or ``debian-tracker``, or a
     recorded location) from the DB, keeping every other source's rows; returns what was
     removed. UsageError when nothing matches; AdvisoryError rather than leave no source."""
@@ -512,9 +502,9 @@ def remove(selector: str, path: Path | None = None) -> tuple[FeedSource, ...]:
     return tuple(gone)
 
 
-def _db_dir(path: Path | None) -> Path:
+def _db_dir(path: Path) -> Path:
     """The DB path, its directory created."""
-    db_path = path or default_db_path()
+    db_path = path
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -685,7 +675,6 @@ __all__ = [
     "SourceStatus",
     "UpdateStats",
     "VulnDetails",
-    "default_db_path",
     "open_db",
     "recorded_sources",
     "remove",

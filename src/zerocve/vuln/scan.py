@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from zerocve.inventory.model import Distro
+from zerocve.inventory.sources import RegistryFactory
 from zerocve.inventory.targets import open_inventory
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.vuln import vex
@@ -20,13 +21,15 @@ from zerocve.vuln.severity import SeveritySource
 def scan(
     target: str,
     *,
-    db_path: Path | None = None,
+    db_path: Path,
     vex_files: Iterable[Path] = (),
     severity_source: SeveritySource = "debian",
     platform: str | None = None,
     available_versions: Mapping[str, str] | None = None,
     distro: Distro | None = None,
     reporter: Reporter = NULL_REPORTER,
+    cache_dir: Path | None = None,
+    registry: RegistryFactory | None = None,
 ) -> ScanResult:
     """Scan ``target`` (see ``zerocve.inventory.targets``) against the local advisory DB.
     ``available_versions`` (source package → newest version the image's repositories offer)
@@ -37,7 +40,8 @@ def scan(
     is pulled or unpacked."""
     statements = vex.load(vex_files)
     with open_db(db_path) as db:
-        inventory = open_inventory(target, platform=platform, reporter=reporter)
+        inventory = open_inventory(target, platform=platform, reporter=reporter,
+                                   cache_dir=cache_dir, registry=registry)
         if distro is not None:
             inventory = dataclasses.replace(inventory, distro=distro)
         with reporter.task(f"matching {len(inventory.packages)} packages"):

@@ -24,9 +24,9 @@ from packageurl import PackageURL
 from zerocve.debian.model import InstalledPackage
 from zerocve.errors import VexError
 from zerocve.inventory.model import Inventory
+from zerocve.inventory.purls import image_purl, package_purl
 from zerocve.safe_load import LoadError, load_json
 from zerocve.vuln.model import Finding, Suppression
-from zerocve.vuln.purls import image_purl, package_purl
 
 CONTEXT = "https://openvex.dev/ns/v0.2.0"
 STATUSES = ("not_affected", "affected", "fixed", "under_investigation")

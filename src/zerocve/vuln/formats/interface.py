@@ -3,7 +3,6 @@ only the CLI writes it out. Helpers here keep the formats' order and naming in s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,10 +16,8 @@ TRACKER_URL = "https://security-tracker.debian.org/tracker/"
 
 
 def _now() -> datetime:
-    """SOURCE_DATE_EPOCH when set (reproducible reports), else the current time."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.isdigit():
-        return datetime.fromtimestamp(int(epoch), tz=UTC)
+    """The current time; the CLI passes ``Settings.now()`` (SOURCE_DATE_EPOCH when set, for
+    reproducible reports)."""
     return datetime.now(tz=UTC).replace(microsecond=0)
 
 

@@ -28,6 +28,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from zerocve.inventory.purls import image_purl, package_purl
 from zerocve.vuln.formats.interface import (
     TOOL_NAME,
     RenderOptions,
@@ -36,7 +37,6 @@ from zerocve.vuln.formats.interface import (
     order_key,
 )
 from zerocve.vuln.model import Finding, ScanResult, State
-from zerocve.vuln.purls import image_purl, package_purl
 
 SCHEMA_VERSION = 1
 

@@ -17,9 +17,9 @@ import uuid
 from typing import Any
 
 from zerocve.inventory.model import Inventory
+from zerocve.inventory.purls import image_purl, package_purl
 from zerocve.vuln.formats.interface import TOOL_NAME, RenderOptions, order_key
 from zerocve.vuln.model import Finding, ScanResult, Suppression
-from zerocve.vuln.purls import image_purl, package_purl
 from zerocve.vuln.vex import CONTEXT
 
 

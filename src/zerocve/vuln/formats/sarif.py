@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+from zerocve.inventory.purls import package_purl
 from zerocve.vuln.formats.interface import (
     TOOL_NAME,
     RenderOptions,
@@ -17,7 +18,6 @@ from zerocve.vuln.formats.interface import (
     order_key,
 )
 from zerocve.vuln.model import Finding, ScanResult, Severity, Suppression
-from zerocve.vuln.purls import package_purl
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 DPKG_STATUS = "var/lib/dpkg/status"
