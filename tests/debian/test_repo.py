@@ -12,6 +12,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -460,7 +461,8 @@ def test_retries_are_bounded(repo: AptRepo, tmp_path: Path, server: Server) -> N
     server.faults = {inrelease: ["500"] * 10}
     waits: list[float] = []
     with RepoClient(tmp_path / "c", retries=2, backoff=0.01) as client:
-        client.fetcher.sleep = waits.append  # record the backoff instead of sleeping
+        # Record the backoff instead of sleeping.
+        client.fetcher.policy = replace(client.fetcher.policy, sleep=waits.append)
         with pytest.raises(FetchError) as raised:
             client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
     assert str(raised.value) == (
@@ -474,7 +476,7 @@ def test_retry_after_is_honoured(repo: AptRepo, tmp_path: Path, server: Server) 
     server.faults = {f"/dists/{SUITE}/InRelease": ["429", "500"]}
     waits: list[float] = []
     with RepoClient(tmp_path / "c", backoff=0.01) as client:
-        client.fetcher.sleep = waits.append
+        client.fetcher.policy = replace(client.fetcher.policy, sleep=waits.append)
         client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
     assert waits == [3.0, 0.02]
 

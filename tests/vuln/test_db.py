@@ -22,6 +22,7 @@ import pytest
 
 from support.data import OSV_ZIP
 from zerocve.errors import AdvisoryError
+from zerocve.retry import RetryPolicy
 from zerocve.vuln import db
 
 REAL_ZIP = OSV_ZIP
@@ -213,14 +214,6 @@ def test_corrupt_db_file_is_rebuilt_and_never_read(tmp_path, subset_zip):
     assert db.open_db(path).affected(["bookworm"], ["curl"])
 
 
-def test_default_path_rules(monkeypatch, tmp_path):
-    monkeypatch.setenv("ZEROCVE_DB", str(tmp_path / "x.sqlite"))
-    assert db.default_db_path() == tmp_path / "x.sqlite"
-    monkeypatch.delenv("ZEROCVE_DB")
-    monkeypatch.setenv("ZEROCVE_CACHE_DIR", str(tmp_path / "cache"))
-    assert db.default_db_path() == tmp_path / "cache" / "db" / "advisories.sqlite"
-
-
 # --- URLs, on a loopback server ---------------------------------------------------------
 
 
@@ -232,6 +225,7 @@ class _Feed:
         self.etag = '"v1"'  # empty: the server validates by Last-Modified only
         self.last_modified = "Wed, 12 Feb 2025 06:00:00 GMT"
         self.requests: list[dict[str, str]] = []
+        self.faults: list[int] = []  # statuses to answer first, one per request
 
 
 @pytest.fixture
@@ -241,6 +235,11 @@ def http_feed(subset_zip: Path) -> Iterator[tuple[str, _Feed]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             feed.requests.append(dict(self.headers))
+            if feed.faults:
+                self.send_response(feed.faults.pop(0))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if self.path != "/debian/all.zip":
                 self.send_error(404)
                 return
@@ -340,6 +339,21 @@ def test_directory_url_of_json_records(tmp_path, subset_zip):
         server.server_close()
 
 
+def test_url_feed_retries_transient_failures(tmp_path, http_feed):
+    """The feed fetcher retries as the repository and registry clients do (zerocve.retry)."""
+    url, feed = http_feed
+    waits: list[float] = []
+    retry = RetryPolicy(retries=2, backoff=0.01, sleep=waits.append)
+    feed.faults = [503, 429]
+    assert db.update([db.FeedSource.of("osv", url)], tmp_path / "a.sqlite", retry=retry).rebuilt
+    assert waits == [0.01, 0.02] and len(feed.requests) == 3
+    feed.faults = [502, 500, 503]
+    with pytest.raises(AdvisoryError) as info:
+        db.update([db.FeedSource.of("osv", url)], tmp_path / "b.sqlite", retry=retry)
+    assert str(info.value) == (
+        f"{url}: cannot fetch advisory feed: HTTP 503 Service Unavailable (after 3 attempts)")
+
+
 def test_unreachable_url_is_one_line_and_leaves_previous_db(built):
     path, _ = built
     before = snapshot(path)
@@ -348,7 +362,7 @@ def test_unreachable_url_is_one_line_and_leaves_previous_db(built):
         port = s.getsockname()[1]  # closed again below: nothing listens there
     url = f"http://127.0.0.1:{port}/all.zip"
     with pytest.raises(AdvisoryError, match=rf"^{url}: cannot fetch advisory feed") as info:
-        db.update([db.FeedSource.of("osv", url)], path)
+        db.update([db.FeedSource.of("osv", url)], path, retry=RetryPolicy(retries=1, backoff=0))
     assert "\n" not in str(info.value)
     _assert_intact(path, before)
 

@@ -1,8 +1,8 @@
 """Fetching repository files over ``http(s)://`` and ``file://``, with retries.
 
-Connection errors, bodies cut short, 5xx and 429 answers are retried with exponential backoff
-(a bounded number of times); anything else, or the last failure, is one ``FetchError`` line
-naming the URL.
+Connection errors, bodies cut short, 5xx and 429 answers are retried by the one policy every
+zerocve HTTP client shares (``zerocve.retry``); anything else, or the last failure, is one
+``FetchError`` line naming the URL.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ import httpx
 
 from zerocve.errors import FetchError
 from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.retry import RetryPolicy, Transient, check_status, describe
 
 T = TypeVar("T")
 _CHUNK = 1 << 16
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped
 
 
 class NotFound(FetchError):
@@ -44,16 +43,9 @@ class Conditional:
     last_modified: str
 
 
-class _Retryable(Exception):
-    def __init__(self, reason: str, wait: float = 0.0) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait  # at least this long before the next attempt (Retry-After)
-
-
 class Fetcher:
     """Reads URLs as chunk streams. ``transport`` is an httpx transport (injectable for tests);
-    ``sleep`` is how backoff waits."""
+    ``retries``, ``backoff`` and ``sleep`` make its ``RetryPolicy``."""
 
     def __init__(
         self,
@@ -71,9 +63,7 @@ class Fetcher:
             follow_redirects=True,
             headers={"User-Agent": "zerocve"},
         )
-        self.retries = retries
-        self.backoff = backoff
-        self.sleep = sleep
+        self.policy = RetryPolicy(retries, backoff, sleep)
         self.reporter = reporter
 
     def close(self) -> None:
@@ -93,24 +83,20 @@ class Fetcher:
         mid-body) ``consume`` is called again with a fresh iterator. Progress is reported per
         chunk when ``description`` is given. ``headers`` go with an HTTP request, whose
         response headers are copied into ``seen``."""
-        for attempt in range(self.retries + 1):
-            try:
-                with ExitStack() as stack:
-                    advance = None
-                    if description is not None:
-                        advance = stack.enter_context(
-                            self.reporter.task(description, total)
-                        ).advance
-                    if url.startswith("file://"):
-                        return consume(_file_chunks(url, advance))
-                    return self._fetch_http(url, consume, advance, headers, seen)
-            except _Retryable as e:
-                if attempt == self.retries:
-                    raise FetchError(
-                        f"{url}: {e.reason} (after {self.retries + 1} attempts)"
-                    ) from e
-                self.sleep(max(self.backoff * 2**attempt, e.wait))
-        raise AssertionError("unreachable")
+
+        def attempt() -> T:
+            with ExitStack() as stack:
+                advance = None
+                if description is not None:
+                    advance = stack.enter_context(self.reporter.task(description, total)).advance
+                if url.startswith("file://"):
+                    return consume(_file_chunks(url, advance))
+                return self._fetch_http(url, consume, advance, headers, seen)
+
+        return self.policy.run(
+            attempt, lambda failure, attempts: FetchError(
+                f"{url}: {failure.reason} (after {attempts} attempts)")
+        )
 
     def get_bytes(self, url: str) -> bytes:
         return self.fetch(url, b"".join)
@@ -142,23 +128,16 @@ class Fetcher:
                     seen.update((k.lower(), v) for k, v in response.headers.items())
                 if status == 304 and headers:
                     raise NotModified(f"{url}: not modified")
-                if status in _RETRY_STATUS:
-                    retry_after = response.headers.get("Retry-After", "")
-                    wait = min(float(retry_after), _MAX_RETRY_AFTER) if retry_after.isdigit() else 0
-                    raise _Retryable(f"HTTP {status} {response.reason_phrase}", wait)
+                check_status(response)
                 if status in (404, 410):
                     raise NotFound(f"{url}: HTTP {status} {response.reason_phrase}")
                 if status != 200:
                     raise FetchError(f"{url}: HTTP {status} {response.reason_phrase}")
                 return consume(_counted(response.iter_bytes(_CHUNK), advance))
         except httpx.TransportError as e:
-            raise _Retryable(_describe(e)) from e
+            raise Transient(describe(e)) from e
         except httpx.HTTPError as e:  # e.g. an invalid URL: retrying would not help
-            raise FetchError(f"{url}: {_describe(e)}") from e
-
-
-def _describe(error: httpx.HTTPError) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            raise FetchError(f"{url}: {describe(e)}") from e
 
 
 def _counted(chunks: Iterator[bytes], advance: Callable[[float], None] | None) -> Iterator[bytes]:

@@ -4,8 +4,9 @@ One ``RegistryClient`` talks to one registry host. Plain http is used for loopba
 (``127.0.0.0/8``, ``localhost``, ``[::1]``) and when ``insecure=True``; https otherwise.
 Credentials and bearer tokens are handled by ``zerocve.oci.auth``.
 
-Failures: connection errors, 5xx and 429 are retried with exponential backoff (bounded by
-``retries``; ``Retry-After`` honoured up to a cap). A blob upload that fails part-way is
+Failures: connection errors, 5xx and 429 are retried by the policy every zerocve HTTP client
+shares (``zerocve.retry``: exponential backoff bounded by ``retries``, ``Retry-After`` honoured
+up to a cap). A blob upload that fails part-way is
 started again from a fresh upload session (after checking that the blob did not land
 after all), because the state of a half-used session cannot be trusted. Anything else, or
 running out of attempts, raises ``RegistryError`` with one line naming host, repository,
@@ -48,12 +49,10 @@ from zerocve.errors import RegistryError
 from zerocve.oci.auth import TokenAuth, lookup_credentials
 from zerocve.oci.media_types import MANIFEST_MEDIA_TYPES, MAX_MANIFEST, OCI_INDEX
 from zerocve.progress import NULL_REPORTER, Reporter, Task
+from zerocve.retry import TRANSIENT_STATUSES, RetryPolicy, Transient, describe, retry_after
 from zerocve.safe_load import load_json
 
 _DIGEST = re.compile(r"(sha256|sha512):[a-f0-9]+")
-_TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
-_MAX_DELAY = 8.0
-_MAX_RETRY_AFTER = 30.0
 _READ_SIZE = 1 << 20
 _MAX_ERROR_BODY = 64 << 10
 _T = TypeVar("_T")
@@ -84,14 +83,6 @@ class _Progress:
     def rewind(self) -> None:
         self._task.advance(-self._sent)
         self._sent = 0
-
-
-class _Transient(Exception):
-    """A failure worth retrying; ``str()`` describes it for the final error."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def is_loopback(host: str) -> bool:
@@ -149,9 +140,7 @@ class RegistryClient:
     ) -> None:
         self.host = host
         self.insecure = is_loopback(host) if insecure is None else insecure
-        self.retries = retries
-        self.backoff = backoff
-        self._sleep = sleep
+        self.policy = RetryPolicy(retries, backoff, sleep)
         scheme = "http" if self.insecure else "https"
         self._base = httpx.URL(f"{scheme}://{host}/v2/")
         self._http = httpx.Client(transport=transport, timeout=timeout)
@@ -215,20 +204,20 @@ class RegistryClient:
         headers: dict[str, str] | None = None,
         stream: bool = False,
         follow: bool = False,
-        transient: frozenset[int] = _TRANSIENT_STATUSES,
+        transient: frozenset[int] = TRANSIENT_STATUSES,
     ) -> httpx.Response:
-        """One request; raises ``_Transient`` for what may pass, ``RegistryError`` otherwise."""
+        """One request; raises ``Transient`` for what may pass, ``RegistryError`` otherwise."""
         try:
             response = self._send(
                 method, url, scope=scope, body=body, headers=headers, stream=stream, follow=follow
             )
         except httpx.TransportError as e:
-            raise _Transient(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from e
+            raise Transient(describe(e)) from e
         except httpx.HTTPStatusError as e:  # the token server failing for now
-            raise _Transient(
+            raise Transient(
                 f"token server {e.request.url.copy_with(query=None)}: HTTP "
                 f"{e.response.status_code}",
-                _retry_after(e.response),
+                retry_after(e.response),
             ) from e
         except RegistryError as e:  # from the token server: say which operation needed it
             raise RegistryError(f"{self._where(repo)}: {op}: {e}") from e
@@ -238,7 +227,7 @@ class RegistryClient:
         detail = _registry_errors(response, stream)
         message = f"HTTP {status}" + (f" ({detail})" if detail else "")
         if status in transient:
-            raise _Transient(message, _retry_after(response))
+            raise Transient(message, retry_after(response))
         if status == 401:
             message += self._auth_hint()
         raise RegistryError(f"{self._where(repo)}: {op}: {message}")
@@ -251,25 +240,10 @@ class RegistryClient:
             return f"; no credentials for {self.host} in the auth files (docker/podman login)"
         return f"; credentials for user {lookup.credentials.username!r} from {lookup.source}"
 
-    def _backoff(self, attempt: int, failure: _Transient) -> None:
-        delay = min(self.backoff * (2**attempt), _MAX_DELAY)
-        if failure.retry_after is not None:
-            delay = max(delay, min(failure.retry_after, _MAX_RETRY_AFTER))
-        self._sleep(delay)
-
     def _retrying(self, op: str, repo: str, action: Callable[[], _T]) -> _T:
         """Run ``action`` until it succeeds, fails for good, or the attempts run out."""
-        for attempt in range(self.retries + 1):
-            try:
-                return action()
-            except _Transient as failure:
-                if attempt == self.retries:
-                    raise RegistryError(
-                        f"{self._where(repo)}: {op}: {failure} (gave up after {attempt + 1} "
-                        "attempts)"
-                    ) from failure
-                self._backoff(attempt, failure)
-        raise AssertionError("unreachable")
+        return self.policy.run(action, lambda failure, attempts: RegistryError(
+            f"{self._where(repo)}: {op}: {failure} (gave up after {attempts} attempts)"))
 
     def _call(
         self,
@@ -372,7 +346,7 @@ class RegistryClient:
         op = f"upload blob {_short(digest)}"
         with reporter.task(f"push {_short(digest)}", total=actual) as task:
             progress = _Progress(task)
-            attempts = iter(range(self.retries + 1))
+            attempts = iter(range(self.policy.retries + 1))
 
             def once() -> None:
                 # After a failure, the last request may still have been committed before its
@@ -406,7 +380,7 @@ class RegistryClient:
         )
         location = _location(started, op, self._where(repo))
         # A session the registry no longer knows (404) is as good as lost: start anew.
-        in_session = _TRANSIENT_STATUSES | {404}
+        in_session = TRANSIENT_STATUSES | {404}
         octets = {"Content-Type": "application/octet-stream"}
         if chunk_size is None:
             response = self._attempt(
@@ -653,7 +627,7 @@ def _capped(
 ) -> Iterator[bytes]:
     """The pieces of a streamed ``response`` body, refused (``RegistryError``) as soon as it
     is longer than ``limit`` bytes, by its Content-Length or by what arrives; the response is
-    closed either way. A connection lost part-way is ``_Transient``."""
+    closed either way. A connection lost part-way is ``Transient``."""
     declared = response.headers.get("Content-Length", "")
     too_long = f"{where}: {what} is larger than {limit} bytes, refused"
     try:
@@ -666,7 +640,7 @@ def _capped(
                 raise RegistryError(too_long)
             yield piece
     except httpx.TransportError as e:
-        raise _Transient(f"{type(e).__name__} while reading: {e}") from e
+        raise Transient(f"{type(e).__name__} while reading: {e}") from e
     finally:
         response.close()
 
@@ -690,11 +664,6 @@ def _location(response: httpx.Response, op: str, where: str) -> httpx.URL:
     if not location:
         raise RegistryError(f"{where}: {op}: HTTP {response.status_code} without a Location")
     return response.request.url.join(location)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
 
 
 def _read_range(

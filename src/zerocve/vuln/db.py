@@ -40,6 +40,7 @@ import httpx
 
 from zerocve.errors import AdvisoryError, UsageError
 from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.retry import DEFAULT_RETRY, RetryPolicy
 from zerocve.vuln.feeds.debian_tracker import DebianTrackerFeed
 from zerocve.vuln.feeds.fetch import fetch, is_url, remove_leftovers
 from zerocve.vuln.feeds.interface import Advisory, Affected, Feed
@@ -379,6 +380,7 @@ def _resolve(
     downloads: Path,
     client: httpx.Client | None,
     reporter: Reporter,
+    retry: RetryPolicy,
 ) -> _Input:
     """Make ``source`` a local file and fingerprint it (a 304 keeps the old fingerprint)."""
     feed = FEEDS[source.kind]()
@@ -394,6 +396,7 @@ def _resolve(
         last_modified=previous.last_modified if previous else "",
         client=client,
         reporter=reporter,
+        retry=retry,
     )
     if got.not_modified and previous:
         fingerprint = previous.fingerprint
@@ -422,11 +425,12 @@ def update(
     *,
     reporter: Reporter = NULL_REPORTER,
     client: httpx.Client | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> UpdateStats:
     """Bring ``sources`` up to date in the DB at ``path`` (default: every recorded source),
-    keeping every other recorded source as it is. Does nothing when every input is
-    unchanged; otherwise builds a new DB aside and swaps it in. AdvisoryError (one line) on
-    any bad input, DB left intact."""
+    keeping every other recorded source as it is; URL feeds are fetched under ``retry``. Does
+    nothing when every input is unchanged; otherwise builds a new DB aside and swaps it in.
+    AdvisoryError (one line) on any bad input, DB left intact."""
     started = time.monotonic()
     db_path = _db_dir(path)
     with _update_lock(db_path):
@@ -442,7 +446,8 @@ def update(
         # Rows of another schema cannot be copied: such sources are read again.
         refresh = [s for s in wanted if s in named or not recorded.copyable]
         inputs = {
-            s: _resolve(s, previous.get(s), db_path.parent / "downloads", client, reporter)
+            s: _resolve(s, previous.get(s), db_path.parent / "downloads", client, reporter,
+                        retry)
             for s in refresh
         }
         changed = {

@@ -5,6 +5,8 @@ page (a web server's listing) is read and every ``*.json`` it links below the UR
 downloaded into a cached directory. The validators of the last download (ETag,
 Last-Modified) are kept by the DB; a 304 reply means the cached copy is current and nothing
 needs to be re-imported. A new copy replaces the old one only once it is complete.
+Connection failures, 429 and 5xx answers are retried by the policy every zerocve HTTP client
+shares (``zerocve.retry``); a retried download starts over.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import httpx
 
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
+from zerocve.retry import DEFAULT_RETRY, RetryPolicy, Transient, check_status, describe
 
 _JSON_LINK = re.compile(r"""href\s*=\s*["']([^"'?#]+\.json)["']""", re.IGNORECASE)
 
@@ -63,9 +66,11 @@ def fetch(
     last_modified: str = "",
     client: httpx.Client | None = None,
     reporter: Reporter = NULL_REPORTER,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> Fetched:
     """GET ``url`` into the cache, sending the previous validators when the cached copy still
-    exists. AdvisoryError (one line, naming the URL) on network or HTTP failure."""
+    exists. AdvisoryError (one line, naming the URL) on network or HTTP failure, once
+    ``retry`` gives up."""
     target = cache_path(url, cache_dir)
     headers = {}
     if target.exists():
@@ -76,25 +81,35 @@ def fetch(
     own_client = client is None
     http = client or httpx.Client(follow_redirects=True, timeout=60.0)
     partial = partial_path(target)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with http.stream("GET", url, headers=headers) as response:
-            if response.status_code == 304:
-                return Fetched(target, etag, last_modified, not_modified=True)
-            _check(url, response)
-            if url.endswith("/"):
-                response.read()
-                _mirror_listing(http, url, response.text, partial, reporter)
-            else:
-                _save(response, partial, f"download {Path(urlsplit(url).path).name}", reporter)
-            validators = (
-                response.headers.get("ETag", ""),
-                response.headers.get("Last-Modified", ""),
-            )
+
+    def attempt() -> Fetched:
+        _remove(partial)  # what a failed attempt left
+        try:
+            with http.stream("GET", url, headers=headers) as response:
+                if response.status_code == 304:
+                    return Fetched(target, etag, last_modified, not_modified=True)
+                _check(url, response)
+                if url.endswith("/"):
+                    response.read()
+                    _mirror_listing(http, url, response.text, partial, reporter)
+                else:
+                    _save(response, partial, f"download {Path(urlsplit(url).path).name}",
+                          reporter)
+                validators = (
+                    response.headers.get("ETag", ""),
+                    response.headers.get("Last-Modified", ""),
+                )
+        except httpx.TransportError as e:
+            raise Transient(describe(e)) from e
+        except httpx.HTTPError as e:  # e.g. an invalid URL: retrying would not help
+            raise AdvisoryError(f"{url}: cannot fetch advisory feed: {describe(e)}") from e
         _swap_in(partial, target)
         return Fetched(target, *validators, not_modified=False)
-    except httpx.HTTPError as e:
-        raise AdvisoryError(f"{url}: cannot fetch advisory feed: {e or type(e).__name__}") from e
+
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        return retry.run(attempt, lambda failure, attempts: AdvisoryError(
+            f"{url}: cannot fetch advisory feed: {failure.reason} (after {attempts} attempts)"))
     except OSError as e:
         raise AdvisoryError(f"{target}: cannot write download: {e.strerror}") from e
     finally:
@@ -104,6 +119,7 @@ def fetch(
 
 
 def _check(url: str, response: httpx.Response) -> None:
+    check_status(response)
     if response.status_code != 200:
         raise AdvisoryError(f"{url}: HTTP {response.status_code} {response.reason_phrase}")
 
