@@ -104,18 +104,13 @@ class BlobCache:
             fcntl.flock(fd, fcntl.LOCK_EX)
             digest = hashlib.sha256()
             size = 0
-            try:
-                with os.fdopen(fd, "wb", closefd=False) as f:
-                    for chunk in chunks:
-                        digest.update(chunk)
-                        size += len(chunk)
-                        if expected_size is not None and size > expected_size:
-                            break  # a runaway body: stop reading, report below
-                        f.write(chunk)
-                    f.flush()
-                    os.fsync(f.fileno())
-            except OSError as e:  # ENOSPC, EFBIG, EIO: the cache's file system, not the source
-                raise cache_error(self.root, e) from e
+            for chunk in chunks:  # the source's own errors pass through as they are
+                digest.update(chunk)
+                size += len(chunk)
+                if expected_size is not None and size > expected_size:
+                    break  # a runaway body: stop reading, report below
+                self._write(fd, chunk)
+            self._write(fd, b"", sync=True)
             if expected_size is not None and size != expected_size:
                 more = " or more" if size > expected_size else ""
                 raise IntegrityError(f"{what}: got {size} bytes{more}, expected {expected_size}")
@@ -134,6 +129,18 @@ class BlobCache:
         finally:
             os.close(fd)
         return target
+
+    def _write(self, fd: int, data: bytes, *, sync: bool = False) -> None:
+        """All of ``data`` to the temp file (then fsync when ``sync``); the cache's file
+        system failing (ENOSPC, EFBIG, EIO) is a CacheError naming the cache directory."""
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view):]
+            if sync:
+                os.fsync(fd)
+        except OSError as e:
+            raise cache_error(self.root, e) from e
 
     def clean_stale(self) -> None:
         """Remove temp files whose writer is gone (its lock is free)."""
