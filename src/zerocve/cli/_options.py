@@ -48,5 +48,8 @@ DbOption = Annotated[
         metavar="PATH",
         help="Advisory DB (default: $ZEROCVE_DB or the user cache dir).",
         show_default=False,
+        # Opening it is zerocve's job: an unreadable DB is one line and exit 3, not click's
+        # three-line usage error.
+        readable=False,
     ),
 ]
