@@ -84,6 +84,13 @@ def test_one_index_fetch_serves_lock_build_and_gate(
     assert not mismatch.passed
     assert "differs from the lock" in mismatch.reason and "ghost" in mismatch.reason
 
+    # A build from a lock file reads no index; the gate then asks the spec's repositories.
+    lazy = api.Indices(settings=settings)
+    _, fixable = api.gate(built, settings, api.GatePolicy(), indices=lazy)
+    assert not fixable.passed  # nothing read: no offer known, the fix looks reachable
+    gated, verdict = api.gate(built, settings, api.GatePolicy(), indices=lazy, spec=spec)
+    assert verdict.passed and [f.state for f in gated[0].findings] == [State.FIX_UNAVAILABLE]
+
     layout = api.write_layout(built, tmp_path / "out", "v1")
     index = json.loads((layout / "index.json").read_text())
     assert index["manifests"][0]["digest"] == built.digest

@@ -130,11 +130,18 @@ class Indices:
         with self._mutex:
             return [index for indices in self._fetched.values() for index in indices]
 
-    def newest_sources(self) -> dict[str, str]:
+    def newest_sources(
+        self, repositories: Sequence[RepositorySpec] = (), archs: Sequence[str] = ()
+    ) -> dict[str, str]:
         """Source package → the newest version these indices offer (for the gate: a fix the
-        repositories do not carry yet cannot be had by rebuilding)."""
+        repositories do not carry yet cannot be had by rebuilding): of ``repositories`` x
+        ``archs`` when given (fetched now if not yet), else of every index read so far."""
+        chosen = (
+            [index for arch in archs for index in self.get(repositories, arch)]
+            if repositories else self.all()
+        )
         newest: dict[str, str] = {}
-        for index in self.all():
+        for index in chosen:
             for package in index.packages:
                 known = newest.get(package.source)
                 if known is None or compare(package.source_version, known) > 0:
@@ -383,14 +390,18 @@ def gate(
     vex: Sequence[Path] = (),
     indices: Indices | None = None,
     expected: Lock | None = None,
+    spec: ImageSpec | None = None,
 ) -> tuple[list[ScanResult], Verdict]:
     """Scan every platform of ``target`` and check the gate (see ``check_gate``). The
     repositories (``indices``) are asked what they offer only when a finding looks fixable,
     to tell ``fixed`` from ``fix-unavailable``: a fix they do not carry yet cannot be had by
-    rebuilding."""
+    rebuilding. With ``spec``, its repositories and archs are asked (read now when the lock
+    did not need them); without, every index ``indices`` read so far."""
     results = scan(target, settings, vex=vex)
     if indices is not None and has_fixable(results):
-        results = scan(target, settings, vex=vex, offered=indices.newest_sources())
+        offered = (indices.newest_sources(repositories_of(spec, settings), index_archs(spec))
+                   if spec is not None else indices.newest_sources())
+        results = scan(target, settings, vex=vex, offered=offered)
     return results, check_gate(results, policy, expected)
 
 

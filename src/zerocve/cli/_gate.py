@@ -15,6 +15,7 @@ from zerocve import api
 from zerocve.errors import AdvisoryError, BuildError, GateError
 from zerocve.inventory.model import Inventory
 from zerocve.settings import Settings
+from zerocve.spec import ImageSpec
 from zerocve.vuln.gate import FailOn
 from zerocve.vuln.model import ScanResult, Severity
 
@@ -88,6 +89,7 @@ def check_image(
     vex: Sequence[Path],
     lock: api.Lock | None,
     indices: api.Indices | None,
+    spec: ImageSpec | None = None,
 ) -> list[ScanResult]:
     """What `build` and `publish` do with the image they wrote: read it back as any scanner
     would; with ``lock``, its packages must be exactly the lock's (else exit 3, DB or not);
@@ -106,7 +108,7 @@ def check_image(
             _hold_to_lock(target, api.read_back(target, settings), lock, action)
         return []
     policy = api.GatePolicy(fail_on or FailOn.FIXED, threshold(min_severity))
-    results, verdict = api.gate(target, settings, policy, vex=vex, indices=indices)
+    results, verdict = api.gate(target, settings, policy, vex=vex, indices=indices, spec=spec)
     if lock is not None:
         _hold_to_lock(target, [(r.platform, r.inventory) for r in results], lock, action)
     for result in results:

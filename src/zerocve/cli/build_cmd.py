@@ -118,7 +118,8 @@ def build_command(
     sboms = api.write_sboms(built, lock, target, given)
     if not no_scan:
         check_image(target, given, action="build", require_db=False, fail_on=fail_on,
-                    min_severity=min_severity, vex=vex_files or (), lock=lock, indices=indices)
+                    min_severity=min_severity, vex=vex_files or (), lock=lock, indices=indices,
+                    spec=spec)
     # Only after the verdict: a build the gate rejects never printed a digest to act on.
     given.reporter.note(summary(built, target) + "; SBOM " + ", ".join(str(p) for p in sboms))
     console.print(built.digest, highlight=False)

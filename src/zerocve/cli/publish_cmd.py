@@ -25,6 +25,7 @@ from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
 from zerocve.sign import BuildRecord, sign_and_attest
+from zerocve.spec import ImageSpec
 from zerocve.vuln.gate import FailOn
 from zerocve.vuln.model import ScanResult
 
@@ -105,6 +106,7 @@ def publish(
     results: list[ScanResult] = []
     indices: api.Indices | None = None
     lock: api.Lock | None = None  # an existing layout has no lock to hold it to
+    spec: ImageSpec | None = None  # nor repositories to ask what they offer
     with tempfile.TemporaryDirectory(prefix="zerocve-publish-") as scratch:
         if len(targets) == 2:
             spec_path = Path(targets[0])
@@ -121,7 +123,8 @@ def publish(
         if not no_scan:
             results = check_image(layout, given, action="publish", require_db=True,
                                   fail_on=fail_on, min_severity=min_severity,
-                                  vex=vex_files or (), lock=lock, indices=indices)
+                                  vex=vex_files or (), lock=lock, indices=indices,
+                                  spec=spec)
         published = api.publish(layout, ref, given, mount_from=mount_from,
                                 insecure=insecure or None)
         if signing_key is not None:
