@@ -51,7 +51,7 @@ def client_for(tmp_path: Path) -> Iterator:
 
     def make(host: str, retries: int = 3) -> RegistryClient:
         client = RegistryClient(
-            host, retries=retries, env={"HOME": str(tmp_path)}, sleep=lambda s: None
+            host, retries=retries, auth_files=(), sleep=lambda s: None
         )
         clients.append(client)
         return client
