@@ -11,7 +11,6 @@ fallback tag second, as ORAS and cosign do.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from zerocve.errors import RegistryError
 from zerocve.oci.image import canonical_json
 from zerocve.oci.media_types import OCI_INDEX, OCI_MANIFEST
 from zerocve.oci.registry import RegistryClient, compute_digest
+from zerocve.safe_load import LoadError, load_json
 
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 _EMPTY = b"{}"
@@ -52,8 +52,8 @@ def _index(client: RegistryClient, repo: str, digest: str) -> dict[str, Any] | N
     if found is None:
         return None
     try:
-        document = json.loads(found.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        document = load_json(found.body)
+    except LoadError as e:
         raise RegistryError(f"{client.host}/{repo}: referrers of {digest[:19]}: not JSON") from e
     if not isinstance(document, dict) or not isinstance(document.get("manifests"), list):
         raise RegistryError(f"{client.host}/{repo}: referrers of {digest[:19]}: not an index")
@@ -88,7 +88,7 @@ def push_referrer(
     if client.get_referrers(repo, subject.digest) is not None:
         return digest  # the registry indexes referrers itself
     current = client.find_manifest(repo, fallback_tag(subject.digest), accept=(OCI_INDEX,))
-    index = json.loads(current.body) if current is not None else {}
+    index = load_json(current.body) if current is not None else {}
     entries = [e for e in index.get("manifests", []) if isinstance(e, dict)]
     if any(e.get("digest") == digest for e in entries):
         return digest
@@ -112,7 +112,7 @@ def find_referrer(
                   if isinstance(e, dict) and e.get("artifactType") == artifact_type
                   and isinstance(e.get("digest"), str)]
     for entry in reversed(candidates):
-        manifest = json.loads(client.get_manifest(repo, entry["digest"],
+        manifest = load_json(client.get_manifest(repo, entry["digest"],
                                                   accept=(OCI_MANIFEST,)).body)
         if (manifest.get("subject") or {}).get("digest") != digest:
             continue  # a fallback index that lies about its entries is not believed

@@ -26,6 +26,8 @@ import nacl.exceptions
 import nacl.secret
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from zerocve.safe_load import LoadError, load_json
+
 _SCRYPT = {"N": 32768, "r": 8, "p": 1}
 _READABLE_COSTS = (32768, 65536, 131072)
 _SALT_SIZE = 32
@@ -82,8 +84,8 @@ def _bytes(document: Any, *path: str) -> bytes:
 def open_sealed(envelope: bytes, passphrase: bytes) -> bytes:
     """The plaintext inside ``envelope``; ``WrongPassphrase`` when it does not open."""
     try:
-        document = json.loads(envelope)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        document = load_json(envelope)
+    except LoadError as e:
         raise EnvelopeError("the encrypted key is not JSON") from e
     if _field(document, "kdf", "name") != "scrypt":
         raise EnvelopeError(f"unsupported key derivation {_field(document, 'kdf', 'name')!r}")

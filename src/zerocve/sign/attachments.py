@@ -12,7 +12,6 @@ was, never on a manifest whose blobs are missing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from zerocve.errors import RegistryError, SigningError
 from zerocve.oci.image import canonical_json
 from zerocve.oci.media_types import OCI_CONFIG, OCI_MANIFEST
 from zerocve.oci.registry import RegistryClient, compute_digest
+from zerocve.safe_load import LoadError, load_json
 
 SIGNATURES = ".sig"
 ATTESTATIONS = ".att"
@@ -46,8 +46,8 @@ def _manifest(client: RegistryClient, repo: str, tag: str) -> dict[str, Any] | N
     if found is None:
         return None
     try:
-        document = json.loads(found.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        document = load_json(found.body)
+    except LoadError as e:
         raise SigningError(f"{client.host}/{repo}:{tag}: manifest is not JSON") from e
     if not isinstance(document, dict) or not isinstance(document.get("layers"), list):
         raise SigningError(f"{client.host}/{repo}:{tag}: manifest has no layers list")

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from zerocve.errors import SigningError
+from zerocve.safe_load import LoadError, load_json
 from zerocve.sign.keys import PublicKey, Signer
 
 MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
@@ -56,8 +57,8 @@ def open_envelope(data: bytes, key: PublicKey, where: str) -> Opened:
     envelope is a ``SigningError`` naming ``where``; a signature by another key is not: it
     yields ``signed_by_key=False`` for the caller to report."""
     try:
-        envelope = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        envelope = load_json(data)
+    except LoadError as e:
         raise SigningError(f"{where}: DSSE envelope is not JSON (truncated?)") from e
     if not isinstance(envelope, dict):
         raise SigningError(f"{where}: DSSE envelope is not a JSON object")

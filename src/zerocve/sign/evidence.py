@@ -10,7 +10,6 @@ serves it (its SBOMs), from its spec and lock (its provenance) and from its tria
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from zerocve import __version__
 from zerocve.errors import SigningError
 from zerocve.lock import Lock, default_lock_path, dumps_lock
 from zerocve.oci.registry import RegistryClient
+from zerocve.safe_load import load_json
 from zerocve.sbom import lock_checksums, render_sbom
 from zerocve.sign.provenance import provenance
 from zerocve.sign.statement import CYCLONEDX, OPENVEX, SLSA_PROVENANCE, SPDX, Statement, Subject
@@ -47,12 +47,12 @@ class BuildRecord:
 def _created(client: RegistryClient, image: Image, target: Target) -> int | None:
     """The image config's ``created`` as epoch seconds (zerocve writes SOURCE_DATE_EPOCH)."""
     repo = image.reference.repository
-    manifest = json.loads(client.get_manifest(repo, target.digest).body)
+    manifest = load_json(client.get_manifest(repo, target.digest).body)
     config = manifest.get("config") if isinstance(manifest, dict) else None
     if not isinstance(config, dict) or not isinstance(config.get("digest"), str) or \
             not isinstance(config.get("size"), int):
         raise SigningError(f"{image.reference.name}@{target.digest}: manifest has no config")
-    created = json.loads(client.get_blob(repo, config["digest"], config["size"])).get("created")
+    created = load_json(client.get_blob(repo, config["digest"], config["size"])).get("created")
     if not isinstance(created, str):
         return None
     return int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())
@@ -88,8 +88,8 @@ def statements(
         if target.digest in sboms:
             spdx, cyclonedx = sboms[target.digest]
             attached[target.digest] += [
-                Statement(subject, SPDX, json.loads(spdx)),
-                Statement(subject, CYCLONEDX, json.loads(cyclonedx)),
+                Statement(subject, SPDX, load_json(spdx)),
+                Statement(subject, CYCLONEDX, load_json(cyclonedx)),
             ]
         for document in [*vex.get(None, ()), *(vex.get(target.platform, ()) if
                                                  target.platform else ())]:

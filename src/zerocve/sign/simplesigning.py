@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 
 from zerocve.errors import SigningError
+from zerocve.safe_load import LoadError, load_json
 
 MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -46,12 +47,12 @@ def payload(claim: Claim) -> bytes:
 def parse_payload(data: bytes, where: str) -> Claim:
     """The claim of a payload; ``SigningError`` naming ``where`` when it is not one."""
     try:
-        document = json.loads(data)
+        document = load_json(data)
         critical = document["critical"]
         kind = critical["type"]
         digest = critical["image"]["docker-manifest-digest"]
         identity = critical["identity"]["docker-reference"]
-    except (UnicodeDecodeError, json.JSONDecodeError, LookupError, TypeError) as e:
+    except (LoadError, LookupError, TypeError) as e:
         raise SigningError(f"{where}: not a cosign simple-signing payload") from e
     if kind != SIGNATURE_TYPE:
         raise SigningError(f"{where}: signature type {kind!r}, not {SIGNATURE_TYPE!r}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zerocve.errors import SigningError
+from zerocve.safe_load import LoadError, load_json
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 SPDX = "https://spdx.dev/Document"
@@ -52,8 +53,8 @@ class Statement:
 
 def parse_statement(body: bytes, where: str) -> Statement:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        document = load_json(body)
+    except LoadError as e:
         raise SigningError(f"{where}: the attested statement is not JSON") from e
     if not isinstance(document, dict) or document.get("_type") != STATEMENT_TYPE:
         raise SigningError(f"{where}: not an in-toto Statement v1")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from zerocve.errors import SigningError
 from zerocve.oci.media_types import INDEX_TYPES, MANIFEST_MEDIA_TYPES, MANIFEST_TYPES
 from zerocve.oci.reference import Reference
 from zerocve.oci.registry import RegistryClient
+from zerocve.safe_load import LoadError, load_json
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ def resolve_image(client: RegistryClient, ref: Reference, digest: str | None = N
                                   accept=MANIFEST_MEDIA_TYPES)
     where = str(ref.with_digest(fetched.digest))
     try:
-        document = json.loads(fetched.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        document = load_json(fetched.body)
+    except LoadError as e:
         raise SigningError(f"{where}: manifest is not JSON") from e
     media_type = document.get("mediaType") or fetched.media_type
     top = Target(fetched.digest, media_type, len(fetched.body), None)
