@@ -10,6 +10,7 @@ import typer
 
 from zerocve.cli._app import console
 from zerocve.cli._fleet import FleetArgument, ImageArgument, StoreOption, fleet_app, open_store
+from zerocve.cli._keys import PASSPHRASE_ENV, private_key
 from zerocve.errors import UsageError
 from zerocve.fleet import daemon
 from zerocve.fleet.config import load_fleet
@@ -29,9 +30,15 @@ TestTimeoutOption = Annotated[
 ]
 
 
-def _runner(store: str | None, test_timeout: float = Sandbox.timeout) -> Runner:
+def _runner(
+    store: str | None, test_timeout: float = Sandbox.timeout, signing_key: Path | None = None
+) -> Runner:
+    """The runner; the fleet's signing key is opened first (its passphrase from
+    $COSIGN_PASSWORD), so a wrong passphrase fails before anything is built."""
+    signer = private_key(signing_key, PASSPHRASE_ENV) if signing_key is not None else None
     settings = Settings.from_env()
-    return Runner(open_store(store, settings), settings, Sandbox(timeout=test_timeout))
+    return Runner(open_store(store, settings), settings, Sandbox(timeout=test_timeout),
+                  signer=signer)
 
 
 @fleet_app.command("check")
@@ -79,7 +86,7 @@ def run(
     if not once:
         raise UsageError("fleet run: give --once (for a long-running loop: zerocve fleet serve)")
     config = load_fleet(fleet)
-    runner = _runner(store, test_timeout)
+    runner = _runner(store, test_timeout, config.signing_key)
     with runner.store:
         report = run_cycle(runner, config, workers=workers)
     _print_report(report)
@@ -109,8 +116,8 @@ def serve(
     once on POST /hooks/check with Authorization: Bearer TOKEN. JSON logs on stderr;
     SIGTERM finishes the running steps and exits (what is left resumes on restart)."""
     address = daemon.parse_listen(listen)
-    load_fleet(fleet)  # a bad fleet file fails now, not in the loop
-    runner = _runner(store, test_timeout)
+    config = load_fleet(fleet)  # a bad fleet file fails now, not in the loop
+    runner = _runner(store, test_timeout, config.signing_key)
     token = daemon.load_token(token_file or runner.settings.state_dir / "webhook.token")
     daemon.structured_logging()
     with runner.store:

@@ -19,7 +19,7 @@ from zerocve.cli._gate import (
 )
 from zerocve.cli._keys import PASSPHRASE_ENV, PassphraseEnvOption, private_key
 from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption
-from zerocve.cli.sign_cmd import outcome_lines, triage_vex
+from zerocve.cli.sign_cmd import outcome_lines
 from zerocve.errors import UsageError
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.reference import parse_reference
@@ -128,8 +128,9 @@ def publish(
         published = api.publish(layout, ref, given, mount_from=mount_from,
                                 insecure=insecure or None)
         if signing_key is not None:
-            vex = triage_vex(results, [r.platform for r in results],
-                             build.lock.source_date_epoch if build else None)
+            from zerocve.vuln.formats.openvex import triage
+
+            vex = triage(results, build.lock.source_date_epoch if build else None)
             with RegistryClient(ref.api_host, insecure=insecure or None) as client:
                 outcomes = sign_and_attest(client, ref, published.digest, signing_key,
                                            build=build, vex=vex)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +15,6 @@ from zerocve.lock import default_lock_path, read_lock
 from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
 from zerocve.sign import BuildRecord, Outcome, sign_and_attest, sign_image
-from zerocve.vuln.model import ScanResult
 
 EPILOG = """\
 [bold]Examples[/]
@@ -55,22 +52,6 @@ def _vex(paths: list[Path]) -> list[dict[str, Any]]:
 
     load(paths)
     return [json.loads(path.read_bytes()) for path in paths]
-
-
-def triage_vex(
-    results: Sequence[ScanResult], platforms: Sequence[str | None], epoch: int | None
-) -> dict[str | None, list[dict[str, Any]]]:
-    """The publish-time scan of each platform as an OpenVEX document (every finding with its
-    status as triaged: affected, or what a VEX statement said), dated by the build. A
-    platform without findings has nothing to state (OpenVEX wants one statement at least)."""
-    from zerocve.vuln.formats import openvex
-    from zerocve.vuln.formats.interface import RenderOptions
-
-    options = RenderOptions() if epoch is None else RenderOptions(
-        timestamp=datetime.fromtimestamp(epoch, UTC))
-    return {platform: [openvex.document(result, options)]
-            for platform, result in zip(platforms, results, strict=True)
-            if openvex.statements(result)}
 
 
 def outcome_lines(reference: str, outcomes: list[Outcome]) -> list[str]:

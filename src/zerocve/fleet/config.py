@@ -11,7 +11,8 @@ of a typo), then resolved against the fleet file's directory into a ``Fleet``::
     watch:
       interval: 10m                     # 90s, 10m, 1h30m, 1d, or a number of seconds
       advisories: [{osv: PATH-OR-URL}, {tracker: PATH-OR-URL}]
-    signing: {key: PATH}                # optional
+    signing: {key: PATH}                # optional: promotion signs and attests (passphrase:
+                                        # $COSIGN_PASSWORD)
 """
 
 from __future__ import annotations

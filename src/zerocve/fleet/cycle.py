@@ -13,8 +13,13 @@ and the next cycle (in this process or another, a worker included) takes it from
 nothing is pushed or tagged twice, and the staging tag is dropped when the job ends.
 
 A failed stage is terminal for its target lock: the job is retried only when a new change
-plans a new target. An operational failure (registry down, podman missing) leaves the job
-where it was, records an ``error`` event, and the next cycle tries the step again.
+plans a new target. An operational failure (registry down, podman missing, a signature the
+registry refused) leaves the job where it was, records an ``error`` event, and the next
+cycle tries the step again.
+
+With a signing key (``signing: {key: …}`` in the fleet file), promotion signs the new digest
+and attaches its SBOM, provenance and VEX attestations before any tag moves to it, so a
+floating tag never points at an image without them.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zerocve import api
 from zerocve.errors import FleetError, StoreError, ZerocveError
@@ -44,6 +49,9 @@ from zerocve.oci.registry import RegistryClient
 from zerocve.settings import Settings
 from zerocve.vuln.model import ScanResult, State
 
+if TYPE_CHECKING:  # signing is imported when a key is given
+    from zerocve.sign.keys import Signer
+
 # Findings of these states are not counted as introduced by a rebuild: Debian says they do
 # not matter (unimportant) or will not be fixed in this release.
 _NOT_INTRODUCED = frozenset({State.UNIMPORTANT, State.END_OF_LIFE, State.IGNORED})
@@ -53,13 +61,15 @@ _NOT_INTRODUCED = frozenset({State.UNIMPORTANT, State.END_OF_LIFE, State.IGNORED
 class Runner:
     """What every step needs: the store, the settings and the staging sandbox. ``indices``
     are the repositories' package indices of this cycle, read once and shared by every
-    image (a step run alone fetches what it needs on first use)."""
+    image (a step run alone fetches what it needs on first use). ``signer``: the fleet's
+    signing key, if it has one."""
 
     store: Store
     settings: Settings
     sandbox: Sandbox = Sandbox()
     podman: str = "podman"
     policy: api.GatePolicy = api.GatePolicy()
+    signer: Signer | None = None
     indices: api.Indices = field(init=False)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -247,6 +257,11 @@ def step_stage(runner: Runner, job_id: int) -> None:
         "fixable": sum(1 for r in after for f in r.findings if f.state is State.FIXED),
         "open": sum(1 for r in after for f in r.findings if f.state is State.OPEN),
     }
+    if runner.signer is not None:  # the triage promotion attests, as publish --sign does
+        from zerocve.vuln.formats.openvex import triage
+
+        result["vex"] = [{"platform": platform, "documents": documents} for platform, documents
+                         in triage(after, lock.source_date_epoch).items()]
     reasons = [r for r in (
         report.reason,
         "" if verdict.passed else verdict.reason,
@@ -272,8 +287,9 @@ def step_stage(runner: Runner, job_id: int) -> None:
 
 
 def step_promote(runner: Runner, job_id: int) -> None:
-    """staged → promoted: the immutable tag and the floating tags move to the new digest,
-    the staging tag goes; or → skipped while the image is held."""
+    """staged → promoted: with a signing key the digest is signed and attested first; then
+    the immutable tag and the floating tags move to it and the staging tag goes; or →
+    skipped while the image is held. A signature the registry refuses moves no tag."""
     view = _view(runner, job_id)
     assert view.digest is not None and view.lock is not None
     staged = staging_reference(view.repository, view.digest)
@@ -282,6 +298,7 @@ def step_promote(runner: Runner, job_id: int) -> None:
             drop_staging(client, staged)
             _advance(runner, job_id, JobState.SKIPPED, error="held: not promoted")
             return
+        signed = _sign(runner.signer, view, client) if runner.signer is not None else []
         moves = promote(client, view.repository.repository, view.digest, view.tags)
         drop_staging(client, staged)
     store = runner.store
@@ -300,6 +317,8 @@ def step_promote(runner: Runner, job_id: int) -> None:
             advisory_seen=store.fixes_first_seen(session, [(s, c) for c, s, _ in wanted]),
         )  # fmt: skip
         data = {**entry.to_json(), "tags": [m.to_json() for m in moves]}
+        if signed:
+            data["signed"] = signed
         store.advance(session, job, JobState.PROMOTED, result={**view.result, "changelog": data})
         image.published_digest = view.digest
         image.published_at = now
@@ -312,6 +331,24 @@ def step_promote(runner: Runner, job_id: int) -> None:
             image_id=view.image_id, job=job, data=data,
         )  # fmt: skip
     shutil.rmtree(runner.layout_dir(job_id).parent, ignore_errors=True)
+
+
+def _sign(signer: Signer, view: _JobView, client: RegistryClient) -> list[str]:
+    """Sign the job's digest and attach its SBOM, provenance and VEX attestations (what
+    ``publish --sign`` attaches); one line per signature or attestation. What the key has
+    already signed is left alone, so a retry after a failure or a crash adds only the rest."""
+    from zerocve.sign import BuildRecord, sign_and_attest
+
+    assert view.digest is not None and view.lock is not None
+    try:
+        build = BuildRecord.of(view.spec, view.lock)
+    except OSError as e:
+        raise FleetError(f"{view.spec}: cannot read the spec to attest it: {e.strerror}") from e
+    vex = {entry["platform"]: entry["documents"] for entry in view.result.get("vex", [])}
+    pinned = Reference(view.repository.registry, view.repository.repository, None, view.digest)
+    outcomes = sign_and_attest(client, pinned, view.digest, signer, build=build, vex=vex)
+    return [f"{o.what} of {o.digest[:19]}: {'added' if o.added else 'already there'}"
+            for o in outcomes]
 
 
 STEPS: dict[JobState, Callable[[Runner, int], None]] = {

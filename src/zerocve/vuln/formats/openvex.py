@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from zerocve.inventory.model import Inventory
@@ -93,3 +95,16 @@ def document(result: ScanResult, options: RenderOptions) -> dict[str, Any]:
 
 def render(result: ScanResult, options: RenderOptions) -> str:
     return json.dumps(document(result, options), indent=2, ensure_ascii=False) + "\n"
+
+
+def triage(
+    results: Sequence[ScanResult], epoch: int | None
+) -> dict[str | None, list[dict[str, Any]]]:
+    """Each platform's scan as an OpenVEX document (every finding with its status as triaged:
+    affected, or what a VEX statement said), dated by the build, by platform: what `publish
+    --sign` and the fleet's signed promotion attest. A platform without findings has nothing
+    to state (OpenVEX wants one statement at least)."""
+    options = RenderOptions() if epoch is None else RenderOptions(
+        timestamp=datetime.fromtimestamp(epoch, UTC))
+    return {result.platform: [document(result, options)] for result in results
+            if statements(result)}
