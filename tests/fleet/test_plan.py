@@ -119,6 +119,20 @@ def test_a_held_image_is_planned_but_not_rebuilt():
     assert only.why.startswith("held (zerocve fleet resume): libssl3 3.0.11-1 → 3.0.13-1")
 
 
+def test_the_build_the_operator_rolled_back_is_not_planned_again_but_a_new_one_is():
+    offered = {("libssl3", "amd64"): "3.0.13-1"}
+    refused = frozenset({package_set_digest(OPENSSL_NEW)})
+    (only,) = plan([image("python", OPENSSL_OLD, rolled_back=refused)],
+                   Resolver({"python": OPENSSL_NEW}), offered)  # fmt: skip
+    assert only.verdict is Verdict.ROLLED_BACK and not only.rebuild
+    assert only.why.startswith("rolled back by the operator (zerocve fleet resume python "
+                               "--repromote allows it again): libssl3 3.0.11-1 → 3.0.13-1")
+    newer = make_lock(("libc6", "2.36-9", "glibc"), ("libssl3", "3.0.14-1", "openssl"))
+    (again,) = plan([image("python", OPENSSL_OLD, rolled_back=refused)],
+                    Resolver({"python": newer}), {("libssl3", "amd64"): "3.0.14-1"})
+    assert again.verdict is Verdict.REBUILD
+
+
 def test_a_resolution_failure_leaves_the_image_alone_and_says_why():
     def broken(img: PlanImage) -> Lock:
         raise ResolutionError("no candidate in bookworm main amd64", ["python3", "libssl3"])

@@ -147,9 +147,22 @@ def rollback(
 
 
 @fleet_app.command("resume")
-def resume(image: ImageArgument, store: StoreOption = None) -> None:
-    """Let the fleet promote IMAGE again after a rollback."""
+def resume(
+    image: ImageArgument,
+    store: StoreOption = None,
+    repromote: Annotated[
+        bool, typer.Option("--repromote", help="Also allow the build(s) that were rolled back "
+                           "to be promoted again (the next cycle re-stages them).")
+    ] = False,
+) -> None:
+    """Let the fleet promote IMAGE again after a rollback. A build that was rolled back is
+    not promoted again unless --repromote; a new fix rebuilds as usual."""
     runner = _runner(store)
     with runner.store:
-        resumed = resume_image(runner, image)
-    console.print(f"{image}: resumed" if resumed else f"{image}: was not held", highlight=False)
+        done = resume_image(runner, image, repromote=repromote)
+    lines = [f"{image}: resumed" if done.was_held or done.repromoted else f"{image}: was not held"]
+    lines += [f"{image}: {d} will be promoted again" for d in done.repromoted]
+    lines += [f"{image}: {d} was rolled back and stays off (--repromote allows it)"
+              for d in done.refused]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from zerocve import api
 from zerocve.errors import ZerocveError
 from zerocve.fleet.config import Fleet
-from zerocve.fleet.models import EventKind, Image
+from zerocve.fleet.models import EventKind, Image, JobState
 from zerocve.fleet.plan import ImagePlan, PlanImage, Verdict, newest_offered, plan
 from zerocve.fleet.store import Store
 from zerocve.fleet.watch import (
@@ -89,12 +89,16 @@ def _plan_images(
     store: Store, session: Session, fleet: Fleet, images: dict[str, Image],
     specs: dict[str, ImageSpec],
 ) -> list[PlanImage]:  # fmt: skip
+    rolled_back: dict[int, set[str]] = {}
+    for job in store.jobs(session, JobState.ROLLED_BACK):
+        rolled_back.setdefault(job.image_id, set()).add(job.target_lock_digest)
     return [
         PlanImage(
             name=entry.name,
             current=store.published_lock(session, images[entry.name]),
             spec_digest=specs[entry.name].resolution_digest(),
             held=images[entry.name].held,
+            rolled_back=frozenset(rolled_back.get(images[entry.name].id, ())),
         )
         for entry in fleet.images
         if entry.name in specs

@@ -77,7 +77,8 @@ class Base(DeclarativeBase):
 
 class JobState(StrEnum):
     """A rebuild's steps, in order; each is recorded once its work is done, so a restarted
-    cycle continues from the last recorded state. ``failed`` and ``skipped`` are terminal too."""
+    cycle continues from the last recorded state. ``failed``, ``skipped`` and ``rolled-back``
+    are terminal too."""
 
     PENDING = "pending"  # planned: the image's lock would change
     LOCKED = "locked"  # the new lock is stored (jobs.lock_id)
@@ -87,10 +88,15 @@ class JobState(StrEnum):
     PROMOTED = "promoted"  # floating tags moved, staging tag removed
     FAILED = "failed"  # a step failed; jobs.error says why, the published tags are untouched
     SKIPPED = "skipped"  # nothing to do: same digest as published, or the image is held
+    # Promoted, then rolled back by the operator: the planner does not plan this target
+    # again (`fleet resume IMAGE --repromote` makes it pending once more). A string column
+    # without a CHECK constraint: a new state needs no migration.
+    ROLLED_BACK = "rolled-back"
 
     @property
     def terminal(self) -> bool:
-        return self in (JobState.PROMOTED, JobState.FAILED, JobState.SKIPPED)
+        return self in (JobState.PROMOTED, JobState.FAILED, JobState.SKIPPED,
+                        JobState.ROLLED_BACK)
 
 
 class EventKind(StrEnum):

@@ -34,6 +34,7 @@ class Verdict(StrEnum):
     UP_TO_DATE = "up-to-date"  # re-resolution gives the published package set
     NOT_HIT = "not-hit"  # nothing it holds moved: not even re-resolved
     HELD = "held"  # would be rebuilt, but rolled back and held until resumed
+    ROLLED_BACK = "rolled-back"  # would be rebuilt to the very build the operator rolled back
     FAILED = "failed"  # re-resolution failed (the error says why); the image is left alone
 
 
@@ -45,6 +46,7 @@ class PlanImage:
     current: Lock | None  # the published image's lock; None: never built
     spec_digest: str  # ImageSpec.resolution_digest() of the spec now
     held: bool = False
+    rolled_back: frozenset[str] = frozenset()  # target digests the operator rolled back
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,12 @@ def plan_image(
     if image.held:
         return ImagePlan(image.name, Verdict.HELD, f"held (zerocve fleet resume): {why}",
                          changes, target, digest)  # fmt: skip
+    if digest in image.rolled_back:
+        return ImagePlan(
+            image.name, Verdict.ROLLED_BACK,
+            f"rolled back by the operator (zerocve fleet resume {image.name} --repromote "
+            f"allows it again): {why}", changes, target, digest,
+        )  # fmt: skip
     return ImagePlan(image.name, Verdict.REBUILD, why, changes, target, digest)
 
 

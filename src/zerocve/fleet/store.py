@@ -53,16 +53,19 @@ def _utc_now() -> datetime:
 
 
 # Which state a job may move to from which: forward through the steps, to failed or skipped
-# from any live state, and from failed back to pending (retry when something changed again).
+# from any live state, from failed back to pending (retry when something changed again), from
+# promoted to rolled-back (the operator's rollback) and from there back to pending (resume
+# --repromote).
 _NEXT: dict[JobState, frozenset[JobState]] = {
     JobState.PENDING: frozenset({JobState.LOCKED}),
     JobState.LOCKED: frozenset({JobState.BUILT}),
     JobState.BUILT: frozenset({JobState.PUSHED_STAGING}),
     JobState.PUSHED_STAGING: frozenset({JobState.STAGED}),
     JobState.STAGED: frozenset({JobState.PROMOTED}),
-    JobState.PROMOTED: frozenset(),
+    JobState.PROMOTED: frozenset({JobState.ROLLED_BACK}),
     JobState.FAILED: frozenset({JobState.PENDING}),
     JobState.SKIPPED: frozenset({JobState.PENDING}),
+    JobState.ROLLED_BACK: frozenset({JobState.PENDING}),
 }
 _ENDS = frozenset({JobState.FAILED, JobState.SKIPPED})
 
