@@ -21,42 +21,50 @@ the fix" question, so the two never disagree: the repositories are read once.
 from __future__ import annotations
 
 import functools
+import importlib
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from zerocve.assemble.cache import BuildCache
-from zerocve.assemble.image import BuiltImage
-from zerocve.debian.repo import DebRef, PackageIndex, RepoClient
 from zerocve.debian.resolve import parse_request
 from zerocve.debian.version import compare
 from zerocve.errors import LockError
 from zerocve.inventory.model import Distro, Inventory
-from zerocve.lock import (
-    FetchIndices,
-    Lock,
-    default_lock_path,
-    lock_spec,
-    read_lock,
-    refuse_downgrades,
-    repositories_for,
-    verify_lock,
-    write_lock,
-)
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.platform import Platform
 from zerocve.oci.reference import Reference, parse_reference
 from zerocve.settings import Settings
-from zerocve.spec import ImageSpec, RepositorySpec, load_spec
 from zerocve.vuln.gate import FailOn, describe, over_gate, package_set_difference
 from zerocve.vuln.model import Finding, ScanResult, Severity, State
 from zerocve.vuln.severity import SeveritySource
 
-if TYPE_CHECKING:  # httpx weighs on start-up: the registry client is imported when used
+# Start-up time is part of every scan: what only locks, builds and publishes need (pydantic
+# models, httpx, the image builder) is imported by the functions that use it, and the names
+# re-exported from there are looked up on first use (``__getattr__`` below).
+if TYPE_CHECKING:
+    from zerocve.assemble.image import BuiltImage
+    from zerocve.debian.repo import PackageIndex, RepoClient
+    from zerocve.lock import FetchIndices, Lock, default_lock_path, read_lock, write_lock
     from zerocve.oci.registry import RegistryClient
+    from zerocve.spec import ImageSpec, RepositorySpec, load_spec
+
+_REEXPORTED = {
+    "BuiltImage": "zerocve.assemble.image",
+    "Lock": "zerocve.lock",
+    "default_lock_path": "zerocve.lock",
+    "read_lock": "zerocve.lock",
+    "write_lock": "zerocve.lock",
+    "load_spec": "zerocve.spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REEXPORTED:
+        return getattr(importlib.import_module(_REEXPORTED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # -- indices -------------------------------------------------------------------------------
 
@@ -69,6 +77,7 @@ def repositories_of(spec: ImageSpec, settings: Settings) -> list[RepositorySpec]
     """The spec's repositories, else the host's apt sources (their inline keys stored in the
     cache); a LockError when neither names one."""
     from zerocve.debian.sources import host_repositories
+    from zerocve.lock import repositories_for
 
     return repositories_for(spec, lambda: host_repositories(key_dir=settings.cache_dir / "keys"))
 
@@ -151,6 +160,8 @@ class Indices:
 
 def repo_client(settings: Settings) -> RepoClient:
     """The repository client these settings describe (cache, transport, clock, validity)."""
+    from zerocve.debian.repo import RepoClient
+
     return RepoClient(
         settings.cache_dir, transport=settings.transport, reporter=settings.reporter,
         ignore_valid_until=settings.ignore_valid_until, clock=settings.clock,
@@ -206,6 +217,8 @@ def lock(
     """Resolve ``spec`` for each of its architectures (``indices`` when given, else fetched
     now). With ``previous``, a package whose version would go down is a LockError unless
     ``allow_downgrade``: a mirror replaying an old Release must not undo a fix."""
+    from zerocve.lock import lock_spec, refuse_downgrades
+
     source = indices or Indices(settings=settings)
     result = lock_spec(spec, source.get, lambda: repositories_of(spec, settings),
                        source_date_epoch=settings.source_date_epoch)
@@ -226,6 +239,8 @@ def lock_for_build(
     """The lock a build uses: the file at ``lock_path`` while it is fresh for ``spec``, else
     a new resolution (not written); under ``locked``, a missing or stale file is a
     LockError."""
+    from zerocve.lock import read_lock
+
     existing = None
     if lock_path.exists():
         existing = read_lock(lock_path)
@@ -248,6 +263,8 @@ def lock_for_build(
 def fetch_debs(lock: Lock, archs: Sequence[str], settings: Settings) -> dict[tuple[str, str], Path]:
     """Every .deb the lock names for ``archs``, fetched (or found in the cache) and verified
     against the lock's size and SHA256; keyed by (package name, package architecture)."""
+    from zerocve.debian.repo import DebRef
+
     wanted: dict[tuple[str, str], DebRef] = {}
     for arch in archs:
         locked = lock.archs.get(arch)
@@ -274,7 +291,9 @@ def build(
     index digest); nothing is written but the download and build caches. The lock is first
     verified against the spec's signed indices (a LockError naming ``where``, e.g. the lock
     file, and the package when it is not what they say)."""
+    from zerocve.assemble.cache import BuildCache
     from zerocve.assemble.image import build as assemble
+    from zerocve.lock import verify_lock
 
     # Nothing of a lock is installed before it is checked against the signed indices.
     with repo_client(settings) as client:
@@ -363,14 +382,14 @@ def scan(
     from zerocve.vuln.scan import scan as scan_one
 
     with tempfile.TemporaryDirectory(prefix="zerocve-scan-") as scratch:
-        if isinstance(target, BuiltImage):
-            location = str(write_layout(target, Path(scratch) / "image"))
-            wanted = list(platforms) if platforms is not None else image_platforms(target)
-        else:
+        if isinstance(target, (Path, str)):
             location = str(target)
             wanted = (list(platforms) if platforms is not None
                       else platforms_of(location, reporter=settings.reporter,
                                         registry=registry_client(settings)))
+        else:  # a BuiltImage (a class this module does not import for a scan)
+            location = str(write_layout(target, Path(scratch) / "image"))
+            wanted = list(platforms) if platforms is not None else image_platforms(target)
         return [
             replace(scan_one(location, db_path=settings.db_path, vex_files=vex,
                              platform=platform, available_versions=offered,
@@ -468,11 +487,16 @@ def inventory(target: Path | str, settings: Settings, *, platform: str | None = 
 
 
 def registry_client(settings: Settings) -> Callable[[str], RegistryClient]:
-    """Makes the registry client for a host with the settings' credentials and transport."""
-    from zerocve.oci.registry import RegistryClient
+    """Makes the registry client for a host with the settings' credentials and transport
+    (httpx is imported when one is made: most targets are not in a registry)."""
 
-    return functools.partial(RegistryClient, transport=settings.transport,
-                             auth_files=settings.registry_auth)
+    def client(host: str) -> RegistryClient:
+        from zerocve.oci.registry import RegistryClient
+
+        return RegistryClient(host, transport=settings.transport,
+                              auth_files=settings.registry_auth)
+
+    return client
 
 
 def lock_difference(
@@ -525,10 +549,10 @@ def publish(
 
     reference = parse_reference(ref) if isinstance(ref, str) else ref
     with tempfile.TemporaryDirectory(prefix="zerocve-publish-") as scratch:
-        if isinstance(image, BuiltImage):
-            layout = write_layout(image, Path(scratch) / "layout", reference.tag or DEFAULT_REF)
-        else:
+        if isinstance(image, Path):
             layout = image
+        else:
+            layout = write_layout(image, Path(scratch) / "layout", reference.tag or DEFAULT_REF)
         with RegistryClient(reference.api_host, insecure=insecure, transport=settings.transport,
                             auth_files=settings.registry_auth) as client:
             pushed = push_layout(layout, reference, client, reporter=settings.reporter,

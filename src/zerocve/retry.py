@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import httpx
+if TYPE_CHECKING:  # only annotations: `zerocve scan` imports this module through the DB
+    import httpx
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_DELAY = 8.0

@@ -525,3 +525,38 @@ def test_junk_stanza_refuses_the_scan(advisory_db: Path, tmp_path: Path) -> None
     assert done.returncode == 3, done.stderr
     assert "/var/lib/dpkg/status: package '[broken]'" in done.stderr
     assert done.stdout == ""
+
+
+# What a local scan has no use for: the registry and repository clients (httpx), the fleet's
+# store (SQLAlchemy), the image builder, signing, YAML, progress bars and every other command.
+NOT_FOR_A_SCAN = (
+    "httpx", "sqlalchemy", "yaml", "rich.progress", "zerocve.assemble", "zerocve.fleet",
+    "zerocve.sign", "zerocve.lock", "zerocve.spec", "zerocve.debian.repo", "zerocve.oci.registry",
+    "zerocve.vuln.feeds.osv", "zerocve.vuln.feeds.debian_tracker", "zerocve.vuln.formats.table",
+    "zerocve.vuln.formats.sarif", "zerocve.vuln.formats.cyclonedx", "zerocve.sbom",
+)
+
+
+def imported_modules(stderr: str) -> set[str]:
+    """The modules ``python -X importtime`` reports as imported."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and "|" in line and "imported package" not in line
+    }
+
+
+def test_a_local_scan_imports_only_what_it_uses(old_rootfs: Path, advisory_db: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "zerocve", "-q", "scan", f"dir:{old_rootfs}",
+         "-o", "json", "--db", str(advisory_db)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["findings"]  # a real scan ran
+    modules = imported_modules(done.stderr)
+    assert "zerocve.cli.scan_cmd" in modules and "sqlite3" in modules
+    loaded = sorted(m for m in modules if m.startswith(NOT_FOR_A_SCAN)
+                    or (m.startswith("zerocve.cli.") and m.endswith("_cmd")
+                        and m != "zerocve.cli.scan_cmd"))
+    assert not loaded, loaded

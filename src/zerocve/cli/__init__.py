@@ -7,10 +7,8 @@ zerocve did not expect). Only the gate may exit 1, so a CI job can tell "vulnera
 
 from __future__ import annotations
 
-import importlib
 import sys
 import traceback
-from collections.abc import Iterable
 from typing import NoReturn
 
 import typer
@@ -19,32 +17,12 @@ from rich.markup import escape
 from zerocve.cli import _app
 from zerocve.errors import ZerocveError
 
-# Each module registers its command on the shared app when imported.
-_COMMAND_MODULES = {
-    "build": "build_cmd",
-    "db": "db_cmd",
-    "diff": "diff_cmd",
-    "fleet": "fleet_cmd",
-    "key": "key_cmd",
-    "lock": "lock_cmd",
-    "pin": "pin_cmd",
-    "publish": "publish_cmd",
-    "sbom": "sbom_cmd",
-    "scan": "scan_cmd",
-    "sign": "sign_cmd",
-    "verify": "verify_cmd",
-}
-
-
-def _register(modules: Iterable[str]) -> typer.Typer:
-    for module in modules:
-        importlib.import_module(f"zerocve.cli.{module}")
-    return _app.app
-
 
 def __getattr__(name: str) -> typer.Typer:
-    if name == "app":  # the whole CLI, e.g. for typer's CliRunner
-        return _register(_COMMAND_MODULES.values())
+    if name == "app":  # the whole CLI, every command imported, e.g. for typer's CliRunner
+        for command in _app.COMMANDS:
+            _app.load(command)
+        return _app.app
     raise AttributeError(name)
 
 
@@ -68,15 +46,8 @@ def _one_line(error: BaseException) -> str:
 
 
 def main() -> None:
-    # Only the command being run is imported (every other one for --help): start-up time is
-    # part of every no-change rebuild.
-    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
-    modules = (
-        [_COMMAND_MODULES[command]] if command in _COMMAND_MODULES else _COMMAND_MODULES.values()
-    )
-    app = _register(modules)
     try:
-        app(standalone_mode=False)
+        _app.app(standalone_mode=False)
     except ZerocveError as e:
         _fail(e.diagnostics(), e.exit_code)
     except typer.Abort:

@@ -1,29 +1,18 @@
-"""The Typer application object, global options and the rich progress reporter."""
+"""The Typer application object, its commands (each imported only when it runs), global
+options and the reporter the commands pass to the library."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import typer
-from rich.console import Console, RenderableType
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.progress import Task as ProgressTask
+import typer.main
+from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from zerocve import __version__
-from zerocve.progress import Reporter, Task
+from zerocve.progress import Reporter
 from zerocve.settings import Settings
 
 # No emoji codes: ':x:' in a user's value (a passwd-like string, a path) must print as itself.
@@ -48,6 +37,103 @@ EXIT_CODES = {
     4: "internal error (a zerocve bug): rerun with -v and report the traceback",
 }
 
+
+@dataclass(frozen=True)
+class Command:
+    module: str  # under zerocve.cli; it registers the command on ``app`` when imported
+    summary: str  # the first paragraph of its help, for `zerocve --help` (a test keeps both equal)
+
+
+# Every command, in the order `zerocve --help` lists them. A command's module is imported
+# only when that command runs: start-up time is part of every scan and no-change rebuild, and
+# `zerocve scan` has no use for SQLAlchemy, httpx or the image builder.
+COMMANDS = {
+    "lock": Command("lock_cmd", "Resolve the spec's packages and write the lock file."),
+    "build": Command(
+        "build_cmd",
+        "Build the image a spec describes, as an OCI layout (-o DIR) or an oci-archive "
+        "(--tar FILE).",
+    ),
+    "scan": Command(
+        "scan_cmd", "Scan an image, a root filesystem or an SBOM for known vulnerabilities."
+    ),
+    "publish": Command(
+        "publish_cmd",
+        "Push an image to a registry with the OCI distribution API: every blob (skipped when "
+        "present, mounted with --mount-from, chunked when large), then the manifests by "
+        "digest, and the tag last, so it never points at a partial image. Prints REF@DIGEST.",
+    ),
+    "sbom": Command(
+        "sbom_cmd",
+        "Write a software bill of materials (SPDX 2.3 or CycloneDX 1.6 JSON) for TARGET.",
+    ),
+    "diff": Command(
+        "diff_cmd",
+        "Show what changed from REF1 to REF2: packages added, removed or moved to another "
+        "version, and vulnerabilities fixed or introduced (from the local advisory DB).",
+    ),
+    "sign": Command(
+        "sign_cmd",
+        "Sign an image in a registry (cosign-compatible) and attach SBOM, provenance and VEX "
+        "attestations.",
+    ),
+    "verify": Command(
+        "verify_cmd", "Verify an image's signatures and attestations with a public key."
+    ),
+    "key": Command("key_cmd", "Manage signing keys."),
+    "pin": Command(
+        "pin_cmd",
+        "Rewrite pinned image references under DIR to the digest each tag has now, printing a "
+        "unified diff.",
+    ),
+    "db": Command(
+        "db_cmd",
+        "The local advisory DB (OSV + Debian Security Tracker). Scans read it and never touch "
+        "the network. Default location: $ZEROCVE_DB, else the user cache dir.",
+    ),
+    "fleet": Command(
+        "fleet_cmd",
+        "Keep a fleet of images at zero fixable CVEs: watch the repositories and advisory "
+        "feeds, rebuild exactly the images a fix reaches, stage, promote, roll back.",
+    ),
+}
+
+
+class _Listed(TyperCommand):
+    """A command not imported yet: its name and summary, enough for the group's --help."""
+
+
+class _LazyGroup(TyperGroup):
+    """The click group of ``app``: every command of ``COMMANDS`` is listed from its summary,
+    and imported when click resolves it to run (or to show its own --help)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        loaded = dict(self.commands)
+        self.commands = {
+            name: loaded.get(name) or _Listed(name, help=entry.summary)
+            for name, entry in COMMANDS.items()
+        }
+
+    def resolve_command(
+        self, ctx: Any, args: list[str]
+    ) -> tuple[str | None, Any, list[str]]:
+        if args and isinstance(self.commands.get(args[0]), _Listed):
+            self.commands[args[0]] = load(args[0])
+        return super().resolve_command(ctx, args)
+
+
+def load(name: str) -> Any:
+    """The click command (or group) ``name``, its module imported now."""
+    # __import__, not importlib.import_module: only the former is seen by `-X importtime`,
+    # which the tests read to hold each command to what it imports.
+    __import__(f"zerocve.cli.{COMMANDS[name].module}")
+    command = typer.main.get_command(app).commands.get(name)  # type: ignore[attr-defined]
+    if command is None or isinstance(command, _Listed):
+        raise RuntimeError(f"zerocve.cli.{COMMANDS[name].module} did not register {name!r}")
+    return command
+
+
 app = typer.Typer(
     name="zerocve",
     help=(
@@ -61,6 +147,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
+    cls=_LazyGroup,
 )
 
 
@@ -82,58 +169,8 @@ def _global(
     state.quiet = quiet
 
 
-class _RichTask(Task):
-    def __init__(self, progress: Progress, task_id: object) -> None:
-        self._progress = progress
-        self._id = task_id
-
-    def advance(self, amount: float = 1) -> None:
-        self._progress.advance(self._id, amount)  # type: ignore[arg-type]
-
-
-class _AmountColumn(ProgressColumn):
-    """Bytes for downloads and other large totals, "n/m" for counts of things."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._bytes = DownloadColumn()
-        self._count = MofNCompleteColumn()
-
-    def render(self, task: ProgressTask) -> RenderableType:
-        return (self._bytes if (task.total or 0) > 10_000 else self._count).render(task)
-
-
-class RichReporter(Reporter):
-    """Progress bars on stderr, one row per task in a single display (downloads run on
-    several threads at once); silent when stderr is not a terminal or under --quiet."""
-
-    def __init__(self) -> None:
-        self._enabled = console_err.is_terminal and not state.quiet
-        self._lock = threading.Lock()
-        self._active = 0
-        self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _AmountColumn(),
-            TimeElapsedColumn(), console=console_err, transient=True,
-        )
-
-    @contextmanager
-    def task(self, description: str, total: float | None = None) -> Iterator[Task]:
-        if not self._enabled:
-            yield Task()
-            return
-        with self._lock:
-            if self._active == 0:
-                self._progress.start()
-            self._active += 1
-            task_id = self._progress.add_task(description, total=total)
-        try:
-            yield _RichTask(self._progress, task_id)
-        finally:
-            with self._lock:
-                self._progress.remove_task(task_id)
-                self._active -= 1
-                if self._active == 0:
-                    self._progress.stop()
+class NotesReporter(Reporter):
+    """Notes on stderr (unless --quiet), no progress bars."""
 
     def note(self, message: str) -> None:
         if not state.quiet:
@@ -141,7 +178,12 @@ class RichReporter(Reporter):
 
 
 def reporter() -> Reporter:
-    return RichReporter()
+    """Progress bars when stderr is a terminal and not --quiet, else notes alone."""
+    if console_err.is_terminal and not state.quiet:
+        from zerocve.cli._progress import RichReporter
+
+        return RichReporter()
+    return NotesReporter()
 
 
 def settings(**given: Any) -> Settings:

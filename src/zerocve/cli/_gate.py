@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,9 +15,11 @@ from zerocve import api
 from zerocve.errors import AdvisoryError, BuildError, GateError
 from zerocve.inventory.model import Inventory
 from zerocve.settings import Settings
-from zerocve.spec import ImageSpec
 from zerocve.vuln.gate import FailOn
 from zerocve.vuln.model import ScanResult, Severity
+
+if TYPE_CHECKING:  # the spec model (pydantic) is not for `zerocve scan` to import
+    from zerocve.spec import ImageSpec
 
 
 class MinSeverity(StrEnum):

@@ -34,22 +34,20 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
-
-import httpx
+from typing import TYPE_CHECKING, Literal, get_args
 
 from zerocve.errors import AdvisoryError, UsageError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.retry import DEFAULT_RETRY, RetryPolicy
-from zerocve.vuln.feeds.debian_tracker import DebianTrackerFeed
 from zerocve.vuln.feeds.fetch import fetch, is_url, remove_leftovers
 from zerocve.vuln.feeds.interface import Advisory, Affected, Feed
-from zerocve.vuln.feeds.osv import OsvFeed
 from zerocve.vuln.model import Cvss
+
+if TYPE_CHECKING:  # a scan only reads the DB: httpx is for `db update`
+    import httpx
 
 SCHEMA_VERSION = "3"
 FeedKind = Literal["osv", "debian-tracker"]
-FEEDS: dict[str, type[Feed]] = {"osv": OsvFeed, "debian-tracker": DebianTrackerFeed}
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -358,7 +356,7 @@ def _previous(path: Path) -> _Recorded:
         return _Recorded({}, False)
     result = {}
     for sid, kind, location, fingerprint, etag, last_modified, advisories in rows:
-        if kind in FEEDS:
+        if kind in get_args(FeedKind):
             src = FeedSource(kind, location)
             result[src] = _Previous(src, sid, fingerprint, etag, last_modified, advisories)
     return _Recorded(result, meta.get("schema") == SCHEMA_VERSION)
@@ -383,7 +381,7 @@ def _resolve(
     retry: RetryPolicy,
 ) -> _Input:
     """Make ``source`` a local file and fingerprint it (a 304 keeps the old fingerprint)."""
-    feed = FEEDS[source.kind]()
+    feed = _feed(source.kind)
     if not is_url(source.location):
         local = Path(source.location)
         if not local.exists():
@@ -403,6 +401,17 @@ def _resolve(
     else:
         fingerprint = feed.fingerprint(got.path)
     return _Input(source, feed, got.path, fingerprint, got.etag, got.last_modified)
+
+
+def _feed(kind: FeedKind) -> Feed:
+    """The parser of ``kind``, imported here: the feeds' pydantic models are for updates."""
+    if kind == "osv":
+        from zerocve.vuln.feeds.osv import OsvFeed
+
+        return OsvFeed()
+    from zerocve.vuln.feeds.debian_tracker import DebianTrackerFeed
+
+    return DebianTrackerFeed()
 
 
 @contextlib.contextmanager

@@ -17,13 +17,15 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
-
-import httpx
 
 from zerocve.errors import AdvisoryError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.retry import DEFAULT_RETRY, RetryPolicy, Transient, check_status, describe
+
+if TYPE_CHECKING:
+    import httpx
 
 _JSON_LINK = re.compile(r"""href\s*=\s*["']([^"'?#]+\.json)["']""", re.IGNORECASE)
 
@@ -71,6 +73,8 @@ def fetch(
     """GET ``url`` into the cache, sending the previous validators when the cached copy still
     exists. AdvisoryError (one line, naming the URL) on network or HTTP failure, once
     ``retry`` gives up."""
+    import httpx  # here: the DB reader imports this module, and a scan never fetches
+
     target = cache_path(url, cache_dir)
     headers = {}
     if target.exists():

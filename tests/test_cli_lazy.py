@@ -1,0 +1,74 @@
+"""The command line imports a command's module only when that command runs: `zerocve --help`
+lists every command from a table of summaries, and `--version` needs none of them. The table
+is checked against each command's own help, so the listing cannot drift from it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import typer.main
+
+from zerocve import cli
+from zerocve.cli import _app
+
+# Heavy dependencies no command listing needs (typer validates a command's parameters with
+# pydantic, so a command that runs imports it; --help and --version run none).
+HEAVY = ("pydantic", "httpx", "sqlalchemy", "sqlite3", "yaml", "rich.progress", "zerocve.api",
+         "zerocve.assemble", "zerocve.fleet", "zerocve.sign", "zerocve.vuln", "zerocve.debian")
+
+
+def _imports(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "zerocve", *args],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "300"},
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "imported package" not in line
+    }
+    return done, modules
+
+
+def _commands_and_heavy(modules: set[str]) -> list[str]:
+    return sorted(
+        m for m in modules
+        if m.startswith(HEAVY) or (m.startswith("zerocve.cli.") and m.endswith("_cmd"))
+    )
+
+
+def test_help_lists_every_command_without_importing_one() -> None:
+    done, modules = _imports("--help")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _commands_and_heavy(modules) == []
+    for name, command in _app.COMMANDS.items():
+        line = next((row for row in done.stdout.splitlines() if f"│ {name} " in row), None)
+        assert line is not None, f"{name} not listed:\n{done.stdout}"
+        assert command.summary.split()[0] in line
+
+
+def test_version_imports_no_command() -> None:
+    done, modules = _imports("--version")
+    assert done.returncode == 0 and done.stdout.startswith("zerocve "), done.stderr[-2000:]
+    assert _commands_and_heavy(modules) == []
+
+
+def test_summaries_are_each_commands_own_help() -> None:
+    group = typer.main.get_command(cli.app)  # every command module imported
+    assert isinstance(group, typer.core.TyperGroup)
+    for name, listed in _app.COMMANDS.items():
+        real = group.commands[name]
+        first_paragraph = " ".join((real.help or "").split("\n\n")[0].split())
+        assert listed.summary == first_paragraph, name
+
+
+def test_a_command_resolves_to_its_real_definition() -> None:
+    done = subprocess.run([sys.executable, "-m", "zerocve", "db", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "update" in done.stdout and "remove" in done.stdout  # its subcommands, not a stub
+    typo = subprocess.run([sys.executable, "-m", "zerocve", "scna"],
+                          capture_output=True, text=True, timeout=60)
+    assert typo.returncode == 2 and "Did you mean 'scan'?" in typo.stderr
