@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import shutil
 import statistics
@@ -45,12 +44,13 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
 
 def layout_sizes(layout: Path) -> tuple[int, int]:
     """(uncompressed, compressed) bytes of the image's layers, the way a registry stores them."""
-    blobs = layout / "blobs" / "sha256"
-    index = json.loads((layout / "index.json").read_text())
-    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_bytes())
+    from zerocve.oci.reader import open_layout
+
+    reader = open_layout(layout)
     compressed = uncompressed = 0
-    for layer in manifest["layers"]:
-        data = (blobs / layer["digest"].split(":")[1]).read_bytes()
+    for layer in reader.manifest(reader.top().digest)["layers"]:
+        with reader.layer(layer["digest"], layer["size"]).open() as f:
+            data = f.read()
         compressed += len(data)
         uncompressed += len(gzip.decompress(data))
     return uncompressed, compressed
@@ -68,8 +68,9 @@ def api_rebuild(spec: Path, cache: Path, written: Path) -> float:
     built = api.build(loaded, api.lock_for_build(loaded, api.default_lock_path(spec), settings),
                       settings)
     elapsed = time.perf_counter() - start
-    index = json.loads((written / "index.json").read_text())
-    if index["manifests"][0]["digest"] != built.digest:
+    from zerocve.oci.reader import open_layout
+
+    if open_layout(written).top().digest != built.digest:
         sys.exit(f"zerocve.api built {built.digest}, the command {written}'s digest")
     return elapsed
 

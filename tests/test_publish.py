@@ -15,7 +15,7 @@ import pytest
 from support.faultproxy import ANSWER_500, DROP, FaultProxy, kind
 from support.ocilayout import Layout, make_layout
 from support.registry import Registry
-from zerocve.errors import RegistryError, UsageError
+from zerocve.errors import ImageError, RegistryError, UsageError
 from zerocve.oci.reference import parse_reference
 from zerocve.oci.registry import RegistryClient
 from zerocve.progress import Reporter
@@ -297,7 +297,7 @@ def test_corrupt_blob_is_refused_before_any_push(registry: Registry, tmp_path, c
     layout = small_image(tmp_path / "layout", marker="corrupt")
     manifest = layout.root / "blobs/sha256" / layout.digest[7:]
     manifest.write_bytes(manifest.read_bytes().replace(b"schemaVersion", b"schemaVersioN"))
-    with pytest.raises(Exception, match="does not match digest"):
+    with pytest.raises(ImageError, match=r"blobs/sha256/[0-9a-f]{64} does not match its digest"):
         push_layout(
             layout.root,
             parse_reference(f"{registry.host}/pub/corrupt:v1"),

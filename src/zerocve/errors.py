@@ -17,6 +17,8 @@ boundary with ``raise ... from e``.
     ├── BuildError                  assembling the root filesystem or the image
     ├── CacheError                  the cache directory cannot be created or written (full)
     ├── RegistryError               OCI distribution API failures
+    ├── ImageError                  an OCI layout, oci-/docker-archive or image document that is
+    │                               unreadable or malformed, or holds no image for the request
     ├── AdvisoryError               advisory DB or feed: unreadable, malformed, unreachable
     ├── InventoryError              a scan/SBOM target with no readable package database
     ├── VexError                    an OpenVEX document that is unreadable or malformed
@@ -98,6 +100,10 @@ class CacheError(ZerocveError):
 
 
 class RegistryError(ZerocveError):
+    pass
+
+
+class ImageError(ZerocveError):
     pass
 
 

@@ -7,8 +7,8 @@ the very end the tag. A failure at any step leaves the tag as it was: absent, or
 the previous complete image. Manifests pushed by digest before a failure are harmless (they
 are untagged and complete in the sense that all their blobs were accepted first).
 
-The layout is read as any tool writes it (zerocve build, skopeo, umoci): ``index.json``
-names the image; with several images in it, the one whose
+The layout is read (by ``zerocve.oci.reader``) as any tool writes it (zerocve build, skopeo,
+umoci): ``index.json`` names the image; with several images in it, the one whose
 ``org.opencontainers.image.ref.name`` equals the target tag is pushed.
 """
 
@@ -16,20 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from zerocve.errors import BuildError, UsageError
+from zerocve.errors import ImageError, UsageError
 from zerocve.oci.media_types import (
-    ANNOTATION_REF_NAME,
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,
     OCI_MANIFEST,
 )
+from zerocve.oci.reader import Descriptor, LayoutReader, open_layout
 from zerocve.oci.reference import Reference
-from zerocve.oci.registry import RegistryClient, compute_digest
+from zerocve.oci.registry import RegistryClient
 from zerocve.progress import NULL_REPORTER, Reporter
-from zerocve.safe_load import LoadError, load_json
 
 CHUNK_THRESHOLD = 16 << 20
 """Blobs up to this size go up in one PUT; larger ones in ``CHUNK_SIZE`` PATCH requests.
@@ -38,103 +36,6 @@ CHUNK_SIZE = 8 << 20
 
 _INDEXES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
 _MANIFESTS = (OCI_MANIFEST, DOCKER_MANIFEST)
-
-
-@dataclass(frozen=True)
-class Descriptor:
-    media_type: str
-    digest: str
-    size: int
-    urls: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, raw: Any, where: str) -> Descriptor:
-        if not isinstance(raw, dict):
-            raise BuildError(f"{where}: descriptor is not an object")
-        try:
-            media_type, digest, size = raw["mediaType"], raw["digest"], raw["size"]
-        except KeyError as e:
-            raise BuildError(f"{where}: descriptor lacks {e.args[0]!r}") from e
-        for key, value, kind in (("mediaType", media_type, str), ("digest", digest, str),
-                                 ("size", size, int)):
-            if not isinstance(value, kind):
-                raise BuildError(f"{where}: descriptor {key} is not a {kind.__name__}")
-        if not digest.startswith("sha256:") or len(digest) != 71:
-            raise BuildError(f"{where}: unsupported digest {digest!r}")
-        return cls(media_type, digest, size, tuple(raw.get("urls") or ()))
-
-
-class _Layout:
-    """Read access to an OCI image layout directory, checking what it reads."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        if not (root / "oci-layout").is_file() or not (root / "index.json").is_file():
-            raise UsageError(f"{root}: not an OCI image layout (no oci-layout or index.json)")
-
-    def blob_path(self, descriptor: Descriptor) -> Path:
-        algorithm, _, hexdigest = descriptor.digest.partition(":")
-        path = self.root / "blobs" / algorithm / hexdigest
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError as e:
-            raise BuildError(f"{path}: blob {descriptor.digest} is missing from the layout") from e
-        except OSError as e:
-            raise BuildError(f"{path}: cannot read: {e.strerror}") from e
-        if size != descriptor.size:
-            raise BuildError(f"{path}: blob is {size} bytes, its descriptor says {descriptor.size}")
-        return path
-
-    def document(self, descriptor: Descriptor) -> tuple[bytes, dict[str, Any]]:
-        """A manifest or index blob: its exact bytes (checked against the digest) and JSON."""
-        path = self.blob_path(descriptor)
-        body = _read(path)
-        if compute_digest(body) != descriptor.digest:
-            raise BuildError(f"{path}: content does not match digest {descriptor.digest}")
-        return body, _json_object(body, path)
-
-    def top(self, tag: str | None) -> Descriptor:
-        """The descriptor in index.json to push under ``tag``."""
-        path = self.root / "index.json"
-        entries = _json_object(_read(path), path).get("manifests")
-        if not isinstance(entries, list) or not entries:
-            raise UsageError(f"{path}: names no image")
-        if len(entries) == 1:
-            return Descriptor.parse(entries[0], f"{path}: manifests[0]")
-        named = [
-            (i, e)
-            for i, e in enumerate(entries)
-            if isinstance(e, dict) and (e.get("annotations") or {}).get(ANNOTATION_REF_NAME) == tag
-        ]
-        if len(named) != 1:
-            names = sorted(
-                str((e.get("annotations") or {}).get(ANNOTATION_REF_NAME, "?"))
-                for e in entries
-                if isinstance(e, dict)
-            )
-            raise UsageError(
-                f"{path}: holds {len(entries)} images (ref names: {', '.join(names)}); "
-                f"exactly one must be named {tag!r} to push it under that tag"
-            )
-        i, entry = named[0]
-        return Descriptor.parse(entry, f"{path}: manifests[{i}]")
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise BuildError(f"{path}: cannot read: {e.strerror}") from e
-
-
-def _json_object(body: bytes, path: Path) -> dict[str, Any]:
-    try:
-        document = load_json(body)
-    except LoadError as e:
-        raise BuildError(e.located(str(path))) from e
-    if not isinstance(document, dict):
-        raise BuildError(f"{path}: expected a JSON object")
-    return document
 
 
 @dataclass(frozen=True)
@@ -151,7 +52,7 @@ class Pushed:
 class _Pusher:
     def __init__(
         self,
-        layout: _Layout,
+        layout: LayoutReader,
         repo: str,
         client: RegistryClient,
         reporter: Reporter,
@@ -205,23 +106,23 @@ class _Pusher:
 
     def document(self, descriptor: Descriptor) -> bytes:
         """Push everything ``descriptor`` refers to, then the document itself by digest."""
-        body, document = self.layout.document(descriptor)
-        where = f"{self.layout.blob_path(descriptor)}"
+        where = str(self.layout.blob_path(descriptor))
+        body, document = self.layout.document(descriptor.digest)
         if descriptor.media_type in _INDEXES:
             children = document.get("manifests")
             if not isinstance(children, list):
-                raise BuildError(f"{where}: index without a manifests list")
+                raise ImageError(f"{where}: index without a manifests list")
             for i, child in enumerate(children):
                 self.document(Descriptor.parse(child, f"{where}: manifests[{i}]"))
         elif descriptor.media_type in _MANIFESTS:
             self.blob(Descriptor.parse(document.get("config"), f"{where}: config"))
             layers = document.get("layers")
             if not isinstance(layers, list):
-                raise BuildError(f"{where}: manifest without a layers list")
+                raise ImageError(f"{where}: manifest without a layers list")
             for i, layer in enumerate(layers):
                 self.blob(Descriptor.parse(layer, f"{where}: layers[{i}]"))
         else:
-            raise BuildError(f"{where}: cannot push media type {descriptor.media_type!r}")
+            raise ImageError(f"{where}: cannot push media type {descriptor.media_type!r}")
         if descriptor.digest not in self.done:
             self.client.put_manifest(self.repo, descriptor.digest, body, descriptor.media_type)
             self.done.add(descriptor.digest)
@@ -246,7 +147,7 @@ def push_layout(
     instead of uploaded. If ``ref`` carries a digest, it must be the layout image's digest.
     The tag, if any, is written last.
     """
-    layout = _Layout(Path(layout_dir))
+    layout = open_layout(Path(layout_dir))
     top = layout.top(ref.tag)
     if ref.digest and ref.digest != top.digest:
         raise UsageError(f"{ref}: the layout's image is {top.digest}, not {ref.digest}")

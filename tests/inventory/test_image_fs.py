@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from imagekit import BOOKWORM_OS_RELEASE, Dir, Entry, LayoutWriter, Link, status
 
-from zerocve.errors import InventoryError
+from zerocve.errors import ImageError, InventoryError
 from zerocve.inventory import open_inventory
 
 DEP5_MIT = (
@@ -205,7 +205,7 @@ def test_layer_index_cache(tmp_path: Path) -> None:
 
     for entry in entries:
         entry.write_text("{damaged")
-    with pytest.raises(InventoryError, match="is missing"):
+    with pytest.raises(ImageError, match="is missing"):
         open_inventory(str(root), cache_dir=cache)  # the damaged entries are not trusted
     layer.write_bytes(saved)
     assert open_inventory(str(root), cache_dir=cache) == first
@@ -228,9 +228,9 @@ def test_many_whiteouts(tmp_path: Path) -> None:
     from zerocve.inventory.detect import wanted
     from zerocve.inventory.image_fs import LayeredTree
     from zerocve.inventory.images import select_image
-    from zerocve.inventory.sources import LayoutSource
+    from zerocve.oci.reader import LayoutReader
 
-    image = select_image(LayoutSource(writer.root))
+    image = select_image(LayoutReader(writer.root))
     tree = LayeredTree(image.layers, wanted, "purge")
     assert tree.listdir("usr/lib/x") == [f"{i:05}.so" for i in range(1, 6000, 2)]
     assert names(open_inventory(str(writer.root))) == ["kept=1"]

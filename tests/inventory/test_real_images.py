@@ -18,7 +18,7 @@ import pytest
 from support.aptrepo import AptRepo
 from support.registry import Registry
 from support.schemas import validate
-from zerocve.errors import InventoryError, RegistryError
+from zerocve.errors import ImageError, RegistryError
 from zerocve.inventory import open_inventory
 from zerocve.inventory.model import Distro, Inventory
 
@@ -210,7 +210,7 @@ def test_registry_reference(rootfs: Path, layout: Path, registry: Registry) -> N
     assert rows(open_inventory(f"docker://{reference}")) == rows(inv)
     # A single-platform image: a requested platform is checked against its config blob.
     assert rows(open_inventory(reference, platform="linux/amd64")) == rows(inv)
-    with pytest.raises(InventoryError, match="the image is for linux/amd64, not for linux/arm64"):
+    with pytest.raises(ImageError, match="the image is for linux/amd64, not for linux/arm64"):
         open_inventory(reference, platform="linux/arm64")
     with pytest.raises(RegistryError) as caught:
         open_inventory(f"{registry.host}/inventory/rootfs:2")

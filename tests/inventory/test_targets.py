@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from imagekit import LayoutWriter, status
 
-from zerocve.errors import InventoryError, UsageError
+from zerocve.errors import ImageError, InventoryError, UsageError
 from zerocve.inventory import open_inventory
 from zerocve.inventory.model import Distro
 from zerocve.inventory.targets import kind_of
@@ -58,7 +58,7 @@ def test_platform_choice(multi: Path, platform: str) -> None:
 
 
 def test_unknown_platform_lists_the_offered_ones(multi: Path) -> None:
-    with pytest.raises(InventoryError) as caught:
+    with pytest.raises(ImageError) as caught:
         open_inventory(str(multi), platform="linux/s390x")
     assert str(caught.value) == (
         f"{multi}: no image for platform linux/s390x (offered: linux/amd64, linux/arm64/v8); "
@@ -77,7 +77,7 @@ def test_single_image_of_another_arch_needs_no_flag(tmp_path: Path) -> None:
     assert only_names(str(writer.root)) == ["only"]
     # Asked for explicitly, the platform is checked against the image's config.
     assert only_names(str(writer.root), platform="linux/arm64") == ["only"]
-    with pytest.raises(InventoryError, match="the image is for linux/arm64, not for linux/amd64"):
+    with pytest.raises(ImageError, match="the image is for linux/arm64, not for linux/amd64"):
         open_inventory(str(writer.root), platform="linux/amd64")
 
 
@@ -93,7 +93,7 @@ def test_tag_selection(tmp_path: Path) -> None:
     )
     assert only_names(f"oci:{writer.root}:v2") == ["second"]
     assert only_names(f"oci:{writer.root}:v1") == ["first"]
-    with pytest.raises(InventoryError, match="no image manifest tagged 'v3'"):
+    with pytest.raises(ImageError, match="no image manifest tagged 'v3'"):
         open_inventory(f"oci:{writer.root}:v3")
 
 
@@ -103,7 +103,7 @@ def test_manifest_blob_tampered(tmp_path: Path) -> None:
     writer.top([descriptor])
     blob = writer.root / "blobs" / "sha256" / str(descriptor["digest"])[7:]
     blob.write_bytes(blob.read_bytes().replace(b'"schemaVersion": 2', b'"schemaVersion":  2'))
-    with pytest.raises(InventoryError, match="does not match its digest"):
+    with pytest.raises(ImageError, match="does not match its digest"):
         open_inventory(str(writer.root))
 
 
@@ -125,7 +125,7 @@ def test_manifest_blob_tampered(tmp_path: Path) -> None:
 def test_broken_layouts(tmp_path: Path, index: str, message: str) -> None:
     root = LayoutWriter(tmp_path / "broken").root
     (root / "index.json").write_text(index)
-    with pytest.raises(InventoryError, match=message.replace("(", r"\(").replace("[", r"\[")):
+    with pytest.raises(ImageError, match=message.replace("(", r"\(").replace("[", r"\[")):
         open_inventory(str(root))
 
 
@@ -134,7 +134,7 @@ def test_missing_blob(tmp_path: Path) -> None:
     descriptor = image_with(writer, "pkg", "amd64")
     writer.top([descriptor])
     (writer.root / "blobs" / "sha256" / str(descriptor["digest"])[7:]).unlink()
-    with pytest.raises(InventoryError, match=r"blobs/sha256/[0-9a-f]{64} is missing"):
+    with pytest.raises(ImageError, match=r"blobs/sha256/[0-9a-f]{64} is missing"):
         open_inventory(str(writer.root))
 
 
@@ -163,14 +163,14 @@ def test_not_an_image_archive(tmp_path: Path) -> None:
     path = tmp_path / "other.tar"
     with tarfile.open(path, "w") as tar:
         tar.add(__file__, arcname="notes.txt")
-    with pytest.raises(InventoryError, match="neither an OCI archive nor a docker-archive"):
+    with pytest.raises(ImageError, match="neither an OCI archive nor a docker-archive"):
         open_inventory(str(path))
     with tarfile.open(path, "w") as tar:
         tar.add(__file__, arcname="manifest.json")
-    with pytest.raises(InventoryError, match="manifest.json:1:3: invalid JSON"):
+    with pytest.raises(ImageError, match="manifest.json:1:3: invalid JSON"):
         open_inventory(str(path))
     (tmp_path / "junk.tar").write_bytes(b"\x00garbage" * 10)
-    with pytest.raises(InventoryError, match="not a readable tar archive"):
+    with pytest.raises(ImageError, match="not a readable tar archive"):
         open_inventory(str(tmp_path / "junk.tar"))
 
 

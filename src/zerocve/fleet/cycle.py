@@ -44,6 +44,7 @@ from zerocve.fleet.promote import drop_staging, promote, push_staged, staging_re
 from zerocve.fleet.stage import Sandbox, StageReport, stage
 from zerocve.fleet.store import Store
 from zerocve.lock import Lock
+from zerocve.oci.reader import is_layout
 from zerocve.oci.reference import Reference, parse_reference
 from zerocve.oci.registry import RegistryClient
 from zerocve.settings import Settings
@@ -187,7 +188,7 @@ def _layout(runner: Runner, view: _JobView) -> Path:
     """The job's layout; rebuilt (reproducibly, and checked) when this process lacks it,
     e.g. on another worker."""
     path = runner.layout_dir(view.id)
-    if (path / "index.json").is_file():
+    if is_layout(path):
         return path
     spec, lock = _spec_and_lock(view)
     built = api.build(spec, lock, runner.settings)

@@ -18,7 +18,7 @@ import hashlib
 import io
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
@@ -26,6 +26,7 @@ import zstandard
 
 from zerocve.errors import InventoryError
 from zerocve.inventory.tree import MAX_FILE, Node, Tree, normalize, too_large
+from zerocve.oci.reader import Blob
 from zerocve.progress import Task
 
 if TYPE_CHECKING:
@@ -35,14 +36,6 @@ WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One layer blob: its digest (``sha256:…``) and how to open its bytes."""
-
-    digest: str
-    open: Callable[[], AbstractContextManager[BinaryIO]]
 
 
 @dataclass
@@ -82,7 +75,7 @@ class _HashingReader(io.RawIOBase):
 
 
 @contextmanager
-def _members(layer: Layer) -> Iterator[Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]]:
+def _members(layer: Blob) -> Iterator[Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]]:
     """Stream ``layer``'s tar members (with a reader for regular files); on exit, check the
     blob's digest."""
     algorithm, _, expected = layer.digest.partition(":")
@@ -151,7 +144,7 @@ def _entry(
     return Entry(Node("other"))
 
 
-def read_layer(layer: Layer, wanted: Callable[[str], bool]) -> LayerIndex:
+def read_layer(layer: Blob, wanted: Callable[[str], bool]) -> LayerIndex:
     """Stream ``layer`` once: every entry's kind and link target, the content of the regular
     files ``wanted`` names, the whiteouts and opaque markers."""
     index = LayerIndex()
@@ -178,7 +171,7 @@ class LayeredTree(Tree):
 
     def __init__(
         self,
-        layers: Sequence[Layer],
+        layers: Sequence[Blob],
         wanted: Callable[[str], bool],
         description: str,
         cache: LayerCache | None = None,
@@ -272,4 +265,4 @@ class LayeredTree(Tree):
         return sorted(self._children.get(path, ()))
 
 
-__all__ = ["OPAQUE", "WHITEOUT", "Entry", "Layer", "LayerIndex", "LayeredTree", "read_layer"]
+__all__ = ["OPAQUE", "WHITEOUT", "Entry", "LayerIndex", "LayeredTree", "read_layer"]

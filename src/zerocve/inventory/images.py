@@ -1,55 +1,25 @@
 """Choose one platform's image and its layers, wherever the image is stored.
 
-Layouts, archives and registries differ only in where bytes come from (``sources``: a
-``blobs/`` directory, tar members, the distribution API), so each is a small
-``ImageSource``; choosing the manifest (through nested indexes, by platform, skipping
-attestations and other artifacts) is written once, here.
+Layouts, archives and registries differ only in where bytes come from (a ``blobs/``
+directory or tar members, read by ``zerocve.oci.reader``; the distribution API,
+``sources``), so each is a small ``ImageSource``; choosing the manifest (through nested
+indexes, by platform, skipping attestations and other artifacts) is written once, here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from zerocve.errors import InventoryError
-from zerocve.inventory.image_fs import Layer
+from zerocve.errors import ImageError
 from zerocve.oci.media_types import ANNOTATION_REF_NAME as REF_NAME
-from zerocve.oci.media_types import IMAGE_CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES, MAX_MANIFEST
+from zerocve.oci.media_types import IMAGE_CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES
 from zerocve.oci.platform import Platform
-from zerocve.safe_load import LoadError, load_json
+from zerocve.oci.reader import Blob, ImageSource
 
 DEFAULT_PLATFORM = "linux/amd64"
 _MAX_NESTING = 4
-
-
-def digest_matches(data: bytes, digest: str) -> bool:
-    algorithm, _, hexdigest = digest.partition(":")
-    if algorithm not in ("sha256", "sha512"):
-        return False
-    return hashlib.new(algorithm, data).hexdigest() == hexdigest
-
-
-def checked_digest(digest: str, where: str) -> str:
-    """``digest`` when it is ``sha256:``/``sha512:`` + lowercase hex (it becomes a path);
-    ``where`` names the image in the error."""
-    algorithm, _, hexdigest = digest.partition(":")
-    if algorithm not in ("sha256", "sha512") or not re.fullmatch(r"[0-9a-f]{64,128}", hexdigest):
-        raise InventoryError(f"{where}: invalid digest {digest!r}")
-    return digest
-
-
-def parse_json(data: bytes, where: str) -> dict[str, Any]:
-    try:
-        document = load_json(data, max_bytes=MAX_MANIFEST)
-    except LoadError as e:
-        raise InventoryError(e.located(where)) from e
-    if not isinstance(document, dict):
-        raise InventoryError(f"{where}: not a JSON object")
-    return document
 
 
 def descriptor_size(descriptor: dict[str, Any], where: str) -> int:
@@ -57,43 +27,15 @@ def descriptor_size(descriptor: dict[str, Any], where: str) -> int:
     send for it."""
     size = descriptor.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise InventoryError(f"{where} {descriptor.get('digest')}: invalid size {size!r}")
+        raise ImageError(f"{where} {descriptor.get('digest')}: invalid size {size!r}")
     return size
-
-
-class ImageSource(ABC):
-    """Where an image's manifests and blobs come from."""
-
-    description: str
-
-    @abstractmethod
-    def root(self) -> tuple[dict[str, Any], str | None]:
-        """The top document (an index or a manifest) and its digest when it has one
-        (``index.json`` of a layout has none)."""
-
-    @abstractmethod
-    def manifest(self, digest: str) -> dict[str, Any]:
-        """A manifest or index by digest, verified."""
-
-    @abstractmethod
-    def config(self, digest: str, size: int) -> dict[str, Any]:
-        """An image config by digest, verified (read only to check a requested platform);
-        ``size`` is what its descriptor declares, and no more is read."""
-
-    @abstractmethod
-    def layer(self, digest: str, size: int) -> Layer:
-        """A layer blob, checked against its digest as it is read; ``size`` is what its
-        descriptor declares (a registry sends no more)."""
-
-    def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
-        """Release what the source holds (open archives, downloaded blobs)."""
 
 
 @dataclass(frozen=True)
 class SelectedImage:
     digest: str | None  # the manifest's digest (None only for a bare manifest without one)
     manifest: dict[str, Any]
-    layers: tuple[Layer, ...]
+    layers: tuple[Blob, ...]
 
 
 def _candidates(
@@ -101,13 +43,13 @@ def _candidates(
 ) -> Iterator[tuple[str, Platform | None]]:
     """(manifest digest, declared platform) of every image manifest under an index."""
     if depth > _MAX_NESTING:
-        raise InventoryError(f"{source.description}: indexes nested too deep")
+        raise ImageError(f"{source.description}: indexes nested too deep")
     entries = document.get("manifests")
     if not isinstance(entries, list):
-        raise InventoryError(f"{source.description}: index has no 'manifests' list")
+        raise ImageError(f"{source.description}: index has no 'manifests' list")
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
-            raise InventoryError(f"{source.description}: index entry without a digest")
+            raise ImageError(f"{source.description}: index entry without a digest")
         annotations = entry.get("annotations") or {}
         if depth == 0 and ref_name is not None and annotations.get(REF_NAME) != ref_name:
             continue
@@ -158,14 +100,14 @@ def select_image(
                 found.append((candidate, platform_of, manifest))
         if not found:
             what = f"tagged {ref_name!r}" if ref_name else "at all"
-            raise InventoryError(f"{source.description}: no image manifest {what}")
+            raise ImageError(f"{source.description}: no image manifest {what}")
         request = wanted or Platform.parse(DEFAULT_PLATFORM)
         matching = [f for f in found if f[1] is None or request.matches(f[1])]
         if len(found) == 1 and (wanted is None or matching):
             matching = found
         if not matching:
             offered = ", ".join(sorted({str(f[1]) for f in found if f[1] is not None}))
-            raise InventoryError(
+            raise ImageError(
                 f"{source.description}: no image for platform {request} (offered: {offered}); "
                 "choose one with --platform"
             )
@@ -174,11 +116,11 @@ def select_image(
         # Nothing outside the image says its platform: its config does.
         config = chosen[1].get("config")
         if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
-            raise InventoryError(f"{source.description}: manifest {chosen[0]} has no config")
+            raise ImageError(f"{source.description}: manifest {chosen[0]} has no config")
         size = descriptor_size(config, f"{source.description}: config")
         declared = Platform.from_json(source.config(config["digest"], size))
         if declared is None or not wanted.matches(declared):
-            raise InventoryError(
+            raise ImageError(
                 f"{source.description}: the image is for {declared}, not for {wanted}"
             )
     manifest = chosen[1]
@@ -186,7 +128,7 @@ def select_image(
     if not isinstance(layers, list) or not all(
         isinstance(layer, dict) and isinstance(layer.get("digest"), str) for layer in layers
     ):
-        raise InventoryError(f"{source.description}: manifest {chosen[0]} has no valid 'layers'")
+        raise ImageError(f"{source.description}: manifest {chosen[0]} has no valid 'layers'")
     where = f"{source.description}: layer"
     return SelectedImage(
         chosen[0],
@@ -197,13 +139,8 @@ def select_image(
 
 __all__ = [
     "DEFAULT_PLATFORM",
-    "MAX_MANIFEST",
-    "ImageSource",
     "Platform",
     "SelectedImage",
-    "checked_digest",
-    "digest_matches",
     "image_platforms",
-    "parse_json",
     "select_image",
 ]

@@ -24,18 +24,19 @@ from pathlib import Path
 from zerocve.errors import InventoryError, UsageError
 from zerocve.inventory.detect import INDEX_KEY, detect, wanted
 from zerocve.inventory.image_fs import LayeredTree
-from zerocve.inventory.images import ImageSource, Platform, image_platforms, select_image
+from zerocve.inventory.images import Platform, image_platforms, select_image
 from zerocve.inventory.layer_cache import LayerCache
 from zerocve.inventory.model import Inventory
 from zerocve.inventory.sbom_reader import read_sbom
-from zerocve.inventory.sources import (
-    DockerArchiveSource,
-    LayoutSource,
-    RegistryFactory,
-    RegistrySource,
-    open_archive,
-)
+from zerocve.inventory.sources import RegistryFactory, RegistrySource
 from zerocve.inventory.tree import DirectoryTree
+from zerocve.oci.reader import (
+    DockerArchiveReader,
+    ImageSource,
+    is_layout,
+    open_archive,
+    open_layout,
+)
 from zerocve.oci.reference import parse_reference
 from zerocve.progress import NULL_REPORTER, Reporter, Task
 
@@ -85,7 +86,7 @@ def _image(
         with bar or nullcontext(Task()) as task:
             tree = LayeredTree(image.layers, wanted, target, cache=cache, progress=task)
         digest = image.digest
-        if isinstance(source, DockerArchiveSource):
+        if isinstance(source, DockerArchiveReader):
             # Its images have no manifest, hence no digest; the config names them.
             name = next(iter(source.tags.get(digest or "", [])), None)
             digest = None
@@ -106,8 +107,7 @@ def kind_of(target: str) -> tuple[str, str]:
             return kind, target[len(prefix) :]
     path = Path(target)
     if path.is_dir():
-        is_layout = (path / "index.json").is_file() and (path / "oci-layout").is_file()
-        return ("layout" if is_layout else "rootfs"), target
+        return ("layout" if is_layout(path) else "rootfs"), target
     if path.is_file():
         try:
             with open(path, "rb") as f:
@@ -138,11 +138,11 @@ def open_inventory(
 ) -> Inventory:
     """The packages and release of ``target``. ``platform`` (``linux/arm64``) picks an image
     from a multi-platform index (default linux/amd64) and is checked against a
-    single-platform image. Raises ``InventoryError`` (no dpkg database, unreadable or
-    mismatching image), ``RegistryError`` (a pull that failed) or ``UsageError`` (TARGET is
-    nothing known, bad platform syntax). What was read from each layer is kept below
-    ``cache_dir`` (none: nothing kept); ``registry`` makes the client for a registry target
-    (default: anonymous, no injected transport)."""
+    single-platform image. Raises ``InventoryError`` (no dpkg database), ``ImageError``
+    (unreadable or mismatching image), ``RegistryError`` (a pull that failed) or
+    ``UsageError`` (TARGET is nothing known, bad platform syntax). What was read from each
+    layer is kept below ``cache_dir`` (none: nothing kept); ``registry`` makes the client
+    for a registry target (default: anonymous, no injected transport)."""
     kind, location = kind_of(target)
     if platform is not None:
         Platform.parse(platform)  # a typo is a usage error whatever the target
@@ -169,9 +169,7 @@ def _open_source(
     """The image source of an image target: (source, layout tag, image name)."""
     if kind == "layout":
         directory, tag = _layout_and_tag(location)
-        if not (directory / "index.json").is_file():
-            raise InventoryError(f"{directory}: not an OCI image layout (no index.json)")
-        return LayoutSource(directory), tag, None
+        return open_layout(directory), tag, None
     if kind == "archive":
         return open_archive(Path(location)), None, None
     reference = parse_reference(location)

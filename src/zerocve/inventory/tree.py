@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zerocve.errors import InventoryError
+from zerocve.oci.reader import normalize
 
 # As Linux: more than 40 links while resolving one path is a loop (ELOOP).
 MAX_SYMLINKS = 40
@@ -34,11 +35,6 @@ def too_large(where: str, size: int) -> InventoryError:
 class Node:
     kind: str  # "file" | "dir" | "symlink" | "other"
     target: str = ""  # symlink target, as stored
-
-
-def normalize(path: str) -> str:
-    """``/./etc//os-release`` → ``etc/os-release`` (no resolution of ``..``)."""
-    return "/".join(part for part in path.split("/") if part not in ("", "."))
 
 
 class Tree(ABC):
