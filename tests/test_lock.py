@@ -64,7 +64,7 @@ def index(suite: str, arch: str, date: str, *packages: BinaryPackage) -> Package
         path=f"main/binary-{arch}/Packages.xz",
         sha256=sha(f"{suite} {arch} packages"),
         release_sha256=sha(f"{suite} release"),
-        packages=tuple(BinaryPackage(**{**p.__dict__, "origin": origin}) for p in packages),
+        packages=tuple(p._replace(origin=origin) for p in packages),
         date=parsedate_to_datetime(date),
         release=debian_release(suite, None),
     )

@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.releases import DebianRelease
 from zerocve.debian.repo import IndexPin, PackageIndex
-from zerocve.debian.resolve import parse_request, resolve
+from zerocve.debian.resolve import parse_request, resolve_in
 from zerocve.debian.version import compare
 from zerocve.errors import LockError, RepositoryError
 from zerocve.outputs import OutputKind, write_file
@@ -179,12 +179,9 @@ def _index_archs(spec: ImageSpec, arch: str) -> list[str]:
 
 
 def _resolve(spec: ImageSpec, arch: str, indices: list[PackageIndex]) -> list[LockedPackage]:
-    packages = resolve(
-        spec.contents.packages,
-        (p for index in indices for p in index.packages),
-        arch,
-        exclude=spec.contents.exclude,
-    )
+    # The same parsed indices give the same universe: it is built once for many specs.
+    packages = resolve_in(spec.contents.packages, [index.packages for index in indices], arch,
+                          exclude=spec.contents.exclude)
     return [LockedPackage.of(p) for p in packages]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,31 @@ def test_build_layout_twice_same_digest(spec_file, tmp_path: Path) -> None:
     third = zerocve("build", str(spec), "-o", str(tmp_path / "out"), "--locked", "--no-cache")
     assert third.returncode == 0, third.stderr
     assert third.stdout.strip() == digest and "build cache" not in third.stderr
+
+
+def test_a_locked_rebuild_needs_no_index_file(spec_file, tmp_path: Path) -> None:
+    """The lock is verified from the kept signed Release and the parsed-index cache: the
+    Packages files themselves are neither read nor fetched again."""
+    spec = spec_file(["netbase"], name="noindex.yaml")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "ZEROCVE_CACHE_DIR": str(cache)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "zerocve", *args], capture_output=True,
+                              text=True, env=env, check=False)
+
+    assert run("lock", str(spec)).returncode == 0
+    first = run("build", str(spec), "-o", str(tmp_path / "one"), "--locked", "--no-scan")
+    assert first.returncode == 0, first.stderr
+    lock = json.loads(spec.with_name("noindex.lock.json").read_text())
+    index_files = [cache / "blobs/sha256" / i["sha256"] for i in lock["archs"]["amd64"]["indices"]]
+    assert all(path.is_file() for path in index_files)
+    for path in index_files:
+        path.unlink()
+    again = run("build", str(spec), "-o", str(tmp_path / "two"), "--locked", "--no-scan")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout
+    assert not any(path.exists() for path in index_files)
 
 
 def test_locked_without_lock_fails(spec_file, tmp_path: Path) -> None:

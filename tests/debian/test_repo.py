@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from support.aptrepo import AptRepo, SigningKey, make_deb, resign
+from zerocve.debian import index_cache
 from zerocve.debian.model import Origin
 from zerocve.debian.repo import DebRef, RepoClient
 from zerocve.errors import FetchError, IntegrityError, RepositoryError, SignatureError
@@ -198,6 +199,58 @@ def test_http_repository_and_warm_run(
         (index,) = warm.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
         warm.fetch_debs(index.packages)
     assert server.requests == [f"/dists/{SUITE}/InRelease"]  # only the signature is fresh
+
+
+@pytest.fixture
+def forget_parsed(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Forgets the parsed indices this process holds in memory, as a new process would."""
+    return lambda: monkeypatch.setattr(index_cache, "_RECENT", index_cache._Recent(size=8))
+
+
+def test_a_second_resolution_fetches_and_parses_no_index(
+    repo: AptRepo, client: RepoClient, server: Server, tmp_path: Path,
+    forget_parsed: Callable[[], None],
+) -> None:
+    (first,) = client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
+    client.cache.path(first.sha256).unlink()  # the index file itself is gone
+    server.requests.clear()
+    forget_parsed()
+    with RepoClient(tmp_path / "cache") as warm:
+        (again,) = warm.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
+    assert server.requests == [f"/dists/{SUITE}/InRelease"]  # the parse came from the cache
+    assert again.packages == first.packages and again.sha256 == first.sha256
+
+
+def _damage(entry: Path, how: str) -> None:
+    data = entry.read_bytes()
+    if how == "edited":  # a version changed in place: same length, header untouched
+        entry.write_bytes(data.replace(b"1.0-1", b"6.6-6", 1))
+    elif how == "truncated":
+        entry.write_bytes(data[: len(data) // 2])
+    elif how == "bad count":
+        magic, header, payload = data.split(b"\n", 2)
+        digest, _ = header.split(b" ")
+        entry.write_bytes(magic + b"\n" + digest + b" 5\n" + payload)
+    else:
+        entry.write_bytes(b"not an entry at all")
+
+
+@pytest.mark.parametrize("how", ["edited", "truncated", "bad count", "garbage"])
+def test_a_damaged_parsed_index_is_parsed_again_never_trusted(
+    repo: AptRepo, client: RepoClient, tmp_path: Path, forget_parsed: Callable[[], None],
+    how: str,
+) -> None:
+    (first,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    (entry,) = (tmp_path / "cache" / "indices").iterdir()
+    kept = entry.read_bytes()
+    _damage(entry, how)
+    assert entry.read_bytes() != kept
+    forget_parsed()
+    with RepoClient(tmp_path / "cache") as again:
+        (second,) = again.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    assert second.packages == first.packages
+    assert {p.version for p in second.packages} == {"1.0-1", "2:1.0-1+b1"}
+    assert entry.read_bytes() == kept  # rebuilt from the index, as it was
 
 
 @pytest.mark.parametrize("over", ["file", "http"])

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from _host_indices import LISTS, host_packages, native_arch, real_packages
 
+from zerocve.debian import resolve as resolve_module
 from zerocve.debian.model import BinaryPackage, Origin
-from zerocve.debian.resolve import parse_request, resolve
+from zerocve.debian.resolve import parse_request, resolve, resolve_in
 from zerocve.debian.version import compare
 from zerocve.errors import ResolutionError
 
@@ -590,3 +591,26 @@ def test_real_index_unknown_name_and_unsatisfiable_pin(
 def test_requested_real_package_is_installed_even_when_something_provides_it() -> None:
     index = [pkg("gawk"), pkg("mawk", provides="gawk")]
     assert names(resolve(["mawk", "gawk"], index, "amd64")) == ["gawk", "mawk"]
+
+
+def test_many_specs_against_the_same_indices_share_one_universe(
+    real_index: tuple[BinaryPackage, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[int] = []
+
+    class Counted(resolve_module._Universe):
+        def __init__(self, *args: Any) -> None:
+            built.append(1)
+            super().__init__(*args)
+
+    monkeypatch.setattr(resolve_module, "_Universe", Counted)
+    monkeypatch.setattr(resolve_module, "_UNIVERSES", resolve_module._Universes(size=4))
+    arch = native_arch()
+    requests = [["python3"], ["curl"], ["tzdata", "ca-certificates"], ["perl"], ["openssl"]]
+    for request in requests:
+        assert keys(resolve_in(request, [real_index], arch)) == keys(
+            resolve(request, real_index, arch)
+        )
+    assert len(built) == len(requests) + 1  # one per resolve(); one for every resolve_in()
+    resolve_in(["curl"], [tuple(real_index)[:-1]], arch)  # other packages: another universe
+    assert len(built) == len(requests) + 2

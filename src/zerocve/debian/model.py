@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,13 @@ class Origin:
         return f"{self.suite} {self.component} {self.architecture}"
 
 
-@dataclass(frozen=True)
-class BinaryPackage:
+class BinaryPackage(NamedTuple):
     """One stanza of a ``Packages`` index, with the fields zerocve uses.
 
     Relationship fields are kept raw (``"libc6 (>= 2.34), libssl3 | libssl1.1"``); the
-    resolver parses them.
+    resolver parses them. A named tuple, not a dataclass: a full index holds some 64,000 of
+    them, which a tuple stores in a third of the memory and builds (from the parsed-index
+    cache, ``zerocve.debian.index_cache``) several times faster.
     """
 
     name: str

@@ -27,10 +27,12 @@ from urllib.parse import quote
 
 import httpx
 
+from zerocve._gc import cycle_collector_paused
 from zerocve.debian.cache import BlobCache
 from zerocve.debian.gpg import verify_clearsigned, verify_detached
 from zerocve.debian.http import Fetcher, NotFound
 from zerocve.debian.index import IndexFile, Release, parse_packages, parse_release, safe_pool_path
+from zerocve.debian.index_cache import ParsedIndexCache, entry_key
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.release_store import ReleaseStore, SignedRelease
 from zerocve.debian.releases import DebianRelease
@@ -128,6 +130,7 @@ class RepoClient:
     ) -> None:
         self.cache = BlobCache(cache_dir)
         self.releases = ReleaseStore(self.cache.root)
+        self.parsed = ParsedIndexCache(self.cache.root)
         # Indices parsed so far (a build verifies the ones its lock was just resolved from).
         self._parsed: dict[tuple[Origin, str, str], PackageIndex] = {}
         # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.
@@ -280,31 +283,36 @@ class RepoClient:
                 f"{what}: Release lists no {stem}(.xz|.gz); is {origin.architecture} or "
                 f"{origin.component} in this suite?"
             )
-        decompress = next((d for suffix, d in _COMPRESSIONS if listed.path == stem + suffix),
-                          None)
-        if decompress is None:
+        compression = next((suffix for suffix, _ in _COMPRESSIONS
+                            if listed.path == stem + suffix), None)
+        if compression is None:
             raise RepositoryError(f"{what}: {listed.path} is not a Packages index of {origin}")
         key = (origin, listed.sha256, release_sha256)
         if key not in self._parsed:
-            self._parsed[key] = self._parse_index(origin, release, release_sha256, listed,
-                                                  decompress)
+            # Parsed before (by any process): neither fetched nor parsed again.
+            stored = entry_key(listed.sha256, compression, origin.architecture)
+            packages = self.parsed.load(stored, origin)
+            if packages is None:
+                packages = self._parse_index(origin, release, listed, compression)
+                self.parsed.store(stored, origin, packages)
+            self._parsed[key] = PackageIndex(
+                origin, listed.path, listed.sha256, release_sha256, packages, release.date,
+                release.debian,
+            )
         return self._parsed[key]
 
     def _parse_index(
-        self, origin: Origin, release: Release, release_sha256: str, listed: IndexFile,
-        decompress: Callable[[bytes], bytes],
-    ) -> PackageIndex:
+        self, origin: Origin, release: Release, listed: IndexFile, compression: str
+    ) -> tuple[BinaryPackage, ...]:
         path = self._fetch_listed(origin, release, listed)
         url = f"{origin.uri}/dists/{origin.suite}/{listed.path}"
+        decompress = dict(_COMPRESSIONS)[compression]
         try:
             text = decompress(path.read_bytes()).decode(errors="replace")
         except (lzma.LZMAError, OSError, EOFError, zlib.error) as e:
             raise RepositoryError(f"{url}: cannot decompress: {e}") from e
-        packages = parse_packages(text, origin, url)
-        return PackageIndex(
-            origin, listed.path, listed.sha256, release_sha256, packages, release.date,
-            release.debian,
-        )
+        with cycle_collector_paused():
+            return parse_packages(text, origin, url)
 
     def _fetch_listed(self, origin: Origin, release: Release, listed: IndexFile) -> Path:
         cached = self.cache.verify(listed.sha256, listed.size)

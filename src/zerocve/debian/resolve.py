@@ -49,11 +49,14 @@ amd64``.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator
+import threading
+from collections import OrderedDict, defaultdict, deque
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from zerocve._gc import cycle_collector_paused
 from zerocve.debian import version as dpkg_version
 from zerocve.debian.model import BinaryPackage
 from zerocve.debian.relations import (
@@ -111,10 +114,13 @@ class _Universe:
     """The packages considered, indexed by name and by what they provide."""
 
     def __init__(self, packages: Iterable[BinaryPackage], native: str, archs: set[str]) -> None:
+        with cycle_collector_paused():
+            self._index(list(packages), native, archs)
+
+    def _index(self, every: list[BinaryPackage], native: str, archs: set[str]) -> None:
         self.native = native
-        every = list(packages)
-        self.origins = sorted({str(p.origin) for p in every})
-        self.all_names = sorted({p.name for p in every})
+        self.origins = sorted({str(origin) for origin in {p.origin for p in every}})
+        self.names = {p.name for p in every}
         unique: dict[tuple[str, str, str], BinaryPackage] = {}
         for pkg in every:
             if pkg.architecture not in archs:
@@ -144,6 +150,7 @@ class _Universe:
         for offers in self.providers.values():
             if len(offers) > 1:
                 offers.sort(key=lambda offer: self._preference(offer[0]))
+        self.providers = dict(self.providers)  # read-only from here: resolutions share it
 
     def group(self, pkg: BinaryPackage) -> str:
         return self.native if pkg.architecture == "all" else pkg.architecture
@@ -199,9 +206,17 @@ def _origin_order(pkg: BinaryPackage) -> tuple[str, ...]:
     return (o.uri, o.suite, o.component, o.architecture, pkg.filename, pkg.sha256)
 
 
-def _field(pkg: BinaryPackage, name: str, text: str) -> list[Dependency]:
+# Relationship fields are parsed once per distinct text: a full index repeats many, and the
+# conflict checks read the same packages' fields again for every candidate.
+_parse_dependencies = functools.lru_cache(maxsize=1 << 16)(
+    lambda text: tuple(parse_dependencies(text))
+)
+_parse_provides = functools.lru_cache(maxsize=1 << 16)(lambda text: tuple(parse_provides(text)))
+
+
+def _field(pkg: BinaryPackage, name: str, text: str) -> tuple[Dependency, ...]:
     try:
-        return parse_dependencies(text)
+        return _parse_dependencies(text)
     except RelationSyntaxError as e:
         raise ResolutionError(f"{pkg.name} {pkg.version} ({pkg.origin}): bad {name}: {e}") from e
 
@@ -214,11 +229,11 @@ def _conflicts(pkg: BinaryPackage) -> Iterator[tuple[str, Relation]]:
                 yield field.lower(), relation
 
 
-def _provides(pkg: BinaryPackage) -> list[Relation]:
+def _provides(pkg: BinaryPackage) -> tuple[Relation, ...]:
     if not pkg.provides:
-        return []
+        return ()
     try:
-        return parse_provides(pkg.provides)
+        return _parse_provides(pkg.provides)
     except RelationSyntaxError as e:
         raise ResolutionError(f"{pkg.name} {pkg.version} ({pkg.origin}): bad Provides: {e}") from e
 
@@ -445,7 +460,7 @@ class _Resolver:
     def check_request(self, request: Request) -> None:
         if not self.u.known(request.name):
             close = difflib.get_close_matches(
-                request.name, [*self.u.all_names, *self.u.providers], n=1
+                request.name, [*sorted(self.u.names), *self.u.providers], n=1
             )
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ResolutionError(f"unknown package {request.name!r}{hint}")
@@ -463,6 +478,44 @@ class _Resolver:
             )
 
 
+class _Universes:
+    """The last few universes built, by the very package tuples they were built from (held
+    here, so their identities stay theirs): the fleet resolves many specs against the same
+    indices, and building the universe of a full Debian index costs more than resolving one
+    image over it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[Hashable, tuple[Sequence[tuple[BinaryPackage, ...]],
+                                                _Universe]] = OrderedDict()
+        self._mutex = threading.Lock()
+
+    def get(
+        self, sources: Sequence[tuple[BinaryPackage, ...]], native: str, archs: set[str]
+    ) -> _Universe:
+        key = (tuple(map(id, sources)), native, frozenset(archs))
+        with self._mutex:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key][1]
+        packages = (p for source in sources for p in source)
+        universe = _Universe(packages, native, archs)  # outside the lock: a duplicate is harmless
+        with self._mutex:
+            self._kept[key] = (sources, universe)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return universe
+
+
+_UNIVERSES = _Universes(size=4)
+
+
+def _request_archs(parsed: list[Request], arch: str) -> set[str]:
+    return {arch, "all"} | {
+        r.arch for r in parsed if r.arch is not None and r.arch not in ("any", "native")
+    }
+
+
 def resolve(
     requests: list[str],
     packages: Iterable[BinaryPackage],
@@ -476,11 +529,22 @@ def resolve(
     to the failure) when a request is unknown or a dependency cannot be satisfied.
     """
     parsed = [parse_request(r) for r in requests]
-    archs = {arch, "all"} | {
-        r.arch for r in parsed if r.arch is not None and r.arch not in ("any", "native")
-    }
-    universe = _Universe(packages, arch, archs)
+    universe = _Universe(packages, arch, _request_archs(parsed, arch))
     return _Resolver(universe, parsed, set(exclude)).run()
 
 
-__all__ = ["PRIORITY_RANK", "Request", "parse_request", "resolve"]
+def resolve_in(
+    requests: list[str],
+    indices: Sequence[tuple[BinaryPackage, ...]],
+    arch: str,
+    *,
+    exclude: Iterable[str] = (),
+) -> list[BinaryPackage]:
+    """``resolve`` over the packages of ``indices``, reusing the universe of an earlier call
+    given the same tuples (the same objects) for the same architectures."""
+    parsed = [parse_request(r) for r in requests]
+    universe = _UNIVERSES.get(tuple(indices), arch, _request_archs(parsed, arch))
+    return _Resolver(universe, parsed, set(exclude)).run()
+
+
+__all__ = ["PRIORITY_RANK", "Request", "parse_request", "resolve", "resolve_in"]
