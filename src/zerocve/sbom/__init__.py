@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Literal, assert_never
 
+from zerocve.bom.common import Checksums, lock_checksums
 from zerocve.inventory.model import Inventory
 from zerocve.sbom import cyclonedx, spdx
-from zerocve.sbom._common import Checksums, lock_checksums
 
 SbomFormat = Literal["spdx-json", "cyclonedx-json"]
 FORMATS: tuple[SbomFormat, ...] = ("spdx-json", "cyclonedx-json")

@@ -18,11 +18,7 @@ import uuid
 from typing import Any
 
 from zerocve import __version__
-from zerocve.debian.model import InstalledPackage
-from zerocve.inventory.licenses import conjunction
-from zerocve.inventory.model import Inventory
-from zerocve.inventory.purls import image_purl, package_purl
-from zerocve.sbom._common import (
+from zerocve.bom.common import (
     TOOL,
     Checksums,
     checksum,
@@ -30,6 +26,10 @@ from zerocve.sbom._common import (
     source_purl,
     subject_name,
 )
+from zerocve.debian.model import InstalledPackage
+from zerocve.inventory.licenses import conjunction
+from zerocve.inventory.model import Inventory
+from zerocve.inventory.purls import image_purl, package_purl
 
 NOASSERTION = "NOASSERTION"
 _LICENSE_REF = re.compile(r"LicenseRef-[A-Za-z0-9.-]+")

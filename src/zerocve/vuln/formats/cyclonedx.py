@@ -1,6 +1,6 @@
 """``-o cyclonedx``: a CycloneDX 1.6 BOM (JSON) with the target's packages as ``components``
 and the findings as ``vulnerabilities`` (a BOM + VEX in one document). The BOM is the one
-``zerocve sbom -o cyclonedx-json`` writes (``zerocve.sbom.cyclonedx.bom``); each
+``zerocve sbom -o cyclonedx-json`` writes (``zerocve.bom.cyclonedx.bom``); each
 ``affects[].ref`` is a component's ``bom-ref``.
 
 Each vulnerability entry groups the findings of one vulnerability that share a state, a fixed
@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from zerocve.bom.cyclonedx import bom as cyclonedx_bom
+from zerocve.bom.cyclonedx import component_ref, serial_number
 from zerocve.inventory.model import Inventory
-from zerocve.sbom.cyclonedx import bom as cyclonedx_bom
-from zerocve.sbom.cyclonedx import component_ref, serial_number
 from zerocve.vuln.formats.interface import (
     RenderOptions,
     advisory_url,

@@ -1,4 +1,4 @@
-"""What SPDX and CycloneDX output share: creation time, source purls, checksums and the name
+"""What SPDX and CycloneDX documents share: creation time, source purls, checksums and the name
 of the thing described."""
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class LoadError(ValueError):
 
 def load_yaml(text: str) -> Any:
     """The document in ``text`` as plain Python values."""
-    from zerocve._bounded_yaml import load
+    from zerocve.safe_load._yaml import load
 
     return load(text)
 

@@ -1,0 +1,126 @@
+"""Dependencies point one way (DESIGN.md: cli → service → fleet → api → build/vuln/sign →
+oci/debian → spec). Every module under src/zerocve is parsed with ``ast`` and every import
+counts, also one inside a function or under TYPE_CHECKING: a lazy import is still a
+dependency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from zerocve.assemble.code import _imports
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+PACKAGE = "zerocve"
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module, e.g. zerocve.vuln.db
+    target: str  # the imported module, e.g. zerocve.sbom.purls
+
+    def __str__(self) -> str:
+        return f"{self.module} imports {self.target}"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted((SRC / PACKAGE).rglob("*.py"))}
+
+
+def all_imports() -> list[Import]:
+    """Every import of one zerocve module by another; the parser is the build cache key's
+    (``zerocve.assemble.code``), so the two never disagree on what an import is."""
+    found = modules()
+    return [
+        Import(name, target)
+        for name, path in found.items()
+        for target in sorted(_imports(path, name))
+        if target in found and target != name
+    ]
+
+
+def unit(module: str) -> str:
+    """The top-level part a module belongs to: zerocve.vuln.db → vuln, zerocve.api → api."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def within(module: str, part: str) -> bool:
+    return module == f"{PACKAGE}.{part}" or module.startswith(f"{PACKAGE}.{part}.")
+
+
+def test_the_scan_finds_imports() -> None:
+    """The parser itself: it must see lazy, relative and ``from zerocve import x`` imports."""
+    edges = {(e.module, e.target) for e in all_imports()}
+    assert ("zerocve.cli.build_cmd", "zerocve.api") in edges
+    assert ("zerocve.api", "zerocve.assemble.image") in edges  # inside a function
+    assert len(edges) > 300
+
+
+@pytest.mark.parametrize(("one", "other"), [("vuln", "sbom"), ("sbom", "vuln")])
+def test_vuln_and_sbom_do_not_import_each_other(one: str, other: str) -> None:
+    crossing = [str(e) for e in all_imports() if within(e.module, one) and within(e.target, other)]
+    assert crossing == [], (
+        f"{one} must not import {other} (purls and cache paths live in neutral modules): "
+        + "; ".join(crossing)
+    )
+
+
+def test_no_library_module_imports_the_cli() -> None:
+    offending = [
+        str(e)
+        for e in all_imports()
+        if within(e.target, "cli")
+        and not within(e.module, "cli")
+        and e.module != "zerocve.__main__"
+    ]
+    assert offending == [], "; ".join(offending)
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as a path (first node repeated last), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for successor in sorted(graph.get(node, ())):
+            if state.get(successor) == 1:
+                return [*path[path.index(successor):], successor]
+            if successor not in state and (found := visit(successor)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_cycle_between_top_level_parts() -> None:
+    graph: dict[str, set[str]] = {}
+    witnesses: dict[tuple[str, str], Import] = {}
+    for edge in all_imports():
+        source, target = unit(edge.module), unit(edge.target)
+        if source and target and source != target:
+            graph.setdefault(source, set()).add(target)
+            witnesses.setdefault((source, target), edge)
+    cycle = _cycle(graph)
+    assert cycle is None, "cycle " + " → ".join(cycle) + ": " + "; ".join(
+        str(witnesses[(a, b)]) for a, b in zip(cycle, cycle[1:], strict=False)
+    )
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}, "d": {"a"}}) is None
