@@ -17,14 +17,19 @@ from zerocve.debian.repo import PackageIndex
 from zerocve.debian.version import compare
 from zerocve.errors import ResolutionError
 from zerocve.fleet.plan import (
+    Candidate,
     Fix,
     PlanImage,
     Verdict,
     fixed_by,
+    indexed,
+    moved_names,
     moves,
+    new_providers,
     newest_offered,
     package_set_digest,
     plan,
+    reasons,
 )
 from zerocve.lock import Lock, lock_spec
 from zerocve.spec import parse_spec
@@ -34,6 +39,17 @@ SPEC = "sha256:" + "0" * 64
 
 def image(name: str, current: Lock | None, **kw) -> PlanImage:
     return PlanImage(name, current, kw.pop("spec_digest", SPEC), **kw)
+
+
+def planned(images, resolver, offered, fixes=None, advisory_sources=(), provided=None,
+            requests=None):
+    """The planner as a check runs it: candidates found through the package → image index
+    rows of the images' published locks (``requests``: image → the names its spec asks for)."""
+    rows = [r for i in images if i.current is not None for r in indexed(i.name, i.current)]
+    candidates = [Candidate(i.name, i.current.spec if i.current else None, i.spec_digest,
+                            frozenset((requests or {}).get(i.name, ()))) for i in images]
+    why = reasons(candidates, rows, offered, frozenset(advisory_sources), provided)
+    return plan(images, resolver, why, fixes)
 
 
 class Resolver:
@@ -61,7 +77,7 @@ def test_only_images_holding_a_moved_package_are_re_resolved_and_rebuilt():
     resolver = Resolver({"python": OPENSSL_NEW, "static": TZ})
     offered = {("libssl3", "amd64"): "3.0.13-1", ("libc6", "amd64"): "2.36-9",
                ("tzdata", "amd64"): "2024a-0+deb12u1"}  # fmt: skip
-    plans = plan([image("python", OPENSSL_OLD), image("static", TZ)], resolver, offered, FIXES)
+    plans = planned([image("python", OPENSSL_OLD), image("static", TZ)], resolver, offered, FIXES)
     assert [(p.name, p.verdict) for p in plans] == [
         ("python", Verdict.REBUILD), ("static", Verdict.NOT_HIT)
     ]  # fmt: skip
@@ -81,7 +97,7 @@ def test_changes_arriving_together_are_one_rebuild_per_image():
     new = make_lock(("libc6", "2.36-9+deb12u4", "glibc"), ("libc-bin", "2.36-9+deb12u4", "glibc"),
                     ("libssl3", "3.0.13-1", "openssl"), ("zlib1g", "1:1.2.13.dfsg-1", "zlib"))
     offered = {("libc6", "amd64"): "2.36-9+deb12u4", ("libssl3", "amd64"): "3.0.13-1"}
-    (only,) = plan([image("python", old)], Resolver({"python": new}), offered, FIXES)
+    (only,) = planned([image("python", old)], Resolver({"python": new}), offered, FIXES)
     assert only.rebuild
     assert [m.name for m in only.moves] == ["libc-bin", "libc6", "libssl3"]
 
@@ -89,14 +105,14 @@ def test_changes_arriving_together_are_one_rebuild_per_image():
 def test_a_pinned_package_that_re_resolves_to_the_same_set_is_not_rebuilt():
     offered = {("libssl3", "amd64"): "3.0.13-1"}
     resolver = Resolver({"python": OPENSSL_OLD})
-    (only,) = plan([image("python", OPENSSL_OLD)], resolver, offered)
+    (only,) = planned([image("python", OPENSSL_OLD)], resolver, offered)
     assert only.verdict is Verdict.UP_TO_DATE and not only.rebuild and resolver.asked
 
 
 def test_a_re_signed_release_with_the_same_packages_is_no_reason_to_rebuild():
     later = OPENSSL_OLD.model_copy(update={"source_date_epoch": 1790000000})
     assert package_set_digest(later) == package_set_digest(OPENSSL_OLD)
-    (only,) = plan([image("python", OPENSSL_OLD)], Resolver({"python": later}),
+    (only,) = planned([image("python", OPENSSL_OLD)], Resolver({"python": later}),
                    {("libssl3", "amd64"): "3.0.99"})  # fmt: skip
     assert only.verdict is Verdict.UP_TO_DATE
 
@@ -104,7 +120,7 @@ def test_a_re_signed_release_with_the_same_packages_is_no_reason_to_rebuild():
 def test_never_built_and_spec_changes_are_rebuilds():
     edited = "sha256:" + "9" * 64
     resolver = Resolver({"new": TZ, "edited": OPENSSL_OLD.model_copy(update={"spec": edited})})
-    plans = plan([image("new", None), image("edited", OPENSSL_OLD, spec_digest=edited)],
+    plans = planned([image("new", None), image("edited", OPENSSL_OLD, spec_digest=edited)],
                  resolver, {})  # fmt: skip
     assert [(p.verdict, p.why) for p in plans] == [
         (Verdict.REBUILD, "never built (1 packages)"),
@@ -113,7 +129,7 @@ def test_never_built_and_spec_changes_are_rebuilds():
 
 
 def test_a_held_image_is_planned_but_not_rebuilt():
-    (only,) = plan([image("python", OPENSSL_OLD, held=True)], Resolver({"python": OPENSSL_NEW}),
+    (only,) = planned([image("python", OPENSSL_OLD, held=True)], Resolver({"python": OPENSSL_NEW}),
                    {("libssl3", "amd64"): "3.0.13-1"})  # fmt: skip
     assert only.verdict is Verdict.HELD and not only.rebuild
     assert only.why.startswith("held (zerocve fleet resume): libssl3 3.0.11-1 → 3.0.13-1")
@@ -122,13 +138,13 @@ def test_a_held_image_is_planned_but_not_rebuilt():
 def test_the_build_the_operator_rolled_back_is_not_planned_again_but_a_new_one_is():
     offered = {("libssl3", "amd64"): "3.0.13-1"}
     refused = frozenset({package_set_digest(OPENSSL_NEW)})
-    (only,) = plan([image("python", OPENSSL_OLD, rolled_back=refused)],
+    (only,) = planned([image("python", OPENSSL_OLD, rolled_back=refused)],
                    Resolver({"python": OPENSSL_NEW}), offered)  # fmt: skip
     assert only.verdict is Verdict.ROLLED_BACK and not only.rebuild
     assert only.why.startswith("rolled back by the operator (zerocve fleet resume python "
                                "--repromote allows it again): libssl3 3.0.11-1 → 3.0.13-1")
     newer = make_lock(("libc6", "2.36-9", "glibc"), ("libssl3", "3.0.14-1", "openssl"))
-    (again,) = plan([image("python", OPENSSL_OLD, rolled_back=refused)],
+    (again,) = planned([image("python", OPENSSL_OLD, rolled_back=refused)],
                     Resolver({"python": newer}), {("libssl3", "amd64"): "3.0.14-1"})
     assert again.verdict is Verdict.REBUILD
 
@@ -137,14 +153,14 @@ def test_a_resolution_failure_leaves_the_image_alone_and_says_why():
     def broken(img: PlanImage) -> Lock:
         raise ResolutionError("no candidate in bookworm main amd64", ["python3", "libssl3"])
 
-    (only,) = plan([image("python", OPENSSL_OLD)], broken, {("libssl3", "amd64"): "3.0.13-1"})
+    (only,) = planned([image("python", OPENSSL_OLD)], broken, {("libssl3", "amd64"): "3.0.13-1"})
     assert only.verdict is Verdict.FAILED
     assert only.why == "python3 → libssl3: no candidate in bookworm main amd64"
 
 
 def test_new_advisory_data_makes_its_images_candidates():
     resolver = Resolver({"python": OPENSSL_OLD})
-    (only,) = plan([image("python", OPENSSL_OLD)], resolver, {}, FIXES,
+    (only,) = planned([image("python", OPENSSL_OLD)], resolver, {}, FIXES,
                    advisory_sources=["openssl"])  # fmt: skip
     assert resolver.asked == ["python"] and only.verdict is Verdict.UP_TO_DATE
 
@@ -205,7 +221,7 @@ def test_exactly_the_images_whose_package_set_would_change_are_rebuilt(fleet):
         asked.append(img.name)
         return _resolve_model(by_name[img.name], after)
 
-    plans = plan(images, resolver, after)
+    plans = planned(images, resolver, after)
     assert [p.name for p in plans] == [i.name for i in images]  # one plan per image
     for img, p in zip(images, plans, strict=True):
         fresh = _resolve_model(by_name[img.name], after)
@@ -270,7 +286,7 @@ def test_with_the_real_resolver_a_security_update_reaches_its_images_only(pin):
     offered = newest_offered((p.name, p.architecture, p.version)
                              for index in new for p in index.packages)  # fmt: skip
     images = [PlanImage(n, current[n], specs[n].resolution_digest()) for n in specs]
-    plans = {p.name: p for p in plan(images, lock_with(new), offered, FIXES)}
+    plans = {p.name: p for p in planned(images, lock_with(new), offered, FIXES)}
     assert plans["tz"].verdict is Verdict.NOT_HIT
     if pin:
         assert plans["app"].verdict is Verdict.UP_TO_DATE
@@ -279,3 +295,69 @@ def test_with_the_real_resolver_a_security_update_reaches_its_images_only(pin):
         assert [m.describe() for m in plans["app"].moves] == [
             "libssl3 3.0.11-1 → 3.0.13-1 fixes CVE-2024-0727"
         ]
+
+
+# -- new names reachable only through Provides ----------------------------------------------
+
+
+def test_new_providers_name_what_they_provide_and_what_depends_on_it():
+    app = _pkg("app", "1.0", "bookworm", depends="libc6, mail-transport-agent | exim4")
+    other = _pkg("other", "1.0", "bookworm", pre_depends="libfoo1 (>= 1)")
+    plain = _pkg("plain", "1.0", "bookworm", depends="libc6")
+    postfix = _pkg("postfix", "3.7", "bookworm-security", provides="mail-transport-agent")
+    foo = _pkg("libfoo1t64", "1.1", "bookworm-security", provides="libfoo1 (= 1.1)")
+    broken = _pkg("junk", "1", "bookworm-security", provides="a | b")
+    found = new_providers([postfix, foo, broken], [app, other, plain, postfix, foo])
+    assert found == {
+        "mail-transport-agent": "new postfix 3.7 provides mail-transport-agent",
+        "libfoo1": "new libfoo1t64 1.1 provides libfoo1",
+        "app": "new postfix 3.7 provides mail-transport-agent, which app depends on",
+        "other": "new libfoo1t64 1.1 provides libfoo1, which other depends on",
+    }
+    assert new_providers([_pkg("x", "1", "bookworm")], [app]) == {}
+
+
+def test_moved_names_are_those_offered_at_another_version():
+    held = {("libssl3", "amd64", "3.0.11-1"), ("libc6", "amd64", "2.36-9"), ("gone", "all", "1")}
+    offered = {("libssl3", "amd64"): "3.0.13-1", ("libc6", "amd64"): "2.36-9"}
+    assert moved_names(held, offered) == {"libssl3"}
+
+
+def test_a_held_name_or_a_requested_name_that_a_new_package_provides_is_a_candidate():
+    provided = {"libssl3": "new libssl3t64 3.0.13-1 provides libssl3",
+                "httpd": "new nginx 1.2 provides httpd"}  # fmt: skip
+    resolver = Resolver({"python": OPENSSL_OLD, "web": TZ, "static": TZ})
+    plans = planned([image("python", OPENSSL_OLD), image("web", TZ), image("static", TZ)],
+                    resolver, {}, provided=provided, requests={"web": ["httpd"]})
+    assert resolver.asked == ["python", "web"]
+    assert [p.verdict for p in plans] == [Verdict.UP_TO_DATE] * 2 + [Verdict.NOT_HIT]
+
+
+def test_with_the_real_resolver_a_new_name_that_provides_a_held_one_is_re_resolved():
+    """libssl3t64 (a new name, as Debian's t64 transition made them) provides libssl3: no
+    package the image holds moved, yet its re-resolution might change: it is a candidate."""
+    specs = {"app": _spec("app"), "tz": _spec("tzdata")}
+    asked: list[str] = []
+
+    def lock_with(indices: list[PackageIndex]):
+        def resolve(img: PlanImage) -> Lock:
+            asked.append(img.name)
+            return lock_spec(specs[img.name], lambda repos, arch: indices, list)
+        return resolve
+
+    old = _indices(())
+    current = {name: lock_with(old)(PlanImage(name, None, "")) for name in specs}
+    t64 = _pkg("libssl3t64", "3.0.13-1", "bookworm-security", source="openssl",
+               provides="libssl3 (= 3.0.13-1)")
+    new = _indices((t64,))
+    everything = [p for index in new for p in index.packages]
+    offered = newest_offered((p.name, p.architecture, p.version) for p in everything)
+    provided = new_providers([t64], everything)
+    images = [PlanImage(n, current[n], specs[n].resolution_digest()) for n in specs]
+    asked.clear()
+    plans = {p.name: p for p in planned(images, lock_with(new), offered, FIXES,
+                                        provided=provided)}  # fmt: skip
+    assert asked == ["app"] and plans["tz"].verdict is Verdict.NOT_HIT
+    assert plans["app"].verdict in (Verdict.REBUILD, Verdict.UP_TO_DATE)
+    without = {p.name: p for p in planned(images, lock_with(new), offered, FIXES)}
+    assert without["app"].verdict is Verdict.NOT_HIT  # the index alone would not find it

@@ -15,6 +15,7 @@ from zerocve.fleet.config import parse_fleet
 from zerocve.fleet.migrations import HEAD
 from zerocve.fleet.models import Event, EventKind, Image, JobState
 from zerocve.fleet.store import MIGRATIONS, Store, allowed, lock_digest, store_url
+from zerocve.lock import dumps_lock
 
 TABLES = {
     "images", "locks", "digests", "image_packages", "repository_snapshots", "index_snapshots",
@@ -89,14 +90,21 @@ def test_locks_are_stored_once_by_digest_and_index_the_packages(store, tmp_path)
     with store.session() as s:
         python = store.image(s, "python")
         assert store.published_lock(s, python) == old
-        assert store.images_with(s, sources=["openssl"]) == {python.id}
-        assert store.images_with(s, names=["libc6", "tzdata"]) == {
-            python.id, store.image(s, "static").id
+        assert store.published_specs(s) == {python.id: old.spec}  # static: never published
+        assert {r.image for r in store.indexed(s, sources=["openssl"])} == {"python"}
+        assert {(r.image, r.name) for r in store.indexed(s, names=["libc6", "tzdata"])} == {
+            ("python", "libc6"), ("static", "tzdata")
         }  # fmt: skip
+        assert store.indexed(s) == []
         store.set_package_index(s, python, new)
-        rows = store.package_index(s)[python.id]
-        assert {(r.name, r.version, r.source) for r in rows} == {
-            ("libc6", "2.36-9", "glibc"), ("libssl3", "3.0.13-1", "openssl")
+        rows = store.indexed(s, names=["libc6", "libssl3", "tzdata"])
+        assert {(r.image, r.name, r.version, r.source) for r in rows} == {
+            ("python", "libc6", "2.36-9", "glibc"), ("python", "libssl3", "3.0.13-1", "openssl"),
+            ("static", "tzdata", "2024a-0+deb12u1", "tzdata"),
+        }  # fmt: skip
+        assert store.indexed_versions(s) == {
+            ("libc6", "amd64", "2.36-9"), ("libssl3", "amd64", "3.0.13-1"),
+            ("tzdata", "amd64", "2024a-0+deb12u1"),
         }  # fmt: skip
 
 
@@ -212,8 +220,16 @@ def test_a_store_made_by_an_older_zerocve_is_migrated_on_open_keeping_its_rows(
             " VALUES ('old', '/s.yaml', 'localhost:5000/old', '[\"latest\"]', false,"
             " '2026-01-01 00:00:00')"
         ))  # fmt: skip
+        lock = make_lock(("tzdata", "2024a-0+deb12u1"))
+        connection.execute(text(
+            "INSERT INTO locks (image_id, digest, content, created_at) VALUES"
+            " ((SELECT id FROM images WHERE name = 'old'), 'sha256:x', :content,"
+            " '2026-01-01 00:00:00')"
+        ), {"content": dumps_lock(lock)})  # fmt: skip
     engine.dispose()
     with Store.open(store_location, clock=clock) as store, store.session() as s:
         assert store.revision() == HEAD
         old = store.image(s, "old")
         assert old.replan is True and old.tags == ["latest"]
+        (spec,) = s.execute(text("SELECT spec_digest FROM locks")).scalars()
+        assert spec == lock.spec  # filled in from the content by migration 0003

@@ -22,9 +22,10 @@ from zerocve.debian.repo import RepoClient
 from zerocve.errors import SignatureError
 from zerocve.fleet.check import check
 from zerocve.fleet.config import parse_fleet
-from zerocve.fleet.models import EventKind, FixSeen, Job, JobState, VersionSeen
+from zerocve.fleet.models import EventKind, FixSeen, Job, JobState, LockRecord, VersionSeen
 from zerocve.fleet.plan import Verdict
 from zerocve.fleet.store import Store, store_url
+from zerocve.lock import Lock
 from zerocve.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -106,6 +107,8 @@ def _publish_all(store: Store, result) -> None:
             digest = "sha256:" + job.target_lock_digest[-64:]
             store.record_digest(s, image, digest, lock_id=job.lock_id)
             image.published_digest, image.published_at = digest, store.clock()
+            lock = s.get(LockRecord, job.lock_id)
+            store.set_package_index(s, image, Lock.model_validate_json(lock.content))
 
 
 def test_a_new_security_version_reaches_exactly_its_image_with_first_seen_times(world, moving,

@@ -18,10 +18,21 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from zerocve import api
+from zerocve.debian.resolve import parse_request
 from zerocve.errors import ZerocveError
 from zerocve.fleet.config import Fleet
 from zerocve.fleet.models import EventKind, Image, JobState
-from zerocve.fleet.plan import ImagePlan, PlanImage, Verdict, newest_offered, plan
+from zerocve.fleet.plan import (
+    Candidate,
+    ImagePlan,
+    PlanImage,
+    Verdict,
+    moved_names,
+    new_providers,
+    newest_offered,
+    plan,
+    reasons,
+)
 from zerocve.fleet.store import Store
 from zerocve.fleet.watch import (
     AdvisoryWatch,
@@ -85,20 +96,18 @@ def _log_changes(
         )  # fmt: skip
 
 
-def _plan_images(
+def _candidates(
     store: Store, session: Session, fleet: Fleet, images: dict[str, Image],
     specs: dict[str, ImageSpec],
-) -> list[PlanImage]:  # fmt: skip
-    rolled_back: dict[int, set[str]] = {}
-    for job in store.jobs(session, JobState.ROLLED_BACK):
-        rolled_back.setdefault(job.image_id, set()).add(job.target_lock_digest)
+) -> list[Candidate]:  # fmt: skip
+    """Every image whose spec could be read, with its published spec digest (not its lock)."""
+    published = store.published_specs(session)
     return [
-        PlanImage(
+        Candidate(
             name=entry.name,
-            current=store.published_lock(session, images[entry.name]),
+            published_spec=published.get(images[entry.name].id),
             spec_digest=specs[entry.name].resolution_digest(),
-            held=images[entry.name].held,
-            rolled_back=frozenset(rolled_back.get(images[entry.name].id, ())),
+            requests=frozenset(parse_request(t).name for t in specs[entry.name].contents.packages),
         )
         for entry in fleet.images
         if entry.name in specs
@@ -125,50 +134,77 @@ def check(store: Store, fleet: Fleet, settings: Settings, *, record: bool = True
         advisory_watch = watch_advisories(session, fleet.advisories, releases_of(repositories),
                                           settings, now=now)  # fmt: skip
         _log_changes(store, session, repo_watch, advisory_watch)
-        candidates = _plan_images(store, session, fleet, images, specs)
+        candidates = _candidates(store, session, fleet, images, specs)
         quiet = (
             not repo_watch.changed
             and not advisory_watch.new_fixes
             and not any(images[c.name].replan for c in candidates)
-            and all(c.current is not None and c.current.spec == c.spec_digest for c in candidates)
+            and all(c.published_spec == c.spec_digest for c in candidates)
         )
         plans = {name: ImagePlan(name, Verdict.FAILED, why) for name, why in broken.items()}
         if quiet:
             plans.update((c.name, ImagePlan(c.name, Verdict.NOT_HIT, "nothing changed"))
                          for c in candidates)  # fmt: skip
         else:
-            plans.update((p.name, p) for p in _plan(candidates, specs, repo_watch, advisory_watch,
-                                                     repositories, settings))  # fmt: skip
+            plans.update((p.name, p) for p in _plan(store, session, images, candidates, specs,
+                                                     repo_watch, advisory_watch, repositories,
+                                                     settings))  # fmt: skip
         ordered = tuple(plans[entry.name] for entry in fleet.images)
         jobs = _record(store, session, images, ordered)
     return CheckResult(repo_watch, advisory_watch, ordered, jobs, planned=not quiet)
 
 
 def _plan(
-    candidates: list[PlanImage],
+    store: Store,
+    session: Session,
+    images: dict[str, Image],
+    candidates: list[Candidate],
     specs: dict[str, ImageSpec],
     repo_watch: RepositoryWatch,
     advisory_watch: AdvisoryWatch,
     repositories: list[RepositorySpec],
     settings: Settings,
 ) -> list[ImagePlan]:
-    """Re-resolve over the indices read once for this check (cached files when the watch
-    did not read them)."""
+    """Find the images a change reaches through the package → image index, read the locks
+    of those only, and re-resolve them over the indices read once for this check (cached
+    files when the watch did not read them)."""
     if not candidates:
         return []
     archs = sorted({a for c in candidates for a in api.index_archs(specs[c.name])})
     indices = repo_watch.indices or api.fetch_indices(repositories, archs, settings)
-    offered = newest_offered(
-        (p.name, p.architecture, p.version) for index in indices.all() for p in index.packages
-    )
-    sources = {p.source for c in candidates if c.current
-               for a in c.current.archs.values() for p in a.packages}  # fmt: skip
+    everything = [p for index in indices.all() for p in index.packages]
+    offered = newest_offered((p.name, p.architecture, p.version) for p in everything)
+    new = {(v.name, v.architecture, v.version) for v in repo_watch.new_versions}
+    provided = new_providers(
+        (p for p in everything if (p.name, p.architecture, p.version) in new), everything
+    ) if new else {}  # fmt: skip
+    names = moved_names(store.indexed_versions(session), offered) | provided.keys()
+    rows = store.indexed(session, names=names, sources=advisory_watch.sources)
+    why = reasons(candidates, rows, offered, advisory_watch.sources, provided)
+    rolled_back: dict[int, set[str]] = {}
+    for job in store.jobs(session, JobState.ROLLED_BACK):
+        rolled_back.setdefault(job.image_id, set()).add(job.target_lock_digest)
+    hit = [
+        PlanImage(
+            name=c.name,
+            current=store.published_lock(session, images[c.name]),
+            spec_digest=c.spec_digest,
+            held=images[c.name].held,
+            rolled_back=frozenset(rolled_back.get(images[c.name].id, ())),
+        )
+        for c in candidates
+        if c.name in why
+    ]
+    sources = {p.source for image in hit if image.current
+               for a in image.current.archs.values() for p in a.packages}  # fmt: skip
     fixes = known_fixes(settings.db_path, releases_of(repositories), sources)
 
     def resolve(image: PlanImage) -> api.Lock:
         return api.lock(specs[image.name], settings, indices=indices, previous=image.current)
 
-    return plan(candidates, resolve, offered, fixes, advisory_watch.sources)
+    planned = {p.name: p for p in plan(hit, resolve, why, fixes)}
+    return [planned.get(c.name) or ImagePlan(c.name, Verdict.NOT_HIT, "no package it holds moved")
+            for c in candidates]
 
 
 def _record(

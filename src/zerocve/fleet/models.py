@@ -141,6 +141,9 @@ class LockRecord(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
     digest: Mapped[str] = mapped_column(String(80))
     content: Mapped[str] = mapped_column(Text)
+    # The lock's ``spec`` (ImageSpec.resolution_digest()): a check compares it with the spec
+    # now without reading the content.
+    spec_digest: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime]
 
 

@@ -4,10 +4,13 @@ An image is rebuilt when its lock would change if re-resolved now: its package s
 architecture, version, SHA256 per image architecture) differs from the published lock's, or
 it was never built, or its spec now decides another package set. Resolution is the caller's
 callback (the fleet passes ``zerocve.api.lock`` over indices fetched once per cycle); the
-planner only calls it for candidates: images holding a package the repositories now offer at
-another version (``offered``, from the same indices), images a new fix reaches
-(``advisory_sources``), stale or missing locks. Everything that reaches one image coalesces
-into one ``ImagePlan``: one rebuild however many of its packages moved.
+planner only calls it for candidates, which ``reasons`` finds from the store's package →
+image index (``Indexed`` rows, not the locks): images holding a package the repositories now
+offer at another version (``offered``, from the same indices), images a new fix reaches
+(``advisory_sources``), images holding or depending on a name that a new package provides
+(``provided``, from ``new_providers``), never-built images and changed specs. Everything that
+reaches one image coalesces into one ``ImagePlan``: one rebuild however many of its packages
+moved.
 
 A plan names each package move (old → new) and the vulnerabilities the new source version
 fixes (``fixes``: source → (vulnerability, fixed version) as the advisory DB has them; a move
@@ -22,6 +25,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from zerocve.debian.model import BinaryPackage
+from zerocve.debian.relations import RelationSyntaxError, parse_dependencies, parse_provides
 from zerocve.debian.version import compare
 from zerocve.errors import ZerocveError
 from zerocve.lock import Lock, LockedPackage
@@ -39,8 +44,40 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
+class Indexed:
+    """One row of the package → image index: a package of an image's published lock."""
+
+    image: str
+    arch: str  # the image's architecture
+    name: str
+    architecture: str  # the package's
+    version: str
+    source: str
+    source_version: str
+
+
+def indexed(image: str, lock: Lock) -> list[Indexed]:
+    """The index rows of ``image`` when ``lock`` is published."""
+    return [
+        Indexed(image, arch, p.name, p.architecture, p.version, p.source, p.source_version)
+        for arch, locked in sorted(lock.archs.items())
+        for p in locked.packages
+    ]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What decides whether an image must be re-resolved, before its lock is read."""
+
+    name: str
+    published_spec: str | None  # the published lock's spec digest; None: never built
+    spec_digest: str  # ImageSpec.resolution_digest() of the spec now
+    requests: frozenset[str] = frozenset()  # package names the spec asks for
+
+
+@dataclass(frozen=True)
 class PlanImage:
-    """What the planner knows about one image."""
+    """What the planner knows about a candidate image."""
 
     name: str
     current: Lock | None  # the published image's lock; None: never built
@@ -179,32 +216,89 @@ def fixed_by(fixes: Iterable[Fix], old: str | None, new: str | None) -> tuple[st
     }))  # fmt: skip
 
 
-def _candidate_reason(
-    image: PlanImage, offered: Mapping[PackageKey, str], advisory_sources: frozenset[str]
-) -> str | None:
-    """Why ``image`` must be re-resolved, or None when nothing it holds moved."""
-    if image.current is None:
-        return "never built"
-    if image.current.spec != image.spec_digest:
-        return "the spec's contents or archs changed"
-    for package in _packages(image.current).values():
-        version = offered.get((package.name, package.architecture))
-        if version is not None and version != package.version:
-            return f"{package.name} {package.version} → {version} offered"
-        if package.source in advisory_sources:
-            return f"new advisory data for {package.source}"
-    return None
+def moved_names(
+    versions: Iterable[tuple[str, str, str]], offered: Mapping[PackageKey, str]
+) -> set[str]:
+    """Of the index's distinct (name, architecture, version): the names offered now at
+    another version. The index is then read for these names only."""
+    return {name for name, architecture, version in versions
+            if offered.get((name, architecture), version) != version}  # fmt: skip
+
+
+def new_providers(
+    new: Iterable[BinaryPackage], everything: Iterable[BinaryPackage]
+) -> dict[str, str]:
+    """Name → why an image holding it must be re-resolved, for names only reachable through
+    a Provides: each name a new package version provides (a held package of that name may
+    be replaced by it), and each package that depends on such a name (its dependency may
+    now resolve to the new provider). A malformed field is skipped: resolution reports it."""
+    provided: dict[str, str] = {}
+    for package in new:
+        try:
+            relations = parse_provides(package.provides) if package.provides else []
+        except RelationSyntaxError:
+            continue
+        for relation in relations:
+            provided.setdefault(relation.name, f"new {package.name} {package.version} provides "
+                                f"{relation.name}")  # fmt: skip
+    if not provided:
+        return {}
+    found = dict(provided)
+    for package in everything:
+        text = f"{package.depends},{package.pre_depends}"
+        if package.name in found or not any(name in text for name in provided):
+            continue  # a cheap test first: most packages name none of them
+        try:
+            dependencies = parse_dependencies(text)
+        except RelationSyntaxError:
+            continue
+        for dependency in dependencies:
+            hit = next((r.name for r in dependency if r.name in provided), None)
+            if hit is not None:
+                found[package.name] = f"{provided[hit]}, which {package.name} depends on"
+                break
+    return found
+
+
+def reasons(
+    candidates: Sequence[Candidate],
+    rows: Iterable[Indexed],
+    offered: Mapping[PackageKey, str],
+    advisory_sources: frozenset[str] = frozenset(),
+    provided: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Image → why it must be re-resolved; images not named need not be. ``rows``: the index
+    rows of the moved, advised and provided names (more do no harm)."""
+    provided = provided or {}
+    hits: dict[str, str] = {}
+    for row in sorted(rows, key=lambda r: (r.image, r.arch, r.name, r.architecture)):
+        if row.image in hits:
+            continue
+        version = offered.get((row.name, row.architecture))
+        if version is not None and version != row.version:
+            hits[row.image] = f"{row.name} {row.version} → {version} offered"
+        elif row.source in advisory_sources:
+            hits[row.image] = f"new advisory data for {row.source}"
+        elif row.name in provided:
+            hits[row.image] = provided[row.name]
+    found: dict[str, str] = {}
+    for candidate in candidates:
+        if candidate.published_spec is None:
+            found[candidate.name] = "never built"
+        elif candidate.published_spec != candidate.spec_digest:
+            found[candidate.name] = "the spec's contents or archs changed"
+        elif candidate.name in hits:
+            found[candidate.name] = hits[candidate.name]
+        elif requested := sorted(candidate.requests & provided.keys()):
+            found[candidate.name] = provided[requested[0]]
+    return found
 
 
 def plan_image(
-    image: PlanImage,
-    resolve: Resolver,
-    offered: Mapping[PackageKey, str],
-    fixes: Fixes | None = None,
-    advisory_sources: frozenset[str] = frozenset(),
+    image: PlanImage, resolve: Resolver, reason: str | None, fixes: Fixes | None = None
 ) -> ImagePlan:
-    """The plan of one image (see the module docstring)."""
-    reason = _candidate_reason(image, offered, advisory_sources)
+    """The plan of one image (see the module docstring); ``reason``: why it is a candidate
+    (None: it is not, and it is not re-resolved)."""
     if reason is None:
         return ImagePlan(image.name, Verdict.NOT_HIT, "no package it holds moved")
     try:
@@ -238,10 +332,8 @@ def plan_image(
 def plan(
     images: Sequence[PlanImage],
     resolve: Resolver,
-    offered: Mapping[PackageKey, str],
+    why: Mapping[str, str],
     fixes: Fixes | None = None,
-    advisory_sources: Iterable[str] = (),
 ) -> list[ImagePlan]:
-    """One plan per image, in the order given."""
-    sources = frozenset(advisory_sources)
-    return [plan_image(image, resolve, offered, fixes, sources) for image in images]
+    """One plan per image, in the order given; ``why``: the candidates (see ``reasons``)."""
+    return [plan_image(image, resolve, why.get(image.name), fixes) for image in images]

@@ -39,6 +39,7 @@ from zerocve.fleet.models import (
     LockRecord,
     VersionSeen,
 )
+from zerocve.fleet.plan import Indexed, indexed
 from zerocve.lock import Lock, dumps_lock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -254,9 +255,8 @@ class Store:
         ).one_or_none()
         if found is not None:
             return found
-        record = LockRecord(
-            image_id=image.id, digest=digest, content=dumps_lock(lock), created_at=self.clock()
-        )
+        record = LockRecord(image_id=image.id, digest=digest, content=dumps_lock(lock),
+                            spec_digest=lock.spec, created_at=self.clock())  # fmt: skip
         session.add(record)
         session.flush()
         return record
@@ -272,6 +272,17 @@ class Store:
                    DigestRecord.digest == image.published_digest)
         ).one_or_none()  # fmt: skip
         return None if record is None else Lock.model_validate_json(record.content)
+
+    def published_specs(self, session: Session) -> dict[int, str | None]:
+        """Image id → the spec digest of its published lock, for the images whose published
+        digest has a lock in the store; no lock content is read."""
+        rows = session.execute(
+            select(Image.id, LockRecord.spec_digest)
+            .join(DigestRecord, (DigestRecord.image_id == Image.id)
+                  & (DigestRecord.digest == Image.published_digest))
+            .join(LockRecord, LockRecord.id == DigestRecord.lock_id)
+        )  # fmt: skip
+        return {image_id: spec for image_id, spec in rows}
 
     def record_digest(
         self, session: Session, image: Image, digest: str, **fields: Any
@@ -302,38 +313,34 @@ class Store:
         """Make ``lock`` the one the package → image index holds for ``image``."""
         session.query(ImagePackage).filter(ImagePackage.image_id == image.id).delete()
         session.add_all(
-            ImagePackage(
-                image_id=image.id,
-                arch=arch,
-                name=p.name,
-                architecture=p.architecture,
-                version=p.version,
-                source=p.source,
-                source_version=p.source_version,
-            )
-            for arch, locked in sorted(lock.archs.items())
-            for p in locked.packages
-        )
+            ImagePackage(image_id=image.id, arch=row.arch, name=row.name,
+                         architecture=row.architecture, version=row.version, source=row.source,
+                         source_version=row.source_version)
+            for row in indexed(image.name, lock)
+        )  # fmt: skip
         session.flush()
 
-    def images_with(
-        self, session: Session, *, names: Sequence[str] = (), sources: Sequence[str] = ()
-    ) -> set[int]:
-        """Ids of the images whose indexed packages include one of these binary or source
-        names."""
-        if not names and not sources:
-            return set()
-        query = select(ImagePackage.image_id).where(
-            ImagePackage.name.in_(list(names)) | ImagePackage.source.in_(list(sources))
-        )
-        return set(session.scalars(query.distinct()))
+    def indexed_versions(self, session: Session) -> set[tuple[str, str, str]]:
+        """Every distinct (name, architecture, version) the index holds: what the planner
+        compares with the versions offered, before reading rows of the moved names only."""
+        query = select(ImagePackage.name, ImagePackage.architecture, ImagePackage.version)
+        return {(name, arch, version) for name, arch, version in session.execute(query.distinct())}
 
-    def package_index(self, session: Session) -> dict[int, list[ImagePackage]]:
-        """The whole index, by image id."""
-        result: dict[int, list[ImagePackage]] = {}
-        for row in session.scalars(select(ImagePackage)):
-            result.setdefault(row.image_id, []).append(row)
-        return result
+    def indexed(
+        self, session: Session, *, names: Iterable[str] = (), sources: Iterable[str] = ()
+    ) -> list[Indexed]:
+        """The index rows whose binary name is one of ``names`` or whose source is one of
+        ``sources``, with their image's name."""
+        names, sources = sorted(set(names)), sorted(set(sources))
+        if not names and not sources:
+            return []
+        query = (
+            select(Image.name, ImagePackage.arch, ImagePackage.name, ImagePackage.architecture,
+                   ImagePackage.version, ImagePackage.source, ImagePackage.source_version)
+            .join(Image, Image.id == ImagePackage.image_id)
+            .where(ImagePackage.name.in_(names) | ImagePackage.source.in_(sources))
+        )  # fmt: skip
+        return [Indexed(*row) for row in session.execute(query)]
 
     # -- first-seen times -----------------------------------------------------------------
 

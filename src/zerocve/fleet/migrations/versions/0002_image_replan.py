@@ -18,10 +18,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("images", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("replan", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
+    # A plain ADD COLUMN (SQLite has it): a batch copy of the table would drop and re-create
+    # "images", which SQLite's foreign key check refuses once locks or jobs refer to it.
+    op.add_column(
+        "images", sa.Column("replan", sa.Boolean(), nullable=False, server_default=sa.true())
+    )
 
 
 def downgrade() -> None:
