@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import IO, BinaryIO, Final
 
 import zstandard
-from debian.deb822 import Deb822
 
 from zerocve.errors import PackageError
 from zerocve.oci.layer import (
@@ -275,6 +274,8 @@ class DebReader:
             raise PackageError(f"{self._name}: {member}: corrupt: {e}") from e
         if "control" not in files:
             raise PackageError(f"{self._name}: {member}: no control file")
+        from debian.deb822 import Deb822  # costly to import: only when a .deb is read
+
         stanza = files["control"].decode("utf-8", "replace")
         fields = dict(Deb822(stanza))
         package = fields.get("Package", "")

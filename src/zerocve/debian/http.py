@@ -12,14 +12,15 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlsplit
-
-import httpx
 
 from zerocve.errors import FetchError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.retry import RetryPolicy, Transient, check_status, describe
+
+if TYPE_CHECKING:  # a tenth of a second and more: imported by the first HTTP request
+    import httpx
 
 T = TypeVar("T")
 _CHUNK = 1 << 16
@@ -57,17 +58,24 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         reporter: Reporter = NULL_REPORTER,
     ) -> None:
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=timeout,
-            follow_redirects=True,
-            headers={"User-Agent": "zerocve"},
-        )
+        self._transport = transport
+        self._timeout = timeout
+        self._http: httpx.Client | None = None  # made by the first HTTP request
         self.policy = RetryPolicy(retries, backoff, sleep)
         self.reporter = reporter
 
     def close(self) -> None:
-        self._client.close()
+        if self._http is not None:
+            self._http.close()
+
+    def _client(self) -> httpx.Client:
+        # A build from the cache, or from a file:// repository, never needs it.
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.Client(transport=self._transport, timeout=self._timeout,
+                                      follow_redirects=True, headers={"User-Agent": "zerocve"})
+        return self._http
 
     def fetch(
         self,
@@ -121,8 +129,10 @@ class Fetcher:
         headers: Mapping[str, str] | None = None,
         seen: dict[str, str] | None = None,
     ) -> T:
+        import httpx
+
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client().stream("GET", url, headers=headers) as response:
                 status = response.status_code
                 if seen is not None:
                     seen.update((k.lower(), v) for k, v in response.headers.items())

@@ -23,9 +23,8 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256 as _sha256
 from pathlib import Path, PurePosixPath
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import httpx
 
 from zerocve._gc import cycle_collector_paused
 from zerocve.debian.cache import BlobCache
@@ -39,6 +38,9 @@ from zerocve.debian.releases import DebianRelease
 from zerocve.errors import IntegrityError, RepositoryError, SignatureError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.spec import RepositorySpec
+
+if TYPE_CHECKING:  # httpx is imported when a URL is fetched over HTTP, not before
+    import httpx
 
 # Preferred first; each decompressor turns the whole file into bytes.
 _COMPRESSIONS: tuple[tuple[str, Callable[[bytes], bytes]], ...] = (
