@@ -13,6 +13,9 @@ here, at load time, so that no later step has to distrust it:
 * environment names without ``=``, values and symlink targets without NUL or newline; ``cmd``
   and ``entrypoint.command`` split as a shell would (balanced quotes);
 * suites and components (they become URL paths under ``dists/``) without ``..``;
+* ``contents.files`` patterns absolute, normalised, one line, read alike by glibc and Python
+  (``zerocve.path_filter.check_pattern``), at most 256 of each, and leaving out none of the
+  ``PROTECTED`` paths (os-release is what the scanner reads the release from);
 * ``paths`` and home directories stay out of what the image's own metadata owns
   (``PROTECTED``: the dpkg database, os-release, the account files, the embedded SBOM), which
   is what the scanner and the gate read; nothing is placed below a ``paths`` symlink or file,
@@ -41,6 +44,7 @@ from pydantic import (
 )
 
 from zerocve.errors import SpecError
+from zerocve.path_filter import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, PathFilter, check_pattern
 from zerocve.safe_load import LoadError, load_yaml
 
 NONROOT_ID = 65532
@@ -138,6 +142,32 @@ class RepositorySpec(_Model):
         return uri.rstrip("/")
 
 
+Pattern = Annotated[str, AfterValidator(check_pattern)]
+
+
+class FileFilter(_Model):
+    """Which files of the packages the image leaves out (``zerocve.path_filter``); either list
+    given replaces its default, and ``exclude: []`` keeps everything."""
+
+    exclude: list[Pattern] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE),
+                                   max_length=256)
+    include: list[Pattern] = Field(default_factory=lambda: list(DEFAULT_INCLUDE),
+                                   max_length=256)
+
+    def path_filter(self) -> PathFilter:
+        return PathFilter(tuple(self.exclude), tuple(self.include))
+
+    @model_validator(mode="after")
+    def _keeps_metadata(self) -> FileFilter:
+        keep = self.path_filter()
+        for path in PROTECTED:
+            if keep.leaves_out(f"/{path}"):
+                raise ValueError(f"would leave out /{path}, which the image's own metadata "
+                                 "owns (the scanner reads it); narrow the exclude patterns "
+                                 "or include it")
+        return self
+
+
 class Contents(_Model):
     repositories: list[RepositorySpec] | None = None  # None: the host's apt sources
     packages: list[str] = Field(min_length=1)
@@ -147,6 +177,7 @@ class Contents(_Model):
     exclude: list[str] = Field(
         default_factory=lambda: ["dpkg", "debconf", "debconf-2.0", "tar", "perl-base"]
     )
+    files: FileFilter = Field(default_factory=FileFilter)
 
     @field_validator("packages")
     @classmethod
@@ -284,7 +315,9 @@ class ImageSpec(_Model):
         """A digest of everything that decides the package set; a lock is fresh for a spec
         while their digests agree."""
         relevant = {
-            "contents": self.contents.model_dump(mode="json"),
+            # Which files are kept decides no package (and leaving it out keeps the locks
+            # written before it existed fresh); the build cache key covers it.
+            "contents": self.contents.model_dump(mode="json", exclude={"files"}),
             "archs": sorted(self.archs),
         }
         blob = json.dumps(relevant, sort_keys=True, separators=(",", ":")).encode()

@@ -137,6 +137,52 @@ ATTACKS = {
         " keyring: /k.gpg}]}",
         "contents.repositories[0].components[0]: 'main/../..' is not a suite",
     ),
+    # contents.files: dpkg-style path-exclude/path-include globs
+    "files-relative-pattern": (
+        "contents: {packages: [netbase], files: {exclude: [usr/share/doc/*]}}",
+        "contents.files.exclude[0]: 'usr/share/doc/*' must start with '/'",
+    ),
+    "files-pattern-climbs-out": (
+        "contents: {packages: [netbase], files: {include: [/usr/share/doc/../../etc/*]}}",
+        "contents.files.include[0]: '/usr/share/doc/../../etc/*' must be a normalised path",
+    ),
+    "files-pattern-trailing-slash": (
+        "contents: {packages: [netbase], files: {exclude: [/usr/share/doc/]}}",
+        "contents.files.exclude[0]: '/usr/share/doc/' must be a normalised path",
+    ),
+    "files-pattern-newline": (
+        'contents: {packages: [netbase], files: {exclude: ["/usr/share/doc/*\\n/etc"]}}',
+        "contents.files.exclude[0]: '/usr/share/doc/*\\n/etc'... must be one line",
+    ),
+    "files-pattern-escape-read-differently": (
+        "contents: {packages: [netbase], files: {exclude: ['/usr/share/doc/\\*']}}",
+        "contents.files.exclude[0]: '/usr/share/doc/\\\\*': '\\' and '[^' are not supported",
+    ),
+    "files-pattern-caret-class": (
+        "contents: {packages: [netbase], files: {exclude: ['/usr/[^s]*']}}",
+        "contents.files.exclude[0]: '/usr/[^s]*': '\\' and '[^' are not supported",
+    ),
+    "files-pattern-huge": (
+        "contents: {packages: [netbase], files: {exclude: [/" + "a" * 5000 + "]}}",
+        "contents.files.exclude[0]: '/aaaa",
+    ),
+    "files-too-many-patterns": (
+        "contents: {packages: [netbase], files: {exclude: ["
+        + ", ".join(f"/x{i}" for i in range(257)) + "]}}",
+        "contents.files.exclude: List should have at most 256 items",
+    ),
+    "files-hide-os-release": (
+        "contents: {packages: [netbase], files: {exclude: ['/etc/*']}}",
+        "contents.files: would leave out /etc/os-release, which the image's own metadata",
+    ),
+    "files-hide-usr-lib-os-release": (
+        "contents: {packages: [netbase], files: {exclude: ['/usr/lib/*']}}",
+        "contents.files: would leave out /usr/lib/os-release",
+    ),
+    "files-hide-debian-version-with-question-marks": (
+        "contents: {packages: [netbase], files: {exclude: ['/etc/debian_versio?']}}",
+        "contents.files: would leave out /etc/debian_version",
+    ),
 }
 
 
@@ -163,6 +209,9 @@ def test_sane_values_at_the_limits_are_kept() -> None:
     )
     assert spec.accounts.users[0].uid == 0 and spec.paths[0].permissions == 0o7777
     assert spec.environment["weird.name-ok"] == "a=b"
+    kept = parse_spec(BASE.replace("]}", "], files: {exclude: ['/etc/ssl/*', '/usr/share/*'],"
+                                   " include: ['/etc/ssl/certs/*']}}"))
+    assert kept.contents.files.exclude == ["/etc/ssl/*", "/usr/share/*"]
 
 
 def test_cli_refuses_with_exit_3_and_one_line(tmp_path: Path) -> None:

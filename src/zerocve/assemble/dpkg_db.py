@@ -1,5 +1,9 @@
 """The dpkg database of an image: ``var/lib/dpkg/status`` and ``info/<pkg>.{list,md5sums}``.
 
+The file lists and md5sums name only what the image holds. dpkg itself keeps the paths its
+``path-exclude`` left out in both (so its ``--verify`` reports them missing, checked with
+dpkg 1.21); zerocve's lists agree with the files, so ``dpkg --verify`` on an image is clean.
+
 The status file holds one stanza per package, sorted by name (then architecture), built from
 the package's own control file with ``Status: install ok installed`` and ``Conffiles`` (with
 the md5 of each conffile as shipped) added, fields in the order dpkg writes them; fields dpkg
@@ -62,13 +66,17 @@ def info_entries(package: UnpackedPackage, rootfs: RootFs) -> list[Entry]:
     """``info/<key>.list`` and ``info/<key>.md5sums`` for ``package``, dated with the
     package's own newest mtime so that they change only when the package does."""
     mtime = package.newest_mtime
-    listing = "".join(f"{path}\n" for path in rootfs.listed(package)).encode("utf-8")
+    listed = rootfs.listed(package)
+    listing = "".join(f"{path}\n" for path in listed).encode("utf-8")
     entries = [Entry(f"{INFODIR}/{package.key}.list", EntryKind.FILE, 0o644, mtime=mtime,
                      data=listing)]
-    if package.control.md5sums:
-        md5sums = "".join(
-            f"{digest}  {path}\n" for path, digest in package.control.md5sums.items()
-        ).encode("utf-8")
+    # Only what the image holds: a file left out (``contents.files``) or lost to a package
+    # that Replaces this one is not there for ``dpkg --verify`` to check.
+    present = set(listed)
+    md5sums_lines = [f"{digest}  {path}\n" for path, digest in package.control.md5sums.items()
+                     if f"/{path}" in present]
+    if md5sums_lines:
+        md5sums = "".join(md5sums_lines).encode("utf-8")
         entries.append(Entry(f"{INFODIR}/{package.key}.md5sums", EntryKind.FILE, 0o644,
                              mtime=mtime, data=md5sums))
     return entries

@@ -343,6 +343,7 @@ def build_arch(
         if cached is not None:
             reporter.note(f"{arch}: unchanged inputs, image read from the build cache")
             return cached
+    keep = spec.contents.files.path_filter()
     # Decompression (lzma, zstd) and compression (zlib) release the GIL: threads overlap
     # them. Results are collected in input order, so the output does not depend on timing,
     # and the error raised is the one of the first failing package in lock order.
@@ -350,7 +351,7 @@ def build_arch(
         with reporter.task(f"{arch}: reading packages", total=len(packages)) as task:
 
             def read(item: tuple[PackageRecord, Path]) -> UnpackedPackage:
-                package = unpack(*item)
+                package = unpack(*item, keep)
                 task.advance()
                 return package
 

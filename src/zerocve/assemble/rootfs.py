@@ -35,9 +35,11 @@ from zerocve.debian.relations import RelationSyntaxError, parse_dependencies
 from zerocve.debian.version import satisfies
 from zerocve.errors import BuildError, PackageError
 from zerocve.oci.layer import Entry, EntryKind, content_chunks, same_content
+from zerocve.path_filter import PathFilter
 
 MERGED_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 ALWAYS_LINKED = ("bin", "sbin", "lib")
+KEEP_ALL = PathFilter(exclude=(), include=())
 
 
 class PackageRecord(Protocol):
@@ -119,8 +121,12 @@ def _merge_usr(entry: Entry, package: str) -> Entry:
     return replace(entry, path=path, target=target)
 
 
-def unpack(record: PackageRecord, deb_path: Path) -> UnpackedPackage:
-    """Read the ``.deb`` of ``record``; check it is the package the lock names."""
+def unpack(
+    record: PackageRecord, deb_path: Path, keep: PathFilter = KEEP_ALL
+) -> UnpackedPackage:
+    """Read the ``.deb`` of ``record``; check it is the package the lock names. Members
+    ``keep`` leaves out are not in the result, so neither the image nor the package's file
+    list and md5sums have them (``kept_members``)."""
     with DebReader(deb_path) as deb:
         control = deb.control
         found = (control.package, control.get("Version"), control.get("Architecture"))
@@ -131,7 +137,7 @@ def unpack(record: PackageRecord, deb_path: Path) -> UnpackedPackage:
             )
         entries: dict[str, Entry] = {}
         shipped: list[tuple[str, str]] = []
-        for member in deb.members():
+        for member in kept_members(deb.members(), keep):
             entry = _merge_usr(member, record.name)
             shipped.append((member.path, entry.path))
             previous = entries.get(entry.path)
@@ -152,6 +158,37 @@ def unpack(record: PackageRecord, deb_path: Path) -> UnpackedPackage:
             conffiles.append((conffile, md5.hexdigest()))
     return UnpackedPackage(record, control, tuple(entries.values()), tuple(shipped),
                            tuple(conffiles))
+
+
+def kept_members(members: Iterable[Entry], keep: PathFilter) -> list[Entry]:
+    """``members`` (archive order, paths as shipped) without those ``keep`` leaves out.
+
+    Beyond dpkg: the parent directories of a kept member stay (dpkg would fail to unpack it),
+    and a kept hard link whose target was left out becomes a copy of it (its ``data`` is the
+    target's content), so what remains unpacks by itself."""
+    members = list(members)
+    left_out = [keep.leaves_out(f"/{m.path}",
+                                container=m.kind in (EntryKind.DIR, EntryKind.SYMLINK))
+                for m in members]
+    if not any(left_out):
+        return members
+    kept = {m.path for m, out in zip(members, left_out, strict=True) if not out}
+    kept |= {parent for path in kept for parent in _parents(path)}
+    result = []
+    for member in members:
+        if member.path not in kept:
+            continue
+        if member.kind is EntryKind.HARDLINK and member.target not in kept:
+            member = replace(member, kind=EntryKind.FILE, target="")
+        result.append(member)
+    return result
+
+
+def _parents(path: str) -> Iterable[str]:
+    parent = posixpath.dirname(path)
+    while parent:
+        yield parent
+        parent = posixpath.dirname(parent)
 
 
 def _same(a: Entry, b: Entry) -> bool:
@@ -235,15 +272,13 @@ def merge(packages: Sequence[UnpackedPackage]) -> RootFs:
 
 
 def _check_parents(entry: Entry, package: str, slots: dict[str, _Slot]) -> None:
-    parent = posixpath.dirname(entry.path)
-    while parent:
+    for parent in _parents(entry.path):
         slot = slots.get(parent)
         if slot is not None and slot.entry.kind is not EntryKind.DIR:
             raise BuildError(
                 f"/{entry.path} ({package}): /{parent} is a {slot.entry.kind.value} of "
                 f"{slot.owners[0]}, so the entry would not land where it says"
             )
-        parent = posixpath.dirname(parent)
 
 
 def usr_merge_links(paths: Iterable[str]) -> list[str]:
