@@ -52,13 +52,32 @@ def modules() -> dict[str, Path]:
     return {module_name(p): p for p in sorted((SRC / PACKAGE).rglob("*.py"))}
 
 
+def imports_of(name: str, path: Path) -> set[str]:
+    """What module ``name`` (at ``path``) imports: ``from zerocve.x import y`` may name the
+    module ``zerocve.x.y`` or a name in ``zerocve.x``, so both are returned and the caller
+    keeps those that exist."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
 def all_imports() -> list[Import]:
     """Every import of one zerocve module by another."""
     found = modules()
     return [
         Import(name, target)
         for name, path in found.items()
-        for target in sorted(_imports(path, name))
+        for target in sorted(imports_of(name, path))
         if target in found and target != name
     ]
 
@@ -136,6 +155,43 @@ def test_no_cycle_between_top_level_parts() -> None:
     assert cycle is None, "cycle " + " → ".join(cycle) + ": " + "; ".join(
         str(witnesses[(a, b)]) for a, b in zip(cycle, cycle[1:], strict=False)
     )
+
+
+# Only Settings reads the environment (and the CLI its passphrase variable): everything below
+# is given what it needs, so a daemon can run many settings in one process.
+ENVIRONMENT_READERS = {"zerocve.settings", "zerocve.cli._keys"}
+_ENVIRONMENT = {"environ", "environb", "getenv", "getenvb"}
+
+
+def environment_reads(path: Path) -> list[int]:
+    """Lines of ``path`` that touch ``os.environ``/``os.getenv`` (or import them from os)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (isinstance(node, ast.Attribute) and node.attr in _ENVIRONMENT
+                and isinstance(node.value, ast.Name) and node.value.id == "os"):
+            lines.append(node.lineno)
+        elif (isinstance(node, ast.ImportFrom) and node.module == "os"
+              and any(alias.name in _ENVIRONMENT for alias in node.names)):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_settings_reads_the_environment() -> None:
+    readers = [
+        f"{name} (line {line})"
+        for name, path in modules().items()
+        if name not in ENVIRONMENT_READERS
+        for line in environment_reads(path)
+    ]
+    assert readers == [], "reads the environment outside zerocve.settings: " + "; ".join(readers)
+
+
+def test_environment_reads_are_seen(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\nfrom os import getenv\n\n\ndef f():\n"
+                      "    return os.environ.get('X')\n")
+    assert environment_reads(sample) == [2, 6]
+    assert environment_reads(SRC / "zerocve" / "settings.py")
 
 
 def test_cycle_finder_finds_a_cycle() -> None:

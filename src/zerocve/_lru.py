@@ -5,8 +5,8 @@ store deletes the oldest entries until the cache is back under its bound (the en
 stored is kept even when it alone is over it, so the caller can use it). Several processes
 may evict at once: a file another one deleted first is simply gone.
 
-Bounds come from the caller; ``limit_from_env`` reads ``ZEROCVE_<NAME>_CACHE_MAX`` (bytes,
-or with a K, M or G suffix: ``2G``) beside ``ZEROCVE_CACHE_DIR``, where the caches live.
+Bounds come from the caller (``zerocve.settings.CacheBounds``, read once from
+``ZEROCVE_<NAME>_CACHE_MAX``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-
-from zerocve.errors import UsageError
-
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
 def touch(path: Path) -> None:
@@ -49,16 +45,4 @@ def evict(directory: Path, max_bytes: int, *, keep: Path | None = None) -> int:
     return freed
 
 
-def limit_from_env(name: str, default: int) -> int:
-    """``ZEROCVE_<NAME>_CACHE_MAX`` in bytes (``default`` when unset)."""
-    variable = f"ZEROCVE_{name.upper()}_CACHE_MAX"
-    text = os.environ.get(variable, "").strip().upper()
-    if not text:
-        return default
-    number, unit = (text[:-1], text[-1]) if text[-1] in _UNITS and text[-1] else (text, "")
-    if not number.isdigit():
-        raise UsageError(f"{variable}={text!r}: expected a size in bytes, e.g. 2G or 500M")
-    return int(number) * _UNITS[unit]
-
-
-__all__ = ["evict", "limit_from_env", "touch"]
+__all__ = ["evict", "touch"]

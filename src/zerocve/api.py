@@ -165,6 +165,7 @@ def repo_client(settings: Settings) -> RepoClient:
     return RepoClient(
         settings.cache_dir, transport=settings.transport, reporter=settings.reporter,
         ignore_valid_until=settings.ignore_valid_until, clock=settings.clock,
+        deb_cache_max=settings.cache_bounds.deb, index_cache_max=settings.cache_bounds.index,
     )
 
 
@@ -301,7 +302,7 @@ def build(
                               client.fetch_pinned_index,
                               where=where)
     debs = fetch_debs(lock, spec.archs, settings)
-    cache = BuildCache(settings.build_cache_dir) if use_cache else None
+    cache = BuildCache(settings.build_cache_dir, settings.cache_bounds.build) if use_cache else None
     return assemble(spec, lock, debs, reporter=settings.reporter,
                     epoch=settings.source_date_epoch, cache=cache, releases=trusted.releases)
 
@@ -349,7 +350,8 @@ def write_sboms(built: BuiltImage, lock: Lock, target: Path, settings: Settings)
 
     written = []
     for platform, path in sbom_paths(built, target).items():
-        inventory = open_inventory(str(target), platform=platform, cache_dir=settings.cache_dir)
+        inventory = open_inventory(str(target), platform=platform, cache_dir=settings.cache_dir,
+                                   cache_max=settings.cache_bounds.layer_index)
         document = render_sbom(inventory, "spdx-json", epoch=built.epoch,
                                checksums=lock_checksums(lock, inventory))
         write_file(path, document.encode(), OutputKind.SPDX, error=BuildError,
@@ -395,6 +397,7 @@ def scan(
                              platform=platform, available_versions=offered,
                              severity_source=severity_source, reporter=settings.reporter,
                              distro=distro, cache_dir=settings.cache_dir,
+                             cache_max=settings.cache_bounds.layer_index,
                              registry=registry_client(settings)),
                     platform=platform)
             for platform in wanted
@@ -483,7 +486,9 @@ def inventory(target: Path | str, settings: Settings, *, platform: str | None = 
     from zerocve.inventory.targets import open_inventory
 
     return open_inventory(str(target), platform=platform, reporter=settings.reporter,
-                          cache_dir=settings.cache_dir, registry=registry_client(settings))
+                          cache_dir=settings.cache_dir,
+                          cache_max=settings.cache_bounds.layer_index,
+                          registry=registry_client(settings))
 
 
 def registry_client(settings: Settings) -> Callable[[str], RegistryClient]:

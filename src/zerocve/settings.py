@@ -13,13 +13,16 @@ inject a clock or an HTTP transport without patching anything.
     SOURCE_DATE_EPOCH   the date every timestamp of a build and its reports is clamped to;
                         unset or empty: the lock's date (builds) or now (reports)
     REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, DOCKER_CONFIG, HOME   where registry credentials are
+    ZEROCVE_DEB_CACHE_MAX, ZEROCVE_BUILD_CACHE_MAX, ZEROCVE_LAYER_INDEX_CACHE_MAX,
+    ZEROCVE_INDEX_CACHE_MAX   the caches' bounds (``CacheBounds``), in bytes or with a K, M or
+                        G suffix (``2G``); unset: each cache's default
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +53,42 @@ def parse_epoch(text: str, what: str = "SOURCE_DATE_EPOCH") -> int | None:
             f"{what}={text!r}: not a number of seconds since 1970-01-01 (e.g. 1700000000)"
         )
     return int(stripped)
+
+
+_SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def parse_size(text: str, what: str) -> int | None:
+    """A size in bytes, optionally with a K, M or G suffix (``2G``, ``500M``); empty means
+    unset; anything else is a ``UsageError`` naming ``what``."""
+    stripped = text.strip().upper()
+    if not stripped:
+        return None
+    unit = _SIZE_UNITS.get(stripped[-1], 1)
+    number = stripped[:-1] if stripped[-1] in _SIZE_UNITS else stripped
+    if not number.isdigit():
+        raise UsageError(f"{what}={text!r}: expected a size in bytes, e.g. 2G or 500M")
+    return int(number) * unit
+
+
+@dataclass(frozen=True)
+class CacheBounds:
+    """The most bytes each cache below the cache dir keeps (the least recently used entries
+    go first); None leaves a cache at its own default."""
+
+    deb: int | None = None  # downloaded .debs (debian/cache.py: 2 GiB)
+    build: int | None = None  # layers and images of recent builds (assemble/cache.py: 2 GiB)
+    layer_index: int | None = None  # what scans read from each layer (512 MiB)
+    index: int | None = None  # parsed Packages indices (debian/index_cache.py: 512 MiB)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> CacheBounds:
+        """``ZEROCVE_<FIELD>_CACHE_MAX`` for each field."""
+        values = {}
+        for bound in fields(cls):
+            variable = f"ZEROCVE_{bound.name.upper()}_CACHE_MAX"
+            values[bound.name] = parse_size(environ.get(variable, ""), variable)
+        return cls(**values)
 
 
 def _home(environ: Mapping[str, str]) -> Path:
@@ -95,6 +134,7 @@ class Settings:
     ignore_valid_until: bool = False
     reporter: Reporter = NULL_REPORTER
     registry_auth: tuple[Path, ...] = field(default=())
+    cache_bounds: CacheBounds = CacheBounds()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
@@ -115,6 +155,8 @@ class Settings:
         if "source_date_epoch" not in overrides:
             overrides["source_date_epoch"] = parse_epoch(environ.get("SOURCE_DATE_EPOCH", ""))
         overrides.setdefault("registry_auth", registry_auth_files(environ))
+        if "cache_bounds" not in overrides:
+            overrides["cache_bounds"] = CacheBounds.from_env(environ)
         return cls(
             cache_dir=Path(cache_dir), db_path=Path(db_path), state_dir=Path(state_dir),
             **overrides,
@@ -135,4 +177,4 @@ class Settings:
         return self.cache_dir / "build"
 
 
-__all__ = ["Settings", "parse_epoch", "registry_auth_files", "utc_now"]
+__all__ = ["CacheBounds", "Settings", "parse_epoch", "parse_size", "registry_auth_files", "utc_now"]

@@ -9,19 +9,23 @@ import gzip
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 from hostile_kit import one_error_line, run_measured
 
-from zerocve import _lru
+from support.ocilayout import make_layout
+from zerocve import api
 from zerocve.assemble.cache import BuildCache
 from zerocve.debian.cache import BlobCache
 from zerocve.errors import UsageError
 from zerocve.inventory.image_fs import Entry, LayerIndex
 from zerocve.inventory.layer_cache import LayerCache
 from zerocve.inventory.tree import MAX_FILE, Node
+from zerocve.settings import CacheBounds, Settings
 
 ZEROS = MAX_FILE * 2  # the status file: twice what zerocve reads from an image
 PEAK_LIMIT_MIB = 150
@@ -160,11 +164,49 @@ def test_layer_index_cache_is_bounded(tmp_path: Path) -> None:
     assert cache.load("sha256:" + "f" * 64) is None
 
 
-def test_cache_bounds_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ZEROCVE_DEB_CACHE_MAX", "300M")
-    assert _lru.limit_from_env("deb", 1) == 300 << 20
+STATUS = b"""Package: hello
+Status: install ok installed
+Architecture: amd64
+Version: 1.0
+Description: hello
+ long description
+"""
+
+
+def test_cache_bounds_come_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings.from_env reads ZEROCVE_*_CACHE_MAX once; each cache gets its bound passed
+    down, and none reads the environment itself."""
+    environ = {"ZEROCVE_CACHE_DIR": str(tmp_path / "cache"), "ZEROCVE_DEB_CACHE_MAX": "300M",
+               "ZEROCVE_BUILD_CACHE_MAX": "1g", "ZEROCVE_LAYER_INDEX_CACHE_MAX": "64",
+               "ZEROCVE_INDEX_CACHE_MAX": "12345"}
+    settings = Settings.from_env(environ)
+    assert settings.cache_bounds == CacheBounds(deb=300 << 20, build=1 << 30, layer_index=64,
+                                                index=12345)
+    with api.repo_client(settings) as client:
+        assert (client.cache.max_bytes, client.parsed.max_bytes) == (300 << 20, 12345)
+    # A layer index over a quarter of its bound is not kept: 64 bytes keep none of them.
+    layout = make_layout(tmp_path / "layout", {"amd64": [{"var/lib/dpkg/status": STATUS}]})
+    assert [p.name for p in api.inventory(layout.root, settings).packages] == ["hello"]
+    assert not list((settings.cache_dir / "layer-index").rglob("*.json"))
+    api.inventory(layout.root, settings.with_(cache_bounds=CacheBounds()))
+    assert len(list((settings.cache_dir / "layer-index").rglob("*.json"))) == 1
+    # Below Settings nothing reads the environment: a bad value there changes nothing.
     monkeypatch.setenv("ZEROCVE_DEB_CACHE_MAX", "lots")
-    with pytest.raises(UsageError, match="ZEROCVE_DEB_CACHE_MAX='LOTS': expected a size"):
-        _lru.limit_from_env("deb", 1)
-    monkeypatch.delenv("ZEROCVE_DEB_CACHE_MAX")
-    assert BlobCache(Path(os.environ["ZEROCVE_CACHE_DIR"])).max_bytes == 2 << 30
+    monkeypatch.setenv("ZEROCVE_LAYER_INDEX_CACHE_MAX", "lots")
+    assert BlobCache(tmp_path / "debs").max_bytes == 2 << 30
+    assert LayerCache("k", tmp_path).max_bytes == 512 << 20
+
+
+@pytest.mark.parametrize("name", ["DEB", "BUILD", "LAYER_INDEX", "INDEX"])
+def test_a_bad_cache_bound_is_one_usage_line(name: str, tmp_path: Path) -> None:
+    variable = f"ZEROCVE_{name}_CACHE_MAX"
+    with pytest.raises(UsageError, match=rf"^{variable}='lots': expected a size in bytes"):
+        Settings.from_env({variable: "lots"})
+    layout = make_layout(tmp_path / "layout", {"amd64": [{"var/lib/dpkg/status": STATUS}]})
+    done = subprocess.run([sys.executable, "-m", "zerocve", "sbom", str(layout.root)],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, variable: "12X"})
+    assert done.returncode == 2
+    assert one_error_line(done) == (
+        f"error: {variable}='12X': expected a size in bytes, e.g. 2G or 500M"
+    )

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from zerocve._atomic import write_atomic
-from zerocve._lru import limit_from_env
 from zerocve.debian.cache import BlobCache, cache_error
 from zerocve.errors import CacheError
 
@@ -41,10 +40,7 @@ DEFAULT_MAX_BYTES = 2 << 30
 class BuildCache:
     def __init__(self, root: Path, max_bytes: int | None = None) -> None:
         self.root = root
-        self.blobs = BlobCache(
-            self.root,
-            max_bytes if max_bytes is not None else limit_from_env("build", DEFAULT_MAX_BYTES),
-        )
+        self.blobs = BlobCache(self.root, DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
         self.refs = self.root / "refs"
         try:
             for kind in ("layers", "images"):

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from zerocve._lru import evict, limit_from_env, touch
+from zerocve._lru import evict, touch
 from zerocve.errors import CacheError, IntegrityError
 
 _HEX_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -49,9 +49,7 @@ def cache_error(root: Path, error: OSError) -> CacheError:
 class BlobCache:
     def __init__(self, root: Path, max_bytes: int | None = None) -> None:
         self.root = root
-        self.max_bytes = (
-            max_bytes if max_bytes is not None else limit_from_env("deb", DEFAULT_MAX_BYTES)
-        )
+        self.max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
         self.blobs = self.root / "blobs" / "sha256"
         self.tmp = self.root / "tmp"
         try:

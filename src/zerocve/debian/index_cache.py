@@ -27,7 +27,7 @@ from pathlib import Path
 
 from zerocve._atomic import write_atomic
 from zerocve._gc import cycle_collector_paused
-from zerocve._lru import evict, limit_from_env, touch
+from zerocve._lru import evict, touch
 from zerocve._source_digest import source_digest
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.errors import CacheError
@@ -118,9 +118,7 @@ _RECENT = _Recent(size=8)
 class ParsedIndexCache:
     def __init__(self, cache_root: Path, max_bytes: int | None = None) -> None:
         self.root = cache_root / "indices"
-        self.max_bytes = (
-            max_bytes if max_bytes is not None else limit_from_env("index", DEFAULT_MAX_BYTES)
-        )
+        self.max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
 
     def path(self, key: str) -> Path:
         return self.root / key

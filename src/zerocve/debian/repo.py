@@ -117,7 +117,8 @@ def keyring_of(repo: RepositorySpec) -> Path:
 
 class RepoClient:
     """Fetches verified indices and .debs. ``transport`` (httpx) and ``clock`` are injectable;
-    ``ignore_valid_until`` accepts expired Release files (e.g. snapshot archives)."""
+    ``ignore_valid_until`` accepts expired Release files (e.g. snapshot archives); the bounds
+    of the .deb and parsed-index caches default to theirs when None."""
 
     def __init__(
         self,
@@ -129,10 +130,12 @@ class RepoClient:
         clock: Callable[[], datetime] = _now,
         retries: int = 4,
         backoff: float = 0.5,
+        deb_cache_max: int | None = None,
+        index_cache_max: int | None = None,
     ) -> None:
-        self.cache = BlobCache(cache_dir)
+        self.cache = BlobCache(cache_dir, deb_cache_max)
         self.releases = ReleaseStore(self.cache.root)
-        self.parsed = ParsedIndexCache(self.cache.root)
+        self.parsed = ParsedIndexCache(self.cache.root, index_cache_max)
         # Indices parsed so far (a build verifies the ones its lock was just resolved from).
         self._parsed: dict[tuple[Origin, str, str], PackageIndex] = {}
         # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from zerocve._atomic import write_atomic
-from zerocve._lru import evict, limit_from_env, touch
+from zerocve._lru import evict, touch
 from zerocve.errors import InventoryError
 from zerocve.inventory.image_fs import Entry, LayerIndex
 from zerocve.inventory.tree import Node
@@ -38,10 +38,7 @@ class LayerCache:
 
     def __init__(self, key: str, root: Path | None, max_bytes: int | None = None) -> None:
         self.directory = root / "layer-index" / key if root is not None else None
-        self.max_bytes = (
-            max_bytes if max_bytes is not None
-            else limit_from_env("layer_index", DEFAULT_MAX_BYTES)
-        )
+        self.max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
 
     def _path(self, digest: str) -> Path | None:
         match = _DIGEST.fullmatch(digest)

@@ -75,10 +75,11 @@ def _image(
     name: str | None,
     reporter: Reporter,
     cache_dir: Path | None,
+    cache_max: int | None,
 ) -> Inventory:
     try:
         image = select_image(source, platform=platform, ref_name=tag)
-        cache = LayerCache(INDEX_KEY, cache_dir)
+        cache = LayerCache(INDEX_KEY, cache_dir, cache_max)
         # A registry's downloads draw their own bars; two live bars at once are not allowed.
         tracked = not isinstance(source, RegistrySource)
         count = len(image.layers)
@@ -134,6 +135,7 @@ def open_inventory(
     platform: str | None = None,
     reporter: Reporter = NULL_REPORTER,
     cache_dir: Path | None = None,
+    cache_max: int | None = None,
     registry: RegistryFactory | None = None,
 ) -> Inventory:
     """The packages and release of ``target``. ``platform`` (``linux/arm64``) picks an image
@@ -141,8 +143,9 @@ def open_inventory(
     single-platform image. Raises ``InventoryError`` (no dpkg database), ``ImageError``
     (unreadable or mismatching image), ``RegistryError`` (a pull that failed) or
     ``UsageError`` (TARGET is nothing known, bad platform syntax). What was read from each
-    layer is kept below ``cache_dir`` (none: nothing kept); ``registry`` makes the client
-    for a registry target (default: anonymous, no injected transport)."""
+    layer is kept below ``cache_dir`` (none: nothing kept), at most ``cache_max`` bytes (none:
+    ``layer_cache.DEFAULT_MAX_BYTES``); ``registry`` makes the client for a registry target
+    (default: anonymous, no injected transport)."""
     kind, location = kind_of(target)
     if platform is not None:
         Platform.parse(platform)  # a typo is a usage error whatever the target
@@ -160,7 +163,7 @@ def open_inventory(
             raise InventoryError(f"{location}: {e.strerror}") from e
         return read_sbom(data, target=target)
     source, tag, name = _open_source(kind, location, reporter, registry)
-    return _image(source, target, platform, tag, name, reporter, cache_dir)
+    return _image(source, target, platform, tag, name, reporter, cache_dir, cache_max)
 
 
 def _open_source(

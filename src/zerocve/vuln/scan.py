@@ -29,19 +29,22 @@ def scan(
     distro: Distro | None = None,
     reporter: Reporter = NULL_REPORTER,
     cache_dir: Path | None = None,
+    cache_max: int | None = None,
     registry: RegistryFactory | None = None,
 ) -> ScanResult:
     """Scan ``target`` (see ``zerocve.inventory.targets``) against the local advisory DB.
     ``available_versions`` (source package → newest version the image's repositories offer)
     tells ``fixed`` from ``fix-unavailable`` when the repositories are known. ``distro``
-    replaces the release the target's os-release names (``--distro``).
+    replaces the release the target's os-release names (``--distro``). ``cache_dir`` and
+    ``cache_max``: see ``open_inventory``.
 
     The cheap checks come first: a malformed VEX file or a missing DB fails before an image
     is pulled or unpacked."""
     statements = vex.load(vex_files)
     with open_db(db_path) as db:
         inventory = open_inventory(target, platform=platform, reporter=reporter,
-                                   cache_dir=cache_dir, registry=registry)
+                                   cache_dir=cache_dir, cache_max=cache_max,
+                                   registry=registry)
         if distro is not None:
             inventory = dataclasses.replace(inventory, distro=distro)
         with reporter.task(f"matching {len(inventory.packages)} packages"):
