@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support.aptrepo import AptRepo
+from support.aptrepo import AptRepo, SigningKey, make_deb
 from support.fleetkit import write_spec
 
 
@@ -45,6 +45,31 @@ def test_check_records_one_job_per_change(apt_repo: AptRepo, tmp_path: Path, env
     assert first.stdout.startswith("app: rebuild planned (job 1): never built (")
     again = zerocve("fleet", "check", str(fleet), env=env)
     assert again.returncode == 0 and again.stdout.startswith("app: rebuild planned (job 1)")
+
+
+@pytest.mark.slow
+def test_a_repository_lacking_one_of_the_fleets_architectures_is_not_consulted_for_it(
+    apt_repo: AptRepo, signing_key: SigningKey, tmp_path: Path, env
+):
+    """The fleet's architectures are amd64 and arm64 (one image has both); the vendor
+    repository of another image has amd64 only: the check plans both, with one warning."""
+    vendor = AptRepo(root=tmp_path / "vendor", key=signing_key, suites=["bookworm"])
+    vendor.publish([make_deb(tmp_path, "vendor-tool", "1.0-1", Architecture="all")], "bookworm")
+    images = tmp_path / "images"
+    images.mkdir()
+    write_spec(images, "multi", apt_repo, ["tzdata"], archs=["amd64", "arm64"])
+    write_spec(images, "tool", vendor, ["vendor-tool"])
+    fleet = fleet_file(tmp_path)
+    for command in ("plan", "check"):
+        result = zerocve("fleet", command, str(fleet), env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"warning: {vendor.uri} bookworm: no arm64 packages; not consulted for arm64"
+        ]
+    assert result.stdout.splitlines() == [
+        "multi: rebuild planned (job 1): never built (2 packages)",
+        "tool: rebuild planned (job 2): never built (1 packages)",
+    ]
 
 
 def test_refusals_are_one_line(tmp_path: Path, env):

@@ -4,6 +4,7 @@ rebuild and why, and what happened to them."""
 from __future__ import annotations
 
 import json
+import sys
 
 from rich.markup import escape
 from rich.table import Table
@@ -85,6 +86,8 @@ def plan(fleet: FleetArgument, store: StoreOption = None,
     settings = Settings.from_env(reporter=reporter())
     with open_store(store, settings) as opened:
         result = check(opened, config, settings, record=False)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if output is Output.JSON:
         document = {
             "changed": [{"uri": uri, "suite": suite} for uri, suite in result.repositories.changed],

@@ -49,12 +49,14 @@ def check(fleet: FleetArgument, store: StoreOption = None) -> None:
     config = load_fleet(fleet)
     runner = _runner(store)
     with runner.store:
-        planned, errors = plan(runner, config)
+        planned, errors, warnings = plan(runner, config)
     for item in planned:
         console.print(f"{item.image}: rebuild planned (job {item.job_id}): {item.why}",
                       highlight=False, soft_wrap=True)
     if not planned:
         console.print("nothing to rebuild", highlight=False)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if errors:
@@ -67,6 +69,8 @@ def _print_report(report: CycleReport) -> None:
                       highlight=False, soft_wrap=True)
     if not report.outcomes:
         console.print("nothing to do", highlight=False)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for error in report.errors:
         print(f"error: {error}", file=sys.stderr)
 

@@ -37,6 +37,7 @@ from zerocve.fleet.store import Store
 from zerocve.fleet.watch import (
     AdvisoryWatch,
     RepositoryWatch,
+    fleet_indices,
     known_fixes,
     releases_of,
     watch_advisories,
@@ -55,6 +56,7 @@ class CheckResult:
     plans: tuple[ImagePlan, ...]  # one per image of the fleet file, in its order
     jobs: dict[str, int]  # image → the job of its rebuild (new or already planned)
     planned: bool  # False: nothing changed, nothing was re-resolved
+    warnings: tuple[str, ...] = ()  # suites not consulted for an architecture they lack
 
     @property
     def rebuilds(self) -> list[ImagePlan]:
@@ -142,16 +144,18 @@ def check(store: Store, fleet: Fleet, settings: Settings, *, record: bool = True
             and all(c.published_spec == c.spec_digest for c in candidates)
         )
         plans = {name: ImagePlan(name, Verdict.FAILED, why) for name, why in broken.items()}
+        warnings = list(repo_watch.warnings)
         if quiet:
             plans.update((c.name, ImagePlan(c.name, Verdict.NOT_HIT, "nothing changed"))
                          for c in candidates)  # fmt: skip
         else:
             plans.update((p.name, p) for p in _plan(store, session, images, candidates, specs,
                                                      repo_watch, advisory_watch, repositories,
-                                                     settings))  # fmt: skip
+                                                     settings, warnings))  # fmt: skip
         ordered = tuple(plans[entry.name] for entry in fleet.images)
         jobs = _record(store, session, images, ordered)
-    return CheckResult(repo_watch, advisory_watch, ordered, jobs, planned=not quiet)
+    return CheckResult(repo_watch, advisory_watch, ordered, jobs, planned=not quiet,
+                       warnings=tuple(warnings))
 
 
 def _plan(
@@ -164,6 +168,7 @@ def _plan(
     advisory_watch: AdvisoryWatch,
     repositories: list[RepositorySpec],
     settings: Settings,
+    warnings: list[str],
 ) -> list[ImagePlan]:
     """Find the images a change reaches through the package → image index, read the locks
     of those only, and re-resolve them over the indices read once for this check (cached
@@ -171,7 +176,10 @@ def _plan(
     if not candidates:
         return []
     archs = sorted({a for c in candidates for a in api.index_archs(specs[c.name])})
-    indices = repo_watch.indices or api.fetch_indices(repositories, archs, settings)
+    indices = repo_watch.indices
+    if indices is None:
+        indices, missing = fleet_indices(repositories, archs, settings)
+        warnings += missing
     everything = [p for index in indices.all() for p in index.packages]
     offered = newest_offered((p.name, p.architecture, p.version) for p in everything)
     new = {(v.name, v.architecture, v.version) for v in repo_watch.new_versions}

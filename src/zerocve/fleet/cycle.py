@@ -402,9 +402,10 @@ class Planned:
     why: str
 
 
-def plan(runner: Runner, fleet: Fleet) -> tuple[list[Planned], list[str]]:
+def plan(runner: Runner, fleet: Fleet) -> tuple[list[Planned], list[str], list[str]]:
     """One check (``zerocve.fleet.check``: watch, plan, record the jobs): the live jobs it
-    planned, and one line per image (or for the whole check) that could not be planned.
+    planned, one line per image (or for the whole check) that could not be planned, and the
+    check's warnings (a repository not consulted for an architecture it lacks).
     A check that fails as a whole (a repository unreachable, a bad signature) recorded
     nothing: its line becomes an ``error`` event here."""
     try:
@@ -416,7 +417,7 @@ def plan(runner: Runner, fleet: Fleet) -> tuple[list[Planned], list[str]]:
                 runner.store.add_event(session, EventKind.ERROR, message)
         except StoreError:
             pass  # the store is what failed: the line still reaches the caller
-        return [], [message]
+        return [], [message], []
     planned = []
     with runner.store.session() as session:
         for decided in result.rebuilds:
@@ -425,7 +426,7 @@ def plan(runner: Runner, fleet: Fleet) -> tuple[list[Planned], list[str]]:
                 planned.append(Planned(decided.name, job.id, decided.why))
     errors = [f"{p.name}: cannot plan: {p.why}" for p in result.plans
               if p.verdict is Verdict.FAILED]  # fmt: skip
-    return planned, errors
+    return planned, errors, list(result.warnings)
 
 
 @dataclass(frozen=True)
@@ -433,6 +434,7 @@ class CycleReport:
     planned: tuple[Planned, ...]
     outcomes: tuple[Outcome, ...]
     errors: tuple[str, ...]  # planning failures and operational failures of jobs
+    warnings: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
@@ -453,7 +455,7 @@ def run_cycle(runner: Runner, fleet: Fleet, *, workers: int = 2) -> CycleReport:
     """Plan, then run every live job (those just planned and any a crash or a failure left
     behind). One image's jobs run one after another; images run in parallel."""
     runner.new_cycle()
-    planned, errors = plan(runner, fleet)
+    planned, errors, warnings = plan(runner, fleet)
     before = _unfinished(runner.store)
 
     def run_image(job_ids: list[int]) -> list[Outcome]:
@@ -462,4 +464,4 @@ def run_cycle(runner: Runner, fleet: Fleet, *, workers: int = 2) -> CycleReport:
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         outcomes = [o for batch in pool.map(run_image, before.values()) for o in batch]
     errors += [o.error for o in outcomes if o.error]
-    return CycleReport(tuple(planned), tuple(outcomes), tuple(errors))
+    return CycleReport(tuple(planned), tuple(outcomes), tuple(errors), tuple(warnings))

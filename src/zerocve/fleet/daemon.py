@@ -129,6 +129,7 @@ def _summary(report: CycleReport) -> dict[str, Any]:
         "planned": [p.image for p in report.planned],
         "jobs": {f"{o.image}#{o.job_id}": str(o.state) for o in report.outcomes},
         "errors": list(report.errors),
+        "warnings": list(report.warnings),
     }
 
 

@@ -8,6 +8,10 @@ image's re-resolution then shares) and each index whose digest moved is diffed a
 versions already seen. Advisories: the feeds are re-ingested by the advisory DB's own update
 (unchanged inputs or a 304 cost nothing) and the fixed versions diffed against those seen.
 
+A fleet's architectures are the union of its images': a repository whose Release lists no
+index for one of them (a vendor repository with amd64 only, beside Debian's amd64 and arm64)
+is not consulted for that architecture, with one warning line, instead of failing the watch.
+
 Nothing here commits: the rows go into the caller's session, so a cycle records what it saw
 together with what it decided (``zerocve.fleet.check``), and a cycle killed half way sees the
 same changes again next time. The first look at an index or a feed records a baseline: what
@@ -17,7 +21,7 @@ is already there was not "new", and its first-seen time is only a lower bound.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -64,6 +68,54 @@ class RepositoryWatch:
     changed: tuple[tuple[str, str], ...]  # (uri, suite) whose Release changed or is new
     new_versions: tuple[NewVersion, ...]  # not counting a first look's baseline
     indices: api.Indices | None  # read this cycle when something changed, else None
+    warnings: tuple[str, ...] = ()  # suites not consulted for an architecture they lack
+
+
+@dataclass
+class ArchTolerantFetch:
+    """How a fleet check reads indices (``api.Indices(fetch=…)``): a suite whose Release
+    lists no Packages index of an architecture, for any of the repository's components, is
+    not consulted for it, and said once in ``warnings``; any other failure is raised as
+    always. Components that lack the index in a suite that has others still fail: that is a
+    broken repository, not a narrower one."""
+
+    settings: Settings
+    warnings: list[str] = field(default_factory=list)
+
+    def __call__(self, repositories: list[RepositorySpec], arch: str) -> list[PackageIndex]:
+        indices: list[PackageIndex] = []
+        with api.repo_client(self.settings) as client:
+            for repository in repositories:
+                keyring = keyring_of(repository)
+                for suite in repository.suites:
+                    release, _ = client.fetch_release(repository.uri, suite, keyring)
+                    if not any(_lists(release.files, component, arch)
+                               for component in repository.components):  # fmt: skip
+                        self.warnings.append(
+                            f"{repository.uri} {suite}: no {arch} packages; not consulted "
+                            f"for {arch}"
+                        )
+                        continue
+                    one = repository.model_copy(update={"suites": [suite]})
+                    indices += client.fetch_indices([one], arch)
+        return indices
+
+
+def _lists(files: Collection[str], component: str, arch: str) -> bool:
+    stem = f"{component}/binary-{arch}/Packages"
+    return any(name == stem or name.startswith(f"{stem}.") for name in files)
+
+
+def fleet_indices(
+    repositories: Sequence[RepositorySpec], archs: Sequence[str], settings: Settings
+) -> tuple[api.Indices, list[str]]:
+    """Every index of ``repositories`` for ``archs``, read now, with the warnings of the
+    suites not consulted for an architecture; later ``get`` calls fetch the same way."""
+    fetch = ArchTolerantFetch(settings)
+    indices = api.Indices(fetch=fetch)
+    for arch in archs:
+        indices.get(list(repositories), arch)
+    return indices, fetch.warnings
 
 
 @dataclass(frozen=True)
@@ -134,10 +186,10 @@ def watch_repositories(
     if not changed:
         session.flush()
         return RepositoryWatch((), (), None)
-    indices = api.fetch_indices(repositories, archs, settings)
+    indices, warnings = fleet_indices(repositories, archs, settings)
     new = [v for index in indices.all() for v in _diff_index(session, index, now)]
     session.flush()
-    return RepositoryWatch(tuple(changed), tuple(new), indices)
+    return RepositoryWatch(tuple(changed), tuple(new), indices, tuple(warnings))
 
 
 def _diff_index(session: Session, index: PackageIndex, now: datetime) -> list[NewVersion]:
