@@ -25,6 +25,7 @@ import importlib
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,16 +120,21 @@ class Indices:
         """The indices of ``repositories`` for ``arch``, in the order the repositories list
         them (the shape ``zerocve.lock.lock_spec`` asks for)."""
         with self._mutex:
-            for repository in repositories:
-                key = (_repository_key(repository), arch)
-                if key in self._fetched:
-                    continue
-                if self._fetch is None:
-                    raise LockError(
-                        f"{repository.uri} ({arch}): not among the fetched indices; fetch "
-                        "them with the spec's repositories and archs"
-                    )
-                self._fetched[key] = tuple(self._fetch([repository], arch))
+            missing = list({_repository_key(r): r for r in repositories
+                            if (_repository_key(r), arch) not in self._fetched}.values())
+            if missing and self._fetch is None:
+                raise LockError(
+                    f"{missing[0].uri} ({arch}): not among the fetched indices; fetch "
+                    "them with the spec's repositories and archs"
+                )
+            fetch = self._fetch
+            if fetch is not None and missing:
+                # Repositories at once (a mirror and its security archive): their downloads
+                # and signature checks overlap.
+                with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+                    found = list(pool.map(lambda r: tuple(fetch([r], arch)), missing))
+                for repository, indices in zip(missing, found, strict=True):
+                    self._fetched[(_repository_key(repository), arch)] = indices
             return [
                 index
                 for repository in repositories

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,7 +23,7 @@ import pytest
 from support.aptrepo import AptRepo, SigningKey, make_deb, resign
 from zerocve.debian import index_cache
 from zerocve.debian.model import Origin
-from zerocve.debian.repo import DebRef, RepoClient
+from zerocve.debian.repo import DebRef, RepoClient, _text_chunks
 from zerocve.errors import FetchError, IntegrityError, RepositoryError, SignatureError
 from zerocve.progress import Reporter, Task
 from zerocve.spec import RepositorySpec
@@ -293,6 +294,29 @@ def test_gz_or_plain_index_when_release_lists_no_xz(
     (index,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
     assert index.path == INDEX + kept
     assert len(index.packages) == 2
+
+
+@pytest.mark.parametrize(
+    ("suffix", "pack"),
+    [
+        (".xz", lambda half: lzma.compress(half)),
+        (".gz", lambda half: gzip.compress(half, mtime=0)),
+    ],
+)
+def test_an_index_is_decompressed_as_a_stream(
+    repo: AptRepo, tmp_path: Path, suffix: str, pack: Callable[[bytes], bytes]
+) -> None:
+    """Several xz streams or gzip members are read on, as a whole-file decompressor does; a
+    file cut short is an error, not a shorter index."""
+    text = (repo.root / "dists" / SUITE / INDEX).read_bytes()
+    middle = text.index(b"\n\n") + 2
+    packed = pack(text[:middle]) + pack(text[middle:])
+    path = tmp_path / f"Packages{suffix}"
+    path.write_bytes(packed)
+    assert "".join(_text_chunks(path, suffix)) == text.decode()
+    path.write_bytes(packed[:-9])
+    with pytest.raises((EOFError, lzma.LZMAError, zlib.error)):
+        "".join(_text_chunks(path, suffix))
 
 
 def test_by_hash_when_release_asks_for_it(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from zerocve.debian.index import parse_packages, parse_release, safe_pool_path
+from zerocve.debian.index import parse_packages, parse_release, safe_pool_path, stanza_pieces
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.errors import RepositoryError
 
@@ -173,3 +173,23 @@ def test_empty_index() -> None:
 )
 def test_safe_pool_path(path: str, safe: bool) -> None:
     assert safe_pool_path(path) is safe
+
+
+def _in_chunks(text: str, size: int) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 10_000])
+def test_an_index_read_in_pieces_parses_as_a_whole(size: int) -> None:
+    """Pieces cut at stanza ends (runs of blank lines included) give the same packages, and
+    an error names the same line, as the whole text does."""
+    text = "\n\n\n" + PACKAGES.replace("\n\n", "\n\n\n\n", 1) + "\n\n\n"
+    pieces = list(stanza_pieces(_in_chunks(text, size)))
+    assert "".join(p + "\n\n" for p in pieces)[:-2] == text
+    assert parse_packages(pieces, ORIGIN, "P") == parse_packages(text, ORIGIN, "P")
+    broken = text.replace("Package: base-files", "Package base-files")
+    with pytest.raises(RepositoryError) as whole:
+        parse_packages(broken, ORIGIN, "P")
+    with pytest.raises(RepositoryError) as in_pieces:
+        parse_packages(stanza_pieces(_in_chunks(broken, size)), ORIGIN, "P")
+    assert str(in_pieces.value) == str(whole.value)

@@ -7,6 +7,7 @@ zerocve HTTP client shares (``zerocve.retry``); anything else, or the last failu
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
@@ -61,6 +62,7 @@ class Fetcher:
         self._transport = transport
         self._timeout = timeout
         self._http: httpx.Client | None = None  # made by the first HTTP request
+        self._making = threading.Lock()  # requests come from several threads
         self.policy = RetryPolicy(retries, backoff, sleep)
         self.reporter = reporter
 
@@ -70,12 +72,14 @@ class Fetcher:
 
     def _client(self) -> httpx.Client:
         # A build from the cache, or from a file:// repository, never needs it.
-        if self._http is None:
-            import httpx
+        with self._making:
+            if self._http is None:
+                import httpx
 
-            self._http = httpx.Client(transport=self._transport, timeout=self._timeout,
-                                      follow_redirects=True, headers={"User-Agent": "zerocve"})
-        return self._http
+                self._http = httpx.Client(transport=self._transport, timeout=self._timeout,
+                                          follow_redirects=True,
+                                          headers={"User-Agent": "zerocve"})
+            return self._http
 
     def fetch(
         self,

@@ -6,7 +6,7 @@ stanzas, and only a few fields matter here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -50,9 +50,10 @@ class Release:
         return not given or suite in given
 
 
-def iter_stanzas(text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, fields) per deb822 stanza; continuation lines join with newlines."""
-    line_number = 1
+def iter_stanzas(text: str, first_line: int = 1) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, fields) per deb822 stanza; continuation lines join with newlines.
+    ``text`` starts at line ``first_line`` of its file."""
+    line_number = first_line
     for block in text.split("\n\n"):
         start = line_number + len(block) - len(block.lstrip("\n"))  # extra blank lines
         line_number += block.count("\n") + 2
@@ -120,15 +121,36 @@ def safe_pool_path(filename: str) -> bool:
     return bool(filename) and not filename.startswith("/") and ".." not in parts
 
 
-def parse_packages(text: str, origin: Origin, what: str) -> tuple[BinaryPackage, ...]:
-    """Every stanza of a Packages index as a BinaryPackage; ``what`` names the index."""
+def parse_packages(text: str | Iterable[str], origin: Origin, what: str
+                   ) -> tuple[BinaryPackage, ...]:
+    """Every stanza of a Packages index as a BinaryPackage; ``what`` names the index.
+    ``text`` may come in pieces that each end where a stanza does (``stanza_pieces``), so
+    that the whole index never needs to be held as text."""
     packages: list[BinaryPackage] = []
+    line = 1
     try:
-        for line, fields in iter_stanzas(text):
-            packages.append(_package(fields, origin, f"{what}:{line}"))
+        for piece in [text] if isinstance(text, str) else text:
+            for start, fields in iter_stanzas(piece, line):
+                packages.append(_package(fields, origin, f"{what}:{start}"))
+            line += piece.count("\n") + 2  # the blank line the piece was cut at
     except ValueError as e:
         raise RepositoryError(f"{what}: malformed Packages index: {e}") from e
     return tuple(packages)
+
+
+def stanza_pieces(chunks: Iterable[str]) -> Iterator[str]:
+    """``chunks`` of a deb822 text regrouped into pieces cut where ``str.split("\n\n")``
+    would cut the whole text (at the first blank line of a run), without the cut itself."""
+    pending = ""
+    for chunk in chunks:
+        pending += chunk
+        cut = pending.rfind("\n\n")
+        while cut > 0 and pending[cut - 1] == "\n":
+            cut -= 1
+        if cut > 0:
+            yield pending[:cut]
+            pending = pending[cut + 2:]
+    yield pending
 
 
 def _flat(value: str) -> str:

@@ -13,24 +13,31 @@ verified again from the kept Release, offline, with the keyring the spec names.
 
 from __future__ import annotations
 
-import gzip
+import codecs
 import lzma
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256 as _sha256
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
 from zerocve._gc import cycle_collector_paused
 from zerocve.debian.cache import BlobCache
 from zerocve.debian.gpg import verify_clearsigned, verify_detached
 from zerocve.debian.http import Fetcher, NotFound
-from zerocve.debian.index import IndexFile, Release, parse_packages, parse_release, safe_pool_path
+from zerocve.debian.index import (
+    IndexFile,
+    Release,
+    parse_packages,
+    parse_release,
+    safe_pool_path,
+    stanza_pieces,
+)
 from zerocve.debian.index_cache import ParsedIndexCache, entry_key
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.release_store import ReleaseStore, SignedRelease
@@ -42,15 +49,27 @@ from zerocve.spec import RepositorySpec
 if TYPE_CHECKING:  # httpx is imported when a URL is fetched over HTTP, not before
     import httpx
 
-# Preferred first; each decompressor turns the whole file into bytes.
-_COMPRESSIONS: tuple[tuple[str, Callable[[bytes], bytes]], ...] = (
-    (".xz", lzma.decompress),
-    (".gz", gzip.decompress),
-    ("", bytes),
-)
+class _Decompressor(Protocol):
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes) -> bytes: ...
+
+
+# Preferred first, with a maker of a streaming decompressor (None: stored as is).
+_COMPRESSIONS: dict[str, Callable[[], _Decompressor] | None] = {
+    ".xz": lzma.LZMADecompressor,
+    ".gz": lambda: zlib.decompressobj(wbits=31),  # the gzip container
+    "": None,
+}
+_READ_CHUNK = 1 << 20
 
 
 FUTURE_TOLERANCE = timedelta(minutes=10)  # clock skew forgiven on a Release Date
+_SUITE_WORKERS = 4  # suites fetched at once (a mirror is asked for a few files at a time)
 
 @dataclass(frozen=True)
 class PackageIndex:
@@ -99,6 +118,31 @@ class DebRef:
     @classmethod
     def of(cls, package: BinaryPackage) -> DebRef:
         return cls(package.origin.uri, package.filename, package.size, package.sha256)
+
+
+def _text_chunks(path: Path, compression: str) -> Iterator[str]:
+    """The text of an index file, decompressed (once) and decoded a piece at a time: a full
+    Debian index is 50 MB of text, which is never held whole. Concatenated streams (xz) or
+    members (gzip) are read on, as ``lzma.decompress`` and ``gzip.decompress`` would."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    make = _COMPRESSIONS[compression]
+    stream = make() if make else None
+    fresh = True  # the current stream has been given no input yet
+    with path.open("rb") as f:
+        while data := f.read(_READ_CHUNK):
+            if stream is None:
+                yield decoder.decode(data)
+                continue
+            while data:
+                assert make is not None
+                fresh = False
+                yield decoder.decode(stream.decompress(data))
+                data = b""
+                if stream.eof:
+                    data, stream, fresh = stream.unused_data, make(), True
+    if stream is not None and not stream.eof and not fresh:
+        raise EOFError("the compressed data ends early")
+    yield decoder.decode(b"", final=True)
 
 
 def _now() -> datetime:
@@ -164,16 +208,23 @@ class RepoClient:
 
     def fetch_indices(self, repos: list[RepositorySpec], arch: str) -> list[PackageIndex]:
         """Every (repository, suite, component) index for ``arch``, verified and parsed, in the
-        order the repositories list them."""
-        indices: list[PackageIndex] = []
-        for repo in repos:
-            keyring = keyring_of(repo)
-            for suite in repo.suites:
-                release, release_sha256 = self.fetch_release(repo.uri, suite, keyring)
-                for component in repo.components:
-                    origin = Origin(repo.uri, suite, component, arch)
-                    indices.append(self._fetch_index(origin, release, release_sha256))
-        return indices
+        order the repositories list them. Suites are read a few at a time: one's download and
+        signature check (gpgv) overlap another's decompression (lzma releases the GIL)."""
+        suites = [(repo, keyring_of(repo), suite) for repo in repos for suite in repo.suites]
+
+        def suite_indices(item: tuple[RepositorySpec, Path, str]) -> list[PackageIndex]:
+            repo, keyring, suite = item
+            release, release_sha256 = self.fetch_release(repo.uri, suite, keyring)
+            return [
+                self._fetch_index(Origin(repo.uri, suite, component, arch), release,
+                                  release_sha256)
+                for component in repo.components
+            ]
+
+        if len(suites) == 1:
+            return suite_indices(suites[0])
+        with ThreadPoolExecutor(max_workers=min(len(suites), _SUITE_WORKERS)) as pool:
+            return [index for found in pool.map(suite_indices, suites) for index in found]
 
     def fetch_release(self, uri: str, suite: str, keyring: Path) -> tuple[Release, str]:
         """The verified, current Release of ``suite`` and the SHA256 of its signed text; kept
@@ -280,7 +331,7 @@ class RepoClient:
         if listed is None:
             listed = next(
                 (release.files[stem + suffix]
-                 for suffix, _ in _COMPRESSIONS if stem + suffix in release.files),
+                 for suffix in _COMPRESSIONS if stem + suffix in release.files),
                 None,
             )  # fmt: skip
         if listed is None:
@@ -288,8 +339,8 @@ class RepoClient:
                 f"{what}: Release lists no {stem}(.xz|.gz); is {origin.architecture} or "
                 f"{origin.component} in this suite?"
             )
-        compression = next((suffix for suffix, _ in _COMPRESSIONS
-                            if listed.path == stem + suffix), None)
+        compression = next((suffix for suffix in _COMPRESSIONS if listed.path == stem + suffix),
+                           None)
         if compression is None:
             raise RepositoryError(f"{what}: {listed.path} is not a Packages index of {origin}")
         key = (origin, listed.sha256, release_sha256)
@@ -311,13 +362,11 @@ class RepoClient:
     ) -> tuple[BinaryPackage, ...]:
         path = self._fetch_listed(origin, release, listed)
         url = f"{origin.uri}/dists/{origin.suite}/{listed.path}"
-        decompress = dict(_COMPRESSIONS)[compression]
         try:
-            text = decompress(path.read_bytes()).decode(errors="replace")
+            with cycle_collector_paused():
+                return parse_packages(stanza_pieces(_text_chunks(path, compression)), origin, url)
         except (lzma.LZMAError, OSError, EOFError, zlib.error) as e:
             raise RepositoryError(f"{url}: cannot decompress: {e}") from e
-        with cycle_collector_paused():
-            return parse_packages(text, origin, url)
 
     def _fetch_listed(self, origin: Origin, release: Release, listed: IndexFile) -> Path:
         cached = self.cache.verify(listed.sha256, listed.size)
