@@ -13,7 +13,8 @@ from support.aptrepo import AptRepo
 from support.data import advisory
 from support.registry import Registry
 from zerocve import api
-from zerocve.errors import LockError
+from zerocve.errors import LockError, UsageError
+from zerocve.inventory.model import Distro
 from zerocve.settings import Settings
 from zerocve.vuln.db import FeedSource, update
 from zerocve.vuln.gate import FailOn
@@ -64,6 +65,7 @@ def test_one_index_fetch_serves_lock_build_and_gate(
     # Without the repositories' offer the fix looks reachable; with it, it is not.
     unknown = api.scan(built, settings)
     assert [f.state for f in unknown[0].findings] == [State.FIXED]
+    assert unknown[0].inventory.target == built.digest  # read in memory, no layout written
     results = api.scan(built, settings, offered=indices.newest_sources())
     assert [f.state for f in results[0].findings] == [State.FIX_UNAVAILABLE]
     assert transport.releases() == len(apt_repo.suites)  # the gate read no index again
@@ -90,6 +92,13 @@ def test_one_index_fetch_serves_lock_build_and_gate(
     assert not fixable.passed  # nothing read: no offer known, the fix looks reachable
     gated, verdict = api.gate(built, settings, api.GatePolicy(), indices=lazy, spec=spec)
     assert verdict.passed and [f.state for f in gated[0].findings] == [State.FIX_UNAVAILABLE]
+
+    # ``distro`` as the scan command's --distro takes it, or a Distro.
+    (named,) = api.scan(built, settings, distro="debian:bookworm")
+    assert named.inventory.distro == Distro("debian", "12", "bookworm")
+    assert named.findings == unknown[0].findings
+    with pytest.raises(UsageError, match=r"^--distro 'ubuntu:22\.04': expected debian:NUMBER"):
+        api.scan(built, settings, distro="ubuntu:22.04")
 
     layout = api.write_layout(built, tmp_path / "out", "v1")
     index = json.loads((layout / "index.json").read_text())

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from zerocve.debian.resolve import parse_request
 from zerocve.debian.version import compare
-from zerocve.errors import LockError
+from zerocve.errors import LockError, UsageError
 from zerocve.inventory.model import Distro, Inventory
 from zerocve.oci.layout import DEFAULT_REF
 from zerocve.oci.platform import Platform
@@ -377,37 +377,54 @@ def scan(
     offered: Mapping[str, str] | None = None,
     platforms: Sequence[str | None] | None = None,
     severity_source: SeveritySource = "debian",
-    distro: Distro | None = None,
+    distro: Distro | str | None = None,
 ) -> list[ScanResult]:
     """Scan ``target`` (an image in memory, a layout or archive path, or any target
     ``zerocve scan`` takes) against the advisory DB at ``settings.db_path``: one result per
     platform, each image's platform in the image's order unless ``platforms`` names them
     (``[None]``: the one image ``zerocve scan`` picks by default). ``offered`` (source →
     newest version in the image's repositories, e.g. ``Indices.newest_sources()``) tells
-    ``fixed`` from ``fix-unavailable``. ``distro`` replaces the release the target's
-    os-release names."""
+    ``fixed`` from ``fix-unavailable``. ``distro`` (a ``Distro``, or ``debian:12`` /
+    ``debian:bookworm`` as ``--distro`` takes it) replaces the release the target's
+    os-release names. An image in memory is read there, not written out first; its reports
+    name it by digest."""
     from zerocve.inventory.targets import platforms_of
+    from zerocve.oci.layout import layout_files
+    from zerocve.oci.reader import ImageSource, MemoryLayout
     from zerocve.vuln.scan import scan as scan_one
 
-    with tempfile.TemporaryDirectory(prefix="zerocve-scan-") as scratch:
-        if isinstance(target, (Path, str)):
-            location = str(target)
-            wanted = (list(platforms) if platforms is not None
-                      else platforms_of(location, reporter=settings.reporter,
-                                        registry=registry_client(settings)))
-        else:  # a BuiltImage (a class this module does not import for a scan)
-            location = str(write_layout(target, Path(scratch) / "image"))
-            wanted = list(platforms) if platforms is not None else image_platforms(target)
-        return [
-            replace(scan_one(location, db_path=settings.db_path, vex_files=vex,
-                             platform=platform, available_versions=offered,
-                             severity_source=severity_source, reporter=settings.reporter,
-                             distro=distro, cache_dir=settings.cache_dir,
-                             cache_max=settings.cache_bounds.layer_index,
-                             registry=registry_client(settings)),
-                    platform=platform)
-            for platform in wanted
-        ]
+    release = _distro(distro)
+    location: str | ImageSource
+    if isinstance(target, (Path, str)):
+        location = str(target)
+        wanted = (list(platforms) if platforms is not None
+                  else platforms_of(location, reporter=settings.reporter,
+                                    registry=registry_client(settings)))
+    else:  # a BuiltImage (a class this module does not import for a scan), read in memory
+        location = MemoryLayout(dict(layout_files(target.image)), target.digest)
+        wanted = list(platforms) if platforms is not None else image_platforms(target)
+    return [
+        replace(scan_one(location, db_path=settings.db_path, vex_files=vex,
+                         platform=platform, available_versions=offered,
+                         severity_source=severity_source, reporter=settings.reporter,
+                         distro=release, cache_dir=settings.cache_dir,
+                         cache_max=settings.cache_bounds.layer_index,
+                         registry=registry_client(settings)),
+                platform=platform)
+        for platform in wanted
+    ]
+
+
+def _distro(distro: Distro | str | None) -> Distro | None:
+    """A ``Distro``, or the text ``--distro`` takes (``debian:12``, ``debian:bookworm``)."""
+    if not isinstance(distro, str):
+        return distro
+    from zerocve.inventory.dpkg import named_distro
+
+    try:
+        return named_distro(distro)
+    except ValueError as e:
+        raise UsageError(f"--distro {e}") from None
 
 
 def gate(

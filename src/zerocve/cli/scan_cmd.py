@@ -14,7 +14,6 @@ from zerocve.cli._gate import FailOnOption, MinSeverityOption, VexOption, thresh
 from zerocve.cli._options import DbOption, FileOption, PlatformOption
 from zerocve.cli._output import write_output
 from zerocve.errors import GateError, UsageError
-from zerocve.inventory.dpkg import named_distro
 from zerocve.outputs import OutputKind, check_file
 from zerocve.vuln.formats import OutputFormat, RenderOptions, renderer
 
@@ -113,10 +112,6 @@ def scan(
         raise UsageError("--min-severity applies to the gate: give --fail-on as well")
     if file is not None:
         check_file(file, _KINDS[output])  # before the scan's work (checked again on write)
-    try:
-        release = None if distro is None else named_distro(distro)
-    except ValueError as e:
-        raise UsageError(f"--distro {e}") from None
     given = settings(db_path=db_path)
     (result,) = api.scan(
         target,
@@ -124,7 +119,7 @@ def scan(
         vex=vex_files or (),
         platforms=[platform],
         severity_source="cvss" if severity_source is SeveritySourceChoice.CVSS else "debian",
-        distro=release,
+        distro=distro,
     )
     for warning in result.inventory.warnings:
         console_err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)

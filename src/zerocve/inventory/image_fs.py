@@ -26,7 +26,7 @@ import zstandard
 
 from zerocve.errors import InventoryError
 from zerocve.inventory.tree import MAX_FILE, Node, Tree, normalize, too_large
-from zerocve.oci.reader import Blob
+from zerocve.oci.reader import BlobSource
 from zerocve.progress import Task
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class _HashingReader(io.RawIOBase):
 
 
 @contextmanager
-def _members(layer: Blob) -> Iterator[Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]]:
+def _members(layer: BlobSource) -> Iterator[Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]]:
     """Stream ``layer``'s tar members (with a reader for regular files); on exit, check the
     blob's digest."""
     algorithm, _, expected = layer.digest.partition(":")
@@ -144,7 +144,7 @@ def _entry(
     return Entry(Node("other"))
 
 
-def read_layer(layer: Blob, wanted: Callable[[str], bool]) -> LayerIndex:
+def read_layer(layer: BlobSource, wanted: Callable[[str], bool]) -> LayerIndex:
     """Stream ``layer`` once: every entry's kind and link target, the content of the regular
     files ``wanted`` names, the whiteouts and opaque markers."""
     index = LayerIndex()
@@ -171,7 +171,7 @@ class LayeredTree(Tree):
 
     def __init__(
         self,
-        layers: Sequence[Blob],
+        layers: Sequence[BlobSource],
         wanted: Callable[[str], bool],
         description: str,
         cache: LayerCache | None = None,

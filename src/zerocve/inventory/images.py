@@ -16,7 +16,7 @@ from zerocve.errors import ImageError
 from zerocve.oci.media_types import ANNOTATION_REF_NAME as REF_NAME
 from zerocve.oci.media_types import IMAGE_CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES
 from zerocve.oci.platform import Platform
-from zerocve.oci.reader import Blob, ImageSource
+from zerocve.oci.reader import BlobSource, ImageSource
 
 DEFAULT_PLATFORM = "linux/amd64"
 _MAX_NESTING = 4
@@ -35,7 +35,7 @@ def descriptor_size(descriptor: dict[str, Any], where: str) -> int:
 class SelectedImage:
     digest: str | None  # the manifest's digest (None only for a bare manifest without one)
     manifest: dict[str, Any]
-    layers: tuple[Blob, ...]
+    layers: tuple[BlobSource, ...]
 
 
 def _candidates(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from zerocve.oci.media_types import MANIFEST_MEDIA_TYPES, MAX_MANIFEST
-from zerocve.oci.reader import Blob, ImageSource, checked_digest, parse_json
+from zerocve.oci.reader import BlobSource, ImageSource, checked_digest, parse_json
 from zerocve.oci.reference import parse_reference
 from zerocve.progress import NULL_REPORTER, Reporter
 
@@ -63,7 +63,7 @@ class RegistrySource(ImageSource):
         data = self._client.get_blob(self.reference.repository, checked, min(size, MAX_MANIFEST))
         return parse_json(data, f"{self.description}: config {digest}")
 
-    def layer(self, digest: str, size: int) -> Blob:
+    def layer(self, digest: str, size: int) -> BlobSource:
         path = Path(self._tmp.name) / checked_digest(digest, self.description).replace(":", "-")
 
         @contextmanager
@@ -75,7 +75,7 @@ class RegistrySource(ImageSource):
             with open(path, "rb") as f:
                 yield f
 
-        return Blob(digest, open_layer)
+        return BlobSource(digest, open_layer)
 
     def close(self) -> None:
         self._client.close()

@@ -166,6 +166,21 @@ def open_inventory(
     return _image(source, target, platform, tag, name, reporter, cache_dir, cache_max)
 
 
+def inventory_of(
+    source: ImageSource,
+    *,
+    platform: str | None = None,
+    reporter: Reporter = NULL_REPORTER,
+    cache_dir: Path | None = None,
+    cache_max: int | None = None,
+) -> Inventory:
+    """The packages and release of the image ``source`` holds (an image in memory, say),
+    read as ``open_inventory`` reads an image target; the inventory's target is the source's
+    description. ``source`` is closed when done."""
+    return _image(source, source.description, platform, None, None, reporter, cache_dir,
+                  cache_max)
+
+
 def _open_source(
     kind: str, location: str, reporter: Reporter, registry: RegistryFactory | None
 ) -> tuple[ImageSource, str | None, str | None]:
@@ -196,4 +211,11 @@ def platforms_of(
         source.close()
 
 
-__all__ = ["PREFIXES", "kind_of", "open_inventory", "platforms_of", "without_prefix"]
+__all__ = [
+    "PREFIXES",
+    "inventory_of",
+    "kind_of",
+    "open_inventory",
+    "platforms_of",
+    "without_prefix",
+]

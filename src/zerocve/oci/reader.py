@@ -3,19 +3,20 @@
 in place. Scans, SBOMs, publish, the fleet and the bench scripts all read through it.
 
 Every source is an ``ImageSource``: the top document, manifests and configs by digest
-(checked against it, at most ``MAX_MANIFEST`` bytes) and layer blobs as ``Blob``s to stream.
-Anything unreadable or malformed is an ``ImageError`` whose one line names the file (and
+(checked against it, at most ``MAX_MANIFEST`` bytes) and layer blobs as ``BlobSource``s to
+stream. Anything unreadable or malformed is an ``ImageError`` whose one line names the file (and
 the blob or field in it); nothing is skipped or guessed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import posixpath
 import re
 import tarfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,7 @@ class Descriptor:
 
 
 @dataclass(frozen=True)
-class Blob:
+class BlobSource:
     """One blob to stream (a layer): its digest and how to open its bytes. The reader of the
     bytes checks them against the digest as it goes."""
 
@@ -121,7 +122,7 @@ class ImageSource(ABC):
         ``size`` is what its descriptor declares, and no more is read."""
 
     @abstractmethod
-    def layer(self, digest: str, size: int) -> Blob:
+    def layer(self, digest: str, size: int) -> BlobSource:
         """A layer blob, checked against its digest as it is read; ``size`` is what its
         descriptor declares (a registry sends no more)."""
 
@@ -178,9 +179,9 @@ class BlobStore(ImageSource):
     def config(self, digest: str, size: int) -> dict[str, Any]:
         return self.manifest(digest)  # a small JSON blob in the same store, read as one
 
-    def layer(self, digest: str, size: int) -> Blob:
+    def layer(self, digest: str, size: int) -> BlobSource:
         name = self.blob_name(digest)
-        return Blob(digest, lambda: self._open(name))
+        return BlobSource(digest, lambda: self._open(name))
 
     def top(self, tag: str | None = None) -> Descriptor:
         """The image ``index.json`` names: its only entry, else the one entry whose
@@ -239,6 +240,22 @@ class LayoutReader(BlobStore):
         if size != descriptor.size:
             raise ImageError(f"{path}: blob is {size} bytes, its descriptor says {descriptor.size}")
         return path
+
+
+class MemoryLayout(BlobStore):
+    """An OCI layout held in memory as ``{relative path: bytes}`` (what
+    ``zerocve.oci.layout.layout_files`` yields): an image just built, read without writing
+    it out first."""
+
+    def __init__(self, files: Mapping[str, bytes], description: str) -> None:
+        self.description = description
+        self._files = dict(files)
+
+    def _open(self, name: str) -> AbstractContextManager[BinaryIO]:
+        data = self._files.get(normalize(name))
+        if data is None:
+            raise ImageError(f"{self.description}: {name} is missing")
+        return nullcontext(cast(BinaryIO, io.BytesIO(data)))
 
 
 def is_layout(path: Path) -> bool:
@@ -386,9 +403,9 @@ class DockerArchiveReader(ImageSource):
     def config(self, digest: str, size: int) -> dict[str, Any]:
         return self._configs[digest]
 
-    def layer(self, digest: str, size: int) -> Blob:
+    def layer(self, digest: str, size: int) -> BlobSource:
         name = self._layers[digest]
-        return Blob(digest, lambda: self._tar.open(name))
+        return BlobSource(digest, lambda: self._tar.open(name))
 
     def close(self) -> None:
         self._tar.close()
@@ -413,12 +430,13 @@ def open_archive(path: Path) -> ImageSource:
 
 
 __all__ = [
-    "Blob",
+    "BlobSource",
     "BlobStore",
     "Descriptor",
     "DockerArchiveReader",
     "ImageSource",
     "LayoutReader",
+    "MemoryLayout",
     "OciArchiveReader",
     "checked_digest",
     "digest_matches",

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from zerocve.inventory.model import Distro
 from zerocve.inventory.sources import RegistryFactory
-from zerocve.inventory.targets import open_inventory
+from zerocve.inventory.targets import inventory_of, open_inventory
+from zerocve.oci.reader import ImageSource
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.vuln import vex
 from zerocve.vuln.db import open_db
@@ -19,7 +20,7 @@ from zerocve.vuln.severity import SeveritySource
 
 
 def scan(
-    target: str,
+    target: str | ImageSource,
     *,
     db_path: Path,
     vex_files: Iterable[Path] = (),
@@ -32,7 +33,8 @@ def scan(
     cache_max: int | None = None,
     registry: RegistryFactory | None = None,
 ) -> ScanResult:
-    """Scan ``target`` (see ``zerocve.inventory.targets``) against the local advisory DB.
+    """Scan ``target`` (see ``zerocve.inventory.targets``, or an image source such as one
+    in memory) against the local advisory DB.
     ``available_versions`` (source package → newest version the image's repositories offer)
     tells ``fixed`` from ``fix-unavailable`` when the repositories are known. ``distro``
     replaces the release the target's os-release names (``--distro``). ``cache_dir`` and
@@ -42,9 +44,13 @@ def scan(
     is pulled or unpacked."""
     statements = vex.load(vex_files)
     with open_db(db_path) as db:
-        inventory = open_inventory(target, platform=platform, reporter=reporter,
-                                   cache_dir=cache_dir, cache_max=cache_max,
-                                   registry=registry)
+        if isinstance(target, str):
+            inventory = open_inventory(target, platform=platform, reporter=reporter,
+                                       cache_dir=cache_dir, cache_max=cache_max,
+                                       registry=registry)
+        else:
+            inventory = inventory_of(target, platform=platform, reporter=reporter,
+                                     cache_dir=cache_dir, cache_max=cache_max)
         if distro is not None:
             inventory = dataclasses.replace(inventory, distro=distro)
         with reporter.task(f"matching {len(inventory.packages)} packages"):
