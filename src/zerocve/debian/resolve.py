@@ -250,6 +250,9 @@ class _Resolver:
         self.queue: deque[BinaryPackage] = deque()
         # Conflicts/Breaks of selected packages, by the name they target.
         self.conflicts_on: dict[str, list[tuple[BinaryPackage, str, Relation]]] = defaultdict(list)
+        # Selected packages by their name and each name they provide, in selection order:
+        # the only ones a Conflicts or Breaks on that name can hit.
+        self.answering: dict[str, list[BinaryPackage]] = defaultdict(list)
 
     # -- candidates -------------------------------------------------------------------------
 
@@ -347,8 +350,8 @@ class _Resolver:
 
     def clash(self, pkg: BinaryPackage) -> str | None:
         """Why ``pkg`` cannot join the selection, or None."""
-        for other_key, other in self.selected.items():
-            if other.name == pkg.name and other_key != self.u.key(pkg):
+        for other in self.answering.get(pkg.name, []):
+            if other.name == pkg.name and self.u.key(other) != self.u.key(pkg):
                 both_same = pkg.multi_arch == other.multi_arch == "same"
                 if not both_same or dpkg_version.compare(pkg.version, other.version) != 0:
                     return (
@@ -365,7 +368,7 @@ class _Resolver:
                         + (" (via Provides)" if relation.name != pkg.name else "")
                     )
         for field, relation in _conflicts(pkg):
-            for other in self.selected.values():
+            for other in self.answering.get(relation.name, []):
                 if other.name != pkg.name and self._hits(relation, other):
                     return (
                         f"{pkg.name} {pkg.version} {field} {relation}, which "
@@ -379,6 +382,8 @@ class _Resolver:
         key = self.u.key(pkg)
         self.selected[key] = pkg
         self.chains[key] = chain
+        for name in dict.fromkeys([pkg.name, *(r.name for r in _provides(pkg))]):
+            self.answering[name].append(pkg)
         for field, relation in _conflicts(pkg):
             self.conflicts_on[relation.name].append((pkg, field, relation))
         self.queue.append(pkg)
