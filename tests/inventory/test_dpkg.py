@@ -189,3 +189,42 @@ def test_os_release_quoting() -> None:
         "A": 'x "y" z',
         "B": "q",
     }
+
+
+def _real_status(count: int, stanzas: list[str]) -> str:
+    """A status file of ``count`` real stanzas of the host's apt index, installed."""
+    chosen = stanzas[:count]
+    return "".join(s.replace("\n", "\nStatus: install ok installed\n", 1) + "\n\n"
+                   for s in chosen)
+
+
+def test_a_large_status_file_parses_in_linear_time() -> None:
+    # A slice to the end of the file per stanza made 4,000 packages cost 5 s and 32,000
+    # minutes. Eight times the packages must cost about eight times the time (well under
+    # sixteen), whatever the machine's speed or load.
+    import subprocess
+    import time
+
+    dump = subprocess.run(["apt-cache", "dumpavail"], capture_output=True, text=True,
+                          check=True).stdout
+    seen: set[str] = set()
+    stanzas = []
+    for stanza in dump.split("\n\n"):
+        name = stanza.split("\n", 1)[0]
+        if stanza.startswith("Package: ") and name not in seen:  # one version per name
+            seen.add(name)
+            stanzas.append(stanza.strip("\n"))
+    if len(stanzas) < 12_000:
+        pytest.skip("the host's apt index is too small: run apt-get update")
+    small, large = _real_status(1_500, stanzas), _real_status(12_000, stanzas)
+
+    def fastest(text: str) -> float:
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            parsed = parse_status(text, location="status")
+            times.append(time.perf_counter() - start)
+        assert len(parsed) == text.count("\nStatus: install ok installed\n")
+        return min(times)
+
+    assert fastest(large) / fastest(small) < 16
