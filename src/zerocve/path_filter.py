@@ -22,11 +22,17 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 
-# What Debian's slim images leave out, minus locales (a program may need its messages).
-DEFAULT_EXCLUDE = ("/usr/share/doc/*", "/usr/share/man/*", "/usr/share/info/*",
-                   "/usr/share/lintian/*")
-# Copyright files stay: the licenses of what the image ships travel with it.
-DEFAULT_INCLUDE = ("/usr/share/doc/*/copyright",)
+# What Debian's slim images leave out (debuerreotype's .slimify-excludes, without its KDE,
+# GNOME and OMF help entries, which only bring back English desktop help; all of lintian's
+# data, not only its overrides: nothing in an image runs lintian).
+DEFAULT_EXCLUDE = ("/usr/share/doc/*", "/usr/share/groff/*", "/usr/share/info/*",
+                   "/usr/share/linda/*", "/usr/share/lintian/*", "/usr/share/locale/*",
+                   "/usr/share/man/*")
+# What they keep of it (.slimify-includes): copyright files, so the licenses of what the
+# image ships travel with it, and the locale tables programs read, not their translations.
+DEFAULT_INCLUDE = ("/usr/share/doc/*/copyright", "/usr/share/locale/all_languages",
+                   "/usr/share/locale/currency/*", "/usr/share/locale/l10n/*",
+                   "/usr/share/locale/languages", "/usr/share/locale/locale.alias")
 MAX_PATTERN = 4096  # PATH_MAX
 _WILDCARDS = re.compile(r"[*?\[\\]")
 
