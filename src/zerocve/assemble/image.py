@@ -30,7 +30,6 @@ from zerocve.assemble.layers import (
 )
 from zerocve.assemble.postinst import postinst_entries
 from zerocve.assemble.rootfs import (
-    PackageRecord,
     RootFs,
     UnpackedPackage,
     merge,
@@ -38,7 +37,7 @@ from zerocve.assemble.rootfs import (
     usr_merge_links,
 )
 from zerocve.debian.cache import file_sha256
-from zerocve.debian.model import InstalledPackage
+from zerocve.debian.model import InstalledPackage, PackageRecord
 from zerocve.debian.releases import DebianRelease, debian_release
 from zerocve.errors import BuildError
 from zerocve.oci import archive, layout

@@ -28,9 +28,9 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
 
 from zerocve.debian.deb import DebControl, DebReader
+from zerocve.debian.model import PackageRecord
 from zerocve.debian.relations import RelationSyntaxError, parse_dependencies
 from zerocve.debian.version import satisfies
 from zerocve.errors import BuildError, PackageError
@@ -40,21 +40,6 @@ from zerocve.path_filter import PathFilter
 MERGED_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 ALWAYS_LINKED = ("bin", "sbin", "lib")
 KEEP_ALL = PathFilter(exclude=(), include=())
-
-
-class PackageRecord(Protocol):
-    """What the build needs of a locked package (the lock's package entries fit)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def architecture(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def source_version(self) -> str: ...
 
 
 @dataclass(frozen=True)

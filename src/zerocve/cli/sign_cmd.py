@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,14 +45,6 @@ def build_record(spec: Path, lock: Path | None) -> BuildRecord:
     return BuildRecord(spec.name, spec_bytes, lock_path.name, lock_bytes, read_lock(lock_path))
 
 
-def _vex(paths: list[Path]) -> list[dict[str, Any]]:
-    """Each file's document, once the VEX reader has accepted it as OpenVEX."""
-    from zerocve.vuln.vex import load
-
-    load(paths)
-    return [json.loads(path.read_bytes()) for path in paths]
-
-
 def outcome_lines(reference: str, outcomes: list[Outcome]) -> list[str]:
     return [f"{reference}@{o.digest[:19]}: {o.what}: {'added' if o.added else 'already there'}"
             for o in outcomes]
@@ -93,7 +84,12 @@ def sign(
     if no_attest and (spec or vex_files):
         raise UsageError("sign: --no-attest attaches nothing; drop --spec and --vex")
     build = build_record(spec, lock) if spec is not None else None
-    vex: dict[str | None, list[dict[str, Any]]] = {None: _vex(vex_files)} if vex_files else {}
+    vex: dict[str | None, list[dict[str, Any]]] = {}
+    if vex_files:
+        # The scan's reader, so a bad VEX file is the same one line here as in a scan.
+        from zerocve.vuln.vex import load_documents
+
+        vex[None] = load_documents(vex_files)
     signing_key = private_key(key, passphrase_env)
     with RegistryClient(ref.api_host) as client:
         if no_attest:

@@ -3,7 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
+
+
+class PackageId(Protocol):
+    """What names one installed package: what the lock, the index and the image agree on
+    (``LockedPackage``, ``BinaryPackage`` and ``InstalledPackage`` all fit)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def architecture(self) -> str: ...
+
+
+class PackageRecord(PackageId, Protocol):
+    """A package with its source: what the build needs of a locked package."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def source_version(self) -> str: ...
 
 
 @dataclass(frozen=True)

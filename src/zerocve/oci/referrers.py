@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from zerocve.errors import RegistryError
+from zerocve.oci.artifacts import digest_tag, read_listing, upload_missing
 from zerocve.oci.image import canonical_json
 from zerocve.oci.media_types import OCI_INDEX, OCI_MANIFEST
 from zerocve.oci.registry import RegistryClient, compute_digest
-from zerocve.safe_load import LoadError, load_json
 
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 _EMPTY = b"{}"
@@ -32,32 +32,15 @@ class Subject:
     size: int
 
 
-def fallback_tag(digest: str) -> str:
-    algorithm, _, value = digest.partition(":")
-    return f"{algorithm}-{value}"
-
-
-def _upload(client: RegistryClient, repo: str, data: bytes) -> str:
-    digest = compute_digest(data)
-    if not client.blob_exists(repo, digest):
-        client.upload_blob(repo, digest, data)
-    return digest
-
-
 def _index(client: RegistryClient, repo: str, digest: str) -> dict[str, Any] | None:
     """The referrers index of ``digest``: the API's, else the fallback tag's, else None."""
     found = client.get_referrers(repo, digest)
     if found is None:
-        found = client.find_manifest(repo, fallback_tag(digest), accept=(OCI_INDEX,))
+        found = client.find_manifest(repo, digest_tag(digest), accept=(OCI_INDEX,))
     if found is None:
         return None
-    try:
-        document = load_json(found.body)
-    except LoadError as e:
-        raise RegistryError(f"{client.host}/{repo}: referrers of {digest[:19]}: not JSON") from e
-    if not isinstance(document, dict) or not isinstance(document.get("manifests"), list):
-        raise RegistryError(f"{client.host}/{repo}: referrers of {digest[:19]}: not an index")
-    return document
+    where = f"{client.host}/{repo}: referrers of {digest[:19]}"
+    return read_listing(found.body, "manifests", where, RegistryError)
 
 
 def push_referrer(
@@ -70,8 +53,8 @@ def push_referrer(
 ) -> str:
     """Push ``data`` as an artifact referring to ``subject``; returns the artifact's digest.
     Pushing the same artifact again changes nothing."""
-    layer = _upload(client, repo, data)
-    _upload(client, repo, _EMPTY)
+    layer = upload_missing(client, repo, data)
+    upload_missing(client, repo, _EMPTY)
     manifest: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -87,9 +70,11 @@ def push_referrer(
     digest = client.put_manifest(repo, compute_digest(body), body, OCI_MANIFEST)
     if client.get_referrers(repo, subject.digest) is not None:
         return digest  # the registry indexes referrers itself
-    current = client.find_manifest(repo, fallback_tag(subject.digest), accept=(OCI_INDEX,))
-    index = load_json(current.body) if current is not None else {}
-    entries = [e for e in index.get("manifests", []) if isinstance(e, dict)]
+    fallback = digest_tag(subject.digest)
+    current = client.find_manifest(repo, fallback, accept=(OCI_INDEX,))
+    index = (read_listing(current.body, "manifests", f"{client.host}/{repo}:{fallback}",
+                          RegistryError) if current is not None else {"manifests": []})
+    entries = [e for e in index["manifests"] if isinstance(e, dict)]
     if any(e.get("digest") == digest for e in entries):
         return digest
     entry: dict[str, Any] = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body),
@@ -98,7 +83,7 @@ def push_referrer(
         entry["annotations"] = dict(annotations)
     updated = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
                               "manifests": [*entries, entry]})
-    client.put_manifest(repo, fallback_tag(subject.digest), updated, OCI_INDEX)
+    client.put_manifest(repo, fallback, updated, OCI_INDEX)
     return digest
 
 
@@ -112,11 +97,14 @@ def find_referrer(
                   if isinstance(e, dict) and e.get("artifactType") == artifact_type
                   and isinstance(e.get("digest"), str)]
     for entry in reversed(candidates):
-        manifest = load_json(client.get_manifest(repo, entry["digest"],
-                                                  accept=(OCI_MANIFEST,)).body)
-        if (manifest.get("subject") or {}).get("digest") != digest:
+        where = f"{client.host}/{repo}@{entry['digest'][:19]}"
+        manifest = read_listing(client.get_manifest(repo, entry["digest"],
+                                                    accept=(OCI_MANIFEST,)).body,
+                                "layers", where, RegistryError)
+        subject = manifest.get("subject")
+        if not isinstance(subject, dict) or subject.get("digest") != digest:
             continue  # a fallback index that lies about its entries is not believed
-        layers = manifest.get("layers") or []
+        layers = manifest["layers"]
         if (layers and isinstance(layers[0], dict) and isinstance(layers[0].get("digest"), str)
                 and isinstance(layers[0].get("size"), int)):
             return client.get_blob(repo, layers[0]["digest"], layers[0]["size"])

@@ -17,21 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zerocve.errors import RegistryError, SigningError
+from zerocve.oci.artifacts import digest_tag, read_listing, upload_missing
 from zerocve.oci.image import canonical_json
 from zerocve.oci.media_types import OCI_CONFIG, OCI_MANIFEST
-from zerocve.oci.registry import RegistryClient, compute_digest
-from zerocve.safe_load import LoadError, load_json
+from zerocve.oci.registry import RegistryClient
 
 SIGNATURES = ".sig"
 ATTESTATIONS = ".att"
 MAX_LAYER = 32 << 20
 """An attachment layer larger than this is refused before it is downloaded."""
 _ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-def attachment_tag(digest: str, suffix: str) -> str:
-    algorithm, _, value = digest.partition(":")
-    return f"{algorithm}-{value}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -45,19 +40,14 @@ def _manifest(client: RegistryClient, repo: str, tag: str) -> dict[str, Any] | N
     found = client.find_manifest(repo, tag, accept=(OCI_MANIFEST,))
     if found is None:
         return None
-    try:
-        document = load_json(found.body)
-    except LoadError as e:
-        raise SigningError(f"{client.host}/{repo}:{tag}: manifest is not JSON") from e
-    if not isinstance(document, dict) or not isinstance(document.get("layers"), list):
-        raise SigningError(f"{client.host}/{repo}:{tag}: manifest has no layers list")
-    return document
+    return read_listing(found.body, "layers", f"{client.host}/{repo}:{tag}: manifest",
+                        SigningError)
 
 
 def read_attached(client: RegistryClient, repo: str, digest: str, suffix: str) -> list[Layer]:
     """Every layer attached to ``digest`` under ``suffix`` (none when the tag is absent),
     each blob checked against its descriptor's digest."""
-    tag = attachment_tag(digest, suffix)
+    tag = digest_tag(digest, suffix)
     document = _manifest(client, repo, tag)
     layers: list[Layer] = []
     for i, descriptor in enumerate(document["layers"] if document else ()):
@@ -84,13 +74,11 @@ def attach(
 ) -> str:
     """Add ``new`` to the layers attached to ``digest``; returns the tag's new manifest
     digest. Blobs and config go first, the tag moves last."""
-    tag = attachment_tag(digest, suffix)
+    tag = digest_tag(digest, suffix)
     current = _manifest(client, repo, tag)
     descriptors: list[dict[str, Any]] = list(current["layers"]) if current else []
     for layer in new:
-        blob = compute_digest(layer.data)
-        if not client.blob_exists(repo, blob):
-            client.upload_blob(repo, blob, layer.data)
+        blob = upload_missing(client, repo, layer.data)
         descriptor: dict[str, Any] = {
             "mediaType": layer.media_type, "size": len(layer.data), "digest": blob,
         }
@@ -102,9 +90,7 @@ def attach(
         "history": [{"created": _ZERO_TIME}],
         "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in descriptors]},
     })
-    config_digest = compute_digest(config)
-    if not client.blob_exists(repo, config_digest):
-        client.upload_blob(repo, config_digest, config)
+    config_digest = upload_missing(client, repo, config)
     manifest = canonical_json({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,

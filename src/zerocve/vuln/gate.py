@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Protocol
 
+from zerocve.debian.model import PackageId
 from zerocve.vuln.model import Finding, Severity, State
 
 
@@ -94,21 +94,12 @@ def describe(findings: list[Finding], fail_on: FailOn, *, limit: int = 3) -> str
     return f"{len(findings)} {noun} ({', '.join(shown)})"
 
 
-class PackageLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def architecture(self) -> str: ...
-
-
-def _keys(packages: Iterable[PackageLike]) -> set[tuple[str, str, str]]:
+def _keys(packages: Iterable[PackageId]) -> set[tuple[str, str, str]]:
     return {(p.name, p.version, p.architecture) for p in packages}
 
 
 def package_set_difference(
-    found: Iterable[PackageLike], expected: Iterable[PackageLike], *, limit: int = 3
+    found: Iterable[PackageId], expected: Iterable[PackageId], *, limit: int = 3
 ) -> str | None:
     """How the packages read back from an image (``found``) differ from those it must hold
     (``expected``, by name, version and architecture), in one line; None when they agree."""

@@ -61,20 +61,38 @@ class Statement:
     order: int  # position among every statement read, for "last one read wins" ties
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise VexError(f"{path}: cannot read VEX document: {e.strerror or e}") from e
+
+
 def load(paths: Iterable[Path]) -> list[Statement]:
     """Read every VEX file in order; statements keep a global order for tie-breaking."""
     statements: list[Statement] = []
     for path in paths:
-        try:
-            text = path.read_bytes()
-        except OSError as e:
-            raise VexError(f"{path}: cannot read VEX document: {e.strerror or e}") from e
-        statements.extend(parse(text, str(path), first_order=len(statements)))
+        statements.extend(parse(_read(path), str(path), first_order=len(statements)))
     return statements
+
+
+def load_documents(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Each VEX file's document as written (to attest it), read once and accepted only when
+    ``load`` would accept it: the same one-line VexError otherwise."""
+    documents = []
+    for path in paths:
+        document = _document(_read(path), str(path))
+        _statements(document, str(path), 0)
+        documents.append(document)
+    return documents
 
 
 def parse(text: bytes | str, source: str, *, first_order: int = 0) -> list[Statement]:
     """Parse one OpenVEX document; ``source`` names it in error messages."""
+    return _statements(_document(text, source), source, first_order)
+
+
+def _document(text: bytes | str, source: str) -> dict[str, Any]:
     try:
         doc = load_json(text)
     except LoadError as e:
@@ -86,6 +104,10 @@ def parse(text: bytes | str, source: str, *, first_order: int = 0) -> list[State
         raise VexError(
             f"{source}: not an OpenVEX document (@context is {context!r}, expected {CONTEXT!r})"
         )
+    return doc
+
+
+def _statements(doc: dict[str, Any], source: str, first_order: int) -> list[Statement]:
     doc_time = _timestamp(doc.get("timestamp"), f"{source}: timestamp")
     raw = doc.get("statements")
     if not isinstance(raw, list):
