@@ -8,21 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from zerocve.debian.model import PackageId
 from zerocve.debian.version import compare
 from zerocve.vuln.model import Finding
-
-
-class Versioned(Protocol):
-    """A package as an image's database or a lock names it."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def architecture(self) -> str: ...
-    @property
-    def version(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -114,7 +104,7 @@ class ImageDiff:
 
 
 def diff_packages(
-    before: Iterable[Versioned], after: Iterable[Versioned]
+    before: Iterable[PackageId], after: Iterable[PackageId]
 ) -> tuple[PackageChange, ...]:
     """Packages whose presence or version differs, by (name, architecture), sorted."""
     old = {(p.name, p.architecture): p.version for p in before}
@@ -143,7 +133,7 @@ def diff_findings(
 def diff_images(
     before: str,
     after: str,
-    packages: tuple[Iterable[Versioned], Iterable[Versioned]],
+    packages: tuple[Iterable[PackageId], Iterable[PackageId]],
     findings: tuple[Iterable[Finding], Iterable[Finding]] | None,
 ) -> ImageDiff:
     """The difference between image ``before`` and image ``after`` (their names, for display);
