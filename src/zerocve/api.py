@@ -30,11 +30,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zerocve.debian.resolve import parse_request
 from zerocve.debian.version import compare
 from zerocve.errors import LockError, UsageError
 from zerocve.inventory.model import Distro, Inventory
-from zerocve.oci.layout import DEFAULT_REF
+from zerocve.oci.media_types import DEFAULT_REF
 from zerocve.oci.platform import Platform
 from zerocve.oci.reference import Reference, parse_reference
 from zerocve.settings import Settings
@@ -86,6 +85,8 @@ def repositories_of(spec: ImageSpec, settings: Settings) -> list[RepositorySpec]
 def index_archs(spec: ImageSpec) -> list[str]:
     """Every architecture whose indices a lock of ``spec`` reads: its archs, and the foreign
     ones its requests name (``libc6:i386``)."""
+    from zerocve.debian.resolve import parse_request
+
     foreign = {
         request.arch
         for request in map(parse_request, spec.contents.packages)
@@ -389,7 +390,6 @@ def scan(
     os-release names. An image in memory is read there, not written out first; its reports
     name it by digest."""
     from zerocve.inventory.targets import platforms_of
-    from zerocve.oci.layout import layout_files
     from zerocve.oci.reader import ImageSource, MemoryLayout
     from zerocve.vuln.scan import scan as scan_one
 
@@ -401,6 +401,8 @@ def scan(
                   else platforms_of(location, reporter=settings.reporter,
                                     registry=registry_client(settings)))
     else:  # a BuiltImage (a class this module does not import for a scan), read in memory
+        from zerocve.oci.layout import layout_files
+
         location = MemoryLayout(dict(layout_files(target.image)), target.digest)
         wanted = list(platforms) if platforms is not None else image_platforms(target)
     return [

@@ -12,7 +12,6 @@ import traceback
 from typing import NoReturn
 
 import typer
-from rich.markup import escape
 
 from zerocve.cli import _app
 from zerocve.errors import ZerocveError
@@ -33,6 +32,8 @@ EXIT_INTERNAL = 4  # _app.EXIT_CODES[4]
 
 def _fail(message: str, code: int) -> NoReturn:
     """One line on stderr, then the exit code; under -v the traceback first."""
+    from rich.markup import escape
+
     if _app.state.verbose:
         traceback.print_exc()
     # A name from a hostile input may hold a newline: the message stays one line.

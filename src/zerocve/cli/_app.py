@@ -3,21 +3,36 @@ options and the reporter the commands pass to the library."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import typer.main
-from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from zerocve import __version__
 from zerocve.progress import Reporter
 from zerocve.settings import Settings
 
-# No emoji codes: ':x:' in a user's value (a passwd-like string, a path) must print as itself.
-console = Console(emoji=False)
-console_err = Console(stderr=True, emoji=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@functools.cache
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    # No emoji codes: ':x:' in a user's value (a passwd-like string, a path) must print as itself.
+    return Console(stderr=stderr, emoji=False)
+
+
+def __getattr__(name: str) -> Console:
+    """``console`` (stdout) and ``console_err``, made on first use: a scan writing JSON to a
+    pipe prints nothing through rich and need not import it."""
+    if name in ("console", "console_err"):
+        return _console(name == "console_err")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -153,7 +168,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        console.print(f"zerocve {__version__}")
+        _console(stderr=False).print(f"zerocve {__version__}")
         raise typer.Exit()
 
 
@@ -174,12 +189,12 @@ class NotesReporter(Reporter):
 
     def note(self, message: str) -> None:
         if not state.quiet:
-            console_err.print(f"[dim]{message}[/]", highlight=False)
+            _console(stderr=True).print(f"[dim]{message}[/]", highlight=False)
 
 
 def reporter() -> Reporter:
     """Progress bars when stderr is a terminal and not --quiet, else notes alone."""
-    if console_err.is_terminal and not state.quiet:
+    if not state.quiet and _console(stderr=True).is_terminal:
         from zerocve.cli._progress import RichReporter
 
         return RichReporter()

@@ -6,10 +6,10 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from zerocve import api
-from zerocve.cli._app import app, console, console_err, settings
+from zerocve.cli import _app
+from zerocve.cli._app import app, settings
 from zerocve.cli._gate import FailOnOption, MinSeverityOption, VexOption, threshold
 from zerocve.cli._options import DbOption, FileOption, PlatformOption
 from zerocve.cli._output import write_output
@@ -121,18 +121,23 @@ def scan(
         severity_source="cvss" if severity_source is SeveritySourceChoice.CVSS else "debian",
         distro=distro,
     )
+    # rich (the consoles, escape) only when it prints: JSON into a pipe needs none of it.
     for warning in result.inventory.warnings:
-        console_err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    to_terminal = file is None and console.is_terminal
+        from rich.markup import escape
+
+        _app.console_err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    # The table alone is drawn for a terminal: its width and colours.
+    to_terminal = output is OutputFormat.TABLE and file is None and _app.console.is_terminal
     options = RenderOptions(
         show_suppressed=show_suppressed,
-        width=console.width if to_terminal else None,
+        width=_app.console.width if to_terminal else None,
         color=to_terminal,
         timestamp=given.now(),
     )
     write_output(renderer(output)(result, options), file, _KINDS[output])
     if file is not None:
-        console_err.print(f"wrote {output.value} report to {file}", highlight=False, markup=False)
+        _app.console_err.print(f"wrote {output.value} report to {file}", highlight=False,
+                               markup=False)
     if fail_on is not None:
         verdict = api.check_gate([result], api.GatePolicy(fail_on, threshold(min_severity)))
         if not verdict.passed:

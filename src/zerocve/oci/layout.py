@@ -17,10 +17,10 @@ from pathlib import Path
 
 from zerocve.errors import BuildError
 from zerocve.oci.image import ANNOTATION_REF_NAME, MEDIA_INDEX, OciImage, canonical_json
+from zerocve.oci.media_types import DEFAULT_REF
 from zerocve.outputs import check_layout_dir
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
-DEFAULT_REF = "latest"
 
 
 def index_json(image: OciImage, ref_name: str = DEFAULT_REF) -> bytes:

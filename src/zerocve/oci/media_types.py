@@ -21,3 +21,4 @@ MAX_MANIFEST = 4 << 20
 
 ANNOTATION_CREATED = "org.opencontainers.image.created"
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+DEFAULT_REF = "latest"  # the ref name a layout or archive gets when none is asked for

@@ -142,7 +142,7 @@ class DbStatus:
     sources: tuple[SourceStatus, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AffectedRow:
     """One stored range, with the id it is about and the feed that said so."""
 

@@ -25,6 +25,7 @@ from zerocve.vuln.model import Finding, State
 from zerocve.vuln.severity import SeveritySource, choose
 
 TRACKER = "debian-tracker"
+_BATCH = 200  # source packages whose advisory rows are read and judged together
 
 
 class AdvisorySource(Protocol):
@@ -156,24 +157,28 @@ def match(
     by_source: dict[str, list[InstalledPackage]] = defaultdict(list)
     for pkg in inventory.packages:
         by_source[pkg.source or pkg.name].append(pkg)
-    grouped: dict[tuple[str, str], list[AffectedRow]] = defaultdict(list)
-    for row in db.affected(releases, by_source.keys()):
-        grouped[(row.affected.package, row.vuln)].append(row)
-
     hits: list[tuple[str, InstalledPackage, Verdict]] = []
     available = available_versions or {}
-    for (source, vuln), rows in grouped.items():
-        verdicts: dict[str, Verdict | None] = {}
-        for pkg in by_source[source]:
-            version = pkg.source_version or pkg.version
-            if version not in verdicts:
-                try:
-                    verdicts[version] = assess(version, rows, available.get(source))
-                except ValueError as e:
-                    raise InventoryError(f"{inventory.target}: package {pkg.name}: {e}") from None
-            verdict = verdicts[version]
-            if verdict is not None:
-                hits.append((vuln, pkg, verdict))
+    names = sorted(by_source)
+    # A few hundred source packages at a time: only their rows are held, whatever the number
+    # of packages installed (a package's rows all come with it).
+    for start in range(0, len(names), _BATCH):
+        grouped: dict[tuple[str, str], list[AffectedRow]] = defaultdict(list)
+        for row in db.affected(releases, names[start : start + _BATCH]):
+            grouped[(row.affected.package, row.vuln)].append(row)
+        for (source, vuln), rows in grouped.items():
+            verdicts: dict[str, Verdict | None] = {}
+            for pkg in by_source[source]:
+                version = pkg.source_version or pkg.version
+                if version not in verdicts:
+                    try:
+                        verdicts[version] = assess(version, rows, available.get(source))
+                    except ValueError as e:
+                        raise InventoryError(
+                            f"{inventory.target}: package {pkg.name}: {e}") from None
+                verdict = verdicts[version]
+                if verdict is not None:
+                    hits.append((vuln, pkg, verdict))
 
     details = db.details({vuln for vuln, _, _ in hits})
     findings = []

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from zerocve._gc import cycle_collector_paused
 from zerocve.inventory.model import Distro
 from zerocve.inventory.sources import RegistryFactory
 from zerocve.inventory.targets import inventory_of, open_inventory
@@ -43,7 +44,9 @@ def scan(
     The cheap checks come first: a malformed VEX file or a missing DB fails before an image
     is pulled or unpacked."""
     statements = vex.load(vex_files)
-    with open_db(db_path) as db:
+    # Thousands of acyclic records (packages, advisory rows, findings): the cycle collector
+    # would walk them all again and again for nothing.
+    with open_db(db_path) as db, cycle_collector_paused():
         if isinstance(target, str):
             inventory = open_inventory(target, platform=platform, reporter=reporter,
                                        cache_dir=cache_dir, cache_max=cache_max,

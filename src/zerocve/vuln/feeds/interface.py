@@ -39,7 +39,7 @@ def read_input(path: Path) -> bytes:
         raise AdvisoryError(f"{path}: cannot read: {e.strerror}") from e
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a scan of 1,500 packages reads some 13,000
 class Affected:
     """One affected range of one source package in one release, as one feed says.
 
