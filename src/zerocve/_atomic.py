@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from zerocve.errors import ZerocveError
 
 
 def write_atomic(
-    path: Path, data: bytes, *, error: type[ZerocveError], what: str = "cannot write"
+    path: Path, data: bytes | Iterable[bytes], *, error: type[ZerocveError],
+    what: str = "cannot write",
 ) -> None:
-    """Replace ``path`` with ``data``; an OSError becomes ``error("PATH: WHAT: reason")``."""
+    """Replace ``path`` with ``data`` (bytes, or pieces of them: a large file need not be
+    held whole); an OSError becomes ``error("PATH: WHAT: reason")``."""
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise error(f"{path}: {what}: {e.strerror}") from e
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for piece in [data] if isinstance(data, bytes) else data:
+                f.write(piece)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(temp, 0o644)

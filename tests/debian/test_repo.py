@@ -229,9 +229,8 @@ def _damage(entry: Path, how: str) -> None:
     elif how == "truncated":
         entry.write_bytes(data[: len(data) // 2])
     elif how == "bad count":
-        magic, header, payload = data.split(b"\n", 2)
-        digest, _ = header.split(b" ")
-        entry.write_bytes(magic + b"\n" + digest + b" 5\n" + payload)
+        magic, _, rest = data.split(b"\n", 2)
+        entry.write_bytes(magic + b"\n5\n" + rest)
     else:
         entry.write_bytes(b"not an entry at all")
 

@@ -193,3 +193,8 @@ def test_an_index_read_in_pieces_parses_as_a_whole(size: int) -> None:
     with pytest.raises(RepositoryError) as in_pieces:
         parse_packages(stanza_pieces(_in_chunks(broken, size)), ORIGIN, "P")
     assert str(in_pieces.value) == str(whole.value)
+
+
+def test_a_stanza_of_fields_zerocve_does_not_keep_is_still_refused() -> None:
+    with pytest.raises(RepositoryError, match="Packages:1: stanza has no Package field"):
+        parse_packages("Description: only this\n more of it\n", ORIGIN, "Packages")

@@ -50,15 +50,19 @@ class Release:
         return not given or suite in given
 
 
-def iter_stanzas(text: str, first_line: int = 1) -> Iterator[tuple[int, dict[str, str]]]:
+def iter_stanzas(
+    text: str, first_line: int = 1, keep: frozenset[str] | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, fields) per deb822 stanza; continuation lines join with newlines.
-    ``text`` starts at line ``first_line`` of its file."""
+    ``text`` starts at line ``first_line`` of its file; with ``keep``, only those fields are
+    returned (every line is still checked)."""
     line_number = first_line
     for block in text.split("\n\n"):
         start = line_number + len(block) - len(block.lstrip("\n"))  # extra blank lines
         line_number += block.count("\n") + 2
         fields: dict[str, str] = {}
         key = ""
+        stanza = False  # a field seen, kept or not: a stanza of none kept is still one
         for line in block.split("\n"):
             if not line or line[0] == "#":
                 continue
@@ -69,8 +73,12 @@ def iter_stanzas(text: str, first_line: int = 1) -> Iterator[tuple[int, dict[str
             key, sep, value = line.partition(":")
             if not sep:
                 raise ValueError(f"line {start}: expected 'Field: value' in stanza")
+            stanza = True
+            if keep is not None and key not in keep:
+                key = ""  # and its continuation lines
+                continue
             fields[key] = value.strip()
-        if fields:
+        if stanza:
             yield start, fields
 
 
@@ -130,7 +138,7 @@ def parse_packages(text: str | Iterable[str], origin: Origin, what: str
     line = 1
     try:
         for piece in [text] if isinstance(text, str) else text:
-            for start, fields in iter_stanzas(piece, line):
+            for start, fields in iter_stanzas(piece, line, _PACKAGE_FIELDS):
                 packages.append(_package(fields, origin, f"{what}:{start}"))
             line += piece.count("\n") + 2  # the blank line the piece was cut at
     except ValueError as e:
@@ -151,6 +159,14 @@ def stanza_pieces(chunks: Iterable[str]) -> Iterator[str]:
             yield pending[:cut]
             pending = pending[cut + 2:]
     yield pending
+
+
+# What ``_package`` reads: the rest (descriptions above all) is never kept.
+_PACKAGE_FIELDS = frozenset({
+    "Package", "Version", "Architecture", "Source", "Filename", "Size", "SHA256", "Depends",
+    "Pre-Depends", "Provides", "Conflicts", "Breaks", "Multi-Arch", "Essential", "Priority",
+    "Installed-Size",
+})
 
 
 def _flat(value: str) -> str:

@@ -7,10 +7,11 @@ stanzas without one, and a digest of the parser's own source: a different index 
 parser gives another key, so an entry can never describe other bytes or another parse.
 
 An entry holds only the fields zerocve uses (``BinaryPackage`` without its origin, which the
-reader supplies), as text fields joined by NUL, after a header with their count and the
-SHA256 of that payload. An entry that does not match its header (truncated, flipped bits, an
-edit) or does not decode is deleted and reported as absent: the caller parses the index
-again. Nothing here executes what it reads (no pickle, no marshal).
+reader supplies), as text fields joined by NUL, between a header with the count of records
+and a trailer with the SHA256 of that payload (written as it is encoded, never held whole).
+An entry that does not match its trailer (truncated, flipped bits, an edit), whose count is
+not its records' or that does not decode is deleted and reported as absent: the caller parses
+the index again. Nothing here executes what it reads (no pickle, no marshal).
 
 The directory is bounded like the other caches (least recently used first,
 ``ZEROCVE_INDEX_CACHE_MAX``, default 512 MiB).
@@ -23,6 +24,7 @@ import functools
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 from zerocve._atomic import write_atomic
@@ -32,7 +34,9 @@ from zerocve._source_digest import source_digest
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.errors import CacheError
 
-_MAGIC = b"zerocve-parsed-index 1\n"
+_MAGIC = b"zerocve-parsed-index 2\n"
+_TRAILER = 66  # "\n", the payload's SHA256 in hex, "\n"
+_BATCH = 4096  # records encoded at a time
 _FIELDS = 17  # BinaryPackage's fields but its origin
 DEFAULT_MAX_BYTES = 512 << 20
 
@@ -51,24 +55,36 @@ def entry_key(index_sha256: str, compression: str, architecture: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _encode(packages: tuple[BinaryPackage, ...]) -> bytes | None:
-    """The payload, or None when a value holds a NUL (such an index is parsed each time)."""
-    values: list[str] = []
-    for p in packages:
-        values += (p.name, p.version, p.architecture, p.source, p.source_version, p.filename,
-                   str(p.size), p.sha256, p.depends, p.pre_depends, p.provides, p.conflicts,
-                   p.breaks, p.multi_arch, "1" if p.essential else "", p.priority,
-                   str(p.installed_size))
-    text = "\0".join(values)
-    if values and text.count("\0") != len(values) - 1:
-        return None
-    return text.encode()
+class _Unstorable(Exception):
+    """A value holds a NUL: such an index is parsed each time instead."""
 
 
-def _decode(payload: bytes, count: int, origin: Origin) -> tuple[BinaryPackage, ...] | None:
+def _entry(packages: tuple[BinaryPackage, ...]) -> Iterator[bytes]:
+    """The entry's bytes, a batch of records at a time (a full index's payload is 20 MB,
+    never held whole): the header, the payload, then its SHA256."""
+    digest = hashlib.sha256()
+    yield _MAGIC + f"{len(packages)}\n".encode()
+    for first in range(0, len(packages), _BATCH):
+        values: list[str] = []
+        for p in packages[first:first + _BATCH]:
+            values += (p.name, p.version, p.architecture, p.source, p.source_version,
+                       p.filename, str(p.size), p.sha256, p.depends, p.pre_depends, p.provides,
+                       p.conflicts, p.breaks, p.multi_arch, "1" if p.essential else "",
+                       p.priority, str(p.installed_size))
+        text = "\0".join(values)
+        if text.count("\0") != len(values) - 1:
+            raise _Unstorable
+        piece = (b"\0" if first else b"") + text.encode()
+        digest.update(piece)
+        yield piece
+    yield b"\n" + digest.hexdigest().encode() + b"\n"
+
+
+def _decode(payload: memoryview, count: int, origin: Origin
+            ) -> tuple[BinaryPackage, ...] | None:
     if count == 0:
         return () if not payload else None
-    parts = payload.decode().split("\0")
+    parts = str(payload, "utf-8").split("\0")
     if len(parts) != count * _FIELDS:
         return None
     # The few values most stanzas share are stored once in memory, not 64,000 times.
@@ -135,10 +151,13 @@ class ParsedIndexCache:
         except OSError:
             return None
         packages = None
-        if data.startswith(_MAGIC):
-            header, _, payload = data[len(_MAGIC):].partition(b"\n")
-            digest, _, count = header.decode("ascii", errors="replace").partition(" ")
-            if count.isdigit() and hashlib.sha256(payload).hexdigest() == digest:
+        end = data.find(b"\n", len(_MAGIC))
+        count = data[len(_MAGIC):end]
+        trailer = data[-_TRAILER:]
+        if (data.startswith(_MAGIC) and end > 0 and count.isdigit()
+                and len(data) >= end + 1 + _TRAILER and trailer[:1] == trailer[-1:] == b"\n"):
+            payload = memoryview(data)[end + 1:len(data) - _TRAILER]  # never copied
+            if hashlib.sha256(payload).hexdigest().encode() == trailer[1:-1]:
                 with contextlib.suppress(ValueError), cycle_collector_paused():
                     packages = _decode(payload, int(count), origin)  # ValueError: not UTF-8…
         if packages is None:
@@ -152,17 +171,16 @@ class ParsedIndexCache:
         """Keep ``packages`` (of ``origin``) under ``key`` (atomically; then evict the least
         recently used)."""
         _RECENT.put(key, origin, packages)
-        payload = _encode(packages)
-        if payload is None:
-            return
-        header = f"{hashlib.sha256(payload).hexdigest()} {len(packages)}\n".encode()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise CacheError(f"{self.root}: cannot create the index cache: {e.strerror}") from e
         path = self.path(key)
-        write_atomic(path, _MAGIC + header + payload, error=CacheError,
-                     what="cannot keep the parsed index")
+        try:
+            write_atomic(path, _entry(packages), error=CacheError,
+                         what="cannot keep the parsed index")
+        except _Unstorable:
+            return
         evict(self.root, self.max_bytes, keep=path)
 
 
