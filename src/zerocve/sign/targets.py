@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from zerocve.errors import SigningError
 from zerocve.oci.media_types import INDEX_TYPES, MANIFEST_MEDIA_TYPES, MANIFEST_TYPES
+from zerocve.oci.reader import Descriptor
 from zerocve.oci.reference import Reference
 from zerocve.oci.registry import RegistryClient
 from zerocve.safe_load import LoadError, load_json
@@ -52,14 +53,18 @@ def resolve_image(client: RegistryClient, ref: Reference, digest: str | None = N
         document = load_json(fetched.body)
     except LoadError as e:
         raise SigningError(f"{where}: manifest is not JSON") from e
+    if not isinstance(document, dict):
+        raise SigningError(f"{where}: manifest is not a JSON object")
     media_type = document.get("mediaType") or fetched.media_type
     top = Target(fetched.digest, media_type, len(fetched.body), None)
     platforms: list[Target] = []
     if media_type in INDEX_TYPES:
-        for i, entry in enumerate(document.get("manifests") or ()):
-            if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
-                raise SigningError(f"{where}: manifests[{i}] has no digest")
-            if entry.get("mediaType") in MANIFEST_TYPES:
-                platforms.append(Target(entry["digest"], entry["mediaType"],
-                                        int(entry.get("size", 0)), _platform(entry)))
+        entries = document.get("manifests")
+        if not isinstance(entries, list):
+            raise SigningError(f"{where}: index without a manifests list")
+        for i, entry in enumerate(entries):
+            descriptor = Descriptor.parse(entry, f"{where}: manifests[{i}]")
+            if descriptor.media_type in MANIFEST_TYPES:
+                platforms.append(Target(descriptor.digest, descriptor.media_type,
+                                        descriptor.size, _platform(entry)))
     return Image(ref.with_digest(fetched.digest), top, tuple(platforms))
