@@ -20,25 +20,21 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zerocve.errors import InventoryError, UsageError
 from zerocve.inventory.detect import INDEX_KEY, detect, wanted
-from zerocve.inventory.image_fs import LayeredTree
-from zerocve.inventory.images import Platform, image_platforms, select_image
-from zerocve.inventory.layer_cache import LayerCache
 from zerocve.inventory.model import Inventory
-from zerocve.inventory.sbom_reader import read_sbom
-from zerocve.inventory.sources import RegistryFactory, RegistrySource
 from zerocve.inventory.tree import DirectoryTree
-from zerocve.oci.reader import (
-    DockerArchiveReader,
-    ImageSource,
-    is_layout,
-    open_archive,
-    open_layout,
-)
-from zerocve.oci.reference import parse_reference
+from zerocve.oci.platform import Platform
+from zerocve.oci.reader import is_layout
 from zerocve.progress import NULL_REPORTER, Reporter, Task
+
+# The image readers (layers, zstd, the layer cache, registry pulls) and the SBOM reader are
+# imported for the targets that need them: a scan of a root filesystem is a short process.
+if TYPE_CHECKING:
+    from zerocve.inventory.sources import RegistryFactory
+    from zerocve.oci.reader import ImageSource
 
 _KINDS = {
     "oci:": "layout",
@@ -77,6 +73,12 @@ def _image(
     cache_dir: Path | None,
     cache_max: int | None,
 ) -> Inventory:
+    from zerocve.inventory.image_fs import LayeredTree
+    from zerocve.inventory.images import select_image
+    from zerocve.inventory.layer_cache import LayerCache
+    from zerocve.inventory.sources import RegistrySource
+    from zerocve.oci.reader import DockerArchiveReader
+
     try:
         image = select_image(source, platform=platform, ref_name=tag)
         cache = LayerCache(INDEX_KEY, cache_dir, cache_max)
@@ -161,6 +163,8 @@ def open_inventory(
             data = Path(location).read_bytes()
         except OSError as e:
             raise InventoryError(f"{location}: {e.strerror}") from e
+        from zerocve.inventory.sbom_reader import read_sbom
+
         return read_sbom(data, target=target)
     source, tag, name = _open_source(kind, location, reporter, registry)
     return _image(source, target, platform, tag, name, reporter, cache_dir, cache_max)
@@ -185,6 +189,10 @@ def _open_source(
     kind: str, location: str, reporter: Reporter, registry: RegistryFactory | None
 ) -> tuple[ImageSource, str | None, str | None]:
     """The image source of an image target: (source, layout tag, image name)."""
+    from zerocve.inventory.sources import RegistrySource
+    from zerocve.oci.reader import open_archive, open_layout
+    from zerocve.oci.reference import parse_reference
+
     if kind == "layout":
         directory, tag = _layout_and_tag(location)
         return open_layout(directory), tag, None
@@ -204,6 +212,8 @@ def platforms_of(
     kind, location = kind_of(target)
     if kind in ("rootfs", "sbom"):
         return [None]
+    from zerocve.inventory.images import image_platforms
+
     source, tag, _ = _open_source(kind, location, reporter, registry)
     try:
         return [str(p) if p else None for p in image_platforms(source, tag)]

@@ -6,18 +6,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zerocve._gc import cycle_collector_paused
 from zerocve.inventory.model import Distro
-from zerocve.inventory.sources import RegistryFactory
 from zerocve.inventory.targets import inventory_of, open_inventory
-from zerocve.oci.reader import ImageSource
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.vuln import vex
 from zerocve.vuln.db import open_db
 from zerocve.vuln.match import match
 from zerocve.vuln.model import ScanResult
 from zerocve.vuln.severity import SeveritySource
+
+if TYPE_CHECKING:  # the image readers are imported by the targets that need them
+    from zerocve.inventory.sources import RegistryFactory
+    from zerocve.oci.reader import ImageSource
 
 
 def scan(
