@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import PurePosixPath
 
 from packageurl import PackageURL
 
 from zerocve.debian.model import InstalledPackage
-from zerocve.inventory.model import Inventory
+from zerocve.inventory.model import Distro, Inventory
 from zerocve.inventory.targets import without_prefix
 
 _TAG = re.compile(r":[^/:]+$")
@@ -18,7 +19,13 @@ _TAG = re.compile(r":[^/:]+$")
 def deb_purl(inventory: Inventory, name: str, version: str, arch: str) -> str:
     """``pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-12``: the one place a Debian
     package URL is spelled, for binary packages and (``arch="source"``) source packages."""
-    distro = inventory.distro
+    return _deb_purl(inventory.distro, name, version, arch)
+
+
+# A report names each package once per finding: spelling a package URL is slow enough
+# (packageurl quotes every part) to show in a scan of a few hundred packages.
+@functools.lru_cache(maxsize=16384)
+def _deb_purl(distro: Distro | None, name: str, version: str, arch: str) -> str:
     qualifiers = {"arch": arch}
     if distro is not None:
         qualifiers["distro"] = distro.purl_qualifier

@@ -6,6 +6,7 @@ a feature Debian does not build is "unimportant" there even when NVD says 9.8).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Literal
@@ -104,6 +105,7 @@ def cvss3_base_score(vector: str) -> float:
     return _roundup(min(1.08 * total if changed else total, 10.0))
 
 
+@functools.lru_cache(maxsize=8192)  # a feed repeats a few thousand vectors 20,000 times
 def parse_vector(vector: str) -> Cvss:
     """A ``Cvss`` record for a vector string; the base score is computed for v3 vectors and
     left unset for others (v2, v4), whose vectors are kept for display."""

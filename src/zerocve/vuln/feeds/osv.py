@@ -38,9 +38,11 @@ class _Event(_Model):
     fixed: str | None = None
 
 
+# Sequences are tuples with () defaults: pydantic deep-copies a mutable default ([]) for
+# every record it validates, some 170,000 copies in the shared export.
 class _Range(_Model):
     type: str
-    events: list[_Event]
+    events: tuple[_Event, ...]
 
 
 class _Package(_Model):
@@ -59,8 +61,8 @@ class _EcosystemSpecific(_Model):
 
 class _Affected(_Model):
     package: _Package
-    ranges: list[_Range] = []
-    severity: list[_Severity] = []
+    ranges: tuple[_Range, ...] = ()
+    severity: tuple[_Severity, ...] = ()
     ecosystem_specific: _EcosystemSpecific | None = None
 
 
@@ -69,11 +71,11 @@ class _Record(_Model):
     summary: str = ""
     details: str = ""
     withdrawn: str | None = None
-    aliases: list[str] = []
-    related: list[str] = []
-    upstream: list[str] = []
-    severity: list[_Severity] = []
-    affected: list[_Affected] = []
+    aliases: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    upstream: tuple[str, ...] = ()
+    severity: tuple[_Severity, ...] = ()
+    affected: tuple[_Affected, ...] = ()
 
 
 def _release(ecosystem: str) -> str | None:
@@ -84,7 +86,7 @@ def _release(ecosystem: str) -> str | None:
     return CODENAMES.get(number, number)
 
 
-def _intervals(ranges: list[_Range]) -> Iterator[tuple[str | None, str | None]]:
+def _intervals(ranges: tuple[_Range, ...]) -> Iterator[tuple[str | None, str | None]]:
     """(introduced, fixed) pairs from ECOSYSTEM ranges; fixed None = not fixed yet."""
     for rng in ranges:
         if rng.type != "ECOSYSTEM":
