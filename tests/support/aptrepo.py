@@ -334,13 +334,15 @@ def build_repo(
     packages: Iterable[str],
     key: SigningKey,
     foreign: Mapping[str, Iterable[str]] = FOREIGN_PACKAGES,
+    expand: Callable[[Iterable[str]], list[str]] = closure,
 ) -> AptRepo:
-    """A signed repository holding every offered version of the closure of ``packages`` for the
-    host's architecture, and of ``foreign[ARCH]`` for each other architecture."""
+    """A signed repository holding every offered version of ``expand(packages)`` (by default
+    their closure with every alternative) for the host's architecture, and of the closure of
+    ``foreign[ARCH]`` for each other architecture."""
     repo = AptRepo(root=root, key=key, archs=[HOST_ARCH, *foreign])
     by_suite: dict[str, set[Path]] = {suite: set() for suite in SUITES}
     wanted: list[tuple[str, Sequence[str], list[tuple[str, str, str]]]] = [
-        (HOST_ARCH, (), offered_versions(closure(packages)))
+        (HOST_ARCH, (), offered_versions(expand(packages)))
     ]
     for arch, names in foreign.items():
         apt = foreign_apt(arch)
