@@ -132,6 +132,12 @@ def main() -> None:
     if shutil.which("debsecan") is None:
         sys.exit("debsecan is not installed: run scripts/install-deps")
 
+    # Bytecode as an installation has it (pip compiles it): with PYTHONDONTWRITEBYTECODE set,
+    # every run would compile zerocve's modules from source again.
+    import zerocve
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(zerocve.__file__).parent)],
+                   check=True)
     work = Path(tempfile.mkdtemp(prefix="zerocve-bench-scan-"))
     env = {**os.environ, "ZEROCVE_CACHE_DIR": str(work / "cache")}
     zerocve = [sys.executable, "-m", "zerocve", "-q"]

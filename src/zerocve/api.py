@@ -35,7 +35,6 @@ from zerocve.errors import LockError, UsageError
 from zerocve.inventory.model import Distro, Inventory
 from zerocve.oci.media_types import DEFAULT_REF
 from zerocve.oci.platform import Platform
-from zerocve.oci.reference import Reference, parse_reference
 from zerocve.settings import Settings
 from zerocve.vuln.gate import FailOn, describe, over_gate, package_set_difference
 from zerocve.vuln.model import Finding, ScanResult, Severity, State
@@ -48,6 +47,7 @@ if TYPE_CHECKING:
     from zerocve.assemble.image import BuiltImage
     from zerocve.debian.repo import PackageIndex, RepoClient
     from zerocve.lock import FetchIndices, Lock, default_lock_path, read_lock, write_lock
+    from zerocve.oci.reference import Reference
     from zerocve.oci.registry import RegistryClient
     from zerocve.spec import ImageSpec, RepositorySpec, load_spec
 
@@ -574,6 +574,7 @@ def publish(
 ) -> Published:
     """Push ``image`` (in memory, or an OCI layout directory) to ``ref``: blobs, manifests by
     digest, the tag last. Nothing here scans: gate first with ``check_gate``."""
+    from zerocve.oci.reference import parse_reference
     from zerocve.oci.registry import RegistryClient
     from zerocve.publish import push_layout
 
