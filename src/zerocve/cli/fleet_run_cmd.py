@@ -10,15 +10,14 @@ import typer
 
 from zerocve.cli._app import console
 from zerocve.cli._fleet import FleetArgument, ImageArgument, StoreOption, fleet_app, open_store
-from zerocve.cli._keys import PASSPHRASE_ENV, private_key
 from zerocve.errors import UsageError
-from zerocve.fleet import daemon
 from zerocve.fleet.config import load_fleet
 from zerocve.fleet.cycle import CycleReport, Runner, plan, run_cycle
-from zerocve.fleet.rollback import resume as resume_image
-from zerocve.fleet.rollback import rollback as rollback_image
 from zerocve.fleet.stage import Sandbox
 from zerocve.settings import Settings
+
+# Signing, the daemon and rollback are imported by the commands that use them: a no-change
+# `fleet run --once` from cron should cost little more than its store and its polls.
 
 WorkersOption = Annotated[
     int, typer.Option("--workers", min=1, max=64, help="Images rebuilt at the same time.")
@@ -35,7 +34,11 @@ def _runner(
 ) -> Runner:
     """The runner; the fleet's signing key is opened first (its passphrase from
     $COSIGN_PASSWORD), so a wrong passphrase fails before anything is built."""
-    signer = private_key(signing_key, PASSPHRASE_ENV) if signing_key is not None else None
+    signer = None
+    if signing_key is not None:
+        from zerocve.cli._keys import PASSPHRASE_ENV, private_key
+
+        signer = private_key(signing_key, PASSPHRASE_ENV)
     settings = Settings.from_env()
     return Runner(open_store(store, settings), settings, Sandbox(timeout=test_timeout),
                   signer=signer)
@@ -119,6 +122,8 @@ def serve(
     """The daemon: a cycle at start, then every watch interval of the fleet file, and at
     once on POST /hooks/check with Authorization: Bearer TOKEN. JSON logs on stderr;
     SIGTERM finishes the running steps and exits (what is left resumes on restart)."""
+    from zerocve.fleet import daemon
+
     address = daemon.parse_listen(listen)
     config = load_fleet(fleet)  # a bad fleet file fails now, not in the loop
     runner = _runner(store, test_timeout, config.signing_key)
@@ -141,6 +146,8 @@ def rollback(
 ) -> None:
     """Move IMAGE's floating tags back and hold it: no automatic promotion until `zerocve
     fleet resume IMAGE`."""
+    from zerocve.fleet.rollback import rollback as rollback_image
+
     runner = _runner(store)
     with runner.store:
         done = rollback_image(runner, image, to)
@@ -161,6 +168,8 @@ def resume(
 ) -> None:
     """Let the fleet promote IMAGE again after a rollback. A build that was rolled back is
     not promoted again unless --repromote; a new fix rebuilds as usual."""
+    from zerocve.fleet.rollback import resume as resume_image
+
     runner = _runner(store)
     with runner.store:
         done = resume_image(runner, image, repromote=repromote)

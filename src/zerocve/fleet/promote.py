@@ -25,7 +25,6 @@ from pathlib import Path
 from zerocve.errors import RegistryError
 from zerocve.oci.reference import Reference
 from zerocve.oci.registry import RegistryClient
-from zerocve.publish import push_layout
 
 _HEX = 16  # digits of the digest in generated tags: unique in any one repository
 
@@ -115,6 +114,9 @@ def push_staged(layout: Path, image: Reference, client: RegistryClient) -> Stage
     """Push the OCI layout's image into ``image``'s repository by digest only, then tag it in
     the staging repository (its blobs mounted, not uploaded again). Pushing again uploads
     nothing: every blob is checked first."""
+    # Imported here: a cycle with nothing to push (the cron case) need not load the pusher.
+    from zerocve.publish import push_layout
+
     untagged = Reference(image.registry, image.repository, tag=None)
     pushed = push_layout(layout, untagged, client)
     staged = staging_reference(image, pushed.digest)
