@@ -11,7 +11,14 @@ from support.aptrepo import AptRepo
 from support.fleetkit import push_spec, write_spec
 from support.registry import Registry
 from zerocve.errors import StageError
-from zerocve.fleet.stage import Sandbox, is_root_user, not_started, run_argv, stage
+from zerocve.fleet.stage import (
+    Podman,
+    Sandbox,
+    is_root_user,
+    not_started,
+    run_argv,
+    stage,
+)
 from zerocve.oci.reference import Reference, parse_reference
 
 pytestmark = pytest.mark.slow
@@ -54,6 +61,21 @@ def test_sandbox_holds_inside_the_container(shell_image: Reference):
     assert report.passed and report.reason == ""
     assert report.image == f"{shell_image.name}@{shell_image.digest}"
     assert report.tests[-1].output.splitlines() == ["out", "err"]
+
+
+def test_a_kept_image_stays_pulled_until_the_fleet_lets_it_go(
+    shell_image: Reference, tmp_path: Path
+):
+    storage = tmp_path / "podman"
+    runtime = Podman("podman", storage)
+    stage(shell_image, [sh("true")], storage=storage)
+    assert runtime.images() == {}  # removed after its tests, as by default
+    stage(shell_image, [sh("true")], storage=storage, keep=True)
+    assert list(runtime.images().values()) == [shell_image.digest]
+    runtime.keep_only({shell_image.digest})
+    assert list(runtime.images().values()) == [shell_image.digest]
+    runtime.keep_only(set())
+    assert runtime.images() == {}
 
 
 def test_failing_and_hanging_tests_are_recorded_and_all_run(shell_image: Reference):

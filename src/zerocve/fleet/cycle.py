@@ -32,8 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from zerocve import api
-from zerocve.errors import FleetError, StoreError, ZerocveError
+from zerocve.errors import FleetError, StageError, StoreError, ZerocveError
 from zerocve.fleet.changelog import fixing_versions, make_changelog
 from zerocve.fleet.check import check
 from zerocve.fleet.config import Fleet
@@ -41,7 +43,7 @@ from zerocve.fleet.diff import ImageDiff, diff_images
 from zerocve.fleet.models import EventKind, Image, Job, JobState, LockRecord
 from zerocve.fleet.plan import Verdict
 from zerocve.fleet.promote import drop_staging, promote, push_staged, staging_reference
-from zerocve.fleet.stage import Sandbox, StageReport, stage
+from zerocve.fleet.stage import Podman, Sandbox, StageReport, stage
 from zerocve.fleet.store import Store
 from zerocve.lock import Lock
 from zerocve.oci.reader import is_layout
@@ -79,6 +81,10 @@ class Runner:
 
     def new_cycle(self) -> None:
         self.indices = api.Indices(settings=self.settings)
+
+    @property
+    def podman_storage(self) -> Path:
+        return self.settings.state_dir / "podman"
 
     def layout_dir(self, job_id: int) -> Path:
         return self.settings.state_dir / "jobs" / str(job_id) / "layout"
@@ -234,7 +240,7 @@ def step_stage(runner: Runner, job_id: int) -> None:
     for arch in api.index_archs(spec):  # what the repositories offer, for the gate
         runner.indices.get(api.repositories_of(spec, runner.settings), arch)
     report: StageReport = stage(staged, spec.test, runner.sandbox, podman=runner.podman,
-                                storage=runner.settings.state_dir / "podman")
+                                storage=runner.podman_storage, keep=True)
     after = _scan(runner, f"docker://{staged.name}@{view.digest}")
     verdict = api.check_gate(after, runner.policy, expected=lock)
     before = (
@@ -395,6 +401,19 @@ def run_job(runner: Runner, job_id: int) -> Outcome:
 # -- a cycle ---------------------------------------------------------------------------
 
 
+def _prune_staged(runner: Runner) -> None:
+    """Keep the fleet's published images in the staging storage and drop the rest: a
+    rebuild's pull then fetches only the layers that changed (one package's), not the base
+    every image of the fleet shares. Best effort: podman missing was every stage's error."""
+    with runner.store.session() as session:
+        published = {i.published_digest for i in session.scalars(select(Image))}
+    try:
+        Podman(runner.podman, runner.podman_storage).keep_only(
+            {d for d in published if d is not None})
+    except StageError:
+        pass
+
+
 @dataclass(frozen=True)
 class Planned:
     image: str
@@ -463,5 +482,7 @@ def run_cycle(runner: Runner, fleet: Fleet, *, workers: int = 2) -> CycleReport:
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         outcomes = [o for batch in pool.map(run_image, before.values()) for o in batch]
+    if outcomes:  # jobs ran, and may have staged images: a no-change cycle costs no podman
+        _prune_staged(runner)
     errors += [o.error for o in outcomes if o.error]
     return CycleReport(tuple(planned), tuple(outcomes), tuple(errors), tuple(warnings))

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,6 +209,21 @@ class Podman:
                 timeout=120,
             )
 
+    def images(self) -> dict[str, str]:
+        """The pulled images: id → manifest digest."""
+        listed = self._run("images", "images", "--no-trunc", "--format", "{{.ID}} {{.Digest}}")
+        return dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)
+
+    def keep_only(self, digests: Collection[str]) -> None:
+        """Forget every pulled image whose digest is not one of ``digests``, and the layers
+        only those held. (Not by age: a reproducible image's creation date is its
+        SOURCE_DATE_EPOCH.)"""
+        drop = [image_id for image_id, digest in self.images().items() if digest not in digests]
+        if drop:
+            with _STORAGE_TURN:
+                subprocess.run(self._argv("rmi", "--force", *drop), capture_output=True,
+                               check=False, timeout=600)  # fmt: skip
+
     def run_test(self, image_id: str, command: Sequence[str], sandbox: Sandbox) -> TestResult:
         name = f"zerocve-stage-{uuid.uuid4().hex[:12]}"
         argv = run_argv(self._argv(), image_id, command, sandbox, name)
@@ -243,9 +258,12 @@ def stage(
     *,
     podman: str = "podman",
     storage: Path | None = None,
+    keep: bool = False,
 ) -> StageReport:
     """Pull ``image`` by digest and run each of ``tests`` in it; every test runs even after
-    one fails, so the report shows them all. ``storage``: see ``Podman``."""
+    one fails, so the report shows them all. ``storage``: see ``Podman``. ``keep``: leave
+    the pulled image in the storage (the fleet keeps its published images there, so that a
+    rebuild, which shares most layers with them, pulls only the layers that changed)."""
     if image.digest is None:
         raise StageError(f"{image}: stage needs an image pinned by digest")
     runtime = Podman(podman, storage)
@@ -259,5 +277,6 @@ def stage(
             )
         results = tuple(runtime.run_test(image_id, command, sandbox) for command in tests)
     finally:
-        runtime.remove(image_id)
+        if not keep:
+            runtime.remove(image_id)
     return StageReport(f"{image.name}@{image.digest}", results)
