@@ -12,7 +12,9 @@ timed from publication to its end (the last promotion). Printed:
 - rebuilds done, against the images that hold the package (must be equal),
 - bytes pushed for the fix, against the fleet's total size in the registry (goal: < 5%),
 - the time of a no-change cycle, in the running daemon and as a whole command with Python's
-  start-up and imports (goal: < 2 s).
+  start-up and imports (goal: < 2 s),
+- where a rebuild's time goes: the mean seconds of each step of the fix's jobs, from the
+  store's job-state events (build, push, stage: pull, tests and two scans, promote).
 
     python3 bench/rebuild.py [--images 50] [--workers 2]
 """
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -71,6 +74,26 @@ def no_change_in_process(fleet: Path, env: dict[str, str]) -> float:
     if report.planned or report.outcomes or report.errors:
         sys.exit(f"the no-change cycle did something: {report}")
     return elapsed
+
+
+STEPS = {"built": "build", "pushed-staging": "push", "staged": "stage", "promoted": "promote"}
+
+
+def step_seconds(store: Path, after_job: int) -> dict[str, float]:
+    """Mean seconds per step of the jobs after ``after_job``: from the event that moved a job
+    into the step's start state to the one that moved it out of it."""
+    with sqlite3.connect(store) as db:
+        rows = db.execute("SELECT job_id, at, data FROM events WHERE kind = 'job-state' "
+                          "AND job_id > ? ORDER BY id", (after_job,)).fetchall()
+    last: dict[int, float] = {}
+    spent: dict[str, list[float]] = {}
+    for job, at, data in rows:
+        when = datetime.fromisoformat(at).timestamp()  # naive UTC: differences are exact
+        to = json.loads(data)["to"]
+        if job in last and to in STEPS:
+            spent.setdefault(STEPS[to], []).append(when - last[job])
+        last[job] = when
+    return {step: round(sum(v) / len(v), 2) for step, v in spent.items()}
 
 
 def fleet_size(host: str, repositories: list[str]) -> int:
@@ -139,6 +162,7 @@ def main() -> None:
                                     "WHERE id > ?", (last_job,)).fetchone()[0]
             rebuilds = promoted - promoted_before
             total = fleet_size(registry.host, [f"bench/img{i:03d}" for i in range(args.images)])
+            steps = step_seconds(store, last_job)
             no_change = min(zerocve(run, env) for _ in range(3))
             in_process = min(no_change_in_process(fleet, env) for _ in range(3))
 
@@ -152,6 +176,7 @@ def main() -> None:
                 "bytes_pushed_ratio": round(pushed / total, 4),
                 "no_change_cycle_s": round(no_change, 2),
                 "no_change_cycle_in_process_s": round(in_process, 3),
+                "mean_step_s": steps,
             }
             print(json.dumps(figures, indent=2))
             print(f"rebuilds: {rebuilds} of {holders} images holding tzdata "
@@ -159,6 +184,8 @@ def main() -> None:
             print(f"publication → last promotion: {to_promotion:.0f} s (goal < 180 s)")
             print(f"bytes pushed: {pushed / 1e6:.2f} MB of a {total / 1e6:.1f} MB fleet = "
                   f"{100 * pushed / total:.2f}% (goal < 5%)")
+            print("mean seconds per rebuild step (2 workers): " +
+                  ", ".join(f"{k} {v}" for k, v in steps.items()))
             print(f"no-change cycle: {no_change:.2f} s as a whole command (Python start-up and "
                   f"imports included), {in_process:.3f} s in the running daemon (goal < 2 s)")
         finally:
