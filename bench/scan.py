@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from debsecan_feed import write_debsecan_source  # noqa: E402
 
 from support.aptrepo import IMAGE_PACKAGES, SigningKey, build_repo  # noqa: E402
+from support.rootfs import apt_stanzas, write_rootfs  # noqa: E402
 
 DEFAULT_OSV = ROOT.parent / "shared" / "data" / "debian-osv-2025-02-12.zip"
 SIZES = (40, 300, 1500)  # installed packages: how the cost of a scan grows
@@ -71,38 +72,6 @@ def summary(runs: list[Measured]) -> Measured:
     """Median times and the highest peak of several runs."""
     return Measured(statistics.median(r.seconds for r in runs),
                     statistics.median(r.cpu for r in runs), max(r.peak for r in runs))
-
-
-def available_packages() -> list[str]:
-    """Every stanza of the host's apt index, sorted by package name."""
-    dump = subprocess.run(
-        ["apt-cache", "dumpavail"], capture_output=True, text=True, check=True
-    ).stdout
-    stanzas = [s for s in dump.split("\n\n") if s.startswith("Package: ")]
-    return sorted(stanzas, key=lambda s: s.split("\n", 1)[0])
-
-
-def rootfs_of(target: Path, count: int, stanzas: list[str]) -> None:
-    """A root filesystem whose dpkg database lists ``count`` real bookworm packages spread
-    evenly over the host's apt index (names, versions and sources exactly as Debian ships
-    them)."""
-    chosen = stanzas[:: max(1, len(stanzas) // count)][:count]
-    if len(chosen) < count:
-        sys.exit("the host's apt index has too few packages: run apt-get update")
-    status = ""
-    for stanza in chosen:
-        fields = [
-            line for line in stanza.splitlines()
-            if line.split(":", 1)[0] in ("Package", "Version", "Architecture", "Source",
-                                         "Maintainer", "Installed-Size")
-        ]
-        status += "\n".join([fields[0], "Status: install ok installed", *fields[1:]]) + "\n\n"
-    (target / "var/lib/dpkg").mkdir(parents=True)
-    (target / "var/lib/dpkg/status").write_text(status)
-    (target / "etc").mkdir()
-    (target / "etc/os-release").write_text(
-        'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'
-    )
 
 
 def in_process_scan(target: str, db: Path, cache: Path, runs: int) -> float:
@@ -172,10 +141,13 @@ def main() -> None:
         inner = in_process_scan(str(image), db, Path(env["ZEROCVE_CACHE_DIR"]), args.runs)
         print(f"  python example image     zerocve  {ours.seconds:5.3f} s ({ours.cpu:5.3f} s)   "
               f"peak {ours.peak / 1e6:3.0f} MB   in process {inner:5.3f} s")
-        stanzas = available_packages()
+        stanzas = apt_stanzas()
         for count in SIZES:
             rootfs = work / f"rootfs-{count}"
-            rootfs_of(rootfs, count, stanzas)
+            try:
+                write_rootfs(rootfs, count, stanzas)
+            except ValueError as e:
+                sys.exit(str(e))
             our_scan = [*zerocve, "scan", f"dir:{rootfs}", "-o", "json", "--db", str(db)]
             their_scan = ["debsecan", "--suite", RELEASE, "--source", source,
                           "--status", str(rootfs / "var/lib/dpkg/status")]

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from support.data import OSV_ZIP
+from support.rootfs import apt_stanzas, write_rootfs
 from zerocve.debian.model import InstalledPackage
 from zerocve.debian.version import sort_key
 from zerocve.inventory.model import Distro, Inventory
@@ -54,3 +59,23 @@ def test_warm_scan_of_300_packages(full):
         assert {f.state for f in findings} >= {State.FIXED, State.OPEN, State.UNIMPORTANT}
         old = {p.source for p in packages[:300] if p.version == "0.1-1"}
         assert {f.package.source for f in findings if f.state is State.FIXED} <= old
+
+
+def test_a_scan_of_1500_packages_stays_under_60_mb(full, tmp_path: Path) -> None:
+    # Issue 10.3: the whole `zerocve scan` process, 1,500 real bookworm packages against the
+    # whole export (some 13,000 advisory rows); it peaked at 63 MB while every row was held.
+    root = tmp_path / "rootfs"
+    try:
+        write_rootfs(root, 1500, apt_stanzas())
+    except ValueError as e:
+        pytest.skip(str(e))
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "zerocve", "-q", "scan",
+         f"dir:{root}", "-o", "json", "--db", str(full.path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["packages"] == 1500 and report["findings"]
+    peak = int(done.stderr.strip().splitlines()[-1]) * 1024
+    assert peak < 60_000_000, f"peak RSS {peak / 1e6:.1f} MB"
