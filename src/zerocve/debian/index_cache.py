@@ -171,15 +171,15 @@ class ParsedIndexCache:
         """Keep ``packages`` (of ``origin``) under ``key`` (atomically; then evict the least
         recently used)."""
         _RECENT.put(key, origin, packages)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise CacheError(f"{self.root}: cannot create the index cache: {e.strerror}") from e
         path = self.path(key)
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             write_atomic(path, _entry(packages), error=CacheError,
                          what="cannot keep the parsed index")
-        except _Unstorable:
+        except (OSError, CacheError, _Unstorable):
+            # Only a speed-up: the parse at hand is complete in memory, and a cache directory
+            # that cannot be written is reported, with what to do, by the .deb cache the
+            # build writes next (zerocve.debian.cache.cache_error).
             return
         evict(self.root, self.max_bytes, keep=path)
 
