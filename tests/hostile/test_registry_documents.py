@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from hostile_kit import one_error_line
 
+from support.loopback import LoopbackServer
 from support.signing import KeyPair, make_key_pair, zerocve
 from zerocve.oci.media_types import OCI_INDEX, OCI_MANIFEST
 from zerocve.oci.registry import compute_digest
@@ -75,13 +75,11 @@ class ShapelessRegistry:
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._loopback = LoopbackServer(Handler)
+        self.host = self._loopback.host
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loopback.close()
 
 
 @pytest.fixture(scope="module")

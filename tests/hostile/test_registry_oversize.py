@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from hostile_kit import one_error_line, run_measured
 
+from support.loopback import LoopbackServer
 from zerocve.errors import RegistryError
 from zerocve.oci.media_types import MAX_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST
 from zerocve.oci.registry import RegistryClient
@@ -87,13 +87,11 @@ class HostileRegistry:
                     registry.sent[self.path] = sent
                     self.close_connection = True
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._loopback = LoopbackServer(Handler)
+        self.host = self._loopback.host
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loopback.close()
 
 
 def _pieces(first: bytes) -> Iterator[bytes]:

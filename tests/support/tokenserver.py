@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from support.loopback import LoopbackServer
 
 SERVICE = "zerocve-test-registry"
 ISSUER = "zerocve-test-token-issuer"
@@ -77,10 +78,8 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.realm = f"http://127.0.0.1:{self._server.server_address[1]}/token"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._loopback = LoopbackServer(Handler)
+        self.realm = f"http://{self._loopback.host}/token"
 
     def auth_yaml(self) -> str:
         """The ``auth:`` section of a docker-registry config trusting this server."""
@@ -119,5 +118,4 @@ class TokenServer:
         return f"{signing_input}.{_b64url(signature)}"
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loopback.close()
