@@ -18,12 +18,13 @@ import functools
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
+
+from support.loopback import LoopbackServer
 
 # The example images' packages, plus the Essential set so mmdebstrap can build a root
 # filesystem from the same repository (bench/build.py, inventory tests).
@@ -221,7 +222,7 @@ class AptRepo:
     suites: list[str] = field(default_factory=lambda: list(SUITES))
     http_uri: str = ""
     archs: list[str] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
+    _server: LoopbackServer | None = None
 
     def __post_init__(self) -> None:
         if not self.archs:
@@ -278,15 +279,13 @@ class AptRepo:
             def __init__(self, *args: object, **kwargs: object) -> None:
                 super().__init__(*args, directory=root, **kwargs)  # type: ignore[arg-type]
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.http_uri = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = LoopbackServer(Handler)
+        self.http_uri = f"http://{self._server.host}"
         return self.http_uri
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
 
 
 def make_deb(

@@ -18,7 +18,9 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from support.loopback import LoopbackServer
 
 ANSWER_500 = "500"
 ANSWER_429 = "429"
@@ -120,19 +122,15 @@ class FaultProxy:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._loopback = LoopbackServer(Handler)
+        self.host = self._loopback.host
 
     def requests(self, method: str, path_kind: str) -> list[tuple[str, str, str]]:
         """The logged requests with this method and path kind."""
         return [e for e in self.log if e[0] == method and kind(e[1]) == path_kind]
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loopback.close()
 
     def __enter__(self) -> FaultProxy:
         return self
