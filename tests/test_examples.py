@@ -122,15 +122,28 @@ def test_python_image_runs_from_the_registry_in_podman(
     ref = f"{registry.host}/examples/python-run:v1"
     pushed = zerocve("publish", str(spec), ref, env=env)
     assert pushed.returncode == 0, pushed.stderr
-    script = "import os, ssl; print(ssl.OPENSSL_VERSION); print(os.getuid(), os.getcwd())"
+    # glibc's gconv modules are left out by default: iconv between the charsets built into
+    # libc still opens, one that needs a module does not, and Python's codecs (its own) work.
+    script = "\n".join([
+        "import ctypes, locale, os, ssl",
+        "print(ssl.OPENSSL_VERSION)",
+        "print(os.getuid(), os.getcwd())",
+        "libc = ctypes.CDLL(None)",
+        "libc.iconv_open.restype = ctypes.c_void_p",
+        "opens = lambda to, fro: libc.iconv_open(to, fro) != ctypes.c_void_p(-1).value",
+        "print(opens(b'UTF-8', b'UCS-4'), opens(b'UTF-8', b'ISO-8859-1'))",
+        "print('\u00e9'.encode('latin-1').hex(), locale.getpreferredencoding())",
+    ])
     try:
         out = tool("podman", "run", "--rm", "--tls-verify=false", "--network=none", ref,
                    "-c", script)
     finally:
         subprocess.run(["podman", "rmi", "-f", ref], capture_output=True)
-    version, ids = out.strip().splitlines()
+    version, ids, iconv, codecs = out.strip().splitlines()
     assert version.startswith("OpenSSL 3.")
     assert ids == "65532 /app"
+    assert iconv == "True False"
+    assert codecs == "e9 utf-8"  # Python's UTF-8 mode in the C.UTF-8 locale
 
 
 def offered_versions(repo: AptRepo, name: str) -> list[str]:

@@ -24,10 +24,14 @@ from dataclasses import dataclass, field
 
 # What Debian's slim images leave out (debuerreotype's .slimify-excludes, without its KDE,
 # GNOME and OMF help entries, which only bring back English desktop help; all of lintian's
-# data, not only its overrides: nothing in an image runs lintian).
+# data, not only its overrides: nothing in an image runs lintian), and glibc's gconv charset
+# modules, which Wolfi (glibc-iconv) and Azure Linux ship as an opt-in package: only
+# iconv_open() on a charset other than UTF-8, UCS-2, UCS-4 or ASCII loads them (built into
+# libc), and an image's only locale, C.UTF-8, is one of those.
+GCONV = "/usr/lib/*-linux-gnu*/gconv/*"
 DEFAULT_EXCLUDE = ("/usr/share/doc/*", "/usr/share/groff/*", "/usr/share/info/*",
                    "/usr/share/linda/*", "/usr/share/lintian/*", "/usr/share/locale/*",
-                   "/usr/share/man/*")
+                   "/usr/share/man/*", GCONV)
 # What they keep of it (.slimify-includes): copyright files, so the licenses of what the
 # image ships travel with it, and the locale tables programs read, not their translations.
 DEFAULT_INCLUDE = ("/usr/share/doc/*/copyright", "/usr/share/locale/all_languages",
