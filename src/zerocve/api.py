@@ -45,6 +45,7 @@ from zerocve.vuln.severity import SeveritySource
 # re-exported from there are looked up on first use (``__getattr__`` below).
 if TYPE_CHECKING:
     from zerocve.assemble.image import BuiltImage
+    from zerocve.debian.releases import DebianRelease
     from zerocve.debian.repo import PackageIndex, RepoClient
     from zerocve.lock import FetchIndices, Lock, default_lock_path, read_lock, write_lock
     from zerocve.oci.reference import Reference
@@ -298,20 +299,45 @@ def build(
     """The image ``lock`` gives for ``spec``, in memory (``BuiltImage.digest`` is the image or
     index digest); nothing is written but the download and build caches. The lock is first
     verified against the spec's signed indices (a LockError naming ``where``, e.g. the lock
-    file, and the package when it is not what they say)."""
+    file, and the package when it is not what they say), unless a record in the cache says
+    this very lock passed against these very inputs (``zerocve.lock_record``; not read or
+    written without ``use_cache``)."""
     from zerocve.assemble.cache import BuildCache
     from zerocve.assemble.image import build as assemble
-    from zerocve.lock import verify_lock
 
     # Nothing of a lock is installed before it is checked against the signed indices.
-    with repo_client(settings) as client:
-        trusted = verify_lock(lock, spec, repositories_of(spec, settings),
-                              client.fetch_pinned_index,
-                              where=where)
+    releases = verified_releases(spec, lock, settings, use_record=use_cache, where=where)
     debs = fetch_debs(lock, spec.archs, settings)
     cache = BuildCache(settings.build_cache_dir, settings.cache_bounds.build) if use_cache else None
     return assemble(spec, lock, debs, reporter=settings.reporter,
-                    epoch=settings.source_date_epoch, cache=cache, releases=trusted.releases)
+                    epoch=settings.source_date_epoch, cache=cache, releases=releases)
+
+
+def verified_releases(
+    spec: ImageSpec, lock: Lock, settings: Settings, *, use_record: bool = True,
+    where: str = "the lock",
+) -> dict[str, DebianRelease | None]:
+    """``verify_lock`` of ``lock`` against ``spec``'s repositories: the Debian release of each
+    architecture, from the signed Releases, or a LockError. With ``use_record``, a verified-lock
+    record keyed by every input of the verification stands for it, and one is kept after a
+    verification that passed."""
+    from zerocve.assemble.code import code_digest
+    from zerocve.lock import verify_lock
+    from zerocve.lock_record import VerifiedLocks, record_key
+
+    repositories = repositories_of(spec, settings)
+    records = VerifiedLocks(settings.cache_dir)
+    key = record_key(spec, lock, repositories, code_digest()) if use_record else None
+    now = settings.clock()
+    if key is not None:
+        known = records.load(key, sorted(set(spec.archs)), now)
+        if known is not None:
+            return known
+    with repo_client(settings) as client:
+        trusted = verify_lock(lock, spec, repositories, client.fetch_pinned_index, where=where)
+    if key is not None:
+        records.store(key, trusted.releases, repositories, now)
+    return trusted.releases
 
 
 def write_layout(built: BuiltImage, path: Path, tag: str = DEFAULT_REF) -> Path:
@@ -621,6 +647,7 @@ __all__ = [
     "repositories_of",
     "sbom_paths",
     "scan",
+    "verified_releases",
     "write_archive",
     "write_layout",
     "write_lock",

@@ -174,12 +174,12 @@ class SigningKey:
     @classmethod
     def create(
         cls, home: Path, uid: str = "zerocve test archive <archive@example.invalid>",
-        algo: str = "ed25519",
+        algo: str = "ed25519", expire: str = "never",
     ):
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         env = {**os.environ, "GNUPGHOME": str(home)}
         _run("gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, algo, "sign",
-             "never", env=env)
+             expire, env=env)
         colons = _run("gpg", "--batch", "--with-colons", "--list-keys", uid, env=env)
         fingerprint = next(
             line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:")

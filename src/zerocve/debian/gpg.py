@@ -145,3 +145,23 @@ def verify_detached(data: bytes, signature: bytes, keyring: Path, what: str) -> 
         body.write_bytes(data)
         _gpgv([str(sig), str(body)], keyring, what, Path(tmp))
     return data
+
+
+def key_expiries(keyring: Path) -> list[int] | None:
+    """When each key and subkey of ``keyring`` expires (seconds since the epoch; keys that
+    never expire are left out), as ``gpg --show-keys`` lists them; None when gpg cannot read
+    the keyring. A verdict of gpgv holds only while the key that gave it is valid: whoever
+    keeps one must ask again once one of these dates has passed."""
+    with tempfile.TemporaryDirectory(prefix="zerocve-gpg-") as tmp:
+        try:
+            done = subprocess.run(
+                ["gpg", "--batch", "--homedir", tmp, "--show-keys", "--with-colons",
+                 str(keyring.absolute())],
+                capture_output=True, check=False,
+            )  # fmt: skip
+        except FileNotFoundError:
+            return None
+    if done.returncode != 0:
+        return None
+    fields = (line.split(":") for line in done.stdout.decode(errors="replace").splitlines())
+    return [int(f[6]) for f in fields if f[0] in ("pub", "sub") and len(f) > 6 and f[6].isdigit()]

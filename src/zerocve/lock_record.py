@@ -1,0 +1,151 @@
+"""Verified-lock records: a lock that passed ``verify_lock`` against exactly these inputs is
+not verified again.
+
+``verify_lock`` resolves the spec again over every pinned index, which for a spec on the
+host's mirror means the universe of the whole bookworm index (2.5 s): a no-change rebuild
+spent most of its time proving again what it had proved the time before. Once a verification
+passes, a record is kept at ``<cache>/verified-locks/<key>.json``, where ``key`` is the
+SHA256 of every input the verdict depended on:
+
+* the verifier's code (a digest of every zerocve module, given by the caller);
+* the spec (its whole model) and the lock (as ``dumps_lock`` writes it), which pins each
+  index by its SHA256 and each Release by the SHA256 of its signed text;
+* the repositories it was checked against (URI, suites, components, keyring path) and the
+  bytes of each keyring.
+
+Change any of them and the key changes: no record is found, and the lock is verified in full.
+A record holds its key again, what the verification found (each architecture's Debian
+release, for /etc/os-release) and the SHA256 of all that; one that is truncated, edited or
+copied under another key's name does not match, is ignored, and is replaced once the lock has
+been verified in full again. Nothing here executes what it reads.
+
+gpgv's verdict also depends on the time: a key that expires is refused from then on. A record
+is therefore good only until the first expiry date of a key in the keyrings that had not
+passed when it was written; when gpg cannot list them, no record is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from zerocve._atomic import write_atomic
+from zerocve._lru import evict, touch
+from zerocve.debian.gpg import key_expiries
+from zerocve.debian.releases import DebianRelease
+from zerocve.errors import CacheError
+from zerocve.lock import Lock, dumps_lock
+from zerocve.spec import ImageSpec, RepositorySpec
+
+_FORMAT = "zerocve-verified-lock 1"
+_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+# Records are a few hundred bytes: this keeps thousands, the least recently used go first.
+MAX_BYTES = 4 << 20
+
+
+def record_key(
+    spec: ImageSpec, lock: Lock, repositories: Sequence[RepositorySpec], code: str
+) -> str | None:
+    """The SHA256 of everything a verification of ``lock`` depends on (see the module
+    docstring); None when a keyring cannot be read (the verification will say why)."""
+    digest = hashlib.sha256()
+
+    def part(data: bytes) -> None:
+        # Length-prefixed, so that no two lists of inputs hash as the same stream.
+        digest.update(len(data).to_bytes(8, "big") + data)
+
+    for text in (_FORMAT, code, spec.model_dump_json(), dumps_lock(lock)):
+        part(text.encode())
+    for repository in repositories:
+        part(repository.model_dump_json().encode())
+        try:
+            part(Path(repository.keyring).read_bytes() if repository.keyring else b"")
+        except OSError:
+            return None
+    return digest.hexdigest()
+
+
+class VerifiedLocks:
+    """The records below ``cache_dir``."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.directory = cache_dir / "verified-locks"
+
+    def _path(self, key: str) -> Path:
+        if not _KEY_RE.match(key):
+            raise ValueError(f"bad record key {key!r}")
+        return self.directory / f"{key}.json"
+
+    def load(
+        self, key: str, archs: Sequence[str], now: datetime
+    ) -> dict[str, DebianRelease | None] | None:
+        """The Debian release of each of ``archs`` the verification recorded under ``key``
+        found; None when there is no record, it does not hold exactly this, or it has
+        lapsed at ``now``."""
+        path = self._path(key)
+        try:
+            record = json.loads(path.read_bytes())
+            releases = _checked(record, key, archs, now)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # absent or damaged: verify in full, then write it again
+        if releases is not None:
+            touch(path)
+        return releases
+
+    def store(
+        self, key: str, releases: Mapping[str, DebianRelease | None],
+        repositories: Sequence[RepositorySpec], now: datetime,
+    ) -> None:
+        """Record that the lock of ``key`` verified, finding ``releases``. Best effort: a
+        cache that cannot be written only costs the next build the verification."""
+        expiries = []
+        for repository in repositories:
+            found = key_expiries(Path(repository.keyring)) if repository.keyring else None
+            if found is None:
+                return  # gpg cannot say how long the signatures hold: keep nothing
+            expiries += [when for when in found if when > now.timestamp()]
+        body = {
+            "format": _FORMAT,
+            "key": key,
+            "until": min(expiries, default=None),
+            "releases": {
+                arch: None if r is None else {"codename": r.codename, "version_id": r.version_id}
+                for arch, r in sorted(releases.items())
+            },
+        }
+        data = json.dumps({**body, "sha256": _digest(body)}, sort_keys=True).encode()
+        path = self._path(key)
+        with contextlib.suppress(OSError, CacheError):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data, error=CacheError)
+            evict(self.directory, MAX_BYTES, keep=path)
+
+
+def _digest(body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _checked(
+    record: Any, key: str, archs: Sequence[str], now: datetime
+) -> dict[str, DebianRelease | None] | None:
+    """The releases of a record that is whole and is the one for ``key`` and ``archs``."""
+    body = {name: value for name, value in record.items() if name != "sha256"}
+    if (record["sha256"] != _digest(body) or body["format"] != _FORMAT or body["key"] != key
+            or set(body["releases"]) != set(archs)):
+        return None
+    until = body["until"]
+    if until is not None and now.timestamp() >= int(until):
+        return None
+    return {
+        arch: None if r is None else DebianRelease(str(r["codename"]), str(r["version_id"]))
+        for arch, r in body["releases"].items()
+    }
+
+
+__all__ = ["MAX_BYTES", "VerifiedLocks", "record_key"]
