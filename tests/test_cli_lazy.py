@@ -13,8 +13,7 @@ import typer.main
 from zerocve import cli
 from zerocve.cli import _app
 
-# Heavy dependencies no command listing needs (typer validates a command's parameters with
-# pydantic, so a command that runs imports it; --help and --version run none).
+# Heavy dependencies no command listing needs (--help and --version run no command).
 HEAVY = ("pydantic", "httpx", "sqlalchemy", "sqlite3", "yaml", "rich.progress", "zerocve.api",
          "zerocve.assemble", "zerocve.fleet", "zerocve.sign", "zerocve.vuln", "zerocve.debian")
 

@@ -12,6 +12,7 @@ import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from zerocve import __version__
+from zerocve.cli import _params
 from zerocve.progress import Reporter
 from zerocve.settings import Settings
 
@@ -148,6 +149,9 @@ def load(name: str) -> Any:
         raise RuntimeError(f"zerocve.cli.{COMMANDS[name].module} did not register {name!r}")
     return command
 
+
+# Parameter values converted without pydantic: its import alone outweighs a small scan.
+_params.install()
 
 app = typer.Typer(
     name="zerocve",
