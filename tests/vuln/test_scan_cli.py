@@ -562,3 +562,19 @@ def test_a_local_scan_imports_only_what_it_uses(old_rootfs: Path, advisory_db: P
                     or (m.startswith("zerocve.cli.") and m.endswith("_cmd")
                         and m != "zerocve.cli.scan_cmd"))
     assert not loaded, loaded
+
+
+def test_a_scan_reads_no_copyright_file(advisory_db: Path, tmp_path: Path) -> None:
+    """Licences come from copyright files and only SBOMs show them: a scan leaves them unread.
+    A copyright file larger than zerocve reads from an image (sparse: no disk used) is refused
+    where it is read, so the SBOM of the same tree fails on it while the scan does not."""
+    rootfs = make_rootfs(tmp_path / "rootfs", OLD, "3.27.2-1")
+    doc = rootfs / "usr/share/doc/libssl3"
+    doc.mkdir(parents=True)
+    with (doc / "copyright").open("wb") as f:
+        f.truncate(65 << 20)
+    report = scan_json(f"dir:{rootfs}", advisory_db)
+    assert report["packages"] == 5 and report["findings"]
+    sbom = zerocve("sbom", f"dir:{rootfs}")
+    assert sbom.returncode == 3
+    assert "usr/share/doc/libssl3/copyright" in sbom.stderr and "refused" in sbom.stderr

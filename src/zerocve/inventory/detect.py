@@ -67,8 +67,11 @@ def detect(
     target: str,
     image_digest: str | None = None,
     image_name: str | None = None,
+    licenses: bool = True,
 ) -> Inventory:
-    """The inventory of ``tree``; ``InventoryError`` when it holds no dpkg database."""
+    """The inventory of ``tree``; ``InventoryError`` when it holds no dpkg database. Each
+    package's licences come from its copyright file, unless ``licenses`` is False: only an
+    SBOM shows them, and a scan would spend more on those reads than on its matching."""
     warnings: list[str] = []
     packages = dpkg.deduplicate(_packages(tree, warnings))
     os_release = next((t for p in OS_RELEASE if (t := tree.read_text(p)) is not None), None)
@@ -78,7 +81,7 @@ def detect(
     return Inventory(
         target=target,
         distro=release,
-        packages=tuple(_with_licenses(tree, p) for p in packages),
+        packages=tuple(_with_licenses(tree, p) for p in packages) if licenses else packages,
         image_digest=image_digest,
         image_name=image_name,
         warnings=tuple(warnings),

@@ -72,6 +72,7 @@ def _image(
     reporter: Reporter,
     cache_dir: Path | None,
     cache_max: int | None,
+    licenses: bool,
 ) -> Inventory:
     from zerocve.inventory.image_fs import LayeredTree
     from zerocve.inventory.images import select_image
@@ -93,7 +94,8 @@ def _image(
             # Its images have no manifest, hence no digest; the config names them.
             name = next(iter(source.tags.get(digest or "", [])), None)
             digest = None
-        return detect(tree, target=target, image_digest=digest, image_name=name)
+        return detect(tree, target=target, image_digest=digest, image_name=name,
+                      licenses=licenses)
     finally:
         source.close()
 
@@ -139,6 +141,7 @@ def open_inventory(
     cache_dir: Path | None = None,
     cache_max: int | None = None,
     registry: RegistryFactory | None = None,
+    licenses: bool = True,
 ) -> Inventory:
     """The packages and release of ``target``. ``platform`` (``linux/arm64``) picks an image
     from a multi-platform index (default linux/amd64) and is checked against a
@@ -147,7 +150,8 @@ def open_inventory(
     ``UsageError`` (TARGET is nothing known, bad platform syntax). What was read from each
     layer is kept below ``cache_dir`` (none: nothing kept), at most ``cache_max`` bytes (none:
     ``layer_cache.DEFAULT_MAX_BYTES``); ``registry`` makes the client for a registry target
-    (default: anonymous, no injected transport)."""
+    (default: anonymous, no injected transport). ``licenses=False`` leaves out the packages'
+    licences, which only SBOMs show (an SBOM target's are kept: they cost nothing there)."""
     kind, location = kind_of(target)
     if platform is not None:
         Platform.parse(platform)  # a typo is a usage error whatever the target
@@ -157,7 +161,7 @@ def open_inventory(
     if kind == "rootfs":
         if not Path(location).is_dir():
             raise UsageError(f"{target}: not a directory")
-        return detect(DirectoryTree(Path(location)), target=target)
+        return detect(DirectoryTree(Path(location)), target=target, licenses=licenses)
     if kind == "sbom":
         try:
             data = Path(location).read_bytes()
@@ -167,7 +171,8 @@ def open_inventory(
 
         return read_sbom(data, target=target)
     source, tag, name = _open_source(kind, location, reporter, registry)
-    return _image(source, target, platform, tag, name, reporter, cache_dir, cache_max)
+    return _image(source, target, platform, tag, name, reporter, cache_dir, cache_max,
+                  licenses)
 
 
 def inventory_of(
@@ -177,12 +182,13 @@ def inventory_of(
     reporter: Reporter = NULL_REPORTER,
     cache_dir: Path | None = None,
     cache_max: int | None = None,
+    licenses: bool = True,
 ) -> Inventory:
     """The packages and release of the image ``source`` holds (an image in memory, say),
     read as ``open_inventory`` reads an image target; the inventory's target is the source's
     description. ``source`` is closed when done."""
     return _image(source, source.description, platform, None, None, reporter, cache_dir,
-                  cache_max)
+                  cache_max, licenses)
 
 
 def _open_source(

@@ -42,7 +42,8 @@ def scan(
     ``available_versions`` (source package → newest version the image's repositories offer)
     tells ``fixed`` from ``fix-unavailable`` when the repositories are known. ``distro``
     replaces the release the target's os-release names (``--distro``). ``cache_dir`` and
-    ``cache_max``: see ``open_inventory``.
+    ``cache_max``: see ``open_inventory``. No report shows licences: the result's inventory
+    has none (``open_inventory`` reads them for SBOMs).
 
     The cheap checks come first: a malformed VEX file or a missing DB fails before an image
     is pulled or unpacked."""
@@ -53,10 +54,10 @@ def scan(
         if isinstance(target, str):
             inventory = open_inventory(target, platform=platform, reporter=reporter,
                                        cache_dir=cache_dir, cache_max=cache_max,
-                                       registry=registry)
+                                       registry=registry, licenses=False)
         else:
             inventory = inventory_of(target, platform=platform, reporter=reporter,
-                                     cache_dir=cache_dir, cache_max=cache_max)
+                                     cache_dir=cache_dir, cache_max=cache_max, licenses=False)
         if distro is not None:
             inventory = dataclasses.replace(inventory, distro=distro)
         with reporter.task(f"matching {len(inventory.packages)} packages"):
