@@ -23,6 +23,7 @@ from zerocve.assemble.image import (
     write_layout,
 )
 from zerocve.debian.releases import DebianRelease
+from zerocve.oci.gzip_blocks import BLOCK_SIZE
 from zerocve.oci.image import MEDIA_INDEX
 from zerocve.spec import ImageSpec, load_spec
 
@@ -143,6 +144,22 @@ def test_rebuild_is_byte_identical(static, closure, tmp_path: Path) -> None:
     assert first_tar.read_bytes() == second_tar.read_bytes()
     info = json.loads(_run("skopeo", "inspect", f"oci-archive:{first_tar}"))
     assert info["Digest"] == built.digest
+
+
+def test_image_bytes_do_not_depend_on_the_core_count(
+    closure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Layers are written and their gzip blocks deflated on one thread per core: the python
+    image (layers of many blocks) is the same, blob for blob, on one core or on five."""
+    spec = load_spec(EXAMPLES / "python.yaml")
+    built = {}
+    for cores in (1, 5):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        built[cores] = _build(spec, closure(PYTHON))
+    assert max(layer.size for layer in built[1].archs[0].layers) > 4 * BLOCK_SIZE
+    assert built[1].digest == built[5].digest
+    assert {d: b.data for d, b in built[1].image.blobs.items()} == {
+        d: b.data for d, b in built[5].image.blobs.items()}
 
 
 def test_one_package_update_changes_few_layers(static, closure) -> None:

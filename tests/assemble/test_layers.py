@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import io
 import tarfile
-import zlib
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from zerocve.oci.layer import (
     Entry,
     EntryKind,
     Spilled,
-    gzip_bytes,
     make_layer,
     sha256_digest,
     spill_file,
@@ -71,18 +69,50 @@ def test_hard_links_follow_their_file_or_become_copies() -> None:
     assert members["c/other"].isreg() and members["c/other"].size == 9  # target not here
 
 
-def test_gzip_header_is_fixed() -> None:
-    blob = gzip_bytes(b"hello" * 100)
-    assert blob[:4] == b"\x1f\x8b\x08\x00"  # no FNAME flag
-    assert blob[4:8] == b"\x00\x00\x00\x00"  # mtime 0
-    assert gzip.decompress(blob) == b"hello" * 100
-    assert zlib.decompress(blob, 31) == b"hello" * 100
-
-
 def test_make_layer_digests() -> None:
     layer = make_layer([Entry("a", EntryKind.FILE, 0o644, data=b"1")], EPOCH, "test")
     assert layer.digest == "sha256:" + hashlib.sha256(layer.data).hexdigest()
     assert layer.diff_id == "sha256:" + hashlib.sha256(gzip.decompress(layer.data)).hexdigest()
+    assert layer.data[:4] == b"\x1f\x8b\x08\x00"  # no FNAME flag
+    assert layer.data[4:8] == bytes(4)  # mtime 0
+
+
+def test_tar_is_what_tarfile_writes(tmp_path: Path) -> None:
+    """The layer writer skips tarfile's member copies, not its format: for the same members
+    (long names, links, a spilled file, contents ending on and off a block boundary) the
+    bytes are exactly ``tarfile.TarFile.addfile``'s, end blocks and record padding included."""
+    big = bytes(range(256)) * 8_000
+    with spill_file() as spill:
+        entries = [
+            Entry("d", EntryKind.DIR, 0o755, mtime=EPOCH - 5),
+            Entry("d/block", EntryKind.FILE, 0o644, 7, 8, EPOCH, data=b"x" * 512),
+            Entry("d/big", EntryKind.FILE, 0o600, data=Spilled.copy(io.BytesIO(big), len(big),
+                                                                    spill)),
+            Entry("d/" + "n" * 200, EntryKind.FILE, 0o644, data=b"odd"),
+            Entry("d/link", EntryKind.SYMLINK, 0o777, target="../" + "t" * 150),
+            Entry("d/hard", EntryKind.HARDLINK, 0o644, data=b"odd", target="d/" + "n" * 200),
+            Entry("d/empty", EntryKind.FILE, 0o644),
+        ]
+        expected = io.BytesIO()
+        with tarfile.open(fileobj=expected, mode="w", format=tarfile.GNU_FORMAT,
+                          encoding="utf-8") as tar:
+            for kind, name, size, data, link in [
+                (tarfile.DIRTYPE, "d", 0, None, ""),
+                (tarfile.REGTYPE, "d/big", len(big), big, ""),
+                (tarfile.REGTYPE, "d/block", 512, b"x" * 512, ""),
+                (tarfile.REGTYPE, "d/empty", 0, b"", ""),
+                (tarfile.REGTYPE, "d/hard", 3, b"odd", ""),  # sorts first: the file
+                (tarfile.SYMTYPE, "d/link", 0, None, "../" + "t" * 150),
+                (tarfile.LNKTYPE, "d/" + "n" * 200, 0, None, "d/hard"),
+            ]:
+                entry = next(e for e in entries if e.path == name)
+                info = tarfile.TarInfo(name)
+                info.type, info.size, info.linkname = kind, size, link
+                info.mode, info.uid, info.gid = entry.mode, entry.uid, entry.gid
+                info.uname = info.gname = ""
+                info.mtime = min(entry.mtime, EPOCH)
+                tar.addfile(info, None if data is None else io.BytesIO(data))
+        assert tar_bytes(entries, EPOCH) == expected.getvalue()
 
 
 def test_with_parents_uses_image_metadata() -> None:

@@ -345,8 +345,13 @@ def build_arch(
     keep = spec.contents.files.path_filter()
     # Decompression (lzma, zstd) and compression (zlib) release the GIL: threads overlap
     # them. Results are collected in input order, so the output does not depend on timing,
-    # and the error raised is the one of the first failing package in lock order.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    # and the error raised is the one of the first failing package in lock order. Layers
+    # are written on ``pool`` and their gzip blocks deflated on ``blocks`` (a task of one
+    # pool never waits for another task of the same pool), so one large layer still uses
+    # every core.
+    workers = os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            ThreadPoolExecutor(max_workers=workers) as blocks:
         with reporter.task(f"{arch}: reading packages", total=len(packages)) as task:
 
             def read(item: tuple[PackageRecord, Path]) -> UnpackedPackage:
@@ -362,7 +367,7 @@ def build_arch(
         with reporter.task(f"{arch}: writing layers", total=len(contents)) as task:
 
             def write(item: tuple[list[Entry], str]) -> Layer:
-                layer = make_layer(item[0], epoch, item[1], cache)
+                layer = make_layer(item[0], epoch, item[1], cache, blocks)
                 task.advance()
                 return layer
 
