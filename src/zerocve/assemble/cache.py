@@ -8,8 +8,8 @@ Two kinds of entries, both below ``<cache dir>/build``:
   builder itself, the spec, the architecture, the date, each package record and the SHA256 of
   its ``.deb``): a no-change rebuild reads the result back instead of unpacking anything.
 
-Blobs live in a content-addressed ``BlobCache`` (complete, fsynced files renamed into place)
-and are verified against their digest when read, so a damaged entry is a cache miss, never a
+Blobs live in a content-addressed ``BlobCache`` (complete files renamed into place) and
+are verified against their digest when read, so a damaged entry is a cache miss, never a
 wrong image. References (key -> digest) are small files replaced atomically.
 """
 

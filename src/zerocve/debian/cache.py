@@ -1,9 +1,12 @@
 """A content-addressed file cache: ``<root>/blobs/sha256/<hex>``.
 
-An entry appears only by ``os.replace`` of a complete, fsynced, verified temp file, so a
-concurrent writer or a writer killed mid-download never leaves a partial entry. Temp files
-live in ``<root>/tmp/`` (never mistaken for entries); each writer holds an ``flock`` on its
-temp file, so a temp whose lock can be taken belongs to a dead writer and is removed.
+An entry appears only by ``os.replace`` of a complete, verified temp file, so a concurrent
+writer or a writer killed mid-download never leaves a partial entry. Entries are not
+fsynced: every reader checks an entry's SHA256 before using it (``verify``: ``RepoClient``
+for packages and indices, ``BuildCache`` for blobs), so an entry that a crash left torn on
+disk is a miss, fetched or built again, never trusted. Temp files live in ``<root>/tmp/``
+(never mistaken for entries); each writer holds an ``flock`` on its temp file, so a temp
+whose lock can be taken belongs to a dead writer and is removed.
 
 The cache is bounded (``max_bytes``; the download cache's default is ``DEFAULT_MAX_BYTES``,
 ``ZEROCVE_DEB_CACHE_MAX`` changes it): after each store the least recently used entries
@@ -65,7 +68,8 @@ class BlobCache:
         return self.blobs / sha256
 
     def get(self, sha256: str) -> Path | None:
-        """The entry's path, or None. Entries are verified when written; ``verify`` re-checks."""
+        """The entry's path, or None, unchecked: only to know whether it is there; readers
+        use ``verify``."""
         path = self.path(sha256)
         if not path.is_file():
             return None
@@ -108,7 +112,6 @@ class BlobCache:
                 if expected_size is not None and size > expected_size:
                     break  # a runaway body: stop reading, report below
                 self._write(fd, chunk)
-            self._write(fd, b"", sync=True)
             if expected_size is not None and size != expected_size:
                 more = " or more" if size > expected_size else ""
                 raise IntegrityError(f"{what}: got {size} bytes{more}, expected {expected_size}")
@@ -128,15 +131,13 @@ class BlobCache:
             os.close(fd)
         return target
 
-    def _write(self, fd: int, data: bytes, *, sync: bool = False) -> None:
-        """All of ``data`` to the temp file (then fsync when ``sync``); the cache's file
-        system failing (ENOSPC, EFBIG, EIO) is a CacheError naming the cache directory."""
+    def _write(self, fd: int, data: bytes) -> None:
+        """All of ``data`` to the temp file; the cache's file system failing (ENOSPC, EFBIG,
+        EIO) is a CacheError naming the cache directory."""
         view = memoryview(data)
         try:
             while view:
                 view = view[os.write(fd, view):]
-            if sync:
-                os.fsync(fd)
         except OSError as e:
             raise cache_error(self.root, e) from e
 
