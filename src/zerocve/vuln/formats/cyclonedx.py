@@ -13,7 +13,6 @@ state as the property ``zerocve:state``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from zerocve.bom.cyclonedx import bom as cyclonedx_bom
@@ -22,6 +21,7 @@ from zerocve.inventory.model import Inventory
 from zerocve.vuln.formats.interface import (
     RenderOptions,
     advisory_url,
+    json_text,
     order_key,
 )
 from zerocve.vuln.model import Cvss, Finding, ScanResult, Severity, Suppression
@@ -138,4 +138,4 @@ def document(result: ScanResult, options: RenderOptions) -> dict[str, Any]:
 
 
 def render(result: ScanResult, options: RenderOptions) -> str:
-    return json.dumps(document(result, options), indent=2, ensure_ascii=False) + "\n"
+    return json_text(document(result, options))

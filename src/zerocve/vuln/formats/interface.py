@@ -3,10 +3,13 @@ only the CLI writes it out. Helpers here keep the formats' order and naming in s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from zerocve import __version__
 from zerocve.vuln.model import Finding, ScanResult
@@ -49,3 +52,21 @@ def in_order(findings: Iterable[Finding]) -> list[Finding]:
 
 def advisory_url(vulnerability: str) -> str:
     return TRACKER_URL + vulnerability
+
+
+# Subclasses (StrEnum), dataclasses and datetimes are not orjson's to write: json writes the
+# first differently and refuses the others.
+_ORJSON = (orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_SUBCLASS
+           | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def json_text(document: Any) -> str:
+    """``json.dumps(document, indent=2, ensure_ascii=False)`` and a newline, the same text,
+    written by orjson: the standard library writes indented JSON in pure Python, most of the
+    rendering of a large report. What orjson refuses (a lone surrogate, an integer past 64
+    bits, a key that is not text, the types above) goes to json, to be written or refused as
+    before. Floats are CVSS scores (0 to 10), which both write alike."""
+    try:
+        return orjson.dumps(document, option=_ORJSON).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

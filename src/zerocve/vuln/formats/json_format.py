@@ -24,7 +24,6 @@ Shape (``schemaVersion`` 1; keys are never removed or renamed within a schema ve
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -34,6 +33,7 @@ from zerocve.vuln.formats.interface import (
     RenderOptions,
     advisory_url,
     in_order,
+    json_text,
     order_key,
 )
 from zerocve.vuln.model import Finding, ScanResult, State
@@ -104,4 +104,4 @@ def document(result: ScanResult, options: RenderOptions) -> dict[str, Any]:
 
 
 def render(result: ScanResult, options: RenderOptions) -> str:
-    return json.dumps(document(result, options), indent=2, ensure_ascii=False) + "\n"
+    return json_text(document(result, options))

@@ -20,7 +20,7 @@ from typing import Any
 
 from zerocve.inventory.model import Inventory
 from zerocve.inventory.purls import image_purl, package_purl
-from zerocve.vuln.formats.interface import TOOL_NAME, RenderOptions, order_key
+from zerocve.vuln.formats.interface import TOOL_NAME, RenderOptions, json_text, order_key
 from zerocve.vuln.model import Finding, ScanResult, Suppression
 from zerocve.vuln.vex import CONTEXT
 
@@ -94,7 +94,7 @@ def document(result: ScanResult, options: RenderOptions) -> dict[str, Any]:
 
 
 def render(result: ScanResult, options: RenderOptions) -> str:
-    return json.dumps(document(result, options), indent=2, ensure_ascii=False) + "\n"
+    return json_text(document(result, options))
 
 
 def triage(

@@ -5,7 +5,6 @@ code-scanning dashboards show them as dismissed rather than forgetting them."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +14,7 @@ from zerocve.vuln.formats.interface import (
     TOOL_NAME,
     RenderOptions,
     advisory_url,
+    json_text,
     order_key,
 )
 from zerocve.vuln.model import Finding, ScanResult, Severity, Suppression
@@ -174,4 +174,4 @@ def document(result: ScanResult, options: RenderOptions) -> dict[str, Any]:
 
 
 def render(result: ScanResult, options: RenderOptions) -> str:
-    return json.dumps(document(result, options), indent=2, ensure_ascii=False) + "\n"
+    return json_text(document(result, options))
