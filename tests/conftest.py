@@ -40,8 +40,10 @@ os.environ["CONTAINERS_CONF"] = str(Path(__file__).parent / "support" / "contain
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Every test session gets its own zerocve cache (downloads, DB), never the user's."""
+    """Every test session gets its own zerocve cache (downloads, DB) and state (the cache
+    seal's key, the fleet store's default home), never the user's."""
     monkeypatch.setenv("ZEROCVE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "zerocve-cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-state"))
 
 
 @pytest.fixture(scope="session")

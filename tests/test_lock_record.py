@@ -5,6 +5,7 @@ refuses what it refused before. On a signed loopback repository of dpkg-deb-buil
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from support.aptrepo import AptRepo, SigningKey
 from support.lockkit import hello_debs, signed_repo, write_spec
 from zerocve import api
 from zerocve.assemble.code import code_digest
+from zerocve.cache_seal import CacheSeal
 from zerocve.debian.releases import DebianRelease
 from zerocve.errors import LockError
 from zerocve.lock import Lock
@@ -155,7 +157,7 @@ def test_a_damaged_record_is_not_trusted_and_is_rebuilt(
     data = json.loads(genuine)
     if damage == "truncated":
         record.write_bytes(genuine[: len(genuine) // 2])
-    elif damage == "edited":  # a release that no verification found, the checksum kept
+    elif damage == "edited":  # a release that no verification found, the seal kept
         data["releases"]["amd64"] = {"codename": "trixie", "version_id": "13"}
         record.write_text(json.dumps(data))
     elif damage == "not json":
@@ -187,10 +189,30 @@ def test_a_record_lapses_when_a_key_of_the_keyring_expires(tmp_path: Path) -> No
     spec = api.load_spec(write_spec(tmp_path / "image.yaml", repo, ["hello"]))
     repositories = spec.contents.repositories
     assert repositories is not None
-    records = VerifiedLocks(tmp_path / "cache")
+    records = VerifiedLocks(tmp_path / "cache", CacheSeal(bytes(32)))
     now = datetime.now(UTC)
     releases = {"amd64": DebianRelease("bookworm", "12")}
     records.store("a" * 64, releases, repositories, now)
     assert records.load("a" * 64, ["amd64"], now + timedelta(days=1)) == releases
     assert records.load("a" * 64, ["amd64"], now + timedelta(days=3)) is None
     assert records.load("a" * 64, ["amd64", "arm64"], now) is None  # not this spec's archs
+
+
+def test_a_record_planted_for_a_tampered_lock_does_not_pass_it(
+    project: Project, verified: list[Lock]
+) -> None:
+    """Whoever writes the cache directory (a CI cache restored from another branch) can write
+    any record, with any checksum: only the seal, keyed outside the cache, makes it count."""
+    project.build()
+    (record,) = project.records()
+    tampered = with_package(project.lock, "hello-lib", sha256="0" * 64)
+    key = project.key_of(tampered)
+    body = {**{k: v for k, v in json.loads(record.read_bytes()).items() if k != "seal"},
+            "key": key}
+    for planted in (CacheSeal(b"another machine's key, 32 bytes!"), None):
+        seal = (planted.seal(json.dumps(body, sort_keys=True).encode()) if planted
+                else hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest())
+        record.with_name(f"{key}.json").write_text(json.dumps({**body, "seal": seal}))
+        with pytest.raises(LockError, match=r"hello-lib 1\.0 \(amd64\): sha256 "):
+            project.build(lock=tampered)
+    assert verified == [project.lock, tampered, tampered]

@@ -308,7 +308,9 @@ def build(
     # Nothing of a lock is installed before it is checked against the signed indices.
     releases = verified_releases(spec, lock, settings, use_record=use_cache, where=where)
     debs = fetch_debs(lock, spec.archs, settings)
-    cache = BuildCache(settings.build_cache_dir, settings.cache_bounds.build) if use_cache else None
+    seal = settings.cache_seal if use_cache else None
+    cache = (BuildCache(settings.build_cache_dir, seal, settings.cache_bounds.build) if seal
+             else None)
     return assemble(spec, lock, debs, reporter=settings.reporter,
                     epoch=settings.source_date_epoch, cache=cache, releases=releases)
 
@@ -326,16 +328,17 @@ def verified_releases(
     from zerocve.lock_record import VerifiedLocks, record_key
 
     repositories = repositories_of(spec, settings)
-    records = VerifiedLocks(settings.cache_dir)
-    key = record_key(spec, lock, repositories, code_digest()) if use_record else None
+    seal = settings.cache_seal if use_record else None
+    records = VerifiedLocks(settings.cache_dir, seal) if seal else None
+    key = record_key(spec, lock, repositories, code_digest()) if records else None
     now = settings.clock()
-    if key is not None:
+    if records is not None and key is not None:
         known = records.load(key, sorted(set(spec.archs)), now)
         if known is not None:
             return known
     with repo_client(settings) as client:
         trusted = verify_lock(lock, spec, repositories, client.fetch_pinned_index, where=where)
-    if key is not None:
+    if records is not None and key is not None:
         records.store(key, trusted.releases, repositories, now)
     return trusted.releases
 

@@ -15,9 +15,11 @@ SHA256 of every input the verdict depended on:
 
 Change any of them and the key changes: no record is found, and the lock is verified in full.
 A record holds its key again, what the verification found (each architecture's Debian
-release, for /etc/os-release) and the SHA256 of all that; one that is truncated, edited or
-copied under another key's name does not match, is ignored, and is replaced once the lock has
-been verified in full again. Nothing here executes what it reads.
+release, for /etc/os-release) and the machine's seal over all that (``zerocve.cache_seal``: a
+checksum alone would be recomputed by whoever plants a record for a hand-edited lock); one
+that is truncated, edited, planted or copied under another key's name does not verify, is
+ignored, and is replaced once the lock has been verified in full again. Nothing here executes
+what it reads.
 
 gpgv's verdict also depends on the time: a key that expires is refused from then on. A record
 is therefore good only until the first expiry date of a key in the keyrings that had not
@@ -37,13 +39,14 @@ from typing import Any
 
 from zerocve._atomic import write_atomic
 from zerocve._lru import evict, touch
+from zerocve.cache_seal import CacheSeal
 from zerocve.debian.gpg import key_expiries
 from zerocve.debian.releases import DebianRelease
 from zerocve.errors import CacheError
 from zerocve.lock import Lock, dumps_lock
 from zerocve.spec import ImageSpec, RepositorySpec
 
-_FORMAT = "zerocve-verified-lock 1"
+_FORMAT = "zerocve-verified-lock 2"
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 # Records are a few hundred bytes: this keeps thousands, the least recently used go first.
 MAX_BYTES = 4 << 20
@@ -74,8 +77,9 @@ def record_key(
 class VerifiedLocks:
     """The records below ``cache_dir``."""
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, seal: CacheSeal) -> None:
         self.directory = cache_dir / "verified-locks"
+        self.seal = seal
 
     def _path(self, key: str) -> Path:
         if not _KEY_RE.match(key):
@@ -91,7 +95,7 @@ class VerifiedLocks:
         path = self._path(key)
         try:
             record = json.loads(path.read_bytes())
-            releases = _checked(record, key, archs, now)
+            releases = _checked(record, self.seal, key, archs, now)
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent or damaged: verify in full, then write it again
         if releases is not None:
@@ -119,7 +123,7 @@ class VerifiedLocks:
                 for arch, r in sorted(releases.items())
             },
         }
-        data = json.dumps({**body, "sha256": _digest(body)}, sort_keys=True).encode()
+        data = json.dumps({**body, "seal": _seal(self.seal, body)}, sort_keys=True).encode()
         path = self._path(key)
         with contextlib.suppress(OSError, CacheError):
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -127,16 +131,18 @@ class VerifiedLocks:
             evict(self.directory, MAX_BYTES, keep=path)
 
 
-def _digest(body: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+def _seal(seal: CacheSeal, body: Mapping[str, Any]) -> str:
+    return seal.seal(json.dumps(body, sort_keys=True).encode())
 
 
 def _checked(
-    record: Any, key: str, archs: Sequence[str], now: datetime
+    record: Any, seal: CacheSeal, key: str, archs: Sequence[str], now: datetime
 ) -> dict[str, DebianRelease | None] | None:
-    """The releases of a record that is whole and is the one for ``key`` and ``archs``."""
-    body = {name: value for name, value in record.items() if name != "sha256"}
-    if (record["sha256"] != _digest(body) or body["format"] != _FORMAT or body["key"] != key
+    """The releases of a record that is whole, sealed here, and the one for ``key`` and
+    ``archs``."""
+    body = {name: value for name, value in record.items() if name != "seal"}
+    if (not seal.verifies(str(record["seal"]), json.dumps(body, sort_keys=True).encode())
+            or body["format"] != _FORMAT or body["key"] != key
             or set(body["releases"]) != set(archs)):
         return None
     until = body["until"]

@@ -8,7 +8,8 @@ inject a clock or an HTTP transport without patching anything.
     ZEROCVE_CACHE_DIR   cache of downloads, the build cache and the DB's default home
                         (default: $XDG_CACHE_HOME/zerocve, ~/.cache/zerocve)
     ZEROCVE_DB          the advisory DB (default: <cache dir>/db/advisories.sqlite)
-    ZEROCVE_STATE_DIR   the fleet store's default home
+    ZEROCVE_STATE_DIR   the fleet store's default home, and the key sealing the caches'
+                        derived entries (``zerocve.cache_seal``)
                         (default: $XDG_STATE_HOME/zerocve, ~/.local/state/zerocve)
     SOURCE_DATE_EPOCH   the date every timestamp of a build and its reports is clamped to;
                         unset or empty: the lock's date (builds) or now (reports)
@@ -24,9 +25,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zerocve.cache_seal import CacheSeal, load_seal
 from zerocve.errors import UsageError
 from zerocve.progress import NULL_REPORTER, Reporter
 
@@ -175,6 +178,12 @@ class Settings:
     @property
     def build_cache_dir(self) -> Path:
         return self.cache_dir / "build"
+
+    @cached_property
+    def cache_seal(self) -> CacheSeal | None:
+        """The key that seals what the caches derive (``zerocve.cache_seal``); None: keep
+        nothing derived."""
+        return load_seal(self.state_dir)
 
 
 __all__ = ["CacheBounds", "Settings", "parse_epoch", "parse_size", "registry_auth_files", "utc_now"]

@@ -22,6 +22,7 @@ from zerocve.assemble.image import (
     write_archive,
     write_layout,
 )
+from zerocve.cache_seal import CacheSeal
 from zerocve.debian.releases import DebianRelease
 from zerocve.oci.gzip_blocks import BLOCK_SIZE
 from zerocve.oci.image import MEDIA_INDEX
@@ -30,6 +31,7 @@ from zerocve.spec import ImageSpec, load_spec
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).parents[2] / "examples"
 EPOCH = 1_762_000_000
+SEAL = CacheSeal(b"this machine\'s seal key, 32 byte")
 STATIC = load_spec(EXAMPLES / "static.yaml").contents.packages
 PYTHON = load_spec(EXAMPLES / "python.yaml").contents.packages
 
@@ -216,7 +218,7 @@ def test_build_cache_gives_the_same_image_without_rebuilding(
     packages = closure(PYTHON)
     spec = load_spec(EXAMPLES / "python.yaml")
     cold = build_arch(spec, "amd64", packages, epoch=EPOCH)
-    cache = BuildCache(tmp_path / "cache")
+    cache = BuildCache(tmp_path / "cache", SEAL)
     first = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
 
     def no_unpacking(*args: object, **kwargs: object) -> None:
@@ -243,7 +245,7 @@ def test_build_cache_gives_the_same_image_without_rebuilding(
 def test_damaged_cache_entry_is_a_miss(closure, tmp_path: Path) -> None:
     packages = closure(STATIC)
     spec = load_spec(EXAMPLES / "static.yaml")
-    cache = BuildCache(tmp_path / "cache")
+    cache = BuildCache(tmp_path / "cache", SEAL)
     first = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
     for blob in (tmp_path / "cache/blobs/sha256").iterdir():
         blob.write_bytes(b"garbage")
@@ -252,10 +254,30 @@ def test_damaged_cache_entry_is_a_miss(closure, tmp_path: Path) -> None:
     assert all(again.image.blobs[d].digest == d for d in again.image.blobs)
 
 
+def test_a_reference_this_machine_did_not_seal_is_a_miss(closure, tmp_path: Path) -> None:
+    """Whoever writes the cache directory can point a build's key at another image's record
+    (both blobs are genuine, so their digests check): the seal on the reference refuses it."""
+    packages = closure(STATIC)
+    spec = load_spec(EXAMPLES / "static.yaml")
+    cache = BuildCache(tmp_path / "cache", SEAL)
+    images = tmp_path / "cache/refs/images"
+    first = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
+    (first_ref,) = images.iterdir()
+    other = build_arch(spec, "amd64", packages, epoch=EPOCH + 1, cache=cache)
+    (other_ref,) = set(images.iterdir()) - {first_ref}
+    assert other.image.digest != first.image.digest
+    first_ref.write_bytes(other_ref.read_bytes())
+    assert build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache).image.digest == (
+        first.image.digest)
+    elsewhere = BuildCache(tmp_path / "cache", CacheSeal(b"another machine's key, 32 bytes!"))
+    assert cache.image_record(other_ref.name) is not None
+    assert elsewhere.image_record(other_ref.name) is None
+
+
 def test_damaged_cache_reference_is_a_miss(closure, tmp_path: Path) -> None:
     packages = closure(STATIC)
     spec = load_spec(EXAMPLES / "static.yaml")
-    cache = BuildCache(tmp_path / "cache")
+    cache = BuildCache(tmp_path / "cache", SEAL)
     first = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
     refs = [p for p in (tmp_path / "cache/refs").rglob("*") if p.is_file()]
     assert refs

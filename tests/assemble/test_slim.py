@@ -15,6 +15,7 @@ import pytest
 
 from zerocve.assemble.cache import BuildCache
 from zerocve.assemble.image import BuiltImage, build_arch, combine, write_layout
+from zerocve.cache_seal import CacheSeal
 from zerocve.debian.releases import DebianRelease
 from zerocve.inventory.targets import open_inventory
 from zerocve.path_filter import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
@@ -24,6 +25,7 @@ from zerocve.spec import ImageSpec, load_spec
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).parents[2] / "examples"
 EPOCH = 1_762_000_000
+SEAL = CacheSeal(b"this machine\'s seal key, 32 byte")
 SPEC = load_spec(EXAMPLES / "python.yaml")
 LEFT_OUT_DIRS = ("usr/share/man", "usr/share/info", "usr/share/lintian")
 
@@ -139,7 +141,7 @@ def test_documentation_left_out_copyrights_kept(python) -> None:
 
 def test_keep_everything_and_the_cache_key_follows_the_filter(python, tmp_path: Path) -> None:
     packages, slim, _ = python
-    cache = BuildCache(tmp_path / "cache")
+    cache = BuildCache(tmp_path / "cache", SEAL)
     assert _build(SPEC, packages, cache).digest == slim.digest
     everything = _build(_with_files(SPEC, {"exclude": []}), packages, cache)
     assert everything.digest != slim.digest  # not the cached slim image

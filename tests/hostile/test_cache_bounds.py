@@ -20,6 +20,7 @@ from hostile_kit import one_error_line, run_measured
 from support.ocilayout import make_layout
 from zerocve import api
 from zerocve.assemble.cache import BuildCache
+from zerocve.cache_seal import CacheSeal
 from zerocve.debian.cache import BlobCache
 from zerocve.errors import UsageError
 from zerocve.inventory.image_fs import Entry, LayerIndex
@@ -139,7 +140,7 @@ def test_deb_cache_keeps_under_its_bound_least_recently_used_first(tmp_path: Pat
 
 
 def test_build_cache_is_bounded(tmp_path: Path) -> None:
-    cache = BuildCache(tmp_path / "build", max_bytes=3 << 10)
+    cache = BuildCache(tmp_path / "build", CacheSeal(bytes(32)), max_bytes=3 << 10)
     for n in range(8):
         digest, data = _blob(n)
         cache.store_layer("sha256:" + hashlib.sha256(digest.encode()).hexdigest(), data)

@@ -10,7 +10,9 @@ Two kinds of entries, both below ``<cache dir>/build``:
 
 Blobs live in a content-addressed ``BlobCache`` (complete files renamed into place) and
 are verified against their digest when read, so a damaged entry is a cache miss, never a
-wrong image. References (key -> digest) are small files replaced atomically.
+wrong image. References (key -> digest) are small files replaced atomically, sealed with the
+machine's cache seal (``zerocve.cache_seal``): a reference this machine did not write, which
+could name any blob planted beside it, is a miss too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from zerocve._atomic import write_atomic
+from zerocve.cache_seal import CacheSeal
 from zerocve.debian.cache import BlobCache, cache_error
 from zerocve.errors import CacheError
 
@@ -38,8 +41,9 @@ DEFAULT_MAX_BYTES = 2 << 30
 
 
 class BuildCache:
-    def __init__(self, root: Path, max_bytes: int | None = None) -> None:
+    def __init__(self, root: Path, seal: CacheSeal, max_bytes: int | None = None) -> None:
         self.root = root
+        self.seal = seal
         self.blobs = BlobCache(self.root, DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
         self.refs = self.root / "refs"
         try:
@@ -69,16 +73,20 @@ class BuildCache:
         return self.refs / kind / key
 
     def _write_ref(self, kind: str, key: str, digest: str) -> None:
-        write_atomic(self._ref(kind, key), digest.encode(), error=CacheError,
+        seal = self.seal.seal(kind.encode(), _hex(key).encode(), digest.encode())
+        write_atomic(self._ref(kind, key), f"{digest}\n{seal}\n".encode(), error=CacheError,
                      what="cannot write to the build cache")
 
     def _read_ref(self, kind: str, key: str) -> str | None:
-        """The digest a reference names; a missing or damaged reference is a miss."""
+        """The digest a reference names; a missing, damaged or unsealed reference is a miss."""
         try:
-            digest = self._ref(kind, key).read_text().strip()
-        except (FileNotFoundError, UnicodeDecodeError):
+            digest, seal = self._ref(kind, key).read_text().split()
+        except (FileNotFoundError, UnicodeDecodeError, ValueError):
             return None
-        return digest if _KEY_RE.match(_hex(digest)) else None
+        parts = (kind.encode(), _hex(key).encode(), digest.encode())
+        if not _KEY_RE.match(_hex(digest)) or not self.seal.verifies(seal, *parts):
+            return None
+        return digest
 
     # -- layers --------------------------------------------------------------------------
 
