@@ -50,6 +50,8 @@ _DPKG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]*")
 _PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 _ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
 _SPACE = " \t\n\r\v\f"  # C's isspace in the "C" locale, as dpkg tests it
+_SPACE_CHARS = tuple(_SPACE)
+_HAS_SPACE = re.compile(f"[{re.escape(_SPACE)}]")
 _INT_MAX = 2**31 - 1
 _DEPENDENCY_FIELDS = (
     "depends", "pre-depends", "recommends", "suggests", "breaks", "conflicts", "enhances",
@@ -116,38 +118,41 @@ def _deb822(text: str, *, final_newline: bool) -> Iterator[_Stanza]:
             index += 1
             continue
         start = index + 1
-        package = _package_named(lines, index)  # for messages
         found: dict[str, str] = {}
-        while index < len(lines) and lines[index] != "":
-            line = lines[index]
-            name, colon, value = line.partition(":")
-            name = name.rstrip(_SPACE)
-            if not name or name[0] in _SPACE:
-                message = "empty field name (a continuation line outside a field)"
-                raise _Refused(message, index + 1, package)
-            if not colon or any(c in _SPACE for c in name):
-                message = f"field name {name!r} must be followed by a colon"
-                raise _Refused(message, index + 1, package)
-            if name[0] == "-":
-                message = f"field name {name!r} cannot start with a hyphen"
-                raise _Refused(message, index + 1, package)
-            if final_newline and index == len(lines) - 1 and not value.strip(_SPACE):
-                # dpkg reads past the newline for a value and finds the end of the file.
-                message = f"end of file before value of field {name!r}"
-                raise _Refused(message, index + 1, package)
-            # Continuation lines keep their leading space (Conffiles is line-structured).
-            parts = [value.strip(_SPACE)]
-            index += 1
-            while index < len(lines) and lines[index][:1] in tuple(_SPACE) and lines[index]:
-                parts.append(lines[index].rstrip(_SPACE))
+        try:
+            while index < len(lines) and lines[index] != "":
+                line = lines[index]
+                name, colon, value = line.partition(":")
+                name = name.rstrip(_SPACE)
+                if not name or name[0] in _SPACE:
+                    message = "empty field name (a continuation line outside a field)"
+                    raise _Refused(message, index + 1)
+                if not colon or _HAS_SPACE.search(name):
+                    message = f"field name {name!r} must be followed by a colon"
+                    raise _Refused(message, index + 1)
+                if name[0] == "-":
+                    message = f"field name {name!r} cannot start with a hyphen"
+                    raise _Refused(message, index + 1)
+                if final_newline and index == len(lines) - 1 and not value.strip(_SPACE):
+                    # dpkg reads past the newline for a value and finds the end of the file.
+                    message = f"end of file before value of field {name!r}"
+                    raise _Refused(message, index + 1)
+                # Continuation lines keep their leading space (Conffiles is line-structured).
+                parts = [value.strip(_SPACE)]
                 index += 1
-            key = name.lower()
-            if key in found:
-                raise _Refused(f"duplicate value for {name!r} field", index, package)
-            if len(key) < 2:
-                message = f"user-defined field name {name!r} too short"
-                raise _Refused(message, index, package)
-            found[key] = "\n".join(parts).rstrip(_SPACE)
+                while index < len(lines) and lines[index][:1] in _SPACE_CHARS and lines[index]:
+                    parts.append(lines[index].rstrip(_SPACE))
+                    index += 1
+                key = name.lower()
+                if key in found:
+                    raise _Refused(f"duplicate value for {name!r} field", index)
+                if len(key) < 2:
+                    message = f"user-defined field name {name!r} too short"
+                    raise _Refused(message, index)
+                found[key] = "\n".join(parts).rstrip(_SPACE)
+        except _Refused as e:
+            e.package = _package_named(lines, start - 1)  # for the message: only on failure
+            raise
         yield _Stanza(start, found)
 
 

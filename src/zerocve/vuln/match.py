@@ -90,6 +90,15 @@ def assess(
 ) -> Verdict | None:
     """The verdict for source ``version`` given every row about one (vulnerability, source
     package, release); None when that version is not affected."""
+    # Most (vulnerability, package) pairs of a scan were fixed at or before the installed
+    # version in every row (or never affected: "0"): then neither the tracker's entry nor any
+    # range below can hold it. Decided here first, without the work below.
+    for row in rows:
+        fixed = row.affected.fixed
+        if fixed is None or compare(version, fixed) < 0:
+            break
+    else:
+        return None
     feeds = tuple(sorted({r.feed for r in rows}, key=lambda f: f != TRACKER))
     tracker = [r.affected for r in rows if r.feed == TRACKER]
     if tracker:
