@@ -25,7 +25,6 @@ import importlib
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,12 +130,16 @@ class Indices:
                 )
             fetch = self._fetch
             if fetch is not None and missing:
-                # Repositories at once (a mirror and its security archive): their downloads
-                # and signature checks overlap.
-                with ThreadPoolExecutor(max_workers=len(missing)) as pool:
-                    found = list(pool.map(lambda r: tuple(fetch([r], arch)), missing))
-                for repository, indices in zip(missing, found, strict=True):
-                    self._fetched[(_repository_key(repository), arch)] = indices
+                # Repositories in one call (a mirror and its security archive): the client
+                # overlaps their downloads and signature checks, and parses on this thread.
+                found = fetch(missing, arch)
+                for repository in missing:
+                    self._fetched[(_repository_key(repository), arch)] = tuple(
+                        index for index in found
+                        if index.origin.uri == repository.uri
+                        and index.origin.suite in repository.suites
+                        and index.origin.component in repository.components
+                    )
             return [
                 index
                 for repository in repositories

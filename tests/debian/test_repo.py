@@ -253,6 +253,27 @@ def test_a_damaged_parsed_index_is_parsed_again_never_trusted(
     assert entry.read_bytes() == kept  # rebuilt from the index, as it was
 
 
+def test_an_index_whose_values_cannot_be_kept_is_parsed_each_time(
+    repo: AptRepo, client: RepoClient, tmp_path: Path, forget_parsed: Callable[[], None],
+) -> None:
+    """A kept field on two lines holds a newline, which ends a record in the parsed-index
+    cache: such an index is not kept (nor kept wrongly), and is parsed again each time."""
+    binary = repo.root / "dists" / SUITE / "main" / "binary-amd64"
+    text = (binary / "Packages").read_text().replace(
+        "Package: hello\n", "Package: hello\nPriority: optional\n on two lines\n")
+    (binary / "Packages").write_text(text)
+    (binary / "Packages.xz").write_bytes(lzma.compress(text.encode()))
+    (binary / "Packages.gz").write_bytes(gzip.compress(text.encode()))
+    repo.release(SUITE)
+    (first,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    assert {p.priority for p in first.packages} == {"optional", "optional\n on two lines"}
+    assert not list((tmp_path / "cache" / "indices").iterdir())
+    forget_parsed()
+    with RepoClient(tmp_path / "cache") as again:
+        (second,) = again.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    assert second.packages == first.packages
+
+
 @pytest.mark.parametrize("over", ["file", "http"])
 def test_release_and_release_gpg_when_no_inrelease(
     repo: AptRepo, debs: list[Path], client: RepoClient, server: Server, over: str

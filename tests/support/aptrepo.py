@@ -257,6 +257,11 @@ class AptRepo:
             (binary / "Packages").write_text(packages)
             _run("xz", "-kf", "-T1", str(binary / "Packages"))
             _run("gzip", "-kfn9", str(binary / "Packages"))
+        self.release(suite)
+
+    def release(self, suite: str) -> None:
+        """Write ``suite``'s Release over the indices under its dists directory, and sign it."""
+        dist = self.root / "dists" / suite
         release = _run(
             "apt-ftparchive",
             "-o", f"APT::FTPArchive::Release::Suite={suite}",

@@ -135,17 +135,24 @@ def parse_packages(text: str | Iterable[str], origin: Origin, what: str
     ``text`` may come in pieces that each end where a stanza does (``stanza_pieces``), so
     that the whole index never needs to be held as text."""
     packages: list[BinaryPackage] = []
+    shared: dict[str, str] = {}
     line = 1
     try:
         for piece in [text] if isinstance(text, str) else text:
             for start, fields in iter_stanzas(piece, line, _PACKAGE_FIELDS):
-                packages.append(_package(fields, origin, f"{what}:{start}"))
+                packages.append(_package(fields, origin, f"{what}:{start}", shared))
             line += piece.count("\n") + 2  # the blank line the piece was cut at
     except ValueError as e:
         raise RepositoryError(f"{what}: malformed Packages index: {e}") from e
     return tuple(packages)
 
 
+# What ``_package`` reads: the rest (descriptions above all) is never kept.
+_PACKAGE_FIELDS = frozenset({
+    "Package", "Version", "Architecture", "Source", "Filename", "Size", "SHA256", "Depends",
+    "Pre-Depends", "Provides", "Conflicts", "Breaks", "Multi-Arch", "Essential", "Priority",
+    "Installed-Size",
+})
 def stanza_pieces(chunks: Iterable[str]) -> Iterator[str]:
     """``chunks`` of a deb822 text regrouped into pieces cut where ``str.split("\n\n")``
     would cut the whole text (at the first blank line of a run), without the cut itself."""
@@ -161,20 +168,16 @@ def stanza_pieces(chunks: Iterable[str]) -> Iterator[str]:
     yield pending
 
 
-# What ``_package`` reads: the rest (descriptions above all) is never kept.
-_PACKAGE_FIELDS = frozenset({
-    "Package", "Version", "Architecture", "Source", "Filename", "Size", "SHA256", "Depends",
-    "Pre-Depends", "Provides", "Conflicts", "Breaks", "Multi-Arch", "Essential", "Priority",
-    "Installed-Size",
-})
-
-
 def _flat(value: str) -> str:
     """A relationship field folded over several lines, on one line."""
     return " ".join(value.split()) if "\n" in value else value
 
 
-def _package(fields: dict[str, str], origin: Origin, where: str) -> BinaryPackage:
+def _package(fields: dict[str, str], origin: Origin, where: str, shared: dict[str, str]
+             ) -> BinaryPackage:
+    """The record of one stanza. Values many stanzas repeat (versions, sources, dependency
+    lists, architectures) are kept once, through ``shared``: a full index holds a third as
+    many distinct ones as it has stanzas."""
     try:
         name = fields["Package"]
         version = fields["Version"]
@@ -192,29 +195,34 @@ def _package(fields: dict[str, str], origin: Origin, where: str) -> BinaryPackag
         raise RepositoryError(
             f"{where}: {name}: Size {size} is over the {MAX_DEB_SIZE} bytes zerocve accepts"
         )
+    common = shared.setdefault
+    version = common(version, version)
     source, source_version = name, version
     if "Source" in fields:
         source, _, rest = fields["Source"].partition(" ")
+        source = common(source, source)
         if rest:
             source_version = rest.strip().strip("()").strip()
+            source_version = common(source_version, source_version)
     installed = fields.get("Installed-Size", "0")
+    get = fields.get
     return BinaryPackage(
         name=name,
         version=version,
-        architecture=fields.get("Architecture", origin.architecture),
+        architecture=common(arch := get("Architecture", origin.architecture), arch),
         source=source,
         source_version=source_version,
         filename=filename,
         size=size,
         sha256=sha256,
         origin=origin,
-        depends=_flat(fields.get("Depends", "")),
-        pre_depends=_flat(fields.get("Pre-Depends", "")),
-        provides=_flat(fields.get("Provides", "")),
-        conflicts=_flat(fields.get("Conflicts", "")),
-        breaks=_flat(fields.get("Breaks", "")),
-        multi_arch=fields.get("Multi-Arch", "no"),
-        essential=fields.get("Essential", "no") == "yes",
-        priority=fields.get("Priority", "optional"),
+        depends=common(depends := _flat(get("Depends", "")), depends),
+        pre_depends=common(pre_depends := _flat(get("Pre-Depends", "")), pre_depends),
+        provides=common(provides := _flat(get("Provides", "")), provides),
+        conflicts=common(conflicts := _flat(get("Conflicts", "")), conflicts),
+        breaks=common(breaks := _flat(get("Breaks", "")), breaks),
+        multi_arch=common(multi_arch := get("Multi-Arch", "no"), multi_arch),
+        essential=get("Essential", "no") == "yes",
+        priority=common(priority := get("Priority", "optional"), priority),
         installed_size=int(installed) if installed.isdigit() else 0,
     )

@@ -7,11 +7,13 @@ stanzas without one, and a digest of the parser's own source: a different index 
 parser gives another key, so an entry can never describe other bytes or another parse.
 
 An entry holds only the fields zerocve uses (``BinaryPackage`` without its origin, which the
-reader supplies), as text fields joined by NUL, between a header with the count of records
-and a trailer with the SHA256 of that payload (written as it is encoded, never held whole).
-An entry that does not match its trailer (truncated, flipped bits, an edit), whose count is
-not its records' or that does not decode is deleted and reported as absent: the caller parses
-the index again. Nothing here executes what it reads (no pickle, no marshal).
+reader supplies), a line of NUL-separated text fields per record, between a header with the
+count of records and a trailer with the SHA256 of that payload. It is written as it is
+encoded and read, hashed and decoded a window at a time: neither the payload (20 MB for a full
+Debian index) nor its text is ever held whole. An entry that does not match its trailer
+(truncated, flipped bits, an edit), whose count is not its records' or that does not decode
+is deleted and reported as absent: the caller parses the index again; nothing decoded from it
+is used. Nothing here executes what it reads (no pickle, no marshal).
 
 The directory is bounded like the other caches (least recently used first,
 ``ZEROCVE_INDEX_CACHE_MAX``, default 512 MiB).
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -34,9 +37,10 @@ from zerocve._source_digest import source_digest
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.errors import CacheError
 
-_MAGIC = b"zerocve-parsed-index 2\n"
+_MAGIC = b"zerocve-parsed-index 3\n"
 _TRAILER = 66  # "\n", the payload's SHA256 in hex, "\n"
 _BATCH = 4096  # records encoded at a time
+_READ = 1 << 20  # payload bytes read and decoded at a time
 _FIELDS = 17  # BinaryPackage's fields but its origin
 DEFAULT_MAX_BYTES = 512 << 20
 
@@ -56,52 +60,95 @@ def entry_key(index_sha256: str, compression: str, architecture: str) -> str:
 
 
 class _Unstorable(Exception):
-    """A value holds a NUL: such an index is parsed each time instead."""
+    """A value holds a NUL or a newline: such an index is parsed each time instead."""
 
 
 def _entry(packages: tuple[BinaryPackage, ...]) -> Iterator[bytes]:
     """The entry's bytes, a batch of records at a time (a full index's payload is 20 MB,
-    never held whole): the header, the payload, then its SHA256."""
+    never held whole): the header, the payload (a line of NUL-separated values per record),
+    then its SHA256."""
     digest = hashlib.sha256()
     yield _MAGIC + f"{len(packages)}\n".encode()
     for first in range(0, len(packages), _BATCH):
-        values: list[str] = []
-        for p in packages[first:first + _BATCH]:
-            values += (p.name, p.version, p.architecture, p.source, p.source_version,
+        batch = packages[first:first + _BATCH]
+        text = "".join(
+            "\0".join((p.name, p.version, p.architecture, p.source, p.source_version,
                        p.filename, str(p.size), p.sha256, p.depends, p.pre_depends, p.provides,
                        p.conflicts, p.breaks, p.multi_arch, "1" if p.essential else "",
-                       p.priority, str(p.installed_size))
-        text = "\0".join(values)
-        if text.count("\0") != len(values) - 1:
+                       p.priority, str(p.installed_size))) + "\n"
+            for p in batch
+        )
+        if text.count("\0") != len(batch) * (_FIELDS - 1) or text.count("\n") != len(batch):
             raise _Unstorable
-        piece = (b"\0" if first else b"") + text.encode()
+        piece = text.encode()
         digest.update(piece)
         yield piece
     yield b"\n" + digest.hexdigest().encode() + b"\n"
 
 
-def _decode(payload: memoryview, count: int, origin: Origin
-            ) -> tuple[BinaryPackage, ...] | None:
-    if count == 0:
-        return () if not payload else None
-    parts = str(payload, "utf-8").split("\0")
-    if len(parts) != count * _FIELDS:
+class _Decoder:
+    """Records from the payload's lines, a window of whole lines at a time. The values most
+    records repeat (versions, sources, dependency lists, architectures) are stored once in
+    memory, as the parser does (``zerocve.debian.index``)."""
+
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+        self.records: list[BinaryPackage] = []
+        self._shared: dict[str, str] = {}
+
+    def lines(self, window: bytes) -> bool:
+        """Decode ``window`` (whole lines); False when a line is not a record."""
+        common = self._shared.setdefault
+        origin, add = self.origin, self.records.append
+        for line in str(window, "utf-8").split("\n")[:-1]:  # ValueError: not UTF-8
+            values = line.split("\0")
+            if len(values) != _FIELDS:
+                return False
+            (name, version, arch, source, source_version, filename, size, sha256, depends,
+             pre_depends, provides, conflicts, breaks, multi_arch, essential, priority,
+             installed_size) = values
+            version = common(version, version)
+            add(BinaryPackage(
+                name, version, common(arch, arch), common(source, source),
+                version if source_version == version else common(source_version,
+                                                                  source_version),
+                filename, int(size), sha256, origin, common(depends, depends),
+                common(pre_depends, pre_depends), common(provides, provides),
+                common(conflicts, conflicts), common(breaks, breaks),
+                common(multi_arch, multi_arch), essential == "1", common(priority, priority),
+                int(installed_size),
+            ))
+        return True
+
+
+def _read(path: Path, origin: Origin) -> tuple[BinaryPackage, ...] | None:
+    """The records of the entry at ``path``, or None when it does not check out. The payload
+    is read, hashed and decoded a window at a time (never held whole); nothing decoded is
+    returned unless the whole payload matches the trailer's SHA256 and the header's count."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        count = f.readline(24) if f.read(len(_MAGIC)) == _MAGIC else b""
+        left = size - len(_MAGIC) - len(count) - _TRAILER
+        if not count.endswith(b"\n") or not count[:-1].isdigit() or left < 0:
+            return None
+        digest, decoder, tail = hashlib.sha256(), _Decoder(origin), b""
+        while left > 0:
+            window = f.read(min(_READ, left))
+            if not window:
+                return None  # the file shrank
+            left -= len(window)
+            digest.update(window)
+            window = tail + window
+            cut = window.rfind(b"\n") + 1  # a newline is never inside a UTF-8 sequence
+            tail = window[cut:]
+            if not decoder.lines(window[:cut]):
+                return None
+        trailer = f.read()
+    if tail or trailer != b"\n" + digest.hexdigest().encode() + b"\n":
         return None
-    # The few values most stanzas share are stored once in memory, not 64,000 times.
-    shared: dict[str, str] = {}
-    common = shared.setdefault
-    records = []
-    fields = iter(parts)
-    for (name, version, arch, source, source_version, filename, size, sha256, depends,
-         pre_depends, provides, conflicts, breaks, multi_arch, essential, priority,
-         installed_size) in zip(*[fields] * _FIELDS, strict=True):
-        records.append(BinaryPackage(
-            name, version, common(arch, arch), source, source_version, filename, int(size),
-            sha256, origin, depends, pre_depends, provides, conflicts, breaks,
-            common(multi_arch, multi_arch), essential == "1", common(priority, priority),
-            int(installed_size),
-        ))
-    return tuple(records)
+    if len(decoder.records) != int(count):
+        return None
+    return tuple(decoder.records)
 
 
 class _Recent:
@@ -139,6 +186,10 @@ class ParsedIndexCache:
     def path(self, key: str) -> Path:
         return self.root / key
 
+    def has(self, key: str, origin: Origin) -> bool:
+        """Whether ``load`` would find something (in this process, else on disk)."""
+        return _RECENT.get(key, origin) is not None or self.path(key).exists()
+
     def load(self, key: str, origin: Origin) -> tuple[BinaryPackage, ...] | None:
         """The packages stored under ``key``, given ``origin``; None when absent or damaged
         (a damaged entry is deleted)."""
@@ -146,20 +197,12 @@ class ParsedIndexCache:
         if recent is not None:
             return recent
         path = self.path(key)
+        packages = None
         try:
-            data = path.read_bytes()
+            with contextlib.suppress(ValueError), cycle_collector_paused():
+                packages = _read(path, origin)  # ValueError: not UTF-8, a size not a number
         except OSError:
             return None
-        packages = None
-        end = data.find(b"\n", len(_MAGIC))
-        count = data[len(_MAGIC):end]
-        trailer = data[-_TRAILER:]
-        if (data.startswith(_MAGIC) and end > 0 and count.isdigit()
-                and len(data) >= end + 1 + _TRAILER and trailer[:1] == trailer[-1:] == b"\n"):
-            payload = memoryview(data)[end + 1:len(data) - _TRAILER]  # never copied
-            if hashlib.sha256(payload).hexdigest().encode() == trailer[1:-1]:
-                with contextlib.suppress(ValueError), cycle_collector_paused():
-                    packages = _decode(payload, int(count), origin)  # ValueError: not UTF-8…
         if packages is None:
             path.unlink(missing_ok=True)
             return None

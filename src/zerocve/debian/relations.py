@@ -40,7 +40,7 @@ class RelationSyntaxError(ValueError):
     """A relationship field that does not parse."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Relation:
     """One alternative: ``name[:arch_qualifier] [(op version)]``.
 

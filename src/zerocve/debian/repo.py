@@ -65,7 +65,7 @@ _COMPRESSIONS: dict[str, Callable[[], _Decompressor] | None] = {
     ".gz": lambda: zlib.decompressobj(wbits=31),  # the gzip container
     "": None,
 }
-_READ_CHUNK = 1 << 20
+_READ_CHUNK = 1 << 16  # compressed bytes read at once: text comes in pieces of ~300 KB
 
 
 FUTURE_TOLERANCE = timedelta(minutes=10)  # clock skew forgiven on a Release Date
@@ -208,23 +208,35 @@ class RepoClient:
 
     def fetch_indices(self, repos: list[RepositorySpec], arch: str) -> list[PackageIndex]:
         """Every (repository, suite, component) index for ``arch``, verified and parsed, in the
-        order the repositories list them. Suites are read a few at a time: one's download and
-        signature check (gpgv) overlap another's decompression (lzma releases the GIL)."""
+        order the repositories list them. Suites are fetched a few at a time (one's download
+        overlaps another's signature check), then parsed here, one after the other: a parse
+        on a worker thread would leave its transient strings in that thread's own malloc
+        arena, some 15 MB more at the peak for a full Debian index."""
         suites = [(repo, keyring_of(repo), suite) for repo in repos for suite in repo.suites]
 
-        def suite_indices(item: tuple[RepositorySpec, Path, str]) -> list[PackageIndex]:
+        def fetched(item: tuple[RepositorySpec, Path, str]) -> tuple[Release, str]:
             repo, keyring, suite = item
             release, release_sha256 = self.fetch_release(repo.uri, suite, keyring)
-            return [
-                self._fetch_index(Origin(repo.uri, suite, component, arch), release,
-                                  release_sha256)
-                for component in repo.components
-            ]
+            for component in repo.components:
+                self._prefetch(Origin(repo.uri, suite, component, arch), release)
+            return release, release_sha256
 
         if len(suites) == 1:
-            return suite_indices(suites[0])
-        with ThreadPoolExecutor(max_workers=min(len(suites), _SUITE_WORKERS)) as pool:
-            return [index for found in pool.map(suite_indices, suites) for index in found]
+            releases = [fetched(suites[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(len(suites), _SUITE_WORKERS)) as pool:
+                releases = list(pool.map(fetched, suites))
+        return [
+            self._fetch_index(Origin(repo.uri, suite, component, arch), release, release_sha256)
+            for (repo, _, suite), (release, release_sha256) in zip(suites, releases, strict=True)
+            for component in repo.components
+        ]
+
+    def _prefetch(self, origin: Origin, release: Release) -> None:
+        """Download the index of ``origin`` unless its parse is kept (then none is needed)."""
+        listed, compression = self._listed(origin, release)
+        if not self.parsed.has(entry_key(listed.sha256, compression, origin.architecture), origin):
+            self._fetch_listed(origin, release, listed)
 
     def fetch_release(self, uri: str, suite: str, keyring: Path) -> tuple[Release, str]:
         """The verified, current Release of ``suite`` and the SHA256 of its signed text; kept
@@ -326,6 +338,25 @@ class RepoClient:
         listed: IndexFile | None = None,
     ) -> PackageIndex:
         """The index of ``origin`` the Release lists: ``listed``, else the best compression."""
+        listed, compression = self._listed(origin, release, listed)
+        key = (origin, listed.sha256, release_sha256)
+        if key not in self._parsed:
+            # Parsed before (by any process): neither fetched nor parsed again.
+            stored = entry_key(listed.sha256, compression, origin.architecture)
+            packages = self.parsed.load(stored, origin)
+            if packages is None:
+                packages = self._parse_index(origin, release, listed, compression)
+                self.parsed.store(stored, origin, packages)
+            self._parsed[key] = PackageIndex(
+                origin, listed.path, listed.sha256, release_sha256, packages, release.date,
+                release.debian,
+            )
+        return self._parsed[key]
+
+    def _listed(self, origin: Origin, release: Release, listed: IndexFile | None = None
+                ) -> tuple[IndexFile, str]:
+        """The index of ``origin`` the Release lists (``listed``, else the best compression)
+        and its compression suffix."""
         stem = f"{origin.component}/binary-{origin.architecture}/Packages"
         what = f"{origin.uri} {origin.suite}"
         if listed is None:
@@ -343,19 +374,7 @@ class RepoClient:
                            None)
         if compression is None:
             raise RepositoryError(f"{what}: {listed.path} is not a Packages index of {origin}")
-        key = (origin, listed.sha256, release_sha256)
-        if key not in self._parsed:
-            # Parsed before (by any process): neither fetched nor parsed again.
-            stored = entry_key(listed.sha256, compression, origin.architecture)
-            packages = self.parsed.load(stored, origin)
-            if packages is None:
-                packages = self._parse_index(origin, release, listed, compression)
-                self.parsed.store(stored, origin, packages)
-            self._parsed[key] = PackageIndex(
-                origin, listed.path, listed.sha256, release_sha256, packages, release.date,
-                release.debian,
-            )
-        return self._parsed[key]
+        return listed, compression
 
     def _parse_index(
         self, origin: Origin, release: Release, listed: IndexFile, compression: str

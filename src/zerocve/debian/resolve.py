@@ -120,37 +120,55 @@ class _Universe:
     def _index(self, every: list[BinaryPackage], native: str, archs: set[str]) -> None:
         self.native = native
         self.origins = sorted({str(origin) for origin in {p.origin for p in every}})
-        self.names = {p.name for p in every}
-        unique: dict[tuple[str, str, str], BinaryPackage] = {}
+        # Built in place, with no second copy of a 64,000-entry table at any time: the
+        # universe of a full Debian index is the peak of a lock's memory.
+        by_name: dict[str, list[BinaryPackage]] = {}
+        self.other_names: set[str] = set()  # names offered only for architectures not wanted
+        valid: set[str] = set()  # versions checked so far (the parser shares equal ones)
         for pkg in every:
             if pkg.architecture not in archs:
+                self.other_names.add(pkg.name)
                 continue
-            try:
-                dpkg_version.parse(pkg.version)
-            except ValueError as e:
-                raise ResolutionError(f"{pkg.name} in {pkg.origin}: {e}") from None
+            if pkg.version not in valid:
+                try:
+                    dpkg_version.parse(pkg.version)
+                except ValueError as e:
+                    raise ResolutionError(f"{pkg.name} in {pkg.origin}: {e}") from None
+                valid.add(pkg.version)
+            same_name = by_name.get(pkg.name)
+            if same_name is None:
+                by_name[pkg.name] = [pkg]
+                continue
             # The same version offered by several suites is one package: keep one origin,
             # chosen independently of input order.
-            ident = (pkg.name, pkg.architecture, pkg.version)
-            kept = unique.get(ident)
-            if kept is None or _origin_order(pkg) < _origin_order(kept):
-                unique[ident] = pkg
-        by_name: dict[str, list[BinaryPackage]] = defaultdict(list)
-        self.providers: dict[str, list[tuple[BinaryPackage, Relation]]] = defaultdict(list)
-        for pkg in unique.values():
-            by_name[pkg.name].append(pkg)
-            for provided in _provides(pkg):
-                if provided.name != pkg.name:
-                    self.providers[provided.name].append((pkg, provided))
-        # Most names have one version: sorting only the others halves the set-up time.
+            for i, kept in enumerate(same_name):
+                if (kept.architecture, kept.version) == (pkg.architecture, pkg.version):
+                    if _origin_order(pkg) < _origin_order(kept):
+                        same_name[i] = pkg
+                    break
+            else:
+                same_name.append(pkg)
+        del valid
+        self.other_names -= by_name.keys()
+        providers: dict[str, list[tuple[BinaryPackage, Relation]]] = {}
         for pkgs in by_name.values():
+            # Most names have one version: sorting only the others halves the set-up time.
             if len(pkgs) > 1:
                 pkgs.sort(key=self._preference)
-        self.by_name = dict(by_name)
-        for offers in self.providers.values():
+            for pkg in pkgs:
+                for provided in _provides(pkg):
+                    if provided.name != pkg.name:
+                        providers.setdefault(provided.name, []).append((pkg, provided))
+        for offers in providers.values():
             if len(offers) > 1:
                 offers.sort(key=lambda offer: self._preference(offer[0]))
-        self.providers = dict(self.providers)  # read-only from here: resolutions share it
+        self.by_name = by_name  # read-only from here: resolutions share them
+        self.providers = providers
+
+    @property
+    def names(self) -> list[str]:
+        """Every real package name offered, for any architecture, sorted."""
+        return sorted(self.other_names.union(self.by_name))
 
     def group(self, pkg: BinaryPackage) -> str:
         return self.native if pkg.architecture == "all" else pkg.architecture
@@ -465,7 +483,7 @@ class _Resolver:
     def check_request(self, request: Request) -> None:
         if not self.u.known(request.name):
             close = difflib.get_close_matches(
-                request.name, [*sorted(self.u.names), *self.u.providers], n=1
+                request.name, [*self.u.names, *self.u.providers], n=1
             )
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ResolutionError(f"unknown package {request.name!r}{hint}")

@@ -1,0 +1,66 @@
+"""Memory of a lock from a full Debian mirror (issue 10.3): the host's own bookworm indices
+(some 64,000 stanzas, as apt fetched them), signed again and served on 127.0.0.1, locked by a
+real ``zerocve`` process with an empty cache, then again from the parsed-index cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _host_indices import list_files, native_arch, read_list
+
+from support.aptrepo import AptRepo, SigningKey
+from support.lockkit import write_spec
+
+GOAL = 150_000_000  # bytes of peak resident memory, for the lock process as a whole
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey
+           ) -> Iterator[AptRepo]:
+    arch = native_arch()
+    lists = [(path, origin) for path, origin in list_files(arch)
+             if f"_binary-{arch}_" in path.name]
+    if not any(origin.suite == "bookworm" for _, origin in lists):
+        pytest.skip("the host has no apt lists of bookworm (run apt-get update)")
+    repo = AptRepo(root=tmp_path_factory.mktemp("mirror"), key=signing_key, arch=arch,
+                   suites=[])
+    for path, origin in lists:
+        binary = repo.root / "dists" / origin.suite / origin.component / f"binary-{arch}"
+        binary.mkdir(parents=True, exist_ok=True)
+        (binary / "Packages").write_text(read_list(path))
+        subprocess.run(["xz", "-f", "-0", "-T1", str(binary / "Packages")], check=True)
+        repo.suites.append(origin.suite)
+        repo.release(origin.suite)
+    repo.serve()
+    yield repo
+    repo.close()
+
+
+def _lock(spec: Path, cache: Path) -> tuple[int, str]:
+    """Peak RSS (bytes) of a ``zerocve lock`` process, and the lock it wrote."""
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "zerocve", "-q", "lock", str(spec)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "ZEROCVE_CACHE_DIR": str(cache)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    peak = int(done.stderr.strip().splitlines()[-1]) * 1024
+    return peak, spec.with_name(spec.stem + ".lock.json").read_text()
+
+
+def test_a_lock_from_a_full_mirror_stays_under_150_mb(mirror: AptRepo, tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "python.yaml", mirror, ["python3", "ca-certificates"])
+    spec.write_text(spec.read_text().replace(mirror.uri, mirror.http_uri))  # as a mirror is
+    cache = tmp_path / "cache"
+    cold, locked = _lock(spec, cache)
+    assert len(list((cache / "indices").iterdir())) == len(mirror.suites)
+    warm, again = _lock(spec, cache)
+    assert again == locked  # the parsed-index cache gives the parse's very resolution
+    assert '"name": "python3"' in locked
+    assert cold < GOAL, f"cold lock: peak RSS {cold / 1e6:.1f} MB"
+    assert warm < GOAL, f"lock from the parsed-index cache: peak RSS {warm / 1e6:.1f} MB"
