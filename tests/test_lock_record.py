@@ -19,7 +19,7 @@ import zerocve.lock
 from support.aptrepo import AptRepo, SigningKey
 from support.lockkit import hello_debs, signed_repo, write_spec
 from zerocve import api
-from zerocve.assemble.code import code_digest
+from zerocve._source_digest import package_digest
 from zerocve.cache_seal import CacheSeal
 from zerocve.debian.releases import DebianRelease
 from zerocve.errors import LockError
@@ -51,7 +51,7 @@ class Project:
 
     def key_of(self, lock: Lock) -> str:
         found = record_key(self.spec, lock, api.repositories_of(self.spec, self.settings),
-                           code_digest())
+                           package_digest())
         assert found is not None
         return found
 

@@ -326,14 +326,14 @@ def verified_releases(
     architecture, from the signed Releases, or a LockError. With ``use_record``, a verified-lock
     record keyed by every input of the verification stands for it, and one is kept after a
     verification that passed."""
-    from zerocve.assemble.code import code_digest
+    from zerocve._source_digest import package_digest
     from zerocve.lock import verify_lock
     from zerocve.lock_record import VerifiedLocks, record_key
 
     repositories = repositories_of(spec, settings)
     seal = settings.cache_seal if use_record else None
     records = VerifiedLocks(settings.cache_dir, seal) if seal else None
-    key = record_key(spec, lock, repositories, code_digest()) if records else None
+    key = record_key(spec, lock, repositories, package_digest()) if records else None
     now = settings.clock()
     if records is not None and key is not None:
         known = records.load(key, sorted(set(spec.archs)), now)

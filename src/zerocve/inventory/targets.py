@@ -76,12 +76,19 @@ def _image(
 ) -> Inventory:
     from zerocve.inventory.image_fs import LayeredTree
     from zerocve.inventory.images import select_image
+    from zerocve.inventory.inventory_cache import InventoryCache
     from zerocve.inventory.layer_cache import LayerCache
     from zerocve.inventory.sources import RegistrySource
     from zerocve.oci.reader import DockerArchiveReader
 
     try:
         image = select_image(source, platform=platform, ref_name=tag)
+        # Read by its manifest before (its digest was just checked): the layers give the same.
+        inventories = InventoryCache(cache_dir, cache_max, licenses=licenses)
+        if image.digest is not None and not isinstance(source, DockerArchiveReader):
+            kept = inventories.load(image.digest, target, name)
+            if kept is not None:
+                return kept
         cache = LayerCache(INDEX_KEY, cache_dir, cache_max)
         # A registry's downloads draw their own bars; two live bars at once are not allowed.
         tracked = not isinstance(source, RegistrySource)
@@ -94,8 +101,10 @@ def _image(
             # Its images have no manifest, hence no digest; the config names them.
             name = next(iter(source.tags.get(digest or "", [])), None)
             digest = None
-        return detect(tree, target=target, image_digest=digest, image_name=name,
-                      licenses=licenses)
+        found = detect(tree, target=target, image_digest=digest, image_name=name,
+                       licenses=licenses)
+        inventories.store(found)
+        return found
     finally:
         source.close()
 

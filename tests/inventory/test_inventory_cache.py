@@ -1,0 +1,100 @@
+"""Inventories kept by manifest digest (zerocve.inventory.inventory_cache): an image read
+before answers from its manifest alone; another image, another target name or another zerocve
+reads the layers; a damaged, edited or copied entry is never trusted and is rewritten. On OCI
+layouts of real tar layers (imagekit)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from imagekit import BOOKWORM_OS_RELEASE, LayoutWriter, status
+
+import zerocve.inventory.inventory_cache as inventory_cache
+from zerocve.errors import ImageError
+from zerocve.inventory import open_inventory
+from zerocve.inventory.model import Inventory
+
+
+def layout(root: Path, package: str = "kept") -> Path:
+    writer = LayoutWriter(root)
+    writer.top([writer.image([[("usr/lib/os-release", BOOKWORM_OS_RELEASE),
+                               ("var/lib/dpkg/status", status((package, "1.0", "all", "")))]])])
+    return root
+
+
+def without_layers(root: Path, cache: Path) -> None:
+    """Only the manifest can be read now: no layer blob, no layer index."""
+    for blob in (root / "blobs" / "sha256").iterdir():
+        if blob.read_bytes()[:2] == b"\x1f\x8b":
+            blob.unlink()
+    shutil.rmtree(cache / "layer-index")
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted((cache / "inventories").glob("*.json"))
+
+
+def test_an_image_read_before_answers_from_its_manifest(tmp_path: Path) -> None:
+    cache, root = tmp_path / "cache", layout(tmp_path / "image")
+    first = open_inventory(str(root), cache_dir=cache)
+    assert [p.name for p in first.packages] == ["kept"] and len(entries(cache)) == 1
+    without_layers(root, cache)
+    assert open_inventory(str(root), cache_dir=cache) == first
+    # The manifest is still read and checked against its digest.
+    manifest = next(b for b in (root / "blobs" / "sha256").iterdir()
+                    if b"layers" in b.read_bytes())
+    manifest.write_bytes(manifest.read_bytes().replace(b'"schemaVersion": 2', b'"schemaVersion":2'))
+    with pytest.raises(ImageError, match="does not match its digest"):
+        open_inventory(str(root), cache_dir=cache)
+
+
+def test_another_image_target_or_code_reads_the_layers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    first = open_inventory(str(layout(tmp_path / "one")), cache_dir=cache)
+    other = open_inventory(str(layout(tmp_path / "two", "other")), cache_dir=cache)
+    assert [p.name for p in other.packages] == ["other"] and other != first
+    root = tmp_path / "one"
+    without_layers(root, cache)
+    with pytest.raises(ImageError, match="is missing"):  # the same image, named otherwise
+        open_inventory(f"oci:{root}", cache_dir=cache)
+    monkeypatch.setattr(inventory_cache, "package_digest", lambda: "another zerocve")
+    with pytest.raises(ImageError, match="is missing"):
+        open_inventory(str(root), cache_dir=cache)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "edited", "not json", "other image", "shape"])
+def test_a_damaged_entry_is_not_trusted_and_is_rewritten(tmp_path: Path, damage: str) -> None:
+    cache, root = tmp_path / "cache", layout(tmp_path / "image")
+    first: Inventory = open_inventory(str(root), cache_dir=cache)
+    (entry,) = entries(cache)
+    genuine = entry.read_bytes()
+    data = json.loads(genuine)
+    if damage == "truncated":
+        entry.write_bytes(genuine[:-40])
+    elif damage == "edited":  # another version, the checksum kept
+        data["inventory"]["packages"][0]["version"] = "9.9"
+        entry.write_text(json.dumps(data))
+    elif damage == "not json":
+        entry.write_bytes(b"\xff" * len(genuine))
+    elif damage == "other image":  # a whole entry of another image, under this one's name
+        open_inventory(str(layout(tmp_path / "two", "other")), cache_dir=tmp_path / "other")
+        (forged,) = entries(tmp_path / "other")
+        shutil.copyfile(forged, entry)
+    else:  # a well-formed body of the wrong shape, its checksum made to match
+        body = {**data, "inventory": {**data["inventory"], "packages": [{"name": "x"}]}}
+        del body["sha256"]
+        body["sha256"] = inventory_cache._digest(body)
+        entry.write_text(json.dumps(body))
+    saved = {blob: blob.read_bytes() for blob in (root / "blobs" / "sha256").iterdir()}
+    without_layers(root, cache)
+    with pytest.raises(ImageError, match="is missing"):
+        open_inventory(str(root), cache_dir=cache)
+    for blob, content in saved.items():
+        blob.write_bytes(content)
+    assert open_inventory(str(root), cache_dir=cache) == first
+    assert entry.read_bytes() == genuine
