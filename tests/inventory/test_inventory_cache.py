@@ -17,11 +17,15 @@ from zerocve.errors import ImageError
 from zerocve.inventory import open_inventory
 from zerocve.inventory.model import Inventory
 
+COPYRIGHT = (b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+             b"Files: *\nCopyright: 2020 Someone\nLicense: Expat\n")
+
 
 def layout(root: Path, package: str = "kept") -> Path:
     writer = LayoutWriter(root)
     writer.top([writer.image([[("usr/lib/os-release", BOOKWORM_OS_RELEASE),
-                               ("var/lib/dpkg/status", status((package, "1.0", "all", "")))]])])
+                               ("var/lib/dpkg/status", status((package, "1.0", "all", ""))),
+                               (f"usr/share/doc/{package}/copyright", COPYRIGHT)]])])
     return root
 
 
@@ -55,7 +59,10 @@ def test_another_image_target_or_code_reads_the_layers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = tmp_path / "cache"
-    first = open_inventory(str(layout(tmp_path / "one")), cache_dir=cache)
+    bare = open_inventory(str(layout(tmp_path / "one")), cache_dir=cache, licenses=False)
+    assert bare.packages[0].licenses == ()  # a scan's inventory: no licences read
+    first = open_inventory(str(tmp_path / "one"), cache_dir=cache)
+    assert first.packages[0].licenses == ("MIT",)
     other = open_inventory(str(layout(tmp_path / "two", "other")), cache_dir=cache)
     assert [p.name for p in other.packages] == ["other"] and other != first
     root = tmp_path / "one"
