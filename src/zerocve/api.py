@@ -390,7 +390,8 @@ def write_sboms(built: BuiltImage, lock: Lock, target: Path, settings: Settings)
     written = []
     for platform, path in sbom_paths(built, target).items():
         inventory = open_inventory(str(target), platform=platform, cache_dir=settings.cache_dir,
-                                   cache_max=settings.cache_bounds.layer_index)
+                                   cache_max=settings.cache_bounds.layer_index,
+                                   seal=settings.cache_seal)
         document = render_sbom(inventory, "spdx-json", epoch=built.epoch,
                                checksums=lock_checksums(lock, inventory))
         write_file(path, document.encode(), OutputKind.SPDX, error=BuildError,
@@ -443,7 +444,7 @@ def scan(
                          severity_source=severity_source, reporter=settings.reporter,
                          distro=release, cache_dir=settings.cache_dir,
                          cache_max=settings.cache_bounds.layer_index,
-                         registry=registry_client(settings)),
+                         registry=registry_client(settings), seal=settings.cache_seal),
                 platform=platform)
         for platform in wanted
     ]
@@ -545,7 +546,8 @@ def inventory(target: Path | str, settings: Settings, *, platform: str | None = 
     return open_inventory(str(target), platform=platform, reporter=settings.reporter,
                           cache_dir=settings.cache_dir,
                           cache_max=settings.cache_bounds.layer_index,
-                          registry=registry_client(settings))
+                          registry=registry_client(settings),
+                          seal=settings.cache_seal)
 
 
 def registry_client(settings: Settings) -> Callable[[str], RegistryClient]:

@@ -12,10 +12,12 @@ module (``package_digest``): a changed reader or detector never finds an entry a
 made.
 
 The manifest itself is always read and checked against its digest, as before: only what the
-layers would give is taken from here. An entry holds its key again and the SHA256 of its
-body; one that is truncated, edited, of another shape, or copied under another key's name is
-a miss, read from the layers again and rewritten. Nothing here executes what it reads. Bounded
-like the layer indexes (least recently used first).
+layers would give is taken from here. An entry holds its key again and is sealed with the
+machine's cache key (``zerocve.cache_seal``: whoever can write the cache directory cannot
+seal an entry); one that is truncated, edited, of another shape, copied under another key's
+name or planted is a miss, read from the layers again and rewritten. Without a seal nothing is
+kept. Nothing here executes what it reads. Bounded like the layer indexes (least recently
+used first).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, TypeVar
 from zerocve._atomic import write_atomic
 from zerocve._lru import evict, touch
 from zerocve._source_digest import package_digest
+from zerocve.cache_seal import CacheSeal
 from zerocve.debian.model import InstalledPackage
 from zerocve.errors import InventoryError
 from zerocve.inventory.model import Distro, Inventory
@@ -40,17 +43,20 @@ _Flat = TypeVar("_Flat", Distro, InstalledPackage)
 DEFAULT_MAX_BYTES = 64 << 20
 
 
-def _digest(body: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+def _canonical(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True).encode()
 
 
 class InventoryCache:
     """Below ``root`` (the zerocve cache directory); without one, nothing is kept."""
 
     def __init__(
-        self, root: Path | None, max_bytes: int | None = None, *, licenses: bool = True
+        self, root: Path | None, seal: CacheSeal | None, max_bytes: int | None = None, *,
+        licenses: bool = True,
     ) -> None:
-        self.directory = root / "inventories" if root is not None else None
+        # Without a seal, nothing derived is read or written (``zerocve.cache_seal``).
+        self.directory = root / "inventories" if root is not None and seal else None
+        self.seal = seal
         self.max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
         self.licenses = licenses  # whether the inventories hold licences (a scan's do not)
 
@@ -62,15 +68,15 @@ class InventoryCache:
     def load(self, image_digest: str, target: str, image_name: str | None) -> Inventory | None:
         """The inventory kept for this image as ``target`` names it; None when there is none
         or it is not whole."""
-        if self.directory is None:
+        if self.directory is None or self.seal is None:
             return None
         key = self.key(image_digest, target, image_name)
         path = self.directory / f"{key}.json"
         try:
             record = json.loads(path.read_bytes())
-            body = {name: value for name, value in record.items() if name != "sha256"}
-            if (record["sha256"] != _digest(body) or body["format"] != _FORMAT
-                    or body["key"] != key):
+            body = {name: value for name, value in record.items() if name != "seal"}
+            if (not self.seal.verifies(record["seal"], _canonical(body))
+                    or body["format"] != _FORMAT or body["key"] != key):
                 return None
             inventory = _decode(body["inventory"])
         except (OSError, ValueError, KeyError, TypeError):
@@ -84,11 +90,12 @@ class InventoryCache:
     def store(self, inventory: Inventory) -> None:
         """Keep ``inventory`` (of an image with a digest). Best effort: a cache that cannot be
         written only costs the next read its speed."""
-        if self.directory is None or inventory.image_digest is None:
+        if self.directory is None or self.seal is None or inventory.image_digest is None:
             return
         key = self.key(inventory.image_digest, inventory.target, inventory.image_name)
         body = {"format": _FORMAT, "key": key, "inventory": asdict(inventory)}
-        data = json.dumps({**body, "sha256": _digest(body)}, sort_keys=True).encode()
+        data = json.dumps({**body, "seal": self.seal.seal(_canonical(body))},
+                          sort_keys=True).encode()
         if len(data) > self.max_bytes // 4:
             return
         path = self.directory / f"{key}.json"

@@ -33,6 +33,7 @@ from zerocve.progress import NULL_REPORTER, Reporter, Task
 # The image readers (layers, zstd, the layer cache, registry pulls) and the SBOM reader are
 # imported for the targets that need them: a scan of a root filesystem is a short process.
 if TYPE_CHECKING:
+    from zerocve.cache_seal import CacheSeal
     from zerocve.inventory.sources import RegistryFactory
     from zerocve.oci.reader import ImageSource
 
@@ -73,6 +74,7 @@ def _image(
     cache_dir: Path | None,
     cache_max: int | None,
     licenses: bool,
+    seal: CacheSeal | None,
 ) -> Inventory:
     from zerocve.inventory.image_fs import LayeredTree
     from zerocve.inventory.images import select_image
@@ -84,7 +86,7 @@ def _image(
     try:
         image = select_image(source, platform=platform, ref_name=tag)
         # Read by its manifest before (its digest was just checked): the layers give the same.
-        inventories = InventoryCache(cache_dir, cache_max, licenses=licenses)
+        inventories = InventoryCache(cache_dir, seal, cache_max, licenses=licenses)
         if image.digest is not None and not isinstance(source, DockerArchiveReader):
             kept = inventories.load(image.digest, target, name)
             if kept is not None:
@@ -151,6 +153,7 @@ def open_inventory(
     cache_max: int | None = None,
     registry: RegistryFactory | None = None,
     licenses: bool = True,
+    seal: CacheSeal | None = None,
 ) -> Inventory:
     """The packages and release of ``target``. ``platform`` (``linux/arm64``) picks an image
     from a multi-platform index (default linux/amd64) and is checked against a
@@ -160,7 +163,9 @@ def open_inventory(
     layer is kept below ``cache_dir`` (none: nothing kept), at most ``cache_max`` bytes (none:
     ``layer_cache.DEFAULT_MAX_BYTES``); ``registry`` makes the client for a registry target
     (default: anonymous, no injected transport). ``licenses=False`` leaves out the packages'
-    licences, which only SBOMs show (an SBOM target's are kept: they cost nothing there)."""
+    licences, which only SBOMs show (an SBOM target's are kept: they cost nothing there).
+    With ``seal`` (``Settings.cache_seal``), an image's whole inventory is kept below
+    ``cache_dir`` too, by its manifest digest (``inventory_cache``)."""
     kind, location = kind_of(target)
     if platform is not None:
         Platform.parse(platform)  # a typo is a usage error whatever the target
@@ -181,7 +186,7 @@ def open_inventory(
         return read_sbom(data, target=target)
     source, tag, name = _open_source(kind, location, reporter, registry)
     return _image(source, target, platform, tag, name, reporter, cache_dir, cache_max,
-                  licenses)
+                  licenses, seal)
 
 
 def inventory_of(
@@ -192,12 +197,13 @@ def inventory_of(
     cache_dir: Path | None = None,
     cache_max: int | None = None,
     licenses: bool = True,
+    seal: CacheSeal | None = None,
 ) -> Inventory:
     """The packages and release of the image ``source`` holds (an image in memory, say),
     read as ``open_inventory`` reads an image target; the inventory's target is the source's
     description. ``source`` is closed when done."""
     return _image(source, source.description, platform, None, None, reporter, cache_dir,
-                  cache_max, licenses)
+                  cache_max, licenses, seal)
 
 
 def _open_source(

@@ -19,6 +19,7 @@ from zerocve.vuln.model import ScanResult
 from zerocve.vuln.severity import SeveritySource
 
 if TYPE_CHECKING:  # the image readers are imported by the targets that need them
+    from zerocve.cache_seal import CacheSeal
     from zerocve.inventory.sources import RegistryFactory
     from zerocve.oci.reader import ImageSource
 
@@ -36,14 +37,15 @@ def scan(
     cache_dir: Path | None = None,
     cache_max: int | None = None,
     registry: RegistryFactory | None = None,
+    seal: CacheSeal | None = None,
 ) -> ScanResult:
     """Scan ``target`` (see ``zerocve.inventory.targets``, or an image source such as one
     in memory) against the local advisory DB.
     ``available_versions`` (source package → newest version the image's repositories offer)
     tells ``fixed`` from ``fix-unavailable`` when the repositories are known. ``distro``
-    replaces the release the target's os-release names (``--distro``). ``cache_dir`` and
-    ``cache_max``: see ``open_inventory``. No report shows licences: the result's inventory
-    has none (``open_inventory`` reads them for SBOMs).
+    replaces the release the target's os-release names (``--distro``). ``cache_dir``,
+    ``cache_max`` and ``seal``: see ``open_inventory``. No report shows licences: the
+    result's inventory has none (``open_inventory`` reads them for SBOMs).
 
     The cheap checks come first: a malformed VEX file or a missing DB fails before an image
     is pulled or unpacked."""
@@ -54,10 +56,11 @@ def scan(
         if isinstance(target, str):
             inventory = open_inventory(target, platform=platform, reporter=reporter,
                                        cache_dir=cache_dir, cache_max=cache_max,
-                                       registry=registry, licenses=False)
+                                       registry=registry, licenses=False, seal=seal)
         else:
             inventory = inventory_of(target, platform=platform, reporter=reporter,
-                                     cache_dir=cache_dir, cache_max=cache_max, licenses=False)
+                                     cache_dir=cache_dir, cache_max=cache_max, licenses=False,
+                                     seal=seal)
         if distro is not None:
             inventory = dataclasses.replace(inventory, distro=distro)
         with reporter.task(f"matching {len(inventory.packages)} packages"):
