@@ -151,7 +151,7 @@ def test_build_cache_is_bounded(tmp_path: Path) -> None:
 
 
 def test_layer_index_cache_is_bounded(tmp_path: Path) -> None:
-    cache = LayerCache("test", tmp_path, max_bytes=64 << 10)
+    cache = LayerCache("test", tmp_path, CacheSeal(bytes(32)), max_bytes=64 << 10)
     for n in range(20):
         status = Entry(Node("file"), data=bytes(4 << 10) + bytes([n]))
         index = LayerIndex(entries={"var/lib/dpkg/status": status})
@@ -195,7 +195,7 @@ def test_cache_bounds_come_from_settings(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("ZEROCVE_DEB_CACHE_MAX", "lots")
     monkeypatch.setenv("ZEROCVE_LAYER_INDEX_CACHE_MAX", "lots")
     assert BlobCache(tmp_path / "debs").max_bytes == 2 << 30
-    assert LayerCache("k", tmp_path).max_bytes == 512 << 20
+    assert LayerCache("k", tmp_path, CacheSeal(bytes(32))).max_bytes == 512 << 20
 
 
 @pytest.mark.parametrize("name", ["DEB", "BUILD", "LAYER_INDEX", "INDEX"])

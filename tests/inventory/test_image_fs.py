@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import shutil
 import tarfile
 from pathlib import Path
 
 import pytest
 from imagekit import BOOKWORM_OS_RELEASE, Dir, Entry, LayoutWriter, Link, status
 
+from zerocve.cache_seal import CacheSeal
 from zerocve.errors import ImageError, InventoryError
 from zerocve.inventory import open_inventory
 
@@ -17,6 +18,9 @@ DEP5_MIT = (
     b"Files: *\nCopyright: 2020 Someone\nLicense: Expat\n"
 )
 DEP5_GPL = DEP5_MIT.replace(b"Expat", b"GPL-2+")
+
+SEAL = CacheSeal(b"this machine's seal key, 32 byte")
+OTHER_SEAL = CacheSeal(b"another machine's key, 32 bytes!")
 
 
 def layout(tmp_path: Path, layers: list[list[Entry]], compression: str | None = "gzip") -> Path:
@@ -193,26 +197,53 @@ def test_layer_index_cache(tmp_path: Path) -> None:
             [("usr/share/doc/.wh.cached", b"")],
         ],
     )
-    first = open_inventory(str(root), cache_dir=cache)
+    first = open_inventory(str(root), cache_dir=cache, seal=SEAL)
     entries = sorted((cache / "layer-index").rglob("*.json"))
     assert len(entries) == 2
     layer = _only_layer(root)
     saved = layer.read_bytes()
     layer.unlink()  # gone: only the cache can answer now
-    second = open_inventory(str(root), cache_dir=cache)
+    shutil.rmtree(cache / "inventories")  # the layer indexes, not the whole inventory kept
+    second = open_inventory(str(root), cache_dir=cache, seal=SEAL)
     assert second == first and second.packages[0].licenses == ()
     assert second.distro == first.distro
+    with pytest.raises(ImageError, match="is missing"):  # another machine's entries: not used
+        open_inventory(str(root), cache_dir=cache, seal=OTHER_SEAL)
+    with pytest.raises(ImageError, match="is missing"):  # no seal: nothing read or kept
+        open_inventory(str(root), cache_dir=cache)
 
+    genuine = [e.read_bytes() for e in entries]
+    shutil.rmtree(cache / "inventories")
     for entry in entries:
         entry.write_text("{damaged")
     with pytest.raises(ImageError, match="is missing"):
-        open_inventory(str(root), cache_dir=cache)  # the damaged entries are not trusted
+        open_inventory(str(root), cache_dir=cache, seal=SEAL)  # damaged: not trusted
     layer.write_bytes(saved)
-    assert open_inventory(str(root), cache_dir=cache) == first
-    assert all(json.loads(e.read_text())["format"] == 1 for e in entries)  # rewritten
+    assert open_inventory(str(root), cache_dir=cache, seal=SEAL) == first
+    assert [e.read_bytes() for e in entries] == genuine  # rewritten
 
     unwritable = Path("/proc/zerocve-cannot-write-here")
-    assert open_inventory(str(root), cache_dir=unwritable) == first
+    assert open_inventory(str(root), cache_dir=unwritable, seal=SEAL) == first
+
+
+def test_a_layer_index_planted_in_the_cache_is_not_trusted(tmp_path: Path) -> None:
+    """Whoever writes the cache directory could give the layer holding the dpkg database the
+    index of a layer without it, and hide every package from the gate: the seal binds each
+    index to its layer's digest, so the swap is a miss and the layer is read again."""
+    cache = tmp_path / "cache"
+    root = layout(tmp_path, [
+        [("usr/lib/os-release", BOOKWORM_OS_RELEASE),
+         ("var/lib/dpkg/status", status(("hidden", "1", "all", "")))],
+        [("etc/motd", b"hello")],
+    ])
+    first = open_inventory(str(root), cache_dir=cache, seal=SEAL)
+    assert names(first) == ["hidden=1"]
+    entries = sorted((cache / "layer-index").rglob("*.json"))
+    (with_status,) = [e for e in entries if b"dpkg/status" in e.read_bytes()]
+    (other,) = set(entries) - {with_status}
+    with_status.write_bytes(other.read_bytes())
+    shutil.rmtree(cache / "inventories")
+    assert names(open_inventory(str(root), cache_dir=cache, seal=SEAL)) == ["hidden=1"]
 
 
 def test_many_whiteouts(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ whiteouts) as JSON under ``<cache>/layer-index/<key>/<algorithm>-<hex>.json``. `
 names what the index was read for (which files were wanted), so a scanner that starts
 wanting more files uses a new key instead of trusting indexes that lack them. Entries are
 written atomically (``zerocve._atomic``); an unreadable entry is a miss, re-read from the
-layer and rewritten. The index is cached only after the layer's digest was verified.
+layer and rewritten. The index is cached only after the layer's digest was verified, and
+sealed (``zerocve.cache_seal``): an index planted in the cache directory, which could hide a
+package from the scanner, is a miss too.
 
 Bounded: past ``max_bytes`` (``DEFAULT_MAX_BYTES``, or ``ZEROCVE_LAYER_INDEX_CACHE_MAX``)
 the least recently used indexes are deleted, and an index over a quarter of the bound is
@@ -24,6 +26,7 @@ from typing import Any
 
 from zerocve._atomic import write_atomic
 from zerocve._lru import evict, touch
+from zerocve.cache_seal import CacheSeal
 from zerocve.errors import InventoryError
 from zerocve.inventory.image_fs import Entry, LayerIndex
 from zerocve.inventory.tree import Node
@@ -34,11 +37,19 @@ _DIGEST = re.compile(r"(sha256|sha512):([0-9a-f]{64,128})")
 
 
 class LayerCache:
-    """Below ``root`` (the zerocve cache directory); without one, nothing is kept."""
+    """Below ``root`` (the zerocve cache directory), sealed with ``seal``; without both,
+    nothing is kept."""
 
-    def __init__(self, key: str, root: Path | None, max_bytes: int | None = None) -> None:
-        self.directory = root / "layer-index" / key if root is not None else None
+    def __init__(self, key: str, root: Path | None, seal: CacheSeal | None,
+                 max_bytes: int | None = None) -> None:
+        self.key = key
+        self.directory = root / "layer-index" / key if root is not None and seal else None
+        self.seal = seal
         self.max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+
+    def _sealed(self, digest: str, data: bytes) -> str:
+        assert self.seal is not None  # no directory without one
+        return self.seal.seal(self.key.encode(), digest.encode(), data)
 
     def _path(self, digest: str) -> Path | None:
         match = _DIGEST.fullmatch(digest)
@@ -51,8 +62,11 @@ class LayerCache:
         if path is None:
             return None
         try:
-            document = json.loads(path.read_bytes())
-            index = _decode(document)
+            seal, _, data = path.read_bytes().partition(b"\n")
+            if not self.seal or not self.seal.verifies(seal.decode(), self.key.encode(),
+                                                       digest.encode(), data):
+                return None  # not written here: read the layer again
+            index = _decode(json.loads(data))
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent or damaged: read the layer again
         touch(path)
@@ -69,7 +83,8 @@ class LayerCache:
             return
         with contextlib.suppress(OSError, InventoryError):
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, data, error=InventoryError)
+            write_atomic(path, [self._sealed(digest, data).encode(), b"\n", data],
+                         error=InventoryError)
             evict(path.parent, self.max_bytes, keep=path)
 
 

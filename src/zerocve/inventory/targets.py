@@ -91,7 +91,7 @@ def _image(
             kept = inventories.load(image.digest, target, name)
             if kept is not None:
                 return kept
-        cache = LayerCache(INDEX_KEY, cache_dir, cache_max)
+        cache = LayerCache(INDEX_KEY, cache_dir, seal, cache_max)
         # A registry's downloads draw their own bars; two live bars at once are not allowed.
         tracked = not isinstance(source, RegistrySource)
         count = len(image.layers)
