@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import posixpath
 import tarfile
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from zerocve.oci.layer import (
     EntryKind,
     Spilled,
     make_layer,
+    normalise_name,
+    parents,
     sha256_digest,
     spill_file,
     tar_bytes,
@@ -175,3 +178,19 @@ def test_spilled_content_makes_the_same_layer_as_bytes(tmp_path: Path) -> None:
         assert layer.diff_id == sha256_digest(tar_bytes(as_bytes, 0))
         assert layer == make_layer(as_bytes, 0, "big")
         assert gzip.decompress(layer.data) == tar_bytes(as_bytes, 0)
+
+
+def test_parents_are_dirname_s_chain() -> None:
+    """``parents`` walks what ``posixpath.dirname`` would, for every normalised path: here
+    those of the Python standard library's tree (deep and shallow alike) and a top-level one."""
+    library = Path(tarfile.__file__).parent
+    names = ["x", *(str(p.relative_to("/")) for p in library.rglob("*"))]
+    assert len(names) > 1000
+    for name in names:
+        assert normalise_name(name) == name
+        chain = []
+        parent = posixpath.dirname(name)
+        while parent:
+            chain.append(parent)
+            parent = posixpath.dirname(parent)
+        assert list(parents(name)) == chain, name

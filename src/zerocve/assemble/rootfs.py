@@ -24,7 +24,6 @@ of the outcomes below):
 from __future__ import annotations
 
 import hashlib
-import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,7 +33,7 @@ from zerocve.debian.model import PackageRecord
 from zerocve.debian.relations import RelationSyntaxError, parse_dependencies
 from zerocve.debian.version import satisfies
 from zerocve.errors import BuildError, PackageError
-from zerocve.oci.layer import Entry, EntryKind, content_chunks, same_content
+from zerocve.oci.layer import Entry, EntryKind, content_chunks, parents, same_content
 from zerocve.path_filter import PathFilter
 
 MERGED_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -158,7 +157,11 @@ def kept_members(members: Iterable[Entry], keep: PathFilter) -> list[Entry]:
     if not any(left_out):
         return members
     kept = {m.path for m, out in zip(members, left_out, strict=True) if not out}
-    kept |= {parent for path in kept for parent in _parents(path)}
+    for path in list(kept):
+        for parent in parents(path):
+            if parent in kept:
+                break  # kept already, and its own parents are or will be added
+            kept.add(parent)
     result = []
     for member in members:
         if member.path not in kept:
@@ -167,13 +170,6 @@ def kept_members(members: Iterable[Entry], keep: PathFilter) -> list[Entry]:
             member = replace(member, kind=EntryKind.FILE, target="")
         result.append(member)
     return result
-
-
-def _parents(path: str) -> Iterable[str]:
-    parent = posixpath.dirname(path)
-    while parent:
-        yield parent
-        parent = posixpath.dirname(parent)
 
 
 def _same(a: Entry, b: Entry) -> bool:
@@ -257,7 +253,7 @@ def merge(packages: Sequence[UnpackedPackage]) -> RootFs:
 
 
 def _check_parents(entry: Entry, package: str, slots: dict[str, _Slot]) -> None:
-    for parent in _parents(entry.path):
+    for parent in parents(entry.path):
         slot = slots.get(parent)
         if slot is not None and slot.entry.kind is not EntryKind.DIR:
             raise BuildError(
