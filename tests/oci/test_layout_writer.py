@@ -25,8 +25,11 @@ from zerocve.oci.layer import Entry, EntryKind, make_layer
 EPOCH = 1_700_000_000
 
 
-def _image(text: bytes) -> OciImage:
+def _image(text: bytes, base: bytes | None = None) -> OciImage:
     layers = [make_layer([Entry("hello", EntryKind.FILE, 0o644, data=text)], EPOCH, "test")]
+    if base is not None:  # a first layer that images made with the same base share
+        layers.insert(0, make_layer([Entry("base", EntryKind.FILE, 0o644, data=base)], EPOCH,
+                                    "base"))
     config = config_blob(Platform.from_debian("amd64"), RunConfig(user="65532:65532"), layers,
                          EPOCH)
     manifest = manifest_blob(config, layers, {"org.example": "x"}, EPOCH)
@@ -135,3 +138,58 @@ def test_failed_archive_write_keeps_the_old_file(tmp_path: Path, monkeypatch) ->
         archive.write_archive(_image(b"one"), target, EPOCH)
     assert target.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["image.tar"]
+
+
+def _inodes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_ino for p in root.rglob("*") if p.is_file()}
+
+
+def test_writing_the_same_image_again_leaves_the_layout_as_it_is(tmp_path: Path) -> None:
+    image = _image(b"one")
+    out = layout.write_layout(image, tmp_path / "out")
+    before = _inodes(out)
+    assert layout.write_layout(image, out) == out
+    assert _inodes(out) == before  # nothing written, renamed or removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    # Another tag is another index.json: written anew, its unchanged blobs linked.
+    layout.write_layout(image, out, "v2")
+    after = _inodes(out)
+    assert after["index.json"] != before["index.json"]
+    assert {k: v for k, v in after.items() if k.startswith("blobs/")} == {
+        k: v for k, v in before.items() if k.startswith("blobs/")}
+    assert _tree(out) == _tree(layout.write_layout(image, tmp_path / "fresh", "v2"))
+
+
+def test_a_changed_image_links_only_the_blobs_it_shares(tmp_path: Path) -> None:
+    first = _image(b"one", base=b"base")
+    out = layout.write_layout(first, tmp_path / "out")
+    before = _inodes(out)
+    second = _image(b"two", base=b"base")
+    shared = set(first.blobs) & set(second.blobs)
+    assert len(shared) == 1  # the base layer
+    layout.write_layout(second, out)
+    after = _inodes(out)
+    for digest in second.blobs:
+        name = "blobs/" + digest.replace(":", "/")
+        assert (after[name] == before.get(name)) == (digest in shared), name
+    assert _tree(out) == _tree(layout.write_layout(second, tmp_path / "fresh"))
+
+
+@pytest.mark.parametrize("damage", ["altered blob", "symlinked blob", "extra file"])
+def test_what_differs_from_the_image_is_written_anew(tmp_path: Path, damage: str) -> None:
+    image = _image(b"one")
+    out = layout.write_layout(image, tmp_path / "out")
+    expected = _tree(out)
+    layer = out / "blobs" / next(iter(image.blobs)).replace(":", "/")
+    if damage == "altered blob":
+        layer.write_bytes(layer.read_bytes()[:-1] + b"\0")
+    elif damage == "symlinked blob":
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.write_bytes(layer.read_bytes())
+        layer.unlink()
+        layer.symlink_to(elsewhere)
+    else:
+        (out / "blobs" / "sha256" / ("0" * 64)).write_bytes(b"planted")
+    layout.write_layout(image, out)
+    assert _tree(out) == expected
+    assert not any(p.is_symlink() for p in out.rglob("*"))

@@ -5,12 +5,18 @@ every file fsynced, then renamed into place. An existing target is moved aside o
 new layout is complete, and removed after the swap; if anything fails, the target is left as
 it was and the temporary directory is removed. Only an earlier layout (a directory holding
 ``oci-layout``) or an empty directory is ever replaced (``zerocve.outputs``).
+
+A rebuild mostly writes what is there already. A blob the earlier layout holds byte for byte
+is hard-linked into the new one instead of written and fsynced again (its bytes are compared,
+not trusted by name: a damaged one is written anew); when the earlier layout is exactly the
+new one, file for file and byte for byte, it is left as it is.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +56,43 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def _same_bytes(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a regular file (not a link to one) holding exactly ``data``."""
+    try:
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return False
+            return f.read(len(data) + 1) == data
+    except OSError:
+        return False
+
+
+def _linked(existing: Path, data: bytes, target: Path) -> bool:
+    """Hard-link ``existing`` at ``target`` when it holds exactly ``data`` (it was fsynced
+    when written); False when it does not, or cannot be linked."""
+    if not _same_bytes(existing, data):
+        return False
+    try:
+        os.link(existing, target)
+    except OSError:
+        return False
+    return True
+
+
+def _holds_exactly(out_dir: Path, files: dict[str, bytes]) -> bool:
+    """Whether the layout at ``out_dir`` is ``files``: no file more, none less, each the
+    same bytes."""
+    try:
+        present = {
+            str(Path(root, name).relative_to(out_dir))
+            for root, _, names in os.walk(out_dir) for name in names
+        }
+    except OSError:
+        return False
+    return present == set(files) and all(
+        _same_bytes(out_dir / relative, data) for relative, data in files.items())
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -62,6 +105,9 @@ def write_layout(image: OciImage, out_dir: Path, ref_name: str = DEFAULT_REF) ->
     """Write ``image`` as an OCI layout at ``out_dir``, replacing what was there on success."""
     out_dir = Path(out_dir).absolute()
     check_layout_dir(out_dir)
+    files = dict(layout_files(image, ref_name))
+    if _holds_exactly(out_dir, files):
+        return out_dir
     parent = out_dir.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -69,10 +115,11 @@ def write_layout(image: OciImage, out_dir: Path, ref_name: str = DEFAULT_REF) ->
     except OSError as e:
         raise BuildError(f"{out_dir}: cannot create the layout: {e.strerror}") from e
     try:
-        for relative, data in layout_files(image, ref_name):
+        for relative, data in files.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            _write_synced(target, data)
+            if not (relative.startswith("blobs/") and _linked(out_dir / relative, data, target)):
+                _write_synced(target, data)
         for directory in (staging / "blobs" / "sha256", staging / "blobs", staging):
             _fsync_dir(directory)
         staging.chmod(0o755)
