@@ -14,7 +14,9 @@ build commands; goal < 150 MB).
 
 ``--mirror``: the same cold build from the host's own Debian mirror instead (its apt sources,
 which zerocve reads when a spec names no repository, and which mmdebstrap is given as they
-are), empty cache and no lock, side by side with mmdebstrap; goal >= 10x (issue 10.1).
+are), empty cache and no lock, side by side with mmdebstrap; goal >= 10x (issue 10.1). It also
+prints the lock's share, each command's peak memory, and the bytes and seconds of fetching
+the very files zerocve fetched with nothing else done: the part of its time that is network.
 
 Then, so that the README shows how cost grows rather than one point (issue 10.7), the same
 cold build, zerocve beside mmdebstrap, for three specs of about 36, 140 and 180 packages
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import shutil
 import statistics
@@ -37,8 +40,10 @@ import sys
 import tempfile
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
@@ -83,15 +88,60 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     return measured(cmd, env)[0]
 
 
-def cold_build(spec: Path, cache: Path, out: Path) -> tuple[float, int]:
-    """Seconds and peak memory of ``zerocve lock`` then ``zerocve build`` with an empty
-    ``cache`` and no lock: resolving is part of a build (mmdebstrap resolves too)."""
+@dataclass(frozen=True)
+class ColdBuild:
+    """``zerocve lock`` then ``zerocve build``: each command's seconds and peak memory."""
+
+    lock_seconds: float
+    build_seconds: float
+    lock_peak: int  # bytes of resident memory
+    build_peak: int
+
+    @property
+    def seconds(self) -> float:
+        return self.lock_seconds + self.build_seconds
+
+    @property
+    def peak(self) -> int:
+        return max(self.lock_peak, self.build_peak)
+
+
+def cold_build(spec: Path, cache: Path, out: Path) -> ColdBuild:
+    """``zerocve lock`` then ``zerocve build`` with an empty ``cache`` and no lock: resolving
+    is part of a build (mmdebstrap resolves too)."""
     env = {**os.environ, "ZEROCVE_CACHE_DIR": str(cache)}
     zerocve = [sys.executable, "-m", "zerocve", "-q"]
     spec.with_name(spec.stem + ".lock.json").unlink(missing_ok=True)
     lock_time, lock_peak = measured([*zerocve, "lock", str(spec)], env)
     build_time, build_peak = measured([*zerocve, "build", str(spec), "-o", str(out)], env)
-    return lock_time + build_time, max(lock_peak, build_peak)
+    return ColdBuild(lock_time, build_time, lock_peak, build_peak)
+
+
+def download_alone(lock: Path) -> tuple[int, float]:
+    """Bytes and seconds of fetching, 4 at a time as zerocve does and with nothing else done,
+    every file a cold lock + build from ``lock``'s repositories downloads: each suite's
+    InRelease and Packages index, and each .deb. The network's share of a cold build."""
+    import httpx
+
+    archs = json.loads(lock.read_text())["archs"].values()
+    urls = sorted(
+        {f"{i['uri']}/dists/{i['suite']}/{name}" for arch in archs for i in arch["indices"]
+         for name in ("InRelease", i["path"])}
+        | {f"{p['uri']}/{quote(p['filename'], safe='/+~:')}" for arch in archs
+           for p in arch["packages"]})
+
+    def fetch(client: httpx.Client, url: str) -> int:
+        size = 0
+        with client.stream("GET", url) as response:
+            response.raise_for_status()
+            for chunk in response.iter_raw():
+                size += len(chunk)
+        return size
+
+    start = time.perf_counter()
+    with httpx.Client(timeout=60) as client, ThreadPoolExecutor(max_workers=4) as pool:
+        sizes = list(pool.map(lambda url: fetch(client, url), urls))
+    return sum(sizes), time.perf_counter() - start
 
 
 def host_sources() -> list[Path]:
@@ -129,17 +179,25 @@ def compare_with_mirror(runs: int) -> None:
             mm_times.append(timed(
                 ["mmdebstrap", "--quiet", "--variant=essential", "--mode=root",
                  f"--include={packages}", host_codename(), str(tar), *map(str, sources)]))
-        z_time = statistics.median(t for t, _ in zerocve_runs)
+        z_time = statistics.median(r.seconds for r in zerocve_runs)
+        lock_time = statistics.median(r.lock_seconds for r in zerocve_runs)
         mm_time = statistics.median(mm_times)
-        peak = max(p for _, p in zerocve_runs)
+        lock_peak = max(r.lock_peak for r in zerocve_runs)
+        build_peak = max(r.build_peak for r in zerocve_runs)
+        fetched, fetch_time = download_alone(spec.with_name(spec.stem + ".lock.json"))
         z_raw, z_gz = layout_sizes(work / "zerocve-0")
         mm_raw = (work / "mmdebstrap-0.tar").stat().st_size
         print(f"python example, {runs} runs each, medians (the host's mirror: "
               f"{', '.join(map(str, sources))}; empty cache, no lock)")
         print(f"  cold build time    zerocve {z_time:6.2f} s   mmdebstrap {mm_time:6.2f} s"
               f"   ratio {mm_time / z_time:5.1f}x faster (goal >= 10x)")
-        print(f"  peak memory        zerocve {peak / 1e6:6.0f} MB  (cold lock + build, "
-              "goal < 150 MB)")
+        print(f"  of which lock      zerocve {lock_time:6.2f} s   (fetch, verify and parse the "
+              "indices, resolve)")
+        print(f"  download alone     {fetched / 1e6:6.1f} MB in {fetch_time:5.2f} s "
+              f"({fetch_time / z_time:.0%} of zerocve's cold build): its InRelease, Packages "
+              "and .deb files, 4 at a time, nothing else done")
+        print(f"  peak memory        zerocve {max(lock_peak, build_peak) / 1e6:6.0f} MB  (lock "
+              f"{lock_peak / 1e6:.0f} MB, build {build_peak / 1e6:.0f} MB; goal < 150 MB)")
         print(f"  size uncompressed  zerocve {z_raw / 1e6:6.1f} MB"
               f"  mmdebstrap {mm_raw / 1e6:6.1f} MB  ratio {z_raw / mm_raw:5.2f} of mmdebstrap")
         print(f"  size gzip          zerocve {z_gz / 1e6:6.1f} MB")
@@ -266,8 +324,8 @@ def measure_growth(work: Path, key: SigningKey, keyring: Path, runs: int) -> lis
             spec=name,
             zerocve_packages=len(locked["archs"]["amd64"]["packages"]),
             mmdebstrap_packages=_status_packages(tar),
-            zerocve_seconds=statistics.median(t for t, _ in z_runs),
-            zerocve_peak=max(peak for _, peak in z_runs),
+            zerocve_seconds=statistics.median(r.seconds for r in z_runs),
+            zerocve_peak=max(r.peak for r in z_runs),
             mmdebstrap_seconds=statistics.median(mm_times),
             zerocve_bytes=layout_sizes(work / f"{name}-zerocve-0"),
             mmdebstrap_bytes=(tar.stat().st_size, gzip_size(tar)),
@@ -328,9 +386,9 @@ def main() -> None:
             out = work / f"zerocve-{run}"
             zerocve = [sys.executable, "-m", "zerocve", "-q"]
             build = [*zerocve, "build", str(spec), "-o", str(out)]
-            seconds, peak = cold_build(spec, cache, out)
-            zerocve_times.append(seconds)
-            peaks.append(peak)
+            cold = cold_build(spec, cache, out)
+            zerocve_times.append(cold.seconds)
+            peaks.append(cold.peak)
             rebuild_times.append(timed(build, env))
             api_times.append(api_rebuild(spec, cache, out))
             tar = work / f"mmdebstrap-{run}.tar"
