@@ -34,7 +34,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 from zerocve.errors import AdvisoryError, UsageError
 from zerocve.progress import NULL_REPORTER, Reporter
@@ -142,8 +142,7 @@ class DbStatus:
     sources: tuple[SourceStatus, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class AffectedRow:
+class AffectedRow(NamedTuple):  # NamedTuple: as for Affected, one per row a scan reads
     """One stored range, with the id it is about and the feed that said so."""
 
     vuln: str
@@ -215,8 +214,7 @@ class AdvisoryDB:
             for rel, pkg, vuln, src, intro, fixed, status, urg, nodsa, reason in self._conn.execute(
                 query, (*releases, *chunk)
             ):
-                # Positional, in Affected's field order: the keywords cost a scan of 1,500
-                # packages more than the query.
+                # Positional, in Affected's field order.
                 affected = Affected(rel, pkg, intro, fixed, status, urg, nodsa, reason,
                                     suites.get((rel, pkg, src), ()))
                 rows.append(AffectedRow(vuln, self._feeds[src], affected))

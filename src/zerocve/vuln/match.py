@@ -163,9 +163,12 @@ def match(
             f"{' / '.join(releases)}; update it with a feed that covers this release, or name "
             "the release with --distro debian:NUMBER|CODENAME"
         )
-    by_source: dict[str, list[InstalledPackage]] = defaultdict(list)
+    # source package -> installed source version -> its binary packages: each version is
+    # judged once per vulnerability, whatever the number of binaries built from it.
+    by_source: dict[str, dict[str, list[InstalledPackage]]] = defaultdict(dict)
     for pkg in inventory.packages:
-        by_source[pkg.source or pkg.name].append(pkg)
+        version = pkg.source_version or pkg.version
+        by_source[pkg.source or pkg.name].setdefault(version, []).append(pkg)
     hits: list[tuple[str, InstalledPackage, Verdict]] = []
     available = available_versions or {}
     names = sorted(by_source)
@@ -176,18 +179,14 @@ def match(
         for row in db.affected(releases, names[start : start + _BATCH]):
             grouped[(row.affected.package, row.vuln)].append(row)
         for (source, vuln), rows in grouped.items():
-            verdicts: dict[str, Verdict | None] = {}
-            for pkg in by_source[source]:
-                version = pkg.source_version or pkg.version
-                if version not in verdicts:
-                    try:
-                        verdicts[version] = assess(version, rows, available.get(source))
-                    except ValueError as e:
-                        raise InventoryError(
-                            f"{inventory.target}: package {pkg.name}: {e}") from None
-                verdict = verdicts[version]
+            for version, packages in by_source[source].items():
+                try:
+                    verdict = assess(version, rows, available.get(source))
+                except ValueError as e:
+                    raise InventoryError(
+                        f"{inventory.target}: package {packages[0].name}: {e}") from None
                 if verdict is not None:
-                    hits.append((vuln, pkg, verdict))
+                    hits.extend((vuln, pkg, verdict) for pkg in packages)
 
     details = db.details({vuln for vuln, _, _ in hits})
     findings = []
