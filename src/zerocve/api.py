@@ -177,6 +177,7 @@ def repo_client(settings: Settings) -> RepoClient:
         settings.cache_dir, transport=settings.transport, reporter=settings.reporter,
         ignore_valid_until=settings.ignore_valid_until, clock=settings.clock,
         deb_cache_max=settings.cache_bounds.deb, index_cache_max=settings.cache_bounds.index,
+        seal=settings.cache_seal,
     )
 
 

@@ -33,13 +33,17 @@ class CacheSeal:
 
     def seal(self, *parts: bytes) -> str:
         """The HMAC of ``parts`` (length-prefixed, so no two lists of parts collide)."""
-        mac = hmac.new(self.key, digestmod=hashlib.sha256)
-        for part in parts:
-            mac.update(len(part).to_bytes(8, "big") + part)
-        return mac.hexdigest()
+        return self.stream(*parts).hexdigest()
 
     def verifies(self, seal: str, *parts: bytes) -> bool:
         return hmac.compare_digest(seal.encode(), self.seal(*parts).encode())
+
+    def stream(self, *parts: bytes) -> hmac.HMAC:
+        """An HMAC over ``parts`` to be fed the rest (a payload too large to hold whole)."""
+        mac = hmac.new(self.key, digestmod=hashlib.sha256)
+        for part in parts:
+            mac.update(len(part).to_bytes(8, "big") + part)
+        return mac
 
 
 def load_seal(state_dir: Path) -> CacheSeal | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from support.aptrepo import AptRepo, SigningKey, make_deb, resign
+from zerocve.cache_seal import CacheSeal
 from zerocve.debian import index_cache
 from zerocve.debian.model import Origin
 from zerocve.debian.repo import DebRef, RepoClient, _text_chunks
@@ -29,6 +30,8 @@ from zerocve.progress import Reporter, Task
 from zerocve.spec import RepositorySpec
 
 SUITE = "bookworm"
+SEAL = CacheSeal(b"this machine's seal key, 32 byte")
+OTHER_SEAL = CacheSeal(b"another machine's key, 32 bytes!")
 INDEX = "main/binary-amd64/Packages"
 
 
@@ -84,7 +87,7 @@ def repo(tmp_path: Path, pristine: Path, key: SigningKey) -> AptRepo:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[RepoClient]:
-    with RepoClient(tmp_path / "cache", backoff=0.01) as c:
+    with RepoClient(tmp_path / "cache", backoff=0.01, seal=SEAL) as c:
         yield c
 
 
@@ -196,7 +199,7 @@ def test_http_repository_and_warm_run(
         ]
     )
     server.requests.clear()
-    with RepoClient(tmp_path / "cache") as warm:  # a new client on the same cache
+    with RepoClient(tmp_path / "cache", seal=SEAL) as warm:  # a new client on the same cache
         (index,) = warm.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
         warm.fetch_debs(index.packages)
     assert server.requests == [f"/dists/{SUITE}/InRelease"]  # only the signature is fresh
@@ -216,7 +219,7 @@ def test_a_second_resolution_fetches_and_parses_no_index(
     client.cache.path(first.sha256).unlink()  # the index file itself is gone
     server.requests.clear()
     forget_parsed()
-    with RepoClient(tmp_path / "cache") as warm:
+    with RepoClient(tmp_path / "cache", seal=SEAL) as warm:
         (again,) = warm.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
     assert server.requests == [f"/dists/{SUITE}/InRelease"]  # the parse came from the cache
     assert again.packages == first.packages and again.sha256 == first.sha256
@@ -228,6 +231,16 @@ def _damage(entry: Path, how: str) -> None:
         entry.write_bytes(data.replace(b"1.0-1", b"6.6-6", 1))
     elif how == "truncated":
         entry.write_bytes(data[: len(data) // 2])
+    elif how in ("planted", "another key"):
+        # Rewritten whole by someone who writes the cache directory: a version changed and
+        # the trailer recomputed, as a checksum; or sealed, but on another machine.
+        magic, count, rest = data.split(b"\n", 2)
+        payload = rest[:-66].replace(b"1.0-1", b"6.6-6", 1)
+        mac = OTHER_SEAL.stream(entry.name.encode())
+        mac.update(payload)
+        trailer = hashlib.sha256(payload) if how == "planted" else mac
+        entry.write_bytes(b"\n".join([magic, count, payload + b"\n" + trailer.hexdigest().encode(),
+                                      b""]))
     elif how == "bad count":
         magic, _, rest = data.split(b"\n", 2)
         entry.write_bytes(magic + b"\n5\n" + rest)
@@ -235,7 +248,8 @@ def _damage(entry: Path, how: str) -> None:
         entry.write_bytes(b"not an entry at all")
 
 
-@pytest.mark.parametrize("how", ["edited", "truncated", "bad count", "garbage"])
+@pytest.mark.parametrize("how", ["edited", "truncated", "planted", "another key", "bad count",
+                                 "garbage"])
 def test_a_damaged_parsed_index_is_parsed_again_never_trusted(
     repo: AptRepo, client: RepoClient, tmp_path: Path, forget_parsed: Callable[[], None],
     how: str,
@@ -246,7 +260,7 @@ def test_a_damaged_parsed_index_is_parsed_again_never_trusted(
     _damage(entry, how)
     assert entry.read_bytes() != kept
     forget_parsed()
-    with RepoClient(tmp_path / "cache") as again:
+    with RepoClient(tmp_path / "cache", seal=SEAL) as again:
         (second,) = again.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
     assert second.packages == first.packages
     assert {p.version for p in second.packages} == {"1.0-1", "2:1.0-1+b1"}
@@ -269,7 +283,7 @@ def test_an_index_whose_values_cannot_be_kept_is_parsed_each_time(
     assert {p.priority for p in first.packages} == {"optional", "optional\n on two lines"}
     assert not list((tmp_path / "cache" / "indices").iterdir())
     forget_parsed()
-    with RepoClient(tmp_path / "cache") as again:
+    with RepoClient(tmp_path / "cache", seal=SEAL) as again:
         (second,) = again.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
     assert second.packages == first.packages
 

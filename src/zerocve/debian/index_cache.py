@@ -8,12 +8,15 @@ parser gives another key, so an entry can never describe other bytes or another 
 
 An entry holds only the fields zerocve uses (``BinaryPackage`` without its origin, which the
 reader supplies), a line of NUL-separated text fields per record, between a header with the
-count of records and a trailer with the SHA256 of that payload. It is written as it is
-encoded and read, hashed and decoded a window at a time: neither the payload (20 MB for a full
-Debian index) nor its text is ever held whole. An entry that does not match its trailer
-(truncated, flipped bits, an edit), whose count is not its records' or that does not decode
-is deleted and reported as absent: the caller parses the index again; nothing decoded from it
-is used. Nothing here executes what it reads (no pickle, no marshal).
+count of records and a trailer with the machine's seal (``zerocve.cache_seal``) over its key
+and that payload: a checksum would catch damage, but whoever plants an entry in the cache
+directory (one listing a .deb of theirs under a genuine index's key) would write it too. It
+is written as it is encoded and read, hashed and decoded a window at a time: neither the
+payload (20 MB for a full Debian index) nor its text is ever held whole. An entry that does
+not match its trailer (truncated, flipped bits, an edit, planted or moved to another key),
+whose count is not its records' or that does not decode is deleted and reported as absent:
+the caller parses the index again; nothing decoded from it is used. Nothing here executes
+what it reads (no pickle, no marshal).
 
 The directory is bounded like the other caches (least recently used first,
 ``ZEROCVE_INDEX_CACHE_MAX``, default 512 MiB).
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import hmac
 import os
 import threading
 from collections import OrderedDict
@@ -34,11 +38,12 @@ from zerocve._atomic import write_atomic
 from zerocve._gc import cycle_collector_paused
 from zerocve._lru import evict, touch
 from zerocve._source_digest import source_digest
+from zerocve.cache_seal import CacheSeal
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.errors import CacheError
 
-_MAGIC = b"zerocve-parsed-index 3\n"
-_TRAILER = 66  # "\n", the payload's SHA256 in hex, "\n"
+_MAGIC = b"zerocve-parsed-index 4\n"
+_TRAILER = 66  # "\n", the seal (an HMAC-SHA256) in hex, "\n"
 _BATCH = 4096  # records encoded at a time
 _READ = 1 << 20  # payload bytes read and decoded at a time
 _FIELDS = 17  # BinaryPackage's fields but its origin
@@ -63,11 +68,10 @@ class _Unstorable(Exception):
     """A value holds a NUL or a newline: such an index is parsed each time instead."""
 
 
-def _entry(packages: tuple[BinaryPackage, ...]) -> Iterator[bytes]:
+def _entry(packages: tuple[BinaryPackage, ...], digest: hmac.HMAC) -> Iterator[bytes]:
     """The entry's bytes, a batch of records at a time (a full index's payload is 20 MB,
     never held whole): the header, the payload (a line of NUL-separated values per record),
-    then its SHA256."""
-    digest = hashlib.sha256()
+    then its seal (``digest``, fed the payload here)."""
     yield _MAGIC + f"{len(packages)}\n".encode()
     for first in range(0, len(packages), _BATCH):
         batch = packages[first:first + _BATCH]
@@ -121,17 +125,18 @@ class _Decoder:
         return True
 
 
-def _read(path: Path, origin: Origin) -> tuple[BinaryPackage, ...] | None:
+def _read(path: Path, origin: Origin, digest: hmac.HMAC) -> tuple[BinaryPackage, ...] | None:
     """The records of the entry at ``path``, or None when it does not check out. The payload
     is read, hashed and decoded a window at a time (never held whole); nothing decoded is
-    returned unless the whole payload matches the trailer's SHA256 and the header's count."""
+    returned unless the trailer is the seal (``digest``, fed the payload here) and the
+    header's count matches."""
     with path.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
         count = f.readline(24) if f.read(len(_MAGIC)) == _MAGIC else b""
         left = size - len(_MAGIC) - len(count) - _TRAILER
         if not count.endswith(b"\n") or not count[:-1].isdigit() or left < 0:
             return None
-        digest, decoder, tail = hashlib.sha256(), _Decoder(origin), b""
+        decoder, tail = _Decoder(origin), b""
         while left > 0:
             window = f.read(min(_READ, left))
             if not window:
@@ -144,7 +149,7 @@ def _read(path: Path, origin: Origin) -> tuple[BinaryPackage, ...] | None:
             if not decoder.lines(window[:cut]):
                 return None
         trailer = f.read()
-    if tail or trailer != b"\n" + digest.hexdigest().encode() + b"\n":
+    if tail or not hmac.compare_digest(trailer, b"\n" + digest.hexdigest().encode() + b"\n"):
         return None
     if len(decoder.records) != int(count):
         return None
@@ -179,8 +184,13 @@ _RECENT = _Recent(size=8)
 
 
 class ParsedIndexCache:
-    def __init__(self, cache_root: Path, max_bytes: int | None = None) -> None:
+    """Below ``cache_root``, sealed with ``seal``; without a seal, parses are kept in this
+    process only."""
+
+    def __init__(self, cache_root: Path, seal: CacheSeal | None,
+                 max_bytes: int | None = None) -> None:
         self.root = cache_root / "indices"
+        self.seal = seal
         self.max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
 
     def path(self, key: str) -> Path:
@@ -188,19 +198,21 @@ class ParsedIndexCache:
 
     def has(self, key: str, origin: Origin) -> bool:
         """Whether ``load`` would find something (in this process, else on disk)."""
-        return _RECENT.get(key, origin) is not None or self.path(key).exists()
+        return _RECENT.get(key, origin) is not None or (
+            self.seal is not None and self.path(key).exists())
 
     def load(self, key: str, origin: Origin) -> tuple[BinaryPackage, ...] | None:
         """The packages stored under ``key``, given ``origin``; None when absent or damaged
         (a damaged entry is deleted)."""
         recent = _RECENT.get(key, origin)
-        if recent is not None:
+        if recent is not None or self.seal is None:
             return recent
         path = self.path(key)
         packages = None
         try:
             with contextlib.suppress(ValueError), cycle_collector_paused():
-                packages = _read(path, origin)  # ValueError: not UTF-8, a size not a number
+                # ValueError: not UTF-8, a size not a number
+                packages = _read(path, origin, self.seal.stream(key.encode()))
         except OSError:
             return None
         if packages is None:
@@ -214,10 +226,12 @@ class ParsedIndexCache:
         """Keep ``packages`` (of ``origin``) under ``key`` (atomically; then evict the least
         recently used)."""
         _RECENT.put(key, origin, packages)
+        if self.seal is None:
+            return
         path = self.path(key)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, _entry(packages), error=CacheError,
+            write_atomic(path, _entry(packages, self.seal.stream(key.encode())), error=CacheError,
                          what="cannot keep the parsed index")
         except (OSError, CacheError, _Unstorable):
             # Only a speed-up: the parse at hand is complete in memory, and a cache directory

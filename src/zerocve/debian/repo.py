@@ -49,6 +49,8 @@ from zerocve.spec import RepositorySpec
 if TYPE_CHECKING:  # httpx is imported when a URL is fetched over HTTP, not before
     import httpx
 
+    from zerocve.cache_seal import CacheSeal
+
 class _Decompressor(Protocol):
     @property
     def eof(self) -> bool: ...
@@ -162,7 +164,8 @@ def keyring_of(repo: RepositorySpec) -> Path:
 class RepoClient:
     """Fetches verified indices and .debs. ``transport`` (httpx) and ``clock`` are injectable;
     ``ignore_valid_until`` accepts expired Release files (e.g. snapshot archives); the bounds
-    of the .deb and parsed-index caches default to theirs when None."""
+    of the .deb and parsed-index caches default to theirs when None; parsed indices are kept
+    on disk only with a ``seal`` (``Settings.cache_seal``)."""
 
     def __init__(
         self,
@@ -176,10 +179,11 @@ class RepoClient:
         backoff: float = 0.5,
         deb_cache_max: int | None = None,
         index_cache_max: int | None = None,
+        seal: CacheSeal | None = None,
     ) -> None:
         self.cache = BlobCache(cache_dir, deb_cache_max)
         self.releases = ReleaseStore(self.cache.root)
-        self.parsed = ParsedIndexCache(self.cache.root, index_cache_max)
+        self.parsed = ParsedIndexCache(self.cache.root, seal, index_cache_max)
         # Indices parsed so far (a build verifies the ones its lock was just resolved from).
         self._parsed: dict[tuple[Origin, str, str], PackageIndex] = {}
         # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.
