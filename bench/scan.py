@@ -32,6 +32,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _bytecode import compile_zerocve  # noqa: E402
 from debsecan_feed import write_debsecan_source  # noqa: E402
 
 from support.aptrepo import IMAGE_PACKAGES, SigningKey, build_repo  # noqa: E402
@@ -101,12 +102,7 @@ def main() -> None:
     if shutil.which("debsecan") is None:
         sys.exit("debsecan is not installed: run scripts/install-deps")
 
-    # Bytecode as an installation has it (pip compiles it): with PYTHONDONTWRITEBYTECODE set,
-    # every run would compile zerocve's modules from source again.
-    import zerocve
-
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(zerocve.__file__).parent)],
-                   check=True)
+    compile_zerocve()
     work = Path(tempfile.mkdtemp(prefix="zerocve-bench-scan-"))
     env = {**os.environ, "ZEROCVE_CACHE_DIR": str(work / "cache")}
     zerocve = [sys.executable, "-m", "zerocve", "-q"]
