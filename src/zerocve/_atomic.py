@@ -1,14 +1,27 @@
 """Write a file so that a crash or an error leaves either the old file or the new one, never
-half of one: a temp file beside the target, fsynced, renamed over it, the directory fsynced."""
+half of one: a temp file beside the target, fsynced, renamed over it, the directory fsynced.
+And tell when there is nothing to write: the file holds those very bytes already."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from zerocve.errors import ZerocveError
+
+
+def same_bytes(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a regular file (not a link to one) holding exactly ``data``."""
+    try:
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return False
+            return f.read(len(data) + 1) == data
+    except OSError:
+        return False
 
 
 def write_atomic(

@@ -34,7 +34,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from zerocve._atomic import write_atomic
+from zerocve._atomic import same_bytes, write_atomic
 from zerocve.errors import UsageError, ZerocveError
 from zerocve.safe_load import MAX_JSON_BYTES, LoadError, load_json
 
@@ -145,6 +145,8 @@ def write_file(
     path: Path, data: bytes, kind: OutputKind, *, error: type[ZerocveError],
     what: str = "cannot write",
 ) -> None:
-    """Check ``path`` (``check_file``), then replace it atomically with ``data``."""
+    """Check ``path`` (``check_file``), then replace it atomically with ``data``, unless it
+    holds exactly ``data`` already (a no-change rebuild's SBOM): then nothing is written."""
     check_file(path, kind)
-    write_atomic(path, data, error=error, what=what)
+    if not same_bytes(path, data):
+        write_atomic(path, data, error=error, what=what)

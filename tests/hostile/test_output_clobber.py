@@ -83,10 +83,17 @@ def test_sbom_beside_the_image_never_replaces_a_users_file(project: Path, tmp_pa
 
 @pytest.mark.slow
 def test_build_replaces_its_own_previous_outputs(project: Path, tmp_path: Path) -> None:
+    outputs = [tmp_path / "app.tar", tmp_path / "app.tar.spdx.json"]
+    inodes = []
     for _ in range(2):
         done = zerocve("build", project / "app.yaml", "--tar", tmp_path / "app.tar", "--no-scan")
         assert done.returncode == 0, done.stderr
+        inodes.append([path.stat().st_ino for path in outputs])
     assert json.loads((tmp_path / "app.tar.spdx.json").read_text())["spdxVersion"]
+    assert inodes[0] == inodes[1]  # the same bytes again: nothing was rewritten
+    outputs[1].write_text('{"spdxVersion": "SPDX-2.3", "edited": true}\n')  # still an SBOM
+    assert zerocve("build", project / "app.yaml", "--tar", outputs[0], "--no-scan").returncode == 0
+    assert "edited" not in outputs[1].read_text()  # other bytes: replaced
 
 
 @pytest.mark.slow

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from zerocve._atomic import same_bytes
 from zerocve.errors import BuildError
 from zerocve.oci.image import ANNOTATION_REF_NAME, MEDIA_INDEX, OciImage, canonical_json
 from zerocve.oci.media_types import DEFAULT_REF
@@ -56,21 +56,10 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _same_bytes(path: Path, data: bytes) -> bool:
-    """Whether ``path`` is a regular file (not a link to one) holding exactly ``data``."""
-    try:
-        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return False
-            return f.read(len(data) + 1) == data
-    except OSError:
-        return False
-
-
 def _linked(existing: Path, data: bytes, target: Path) -> bool:
     """Hard-link ``existing`` at ``target`` when it holds exactly ``data`` (it was fsynced
     when written); False when it does not, or cannot be linked."""
-    if not _same_bytes(existing, data):
+    if not same_bytes(existing, data):
         return False
     try:
         os.link(existing, target)
@@ -90,7 +79,7 @@ def _holds_exactly(out_dir: Path, files: dict[str, bytes]) -> bool:
     except OSError:
         return False
     return present == set(files) and all(
-        _same_bytes(out_dir / relative, data) for relative, data in files.items())
+        same_bytes(out_dir / relative, data) for relative, data in files.items())
 
 
 def _fsync_dir(path: Path) -> None:
