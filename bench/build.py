@@ -117,6 +117,7 @@ class ColdBuild:
     build_seconds: float
     lock_peak: int  # bytes of resident memory
     build_peak: int
+    cpu: float  # user + system seconds of both commands
 
     @property
     def seconds(self) -> float:
@@ -133,9 +134,9 @@ def cold_build(spec: Path, cache: Path, out: Path) -> ColdBuild:
     env = {**os.environ, "ZEROCVE_CACHE_DIR": str(cache)}
     zerocve = [sys.executable, "-m", "zerocve", "-q"]
     spec.with_name(spec.stem + ".lock.json").unlink(missing_ok=True)
-    lock_time, lock_peak = measured([*zerocve, "lock", str(spec)], env)
-    build_time, build_peak = measured([*zerocve, "build", str(spec), "-o", str(out)], env)
-    return ColdBuild(lock_time, build_time, lock_peak, build_peak)
+    lock = run_child([*zerocve, "lock", str(spec)], env)
+    build = run_child([*zerocve, "build", str(spec), "-o", str(out)], env)
+    return ColdBuild(lock.seconds, build.seconds, lock.peak, build.peak, lock.cpu + build.cpu)
 
 
 def download_alone(lock: Path) -> tuple[int, float]:
@@ -365,6 +366,8 @@ class GrowthPoint:
     zerocve_seconds: float
     zerocve_peak: int  # bytes of resident memory, the larger of lock and build
     mmdebstrap_seconds: float
+    zerocve_cpu: float  # user + system seconds (mmdebstrap's with the apt and dpkg it runs)
+    mmdebstrap_cpu: float
     zerocve_bytes: tuple[int, int]  # uncompressed layers, gzip layers
     mmdebstrap_bytes: tuple[int, int]  # tar, tar at gzip -6
 
@@ -385,12 +388,12 @@ def measure_growth(work: Path, key: SigningKey, keyring: Path, runs: int) -> lis
             "packages": packages,
             "repositories": [{"uri": repo.uri, "suites": repo.suites,
                               "keyring": str(keyring)}]}}))
-        z_runs, mm_times = [], []
+        z_runs, mm_runs = [], []
         for run in range(runs):
             z_runs.append(cold_build(spec, work / f"cache-{name}-{run}",
                                      work / f"{name}-zerocve-{run}"))
             tar = work / f"{name}-mmdebstrap-{run}.tar"
-            mm_times.append(timed(mmdebstrap_cmd(repo, keyring, packages, tar)))
+            mm_runs.append(run_child(mmdebstrap_cmd(repo, keyring, packages, tar)))
         tar = work / f"{name}-mmdebstrap-0.tar"
         locked = yaml.safe_load((work / f"{name}.lock.json").read_text())  # JSON is YAML
         points.append(GrowthPoint(
@@ -399,7 +402,9 @@ def measure_growth(work: Path, key: SigningKey, keyring: Path, runs: int) -> lis
             mmdebstrap_packages=_status_packages(tar),
             zerocve_seconds=statistics.median(r.seconds for r in z_runs),
             zerocve_peak=max(r.peak for r in z_runs),
-            mmdebstrap_seconds=statistics.median(mm_times),
+            mmdebstrap_seconds=statistics.median(r.seconds for r in mm_runs),
+            zerocve_cpu=statistics.median(r.cpu for r in z_runs),
+            mmdebstrap_cpu=statistics.median(r.cpu for r in mm_runs),
             zerocve_bytes=layout_sizes(work / f"{name}-zerocve-0"),
             mmdebstrap_bytes=(tar.stat().st_size, gzip_size(tar)),
         ))
@@ -410,7 +415,7 @@ def print_growth(points: list[GrowthPoint], runs: int) -> None:
     print(f"how cost grows: cold build (zerocve: lock + build), {runs} run(s) per spec, medians")
     print(f"  {'spec':<16} {'packages':>9} {'zerocve':>9} {'mmdebstrap':>11} {'faster':>7}"
           f" {'zerocve MB':>11} {'mmdebstrap MB':>14} {'size':>6} {'gzip MB':>16} {'gzip':>6}"
-          f" {'peak RSS':>9}")
+          f" {'peak RSS':>9} {'CPU s':>13} {'CPU':>6}")
     for p in points:
         (z_raw, z_gz), (mm_raw, mm_gz) = p.zerocve_bytes, p.mmdebstrap_bytes
         print(f"  {p.spec:<16} {p.zerocve_packages:>4}/{p.mmdebstrap_packages:<4}"
@@ -418,7 +423,9 @@ def print_growth(points: list[GrowthPoint], runs: int) -> None:
               f" {p.mmdebstrap_seconds / p.zerocve_seconds:>6.1f}x"
               f" {z_raw / 1e6:>11.1f} {mm_raw / 1e6:>14.1f} {z_raw / mm_raw:>6.2f}"
               f" {z_gz / 1e6:>7.1f}/{mm_gz / 1e6:<8.1f} {z_gz / mm_gz:>6.2f}"
-              f" {p.zerocve_peak / 1e6:>6.0f} MB")
+              f" {p.zerocve_peak / 1e6:>6.0f} MB"
+              f" {p.zerocve_cpu:>6.1f}/{p.mmdebstrap_cpu:<6.1f}"
+              f" {p.mmdebstrap_cpu / p.zerocve_cpu:>5.1f}x")
 
 
 def main() -> None:
@@ -455,6 +462,8 @@ def main() -> None:
 
         zerocve_times: list[float] = []
         mm_times: list[float] = []
+        zerocve_cpu: list[float] = []
+        mm_cpu: list[float] = []
         peaks: list[int] = []
         rebuilds: list[Rebuilds] = []
         for run in range(args.runs):
@@ -462,10 +471,13 @@ def main() -> None:
             out = work / f"zerocve-{run}"
             cold = cold_build(spec, cache, out)
             zerocve_times.append(cold.seconds)
+            zerocve_cpu.append(cold.cpu)
             peaks.append(cold.peak)
             rebuilds.append(no_change_rebuilds(spec, cache, out))
             tar = work / f"mmdebstrap-{run}.tar"
-            mm_times.append(timed(mmdebstrap_cmd(repo, keyring, packages, tar)))
+            mm = run_child(mmdebstrap_cmd(repo, keyring, packages, tar))
+            mm_times.append(mm.seconds)
+            mm_cpu.append(mm.cpu)
 
         z_raw, z_gz = layout_sizes(work / "zerocve-0")
         mm_raw = (work / "mmdebstrap-0.tar").stat().st_size
@@ -475,6 +487,10 @@ def main() -> None:
         print(f"python example, {args.runs} runs each, medians (same local repository)")
         print(f"  build time         zerocve {z_time:6.2f} s   mmdebstrap {mm_time:6.2f} s"
               f"   ratio {mm_time / z_time:5.1f}x faster")
+        z_cpu, m_cpu = statistics.median(zerocve_cpu), statistics.median(mm_cpu)
+        print(f"  build CPU time     zerocve {z_cpu:6.2f} s   mmdebstrap {m_cpu:6.2f} s"
+              f"   ratio {m_cpu / z_cpu:5.1f}x less (user + system; mmdebstrap's with the"
+              " apt and dpkg it runs)")
         print(f"  peak memory        zerocve {max(peaks) / 1e6:6.0f} MB  (cold lock + build, "
               "goal < 150 MB)")
         print(f"  size uncompressed  zerocve {z_raw / 1e6:6.1f} MB"
