@@ -1,10 +1,12 @@
-"""Memory of a lock from a full Debian mirror (issue 10.3): the host's own bookworm indices
-(some 64,000 stanzas, as apt fetched them), signed again and served on 127.0.0.1, locked by a
-real ``zerocve`` process with an empty cache, then again from the parsed-index cache."""
+"""Memory of a cold build from a full Debian mirror (issue 10.3): the host's own bookworm
+indices (some 64,000 stanzas, as apt fetched them), signed again and served on 127.0.0.1, with
+the .debs a lock names put in its pool, locked and built by real ``zerocve`` processes."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 from _host_indices import list_files, native_arch, read_list
 
-from support.aptrepo import AptRepo, SigningKey
+from support.aptrepo import AptRepo, SigningKey, download
 from support.lockkit import write_spec
 
 GOAL = 150_000_000  # bytes of peak resident memory, for the lock process as a whole
@@ -41,21 +43,31 @@ def mirror(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey
     repo.close()
 
 
-def _lock(spec: Path, cache: Path) -> tuple[int, str]:
-    """Peak RSS (bytes) of a ``zerocve lock`` process, and the lock it wrote."""
+def _peak(cache: Path, *args: str) -> int:
+    """Peak RSS (bytes) of the ``zerocve ARGS`` process."""
     done = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "zerocve", "-q", "lock", str(spec)],
+        ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "zerocve", "-q", *args],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "ZEROCVE_CACHE_DIR": str(cache)},
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    peak = int(done.stderr.strip().splitlines()[-1]) * 1024
+    return int(done.stderr.strip().splitlines()[-1]) * 1024
+
+
+def _lock(spec: Path, cache: Path) -> tuple[int, str]:
+    """Peak RSS (bytes) of a ``zerocve lock`` process, and the lock it wrote."""
+    peak = _peak(cache, "lock", str(spec))
     return peak, spec.with_name(spec.stem + ".lock.json").read_text()
 
 
-def test_a_lock_from_a_full_mirror_stays_under_150_mb(mirror: AptRepo, tmp_path: Path) -> None:
-    spec = write_spec(tmp_path / "python.yaml", mirror, ["python3", "ca-certificates"])
+def _python_spec(mirror: AptRepo, where: Path) -> Path:
+    spec = write_spec(where / "python.yaml", mirror, ["python3", "ca-certificates"])
     spec.write_text(spec.read_text().replace(mirror.uri, mirror.http_uri))  # as a mirror is
+    return spec
+
+
+def test_a_lock_from_a_full_mirror_stays_under_150_mb(mirror: AptRepo, tmp_path: Path) -> None:
+    spec = _python_spec(mirror, tmp_path)
     cache = tmp_path / "cache"
     cold, locked = _lock(spec, cache)
     assert len(list((cache / "indices").iterdir())) == len(mirror.suites)
@@ -64,3 +76,21 @@ def test_a_lock_from_a_full_mirror_stays_under_150_mb(mirror: AptRepo, tmp_path:
     assert '"name": "python3"' in locked
     assert cold < GOAL, f"cold lock: peak RSS {cold / 1e6:.1f} MB"
     assert warm < GOAL, f"lock from the parsed-index cache: peak RSS {warm / 1e6:.1f} MB"
+
+
+def test_a_cold_build_from_a_full_mirror_stays_under_150_mb(
+    mirror: AptRepo, tmp_path: Path
+) -> None:
+    """The build verifies the lock just written against the whole parsed index, then lets it
+    go: the image is assembled without a Debian index held in memory."""
+    spec = _python_spec(mirror, tmp_path)
+    cache = tmp_path / "cache"
+    _lock(spec, cache)
+    locked = json.loads(spec.with_name("python.lock.json").read_text())
+    for package in locked["archs"][native_arch()]["packages"]:
+        target = mirror.root / package["filename"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(download(package["name"], package["version"]), target)
+    peak = _peak(cache, "build", str(spec), "-o", str(tmp_path / "image"))
+    assert (tmp_path / "image" / "index.json").is_file()
+    assert peak < GOAL, f"cold build: peak RSS {peak / 1e6:.1f} MB"

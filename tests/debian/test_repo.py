@@ -3,6 +3,7 @@ by apt-ftparchive, signatures by gpg, served from disk (file://) and over http o
 
 from __future__ import annotations
 
+import gc
 import gzip
 import hashlib
 import lzma
@@ -10,6 +11,7 @@ import os
 import shutil
 import subprocess
 import threading
+import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +24,8 @@ import pytest
 
 from support.aptrepo import AptRepo, SigningKey, make_deb, resign
 from zerocve.cache_seal import CacheSeal
-from zerocve.debian import index_cache
+from zerocve.debian import repo as repo_module
+from zerocve.debian import resolve as resolve_module
 from zerocve.debian.model import Origin
 from zerocve.debian.repo import DebRef, RepoClient, _text_chunks
 from zerocve.errors import FetchError, IntegrityError, RepositoryError, SignatureError
@@ -208,7 +211,7 @@ def test_http_repository_and_warm_run(
 @pytest.fixture
 def forget_parsed(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     """Forgets the parsed indices this process holds in memory, as a new process would."""
-    return lambda: monkeypatch.setattr(index_cache, "_RECENT", index_cache._Recent(size=8))
+    return lambda: monkeypatch.setattr(repo_module, "_LIVE", weakref.WeakValueDictionary())
 
 
 def test_a_second_resolution_fetches_and_parses_no_index(
@@ -223,6 +226,26 @@ def test_a_second_resolution_fetches_and_parses_no_index(
         (again,) = warm.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
     assert server.requests == [f"/dists/{SUITE}/InRelease"]  # the parse came from the cache
     assert again.packages == first.packages and again.sha256 == first.sha256
+
+
+def test_an_index_is_shared_while_held_and_freed_with_its_universe(
+    repo: AptRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second client is given the index a first one still holds (so the universe built over
+    it is found again); once nothing holds it, the index and that universe are let go."""
+    monkeypatch.setattr(resolve_module, "_UNIVERSES", resolve_module._Universes(size=4))
+    with RepoClient(tmp_path / "cache") as first:
+        (index,) = first.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    with RepoClient(tmp_path / "cache") as second:
+        (again,) = second.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    assert again is index
+    resolve_module.resolve_in(["hello-lib"], [index.packages], "amd64")
+    assert len(resolve_module._UNIVERSES._kept) == 1
+    held = weakref.ref(index)
+    del index, again, first, second
+    gc.collect()
+    assert held() is None
+    assert not resolve_module._UNIVERSES._kept and not repo_module._LIVE
 
 
 def _damage(entry: Path, how: str) -> None:

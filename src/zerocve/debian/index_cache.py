@@ -29,8 +29,6 @@ import functools
 import hashlib
 import hmac
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,36 +154,9 @@ def _read(path: Path, origin: Origin, digest: hmac.HMAC) -> tuple[BinaryPackage,
     return tuple(decoder.records)
 
 
-class _Recent:
-    """The last few indices loaded or stored in this process, by (key, origin): a second
-    client (a build verifying the lock the first one resolved) gets the same tuple, so the
-    resolver's universe built from it is found again (``zerocve.debian.resolve``)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._kept: OrderedDict[tuple[str, Origin], tuple[BinaryPackage, ...]] = OrderedDict()
-        self._mutex = threading.Lock()
-
-    def get(self, key: str, origin: Origin) -> tuple[BinaryPackage, ...] | None:
-        with self._mutex:
-            found = self._kept.get((key, origin))
-            if found is not None:
-                self._kept.move_to_end((key, origin))
-            return found
-
-    def put(self, key: str, origin: Origin, packages: tuple[BinaryPackage, ...]) -> None:
-        with self._mutex:
-            self._kept[(key, origin)] = packages
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-
-
-_RECENT = _Recent(size=8)
-
-
 class ParsedIndexCache:
-    """Below ``cache_root``, sealed with ``seal``; without a seal, parses are kept in this
-    process only."""
+    """Below ``cache_root``, sealed with ``seal``; without a seal, nothing is kept (a parse is
+    then shared only while this process holds it, ``zerocve.debian.repo``)."""
 
     def __init__(self, cache_root: Path, seal: CacheSeal | None,
                  max_bytes: int | None = None) -> None:
@@ -196,17 +167,15 @@ class ParsedIndexCache:
     def path(self, key: str) -> Path:
         return self.root / key
 
-    def has(self, key: str, origin: Origin) -> bool:
-        """Whether ``load`` would find something (in this process, else on disk)."""
-        return _RECENT.get(key, origin) is not None or (
-            self.seal is not None and self.path(key).exists())
+    def has(self, key: str) -> bool:
+        """Whether an entry is kept under ``key`` (``load`` may still find it damaged)."""
+        return self.seal is not None and self.path(key).exists()
 
     def load(self, key: str, origin: Origin) -> tuple[BinaryPackage, ...] | None:
         """The packages stored under ``key``, given ``origin``; None when absent or damaged
         (a damaged entry is deleted)."""
-        recent = _RECENT.get(key, origin)
-        if recent is not None or self.seal is None:
-            return recent
+        if self.seal is None:
+            return None
         path = self.path(key)
         packages = None
         try:
@@ -219,13 +188,11 @@ class ParsedIndexCache:
             path.unlink(missing_ok=True)
             return None
         touch(path)
-        _RECENT.put(key, origin, packages)
         return packages
 
     def store(self, key: str, origin: Origin, packages: tuple[BinaryPackage, ...]) -> None:
         """Keep ``packages`` (of ``origin``) under ``key`` (atomically; then evict the least
         recently used)."""
-        _RECENT.put(key, origin, packages)
         if self.seal is None:
             return
         path = self.path(key)

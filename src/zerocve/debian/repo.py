@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import lzma
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,7 @@ from zerocve.debian.index_cache import ParsedIndexCache, entry_key
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.release_store import ReleaseStore, SignedRelease
 from zerocve.debian.releases import DebianRelease
+from zerocve.debian.resolve import forget_universes
 from zerocve.errors import IntegrityError, RepositoryError, SignatureError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.spec import RepositorySpec
@@ -84,6 +86,15 @@ class PackageIndex:
     packages: tuple[BinaryPackage, ...]
     date: datetime | None = None  # the Release's Date: a lock's default SOURCE_DATE_EPOCH
     release: DebianRelease | None = None  # the Debian release the Release names
+
+
+# Every index this process holds, by what it is, while anything holds it: a build verifying
+# the lock that was just resolved (the fleet's next image, a second client) is given the very
+# same object, and so the resolver's universe built over its packages. Once nothing holds an
+# index, it, its packages and that universe are freed: a command that has verified its lock
+# does not carry a whole Debian index through the image build.
+_LIVE: weakref.WeakValueDictionary[tuple[Origin, str, str], PackageIndex] = (
+    weakref.WeakValueDictionary())
 
 
 @dataclass(frozen=True)
@@ -222,7 +233,7 @@ class RepoClient:
             repo, keyring, suite = item
             release, release_sha256 = self.fetch_release(repo.uri, suite, keyring)
             for component in repo.components:
-                self._prefetch(Origin(repo.uri, suite, component, arch), release)
+                self._prefetch(Origin(repo.uri, suite, component, arch), release, release_sha256)
             return release, release_sha256
 
         if len(suites) == 1:
@@ -236,10 +247,12 @@ class RepoClient:
             for component in repo.components
         ]
 
-    def _prefetch(self, origin: Origin, release: Release) -> None:
-        """Download the index of ``origin`` unless its parse is kept (then none is needed)."""
+    def _prefetch(self, origin: Origin, release: Release, release_sha256: str) -> None:
+        """Download the index of ``origin`` unless its parse is at hand (then none is needed)."""
         listed, compression = self._listed(origin, release)
-        if not self.parsed.has(entry_key(listed.sha256, compression, origin.architecture), origin):
+        if (origin, listed.sha256, release_sha256) in _LIVE:
+            return
+        if not self.parsed.has(entry_key(listed.sha256, compression, origin.architecture)):
             self._fetch_listed(origin, release, listed)
 
     def fetch_release(self, uri: str, suite: str, keyring: Path) -> tuple[Release, str]:
@@ -344,18 +357,22 @@ class RepoClient:
         """The index of ``origin`` the Release lists: ``listed``, else the best compression."""
         listed, compression = self._listed(origin, release, listed)
         key = (origin, listed.sha256, release_sha256)
-        if key not in self._parsed:
+        index = self._parsed.get(key) or _LIVE.get(key)
+        if index is None:
             # Parsed before (by any process): neither fetched nor parsed again.
             stored = entry_key(listed.sha256, compression, origin.architecture)
             packages = self.parsed.load(stored, origin)
             if packages is None:
                 packages = self._parse_index(origin, release, listed, compression)
                 self.parsed.store(stored, origin, packages)
-            self._parsed[key] = PackageIndex(
+            index = PackageIndex(
                 origin, listed.path, listed.sha256, release_sha256, packages, release.date,
                 release.debian,
             )
-        return self._parsed[key]
+            _LIVE[key] = index
+            weakref.finalize(index, forget_universes, packages).atexit = False
+        self._parsed[key] = index
+        return index
 
     def _listed(self, origin: Origin, release: Release, listed: IndexFile | None = None
                 ) -> tuple[IndexFile, str]:

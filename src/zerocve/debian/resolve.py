@@ -49,7 +49,6 @@ amd64``.
 from __future__ import annotations
 
 import difflib
-import functools
 import re
 import threading
 from collections import OrderedDict, defaultdict, deque
@@ -119,6 +118,7 @@ class _Universe:
 
     def _index(self, every: list[BinaryPackage], native: str, archs: set[str]) -> None:
         self.native = native
+        self.relations = _Relations()
         self.origins = sorted({str(origin) for origin in {p.origin for p in every}})
         # Built in place, with no second copy of a 64,000-entry table at any time: the
         # universe of a full Debian index is the peak of a lock's memory.
@@ -156,7 +156,7 @@ class _Universe:
             if len(pkgs) > 1:
                 pkgs.sort(key=self._preference)
             for pkg in pkgs:
-                for provided in _provides(pkg):
+                for provided in self.relations.provides(pkg):
                     if provided.name != pkg.name:
                         providers.setdefault(provided.name, []).append((pkg, provided))
         for offers in providers.values():
@@ -224,36 +224,44 @@ def _origin_order(pkg: BinaryPackage) -> tuple[str, ...]:
     return (o.uri, o.suite, o.component, o.architecture, pkg.filename, pkg.sha256)
 
 
-# Relationship fields are parsed once per distinct text: a full index repeats many, and the
-# conflict checks read the same packages' fields again for every candidate.
-_parse_dependencies = functools.lru_cache(maxsize=1 << 16)(
-    lambda text: tuple(parse_dependencies(text))
-)
-_parse_provides = functools.lru_cache(maxsize=1 << 16)(lambda text: tuple(parse_provides(text)))
+class _Relations:
+    """Relationship fields parsed once per distinct text (a full index repeats many, and the
+    conflict checks read the same packages' fields again for every candidate), for as long as
+    the universe that holds this lives: nothing parsed outlives the indices it came from."""
 
+    def __init__(self) -> None:
+        self._dependencies: dict[str, tuple[Dependency, ...]] = {}
+        self._provides: dict[str, tuple[Relation, ...]] = {}
 
-def _field(pkg: BinaryPackage, name: str, text: str) -> tuple[Dependency, ...]:
-    try:
-        return _parse_dependencies(text)
-    except RelationSyntaxError as e:
-        raise ResolutionError(f"{pkg.name} {pkg.version} ({pkg.origin}): bad {name}: {e}") from e
+    def field(self, pkg: BinaryPackage, name: str, text: str) -> tuple[Dependency, ...]:
+        found = self._dependencies.get(text)
+        if found is None:
+            try:
+                found = self._dependencies[text] = tuple(parse_dependencies(text))
+            except RelationSyntaxError as e:
+                raise ResolutionError(
+                    f"{pkg.name} {pkg.version} ({pkg.origin}): bad {name}: {e}") from e
+        return found
 
+    def conflicts(self, pkg: BinaryPackage) -> Iterator[tuple[str, Relation]]:
+        """("conflicts" or "breaks", relation) for every relation of the two fields, in
+        order."""
+        for field, text in (("Conflicts", pkg.conflicts), ("Breaks", pkg.breaks)):
+            for dependency in self.field(pkg, field, text):
+                for relation in dependency:
+                    yield field.lower(), relation
 
-def _conflicts(pkg: BinaryPackage) -> Iterator[tuple[str, Relation]]:
-    """("conflicts" or "breaks", relation) for every relation of the two fields, in order."""
-    for field, text in (("Conflicts", pkg.conflicts), ("Breaks", pkg.breaks)):
-        for dependency in _field(pkg, field, text):
-            for relation in dependency:
-                yield field.lower(), relation
-
-
-def _provides(pkg: BinaryPackage) -> tuple[Relation, ...]:
-    if not pkg.provides:
-        return ()
-    try:
-        return _parse_provides(pkg.provides)
-    except RelationSyntaxError as e:
-        raise ResolutionError(f"{pkg.name} {pkg.version} ({pkg.origin}): bad Provides: {e}") from e
+    def provides(self, pkg: BinaryPackage) -> tuple[Relation, ...]:
+        if not pkg.provides:
+            return ()
+        found = self._provides.get(pkg.provides)
+        if found is None:
+            try:
+                found = self._provides[pkg.provides] = tuple(parse_provides(pkg.provides))
+            except RelationSyntaxError as e:
+                raise ResolutionError(
+                    f"{pkg.name} {pkg.version} ({pkg.origin}): bad Provides: {e}") from e
+        return found
 
 
 class _Resolver:
@@ -363,7 +371,7 @@ class _Resolver:
             provided.name == relation.name
             and self.u.conflict_arch_ok(relation, target)
             and self.provide_ok(relation, provided)
-            for provided in _provides(target)
+            for provided in self.u.relations.provides(target)
         )
 
     def clash(self, pkg: BinaryPackage) -> str | None:
@@ -376,7 +384,7 @@ class _Resolver:
                         f"{pkg.key} {pkg.version} cannot be installed beside "
                         f"{other.key} {other.version} (Multi-Arch: {pkg.multi_arch})"
                     )
-        names = [pkg.name, *(r.name for r in _provides(pkg))]
+        names = [pkg.name, *(r.name for r in self.u.relations.provides(pkg))]
         for name in names:
             for owner, field, relation in self.conflicts_on.get(name, []):
                 if owner.name != pkg.name and self._hits(relation, pkg):
@@ -385,7 +393,7 @@ class _Resolver:
                         f"{pkg.name} {pkg.version} is"
                         + (" (via Provides)" if relation.name != pkg.name else "")
                     )
-        for field, relation in _conflicts(pkg):
+        for field, relation in self.u.relations.conflicts(pkg):
             for other in self.answering.get(relation.name, []):
                 if other.name != pkg.name and self._hits(relation, other):
                     return (
@@ -400,9 +408,9 @@ class _Resolver:
         key = self.u.key(pkg)
         self.selected[key] = pkg
         self.chains[key] = chain
-        for name in dict.fromkeys([pkg.name, *(r.name for r in _provides(pkg))]):
+        for name in dict.fromkeys([pkg.name, *(r.name for r in self.u.relations.provides(pkg))]):
             self.answering[name].append(pkg)
-        for field, relation in _conflicts(pkg):
+        for field, relation in self.u.relations.conflicts(pkg):
             self.conflicts_on[relation.name].append((pkg, field, relation))
         self.queue.append(pkg)
 
@@ -476,7 +484,7 @@ class _Resolver:
             chain = self.chains[self.u.key(pkg)]
             group = self.u.group(pkg)
             for field, text in (("Pre-Depends", pkg.pre_depends), ("Depends", pkg.depends)):
-                for dependency in _field(pkg, field, text):
+                for dependency in self.u.relations.field(pkg, field, text):
                     self.satisfy(dependency, group, chain, "")
         return sorted(self.selected.values(), key=lambda p: (p.name, p.architecture))
 
@@ -503,9 +511,9 @@ class _Resolver:
 
 class _Universes:
     """The last few universes built, by the very package tuples they were built from (held
-    here, so their identities stay theirs): the fleet resolves many specs against the same
-    indices, and building the universe of a full Debian index costs more than resolving one
-    image over it."""
+    here, so their identities stay theirs, until ``forget``): the fleet resolves many specs
+    against the same indices, and building the universe of a full Debian index costs more
+    than resolving one image over it."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -530,7 +538,26 @@ class _Universes:
         return universe
 
 
+    def forget(self, source: tuple[BinaryPackage, ...]) -> None:
+        """Let go of every universe built over ``source`` (whose holder let go of it)."""
+        with self._mutex:
+            for key in [key for key, (sources, _) in self._kept.items()
+                        if any(kept is source for kept in sources)]:
+                del self._kept[key]
+            if not self._kept:
+                # The comparisons cached while universes were built and used are of their
+                # versions; kept, they would pin tens of MB of freed index memory.
+                dpkg_version.compare.cache_clear()
+
+
 _UNIVERSES = _Universes(size=4)
+
+
+def forget_universes(source: tuple[BinaryPackage, ...]) -> None:
+    """Let go of the universes ``resolve_in`` built over the packages ``source``: called when
+    the index holding them is freed (``zerocve.debian.repo``), so a universe, which holds its
+    sources, lives exactly as long as something else holds them."""
+    _UNIVERSES.forget(source)
 
 
 def _request_archs(parsed: list[Request], arch: str) -> set[str]:
@@ -570,4 +597,4 @@ def resolve_in(
     return _Resolver(universe, parsed, set(exclude)).run()
 
 
-__all__ = ["PRIORITY_RANK", "Request", "parse_request", "resolve", "resolve_in"]
+__all__ = ["PRIORITY_RANK", "Request", "forget_universes", "parse_request", "resolve", "resolve_in"]
