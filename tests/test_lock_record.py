@@ -21,6 +21,7 @@ from support.lockkit import hello_debs, signed_repo, write_spec
 from zerocve import api
 from zerocve._source_digest import package_digest
 from zerocve.cache_seal import CacheSeal
+from zerocve.debian.release_store import ReleaseStore
 from zerocve.debian.releases import DebianRelease
 from zerocve.errors import LockError
 from zerocve.lock import Lock
@@ -51,7 +52,7 @@ class Project:
 
     def key_of(self, lock: Lock) -> str:
         found = record_key(self.spec, lock, api.repositories_of(self.spec, self.settings),
-                           package_digest())
+                           package_digest(), ReleaseStore(self.settings.cache_dir))
         assert found is not None
         return found
 
@@ -216,3 +217,33 @@ def test_a_record_planted_for_a_tampered_lock_does_not_pass_it(
         with pytest.raises(LockError, match=r"hello-lib 1\.0 \(amd64\): sha256 "):
             project.build(lock=tampered)
     assert verified == [project.lock, tampered, tampered]
+
+
+def test_a_lock_just_resolved_is_recorded_as_verified(
+    project: Project, verified: list[Lock]
+) -> None:
+    """``zerocve lock`` keeps a record: what it resolved from verified indices is what the
+    verification would find, so the build that follows resolves nothing again, and builds
+    the very image a full verification gives (the release in /etc/os-release included)."""
+    recorded = api.lock(project.spec, project.settings, record=True)
+    assert recorded == project.lock and len(project.records()) == 1
+    first = project.build()
+    assert verified == []
+    assert project.build(use_cache=False) == first and verified == [project.lock]
+    # Without record=True (the fleet locks many specs at once), nothing is kept.
+    for path in project.records():
+        path.unlink()
+    api.lock(project.spec, project.settings)
+    assert project.records() == []
+
+
+def test_a_kept_release_altered_since_is_verified_again(
+    project: Project, verified: list[Lock]
+) -> None:
+    project.build()
+    (kept,) = (project.settings.cache_dir / "releases").rglob("*.InRelease")
+    kept.write_bytes(kept.read_bytes().replace(b"Suite: bookworm", b"Suite: bookwarm"))
+    shutil.rmtree(project.repo.root)  # nothing to fetch a good copy from
+    with pytest.raises(LockError, match="BAD signature"):
+        project.build()
+    assert verified == [project.lock, project.lock]

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from zerocve.debian.releases import DebianRelease
     from zerocve.debian.repo import PackageIndex, RepoClient
     from zerocve.lock import FetchIndices, Lock, default_lock_path, read_lock, write_lock
+    from zerocve.lock_record import VerifiedLocks
     from zerocve.oci.reference import Reference
     from zerocve.oci.registry import RegistryClient
     from zerocve.spec import ImageSpec, RepositorySpec, load_spec
@@ -226,11 +227,15 @@ def lock(
     indices: Indices | None = None,
     previous: Lock | None = None,
     allow_downgrade: bool = False,
+    record: bool = False,
 ) -> Lock:
     """Resolve ``spec`` for each of its architectures (``indices`` when given, else fetched
     now). With ``previous``, a package whose version would go down is a LockError unless
-    ``allow_downgrade``: a mirror replaying an old Release must not undo a fix."""
-    from zerocve.lock import lock_spec, refuse_downgrades
+    ``allow_downgrade``: a mirror replaying an old Release must not undo a fix. With
+    ``record``, a verified-lock record is kept for the result (``zerocve.lock_record``): a
+    lock resolved from verified indices is what ``verify_lock`` would find, so the build
+    that follows (``zerocve lock`` then ``zerocve build``) does not resolve it again."""
+    from zerocve.lock import lock_spec, refuse_downgrades, resolved_releases
 
     source = indices or Indices(settings=settings)
     result = lock_spec(spec, source.get, lambda: repositories_of(spec, settings),
@@ -238,7 +243,31 @@ def lock(
     _refuse_one_name_twice(result)
     if previous is not None and not allow_downgrade:
         refuse_downgrades(previous, result)
+    records = _verified_locks(spec, result, settings) if record else None
+    if records is not None:
+        verified, key, repositories = records
+        verified.store(key, resolved_releases(spec, repositories, source.get), repositories,
+                       settings.clock())
     return result
+
+
+def _verified_locks(
+    spec: ImageSpec, lock: Lock, settings: Settings
+) -> tuple[VerifiedLocks, str, list[RepositorySpec]] | None:
+    """The verified-lock records (``zerocve.lock_record``), the key of ``lock``'s and the
+    repositories it is verified against; None when no record can be kept (no cache seal, a
+    keyring that cannot be read)."""
+    from zerocve._source_digest import package_digest
+    from zerocve.debian.release_store import ReleaseStore
+    from zerocve.lock_record import VerifiedLocks, record_key
+
+    seal = settings.cache_seal
+    if seal is None:
+        return None
+    repositories = repositories_of(spec, settings)
+    key = record_key(spec, lock, repositories, package_digest(),
+                     ReleaseStore(settings.cache_dir))
+    return (VerifiedLocks(settings.cache_dir, seal), key, repositories) if key else None
 
 
 def lock_for_build(
@@ -327,23 +356,21 @@ def verified_releases(
     architecture, from the signed Releases, or a LockError. With ``use_record``, a verified-lock
     record keyed by every input of the verification stands for it, and one is kept after a
     verification that passed."""
-    from zerocve._source_digest import package_digest
     from zerocve.lock import verify_lock
-    from zerocve.lock_record import VerifiedLocks, record_key
 
-    repositories = repositories_of(spec, settings)
-    seal = settings.cache_seal if use_record else None
-    records = VerifiedLocks(settings.cache_dir, seal) if seal else None
-    key = record_key(spec, lock, repositories, package_digest()) if records else None
+    records = _verified_locks(spec, lock, settings) if use_record else None
     now = settings.clock()
-    if records is not None and key is not None:
-        known = records.load(key, sorted(set(spec.archs)), now)
+    if records is not None:
+        verified, key, _ = records
+        known = verified.load(key, sorted(set(spec.archs)), now)
         if known is not None:
             return known
     with repo_client(settings) as client:
-        trusted = verify_lock(lock, spec, repositories, client.fetch_pinned_index, where=where)
-    if records is not None and key is not None:
-        records.store(key, trusted.releases, repositories, now)
+        trusted = verify_lock(lock, spec, repositories_of(spec, settings),
+                              client.fetch_pinned_index, where=where)
+    if records is not None:
+        verified, key, repositories = records
+        verified.store(key, trusted.releases, repositories, now)
     return trusted.releases
 
 

@@ -265,8 +265,26 @@ def verify_lock(
                               if p.origin(origin.architecture) == origin), "its packages")
                 raise LockError(f"{where}: cannot verify {named}: {e}; run zerocve lock") from e
         _same_packages(locked.packages, _resolve(spec, arch, indices), f"{where}: {arch}")
-        releases[arch] = next((i.release for i in indices if i.release), None)
+        releases[arch] = _first_release(indices)
     return TrustedLock(lock, releases)
+
+
+def _first_release(indices: list[PackageIndex]) -> DebianRelease | None:
+    """The Debian release an architecture's image names: its first repository's."""
+    return next((i.release for i in indices if i.release), None)
+
+
+def resolved_releases(
+    spec: ImageSpec, repositories: list[RepositorySpec], fetch_indices: FetchIndices
+) -> dict[str, DebianRelease | None]:
+    """What ``verify_lock`` finds for a lock ``lock_spec`` just resolved from
+    ``fetch_indices`` (the same verified indices, in the same order): each architecture's
+    Debian release."""
+    return {
+        arch: _first_release([index for index_arch in _index_archs(spec, arch)
+                              for index in fetch_indices(repositories, index_arch)])
+        for arch in sorted(set(spec.archs))
+    }
 
 
 def _same_packages(locked: list[LockedPackage], resolved: list[LockedPackage], where: str) -> None:
@@ -372,6 +390,7 @@ __all__ = [
     "read_lock",
     "refuse_downgrades",
     "repositories_for",
+    "resolved_releases",
     "verify_lock",
     "write_lock",
 ]

@@ -10,6 +10,8 @@ SHA256 of every input the verdict depended on:
 * the verifier's code (a digest of every zerocve module, given by the caller);
 * the spec (its whole model) and the lock (as ``dumps_lock`` writes it), which pins each
   index by its SHA256 and each Release by the SHA256 of its signed text;
+* the signed Release files the verification reads back from the cache (``release_store``),
+  byte for byte: a kept Release altered since is verified again, and refused;
 * the repositories it was checked against (URI, suites, components, keyring path) and the
   bytes of each keyring.
 
@@ -41,8 +43,9 @@ from zerocve._atomic import write_atomic
 from zerocve._lru import evict, touch
 from zerocve.cache_seal import CacheSeal
 from zerocve.debian.gpg import key_expiries
+from zerocve.debian.release_store import ReleaseStore
 from zerocve.debian.releases import DebianRelease
-from zerocve.errors import CacheError
+from zerocve.errors import CacheError, RepositoryError
 from zerocve.lock import Lock, dumps_lock
 from zerocve.spec import ImageSpec, RepositorySpec
 
@@ -53,7 +56,8 @@ MAX_BYTES = 4 << 20
 
 
 def record_key(
-    spec: ImageSpec, lock: Lock, repositories: Sequence[RepositorySpec], code: str
+    spec: ImageSpec, lock: Lock, repositories: Sequence[RepositorySpec], code: str,
+    kept: ReleaseStore,
 ) -> str | None:
     """The SHA256 of everything a verification of ``lock`` depends on (see the module
     docstring); None when a keyring cannot be read (the verification will say why)."""
@@ -71,6 +75,16 @@ def record_key(
             part(Path(repository.keyring).read_bytes() if repository.keyring else b"")
         except OSError:
             return None
+    pinned = sorted({(i.uri, i.suite, i.release_sha256)
+                     for locked in lock.archs.values() for i in locked.indices})
+    for uri, suite, release_sha256 in pinned:
+        try:
+            signed = kept.load(uri, suite, release_sha256)
+        except RepositoryError:
+            return None
+        for name, data in sorted(signed.files().items()) if signed else ():
+            part(name.encode())
+            part(data)
     return digest.hexdigest()
 
 

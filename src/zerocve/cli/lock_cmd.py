@@ -75,6 +75,8 @@ def lock(
     check_file(target, OutputKind.LOCK)  # before resolving (write_lock checks again)
     previous = api.read_lock(target) if target.exists() and not allow_downgrade else None
     given = settings(ignore_valid_until=ignore_valid_until or None)
-    result = api.lock(spec, given, previous=previous, allow_downgrade=allow_downgrade)
+    # Recorded as verified: the build that follows need not resolve it again.
+    result = api.lock(spec, given, previous=previous, allow_downgrade=allow_downgrade,
+                      record=True)
     write_lock(result, target)
     console.print(summary(result, target), highlight=False, soft_wrap=True)
