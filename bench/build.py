@@ -99,16 +99,6 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None) -> Child:
     return Child(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
 
 
-def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Seconds and peak resident memory (bytes) of ``cmd``; exits when it fails."""
-    child = run_child(cmd, env)
-    return child.seconds, child.peak
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
-    return measured(cmd, env)[0]
-
-
 @dataclass(frozen=True)
 class ColdBuild:
     """``zerocve lock`` then ``zerocve build``: each command's seconds and peak memory."""
