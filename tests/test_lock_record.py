@@ -148,7 +148,8 @@ def test_a_new_release_or_keyring_is_verified_in_full(
     assert len(verified) == 4
 
 
-@pytest.mark.parametrize("damage", ["truncated", "edited", "not json", "other key"])
+@pytest.mark.parametrize("damage", ["truncated", "edited", "not json", "not an object",
+                                    "other key"])
 def test_a_damaged_record_is_not_trusted_and_is_rebuilt(
     project: Project, verified: list[Lock], damage: str
 ) -> None:
@@ -163,6 +164,8 @@ def test_a_damaged_record_is_not_trusted_and_is_rebuilt(
         record.write_text(json.dumps(data))
     elif damage == "not json":
         record.write_bytes(b"\xff" * len(genuine))
+    elif damage == "not an object":
+        record.write_text("[]")
     else:  # a whole record, under the name of a lock it was not written for
         data["key"] = "0" * 64
         record.write_text(json.dumps(data))

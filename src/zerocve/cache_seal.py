@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 KEY_NAME = "cache-seal.key"
 KEY_BYTES = 32
@@ -44,6 +47,30 @@ class CacheSeal:
         for part in parts:
             mac.update(len(part).to_bytes(8, "big") + part)
         return mac
+
+
+def seal_record(seal: CacheSeal, body: Mapping[str, Any]) -> bytes:
+    """``body`` (with its ``format`` and ``key``) as a JSON document sealed by ``seal``."""
+    return json.dumps({**body, "seal": seal.seal(_canonical(body))}, sort_keys=True).encode()
+
+
+def open_record(seal: CacheSeal, data: bytes, *, format: str, key: str) -> dict[str, Any] | None:
+    """The fields of the document ``seal_record`` wrote for ``key`` in ``format``; None when
+    ``data`` is not one, was not sealed here, or was written for another key or format."""
+    try:
+        record = json.loads(data)
+    except ValueError:  # not JSON, not UTF-8
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("seal"), str):
+        return None
+    body = {name: value for name, value in record.items() if name != "seal"}
+    if not seal.verifies(record["seal"], _canonical(body)):
+        return None
+    return body if (body.get("format"), body.get("key")) == (format, key) else None
+
+
+def _canonical(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True).encode()
 
 
 def load_seal(state_dir: Path) -> CacheSeal | None:
@@ -81,4 +108,4 @@ def _read(path: Path) -> CacheSeal | None:
     return CacheSeal(key) if len(key) == KEY_BYTES else None
 
 
-__all__ = ["KEY_NAME", "CacheSeal", "load_seal"]
+__all__ = ["KEY_NAME", "CacheSeal", "load_seal", "open_record", "seal_record"]

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -41,7 +40,7 @@ from typing import Any
 
 from zerocve._atomic import write_atomic
 from zerocve._lru import evict, touch
-from zerocve.cache_seal import CacheSeal
+from zerocve.cache_seal import CacheSeal, open_record, seal_record
 from zerocve.debian.gpg import key_expiries
 from zerocve.debian.release_store import ReleaseStore
 from zerocve.debian.releases import DebianRelease
@@ -108,8 +107,8 @@ class VerifiedLocks:
         lapsed at ``now``."""
         path = self._path(key)
         try:
-            record = json.loads(path.read_bytes())
-            releases = _checked(record, self.seal, key, archs, now)
+            body = open_record(self.seal, path.read_bytes(), format=_FORMAT, key=key)
+            releases = None if body is None else _checked(body, archs, now)
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent or damaged: verify in full, then write it again
         if releases is not None:
@@ -137,7 +136,7 @@ class VerifiedLocks:
                 for arch, r in sorted(releases.items())
             },
         }
-        data = json.dumps({**body, "seal": _seal(self.seal, body)}, sort_keys=True).encode()
+        data = seal_record(self.seal, body)
         path = self._path(key)
         with contextlib.suppress(OSError, CacheError):
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -145,19 +144,12 @@ class VerifiedLocks:
             evict(self.directory, MAX_BYTES, keep=path)
 
 
-def _seal(seal: CacheSeal, body: Mapping[str, Any]) -> str:
-    return seal.seal(json.dumps(body, sort_keys=True).encode())
-
-
 def _checked(
-    record: Any, seal: CacheSeal, key: str, archs: Sequence[str], now: datetime
+    body: Mapping[str, Any], archs: Sequence[str], now: datetime
 ) -> dict[str, DebianRelease | None] | None:
-    """The releases of a record that is whole, sealed here, and the one for ``key`` and
-    ``archs``."""
-    body = {name: value for name, value in record.items() if name != "seal"}
-    if (not seal.verifies(str(record["seal"]), json.dumps(body, sort_keys=True).encode())
-            or body["format"] != _FORMAT or body["key"] != key
-            or set(body["releases"]) != set(archs)):
+    """The releases of a record sealed here (so written by ``store``), if it is for ``archs``
+    and has not lapsed at ``now``."""
+    if set(body["releases"]) != set(archs):
         return None
     until = body["until"]
     if until is not None and now.timestamp() >= int(until):

@@ -82,7 +82,8 @@ def test_another_image_target_or_code_reads_the_layers(
         open_inventory(str(root), cache_dir=cache, seal=SEAL)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "edited", "not json", "other image", "planted"])
+@pytest.mark.parametrize("damage", ["truncated", "edited", "not json", "not an object",
+                                    "other image", "planted"])
 def test_a_damaged_entry_is_not_trusted_and_is_rewritten(tmp_path: Path, damage: str) -> None:
     cache, root = tmp_path / "cache", layout(tmp_path / "image")
     first: Inventory = open_inventory(str(root), cache_dir=cache, seal=SEAL)
@@ -96,6 +97,8 @@ def test_a_damaged_entry_is_not_trusted_and_is_rewritten(tmp_path: Path, damage:
         entry.write_text(json.dumps(data))
     elif damage == "not json":
         entry.write_bytes(b"\xff" * len(genuine))
+    elif damage == "not an object":
+        entry.write_text('["a list", "not a sealed record"]')
     elif damage == "other image":  # a whole entry of another image, under this one's name
         open_inventory(str(layout(tmp_path / "two", "other")), cache_dir=tmp_path / "other",
                        seal=SEAL)

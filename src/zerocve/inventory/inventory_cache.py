@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-from collections.abc import Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +31,7 @@ from typing import Any, TypeVar
 from zerocve._atomic import write_atomic
 from zerocve._lru import evict, touch
 from zerocve._source_digest import package_digest
-from zerocve.cache_seal import CacheSeal
+from zerocve.cache_seal import CacheSeal, open_record, seal_record
 from zerocve.debian.model import InstalledPackage
 from zerocve.errors import InventoryError
 from zerocve.inventory.model import Distro, Inventory
@@ -41,10 +39,6 @@ from zerocve.inventory.model import Distro, Inventory
 _FORMAT = "zerocve-inventory 1"
 _Flat = TypeVar("_Flat", Distro, InstalledPackage)
 DEFAULT_MAX_BYTES = 64 << 20
-
-
-def _canonical(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True).encode()
 
 
 class InventoryCache:
@@ -73,14 +67,12 @@ class InventoryCache:
         key = self.key(image_digest, target, image_name)
         path = self.directory / f"{key}.json"
         try:
-            record = json.loads(path.read_bytes())
-            body = {name: value for name, value in record.items() if name != "seal"}
-            if (not self.seal.verifies(record["seal"], _canonical(body))
-                    or body["format"] != _FORMAT or body["key"] != key):
-                return None
+            body = open_record(self.seal, path.read_bytes(), format=_FORMAT, key=key)
+            if body is None:
+                return None  # damaged, planted or another's: read the layers again
             inventory = _decode(body["inventory"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # absent or damaged: read the layers again
+        except (OSError, KeyError, TypeError):
+            return None  # absent, or of another shape: read the layers again
         if (inventory.target, inventory.image_digest, inventory.image_name) != (
                 target, image_digest, image_name):
             return None
@@ -94,8 +86,7 @@ class InventoryCache:
             return
         key = self.key(inventory.image_digest, inventory.target, inventory.image_name)
         body = {"format": _FORMAT, "key": key, "inventory": asdict(inventory)}
-        data = json.dumps({**body, "seal": self.seal.seal(_canonical(body))},
-                          sort_keys=True).encode()
+        data = seal_record(self.seal, body)
         if len(data) > self.max_bytes // 4:
             return
         path = self.directory / f"{key}.json"
