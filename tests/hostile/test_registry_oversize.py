@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -29,12 +30,13 @@ PEAK_LIMIT_MIB = 150  # a pull that buffered the 256 MB answer would be well abo
 class HostileRegistry:
     """Serves ``/v2/evil/manifests/huge`` (an endless JSON array), ``/v2/evil/manifests/ok``
     (a valid manifest whose layer descriptor says ``LAYER_SIZE`` bytes) and every blob as
-    ``HUGE`` zero bytes; ``sent`` counts the body bytes written per path."""
+    ``HUGE`` zero bytes. ``sent_to`` tells how many body bytes went out on a path."""
 
     LAYER_SIZE = 1000
 
     def __init__(self, content_length: bool) -> None:
-        self.sent: dict[str, int] = {}
+        self._sent: dict[str, list[int]] = {}
+        self._answered = threading.Condition()
         self.layer = "sha256:" + hashlib.sha256(b"\0" * self.LAYER_SIZE).hexdigest()
         manifest = {
             "schemaVersion": 2,
@@ -84,11 +86,26 @@ class HostileRegistry:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
-                    registry.sent[self.path] = sent
+                    registry._record(self.path, sent)
                     self.close_connection = True
 
         self._loopback = LoopbackServer(Handler)
         self.host = self._loopback.host
+
+    def _record(self, path: str, sent: int) -> None:
+        with self._answered:
+            self._sent.setdefault(path, []).append(sent)
+            self._answered.notify_all()
+
+    def sent_to(self, path: str, answers: int = 1) -> int:
+        """The most body bytes any one answer on ``path`` sent, once ``answers`` floods there
+        have ended. The server thread notices the hang-up only at its next write, which may
+        come after the client has already returned, so this waits for it."""
+        with self._answered:
+            ended = self._answered.wait_for(lambda: len(self._sent.get(path, ())) >= answers,
+                                            timeout=60)
+            assert ended, f"{path}: {len(self._sent.get(path, ()))} of {answers} answers ended"
+            return max(self._sent[path])
 
     def close(self) -> None:
         self._loopback.close()
@@ -113,7 +130,7 @@ def test_huge_manifest_is_refused_cheaply(hostile: HostileRegistry, tracker_db: 
     assert done.returncode == 3
     line = one_error_line(done)
     assert f"{hostile.host}/evil: get manifest huge: manifest is larger than" in line
-    assert hostile.sent["/v2/evil/manifests/huge"] < HUGE
+    assert hostile.sent_to("/v2/evil/manifests/huge") < HUGE
 
 
 def test_manifest_read_stops_at_the_cap(hostile: HostileRegistry) -> None:
@@ -133,7 +150,7 @@ def test_blob_longer_than_its_descriptor_stops_there(
             client.get_blob("evil", hostile.layer, 2)
     assert list(dest.parent.iterdir()) == []  # not even a temp file of the excess is left
     # Only what fits in the socket buffers went out before zerocve hung up.
-    assert hostile.sent[f"/v2/evil/blobs/{hostile.layer}"] < 16 << 20
+    assert hostile.sent_to(f"/v2/evil/blobs/{hostile.layer}", answers=2) < 16 << 20
 
 
 def test_scan_pull_stops_at_the_descriptor_size(hostile: HostileRegistry,
@@ -142,4 +159,4 @@ def test_scan_pull_stops_at_the_descriptor_size(hostile: HostileRegistry,
     assert peak < PEAK_LIMIT_MIB, f"{peak} MiB"
     assert done.returncode == 3
     assert "is larger than 1000 bytes" in one_error_line(done)
-    assert hostile.sent[f"/v2/evil/blobs/{hostile.layer}"] < 16 << 20
+    assert hostile.sent_to(f"/v2/evil/blobs/{hostile.layer}") < 16 << 20
