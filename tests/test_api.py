@@ -4,6 +4,8 @@ advisory DB, Debian's docker-registry on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import httpx
@@ -151,3 +153,52 @@ def test_one_package_for_two_architectures_is_refused_at_lock_time(
         "amd64: gcc-12-base is selected for both amd64 and arm64; an image holds one "
         "architecture of each package: drop the ':arm64' or ':amd64' request, or build a "
         "separate image for arm64")
+
+
+class HoldingTransport(httpx.HTTPTransport):
+    """A real HTTP transport that holds back the download of one file until ``release`` is
+    set (or a timeout passes), remembering whether it had to wait that long."""
+
+    def __init__(self, held: str) -> None:
+        super().__init__()
+        self.held = held
+        self.release = threading.Event()
+        self.timed_out = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/" + self.held):
+            self.timed_out = not self.release.wait(30)
+        return super().handle_request(request)
+
+
+def test_debs_are_unpacked_while_others_are_still_downloading(
+    spec_file, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """api.build unpacks each .deb as soon as it is fetched and verified: here the largest
+    .deb's download waits until another package has been unpacked, which a build that
+    fetched everything first would never do. The image is the one fetched-first gives."""
+    from zerocve.assemble import image as image_module
+
+    spec = api.load_spec(spec_file(["python3", "ca-certificates"], http=True))
+    plain = Settings.from_env(cache_dir=tmp_path / "plain")
+    locked = api.lock(spec, plain)
+    expected = api.build(spec, locked, plain, use_cache=False)
+
+    largest = max(locked.archs["amd64"].packages, key=lambda p: p.size)
+    transport = HoldingTransport(Path(largest.filename).name)
+    unpacked: list[str] = []
+    real_unpack = image_module.unpack
+
+    def unpack(record, deb, keep):  # type: ignore[no-untyped-def]
+        package = real_unpack(record, deb, keep)
+        unpacked.append(record.name)
+        transport.release.set()
+        return package
+
+    monkeypatch.setattr(image_module, "unpack", unpack)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    held = Settings.from_env(cache_dir=tmp_path / "held", transport=transport)
+    built = api.build(spec, locked, held, use_cache=False)
+    assert not transport.timed_out, "the build waited for every download before unpacking"
+    assert unpacked[0] != largest.name and largest.name in unpacked
+    assert built.digest == expected.digest

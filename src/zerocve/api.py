@@ -45,7 +45,7 @@ from zerocve.vuln.severity import SeveritySource
 if TYPE_CHECKING:
     from zerocve.assemble.image import BuiltImage
     from zerocve.debian.releases import DebianRelease
-    from zerocve.debian.repo import PackageIndex, RepoClient
+    from zerocve.debian.repo import DebRef, PackageIndex, RepoClient
     from zerocve.lock import FetchIndices, Lock, default_lock_path, read_lock, write_lock
     from zerocve.lock_record import VerifiedLocks
     from zerocve.oci.reference import Reference
@@ -302,9 +302,8 @@ def lock_for_build(
 # -- build ---------------------------------------------------------------------------------
 
 
-def fetch_debs(lock: Lock, archs: Sequence[str], settings: Settings) -> dict[tuple[str, str], Path]:
-    """Every .deb the lock names for ``archs``, fetched (or found in the cache) and verified
-    against the lock's size and SHA256; keyed by (package name, package architecture)."""
+def _deb_refs(lock: Lock, archs: Sequence[str]) -> dict[tuple[str, str], DebRef]:
+    """Every .deb the lock names for ``archs``, keyed by (package name, architecture)."""
     from zerocve.debian.repo import DebRef
 
     wanted: dict[tuple[str, str], DebRef] = {}
@@ -315,10 +314,21 @@ def fetch_debs(lock: Lock, archs: Sequence[str], settings: Settings) -> dict[tup
                 (package.name, package.architecture),
                 DebRef(package.uri, package.filename, package.size, package.sha256),
             )
+    return wanted
+
+
+def fetch_debs(lock: Lock, archs: Sequence[str], settings: Settings) -> dict[tuple[str, str], Path]:
+    """Every .deb the lock names for ``archs``, fetched (or found in the cache) and verified
+    against the lock's size and SHA256; keyed by (package name, package architecture)."""
+    wanted = _deb_refs(lock, archs)
     keys = sorted(wanted)
     with repo_client(settings) as client:
         paths = client.fetch_debs([wanted[key] for key in keys])
     return dict(zip(keys, paths, strict=True))
+
+
+# .debs downloaded at once while the build unpacks those already there.
+_FETCHERS = 4
 
 
 def build(
@@ -335,17 +345,31 @@ def build(
     file, and the package when it is not what they say), unless a record in the cache says
     this very lock passed against these very inputs (``zerocve.lock_record``; not read or
     written without ``use_cache``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from zerocve.assemble.cache import BuildCache
     from zerocve.assemble.image import build as assemble
 
-    # Nothing of a lock is installed before it is checked against the signed indices.
+    # Nothing of a lock is fetched or installed before it is checked against the signed
+    # indices.
     releases = verified_releases(spec, lock, settings, use_record=use_cache, where=where)
-    debs = fetch_debs(lock, spec.archs, settings)
     seal = settings.cache_seal if use_cache else None
     cache = (BuildCache(settings.build_cache_dir, seal, settings.cache_bounds.build) if seal
              else None)
-    return assemble(spec, lock, debs, reporter=settings.reporter,
-                    epoch=settings.source_date_epoch, cache=cache, releases=releases)
+    wanted = _deb_refs(lock, spec.archs)
+    with repo_client(settings) as client, \
+            ThreadPoolExecutor(max_workers=_FETCHERS) as fetching:
+        # Largest first, as the build unpacks them: the last .debs to arrive are small ones.
+        debs = {
+            key: fetching.submit(client.fetch_deb, ref)
+            for key, ref in sorted(wanted.items(), key=lambda item: -item[1].size)
+        }
+        try:
+            return assemble(spec, lock, debs, reporter=settings.reporter,
+                            epoch=settings.source_date_epoch, cache=cache, releases=releases)
+        finally:
+            for deb in debs.values():
+                deb.cancel()  # a failed or cached build: what has not started is not needed
 
 
 def verified_releases(

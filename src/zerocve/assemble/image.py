@@ -13,11 +13,12 @@ import os
 import posixpath
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from zerocve._pool import in_order
 from zerocve.assemble.accounts import account_entries, run_as
 from zerocve.assemble.cache import BuildCache
 from zerocve.assemble.code import code_digest
@@ -60,6 +61,22 @@ from zerocve.spec import ImageSpec, PathSpec
 # Copyright files are read whole for their licenses; a larger one (real ones are at most a
 # few hundred KB) gives no license rather than its size in memory.
 MAX_COPYRIGHT = 4 << 20
+
+# A verified .deb, or one still being fetched and verified (its future gives the path, or
+# raises what the fetch raised).
+DebPath = Path | Future[Path]
+
+
+def _deb_path(deb: DebPath) -> Path:
+    return deb if isinstance(deb, Path) else deb.result()
+
+
+def _deb_size(record: PackageRecord, deb: DebPath) -> int:
+    """How long the .deb takes to unpack, roughly: its size (a lock's record has it)."""
+    size = getattr(record, "size", None)
+    if isinstance(size, int):
+        return size
+    return deb.stat().st_size if isinstance(deb, Path) else 0
 
 
 class LockedPackage(PackageRecord, Protocol):
@@ -252,7 +269,7 @@ def _check_against_packages(path: str, entry: Entry, origin: str, rootfs: RootFs
 def input_key(
     spec: ImageSpec,
     arch: str,
-    packages: Sequence[tuple[PackageRecord, Path]],
+    packages: Sequence[tuple[PackageRecord, DebPath]],
     *,
     epoch: int,
     release: DebianRelease | None,
@@ -270,8 +287,8 @@ def input_key(
         # the file again would only slow every no-change rebuild. Other records: the file.
         "packages": [
             [r.name, r.version, r.architecture, r.source, r.source_version,
-             getattr(r, "sha256", "") or file_sha256(path)]
-            for r, path in packages
+             getattr(r, "sha256", "") or file_sha256(_deb_path(deb))]
+            for r, deb in packages
         ],
     }
     return hashlib.sha256(canonical_json(document)).hexdigest()
@@ -316,7 +333,7 @@ def _from_record(record: dict[str, Any], arch: str, platform: Platform,
 def build_arch(
     spec: ImageSpec,
     arch: str,
-    packages: Sequence[tuple[PackageRecord, Path]],
+    packages: Sequence[tuple[PackageRecord, DebPath]],
     *,
     epoch: int,
     release: DebianRelease | None = None,
@@ -348,18 +365,19 @@ def build_arch(
     # and the error raised is the one of the first failing package in lock order. Layers
     # are written on ``pool`` and their gzip blocks deflated on ``blocks`` (a task of one
     # pool never waits for another task of the same pool), so one large layer still uses
-    # every core.
+    # every core. A .deb still being fetched is unpacked as soon as it is verified.
     workers = os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             ThreadPoolExecutor(max_workers=workers) as blocks:
         with reporter.task(f"{arch}: reading packages", total=len(packages)) as task:
 
-            def read(item: tuple[PackageRecord, Path]) -> UnpackedPackage:
-                package = unpack(*item, keep)
+            def read(item: tuple[PackageRecord, DebPath]) -> UnpackedPackage:
+                record, deb = item
+                package = unpack(record, _deb_path(deb), keep)
                 task.advance()
                 return package
 
-            rootfs = merge(list(pool.map(read, packages)))
+            rootfs = merge(in_order(pool, read, packages, [_deb_size(*p) for p in packages]))
         plans = plan_layers(rootfs.packages, max_layers)
         meta = metadata_entries(spec, rootfs, release, epoch)
         contents = [(package_layer_entries(plan, rootfs), plan.comment) for plan in plans]
@@ -371,7 +389,8 @@ def build_arch(
                 task.advance()
                 return layer
 
-            layers = list(pool.map(write, contents))
+            layers = in_order(pool, write, contents,
+                              [sum(e.size for e in entries) for entries, _ in contents])
     config = config_blob(platform, run_config(spec), layers, epoch)
     manifest = manifest_blob(config, layers, spec.annotations, epoch)
     installed = tuple(_installed(p) for p in rootfs.packages)
@@ -395,7 +414,7 @@ def combine(archs: Sequence[ArchImage], spec: ImageSpec, epoch: int) -> BuiltIma
 def build(
     spec: ImageSpec,
     lock: LockLike,
-    debs: Mapping[tuple[str, str], Path],
+    debs: Mapping[tuple[str, str], DebPath],
     *,
     reporter: Reporter = NULL_REPORTER,
     epoch: int | None = None,
@@ -404,7 +423,8 @@ def build(
     releases: Mapping[str, DebianRelease | None] | None = None,
 ) -> BuiltImage:
     """Build every architecture of ``spec`` from ``lock``; ``debs`` maps (package name,
-    package architecture) to the verified ``.deb`` file. ``releases`` (per architecture, from
+    package architecture) to the verified ``.deb`` file, or to the future of its fetch (each
+    is unpacked as soon as it is there). ``releases`` (per architecture, from
     the signed Release files: ``zerocve.lock.verify_lock``) names the Debian release for
     /etc/os-release; without it, the first suite name of the lock's packages is read as one.
     Times are clamped to ``epoch`` (``Settings.source_date_epoch``) when given, else to the
@@ -415,7 +435,7 @@ def build(
         locked = lock.archs.get(arch)
         if locked is None:
             raise BuildError(f"the lock has no packages for {arch}; run 'zerocve lock' again")
-        inputs: list[tuple[PackageRecord, Path]] = []
+        inputs: list[tuple[PackageRecord, DebPath]] = []
         for package in locked.packages:
             path = debs.get((package.name, package.architecture))
             if path is None:
@@ -443,6 +463,7 @@ def write_archive(built: BuiltImage, tar_path: Path, ref_name: str = layout.DEFA
 __all__ = [
     "ArchImage",
     "BuiltImage",
+    "DebPath",
     "build",
     "build_arch",
     "combine",
