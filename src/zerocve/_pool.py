@@ -23,18 +23,35 @@ def largest_first(sizes: Sequence[int]) -> list[int]:
     return sorted(range(len(sizes)), key=lambda i: -sizes[i])
 
 
+def start(
+    pool: Executor, work: Callable[[T], R], items: Sequence[T], sizes: Sequence[int]
+) -> list[Future[R]]:
+    """``work(item)`` for each of ``items`` submitted to ``pool``, largest ``sizes`` first;
+    the futures in input order (``collect`` them)."""
+    if len(sizes) != len(items):
+        raise ValueError("one size per item")
+    futures: dict[int, Future[R]] = {}
+    for index in largest_first(sizes):
+        futures[index] = pool.submit(work, items[index])
+    return [futures[index] for index in range(len(items))]
+
+
+def collect(futures: Sequence[Future[R]]) -> list[R]:
+    """The results of ``futures`` in order; on the first failure, what has not started yet
+    is cancelled (it would only be thrown away) and the failure raised."""
+    try:
+        return [future.result() for future in futures]
+    finally:
+        cancel(futures)
+
+
+def cancel(futures: Sequence[Future[R]]) -> None:
+    for future in futures:
+        future.cancel()
+
+
 def in_order(
     pool: Executor, work: Callable[[T], R], items: Sequence[T], sizes: Sequence[int]
 ) -> list[R]:
     """``[work(item) for item in items]``, run on ``pool`` largest ``sizes`` first."""
-    if len(sizes) != len(items):
-        raise ValueError("one size per item")
-    futures: dict[int, Future[R]] = {}
-    try:
-        for index in largest_first(sizes):
-            futures[index] = pool.submit(work, items[index])
-        return [futures[index].result() for index in range(len(items))]
-    finally:
-        # After a failure, what has not started yet would only be thrown away.
-        for future in futures.values():
-            future.cancel()
+    return collect(start(pool, work, items, sizes))

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from zerocve.assemble.image import (
 )
 from zerocve.cache_seal import CacheSeal
 from zerocve.debian.releases import DebianRelease
+from zerocve.errors import BuildError
 from zerocve.oci.gzip_blocks import BLOCK_SIZE
 from zerocve.oci.image import MEDIA_INDEX
 from zerocve.spec import ImageSpec, load_spec
@@ -285,3 +287,39 @@ def test_damaged_cache_reference_is_a_miss(closure, tmp_path: Path) -> None:
         ref.write_bytes([b"", b"not a digest", b"\xff\xfe"][n % 3])
     again = build_arch(spec, "amd64", packages, epoch=EPOCH, cache=cache)
     assert again.image.digest == first.image.digest
+
+
+def test_metadata_is_worked_out_while_package_layers_are_written(
+    closure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The metadata layer's entries (dpkg status, SBOM, checks against every package) are
+    worked out while the package layers are compressed, not before: here they wait for a
+    package layer to be under way. An error there is still the one raised."""
+    writing = threading.Event()
+    real_make_layer, real_metadata = image_module.make_layer, image_module.metadata_entries
+
+    def make_layer(entries, epoch, comment, *args):  # type: ignore[no-untyped-def]
+        if comment.startswith("source "):
+            writing.set()
+        return real_make_layer(entries, epoch, comment, *args)
+
+    waited: list[bool] = []
+
+    def metadata_entries(*args):  # type: ignore[no-untyped-def]
+        waited.append(writing.wait(30))
+        return real_metadata(*args)
+
+    monkeypatch.setattr(image_module, "make_layer", make_layer)
+    monkeypatch.setattr(image_module, "metadata_entries", metadata_entries)
+    spec = load_spec(EXAMPLES / "static.yaml")
+    built = _build(spec, closure(STATIC))
+    assert waited == [True], "the metadata was worked out before any package layer"
+    monkeypatch.undo()
+    assert built.digest == _build(spec, closure(STATIC)).digest
+
+    def refused(*args):  # type: ignore[no-untyped-def]
+        raise BuildError("the metadata's own error")
+
+    monkeypatch.setattr(image_module, "metadata_entries", refused)
+    with pytest.raises(BuildError, match="^the metadata's own error$"):
+        _build(spec, closure(STATIC))

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from zerocve._pool import in_order
+from zerocve._pool import cancel, collect, in_order, start
 from zerocve.assemble.accounts import account_entries, run_as
 from zerocve.assemble.cache import BuildCache
 from zerocve.assemble.code import code_digest
 from zerocve.assemble.dpkg_db import ADMINDIR, database_entries
 from zerocve.assemble.layers import (
     MAX_LAYERS,
+    LayerPlan,
     package_layer_entries,
     plan_layers,
     with_parents,
@@ -379,18 +380,27 @@ def build_arch(
 
             rootfs = merge(in_order(pool, read, packages, [_deb_size(*p) for p in packages]))
         plans = plan_layers(rootfs.packages, max_layers)
-        meta = metadata_entries(spec, rootfs, release, epoch)
-        contents = [(package_layer_entries(plan, rootfs), plan.comment) for plan in plans]
-        contents.append((meta, "metadata: dpkg status, accounts, certificates"))
-        with reporter.task(f"{arch}: writing layers", total=len(contents)) as task:
+        with reporter.task(f"{arch}: writing layers", total=len(plans) + 1) as task:
 
-            def write(item: tuple[list[Entry], str]) -> Layer:
-                layer = make_layer(item[0], epoch, item[1], cache, blocks)
+            def write(entries: list[Entry], comment: str) -> Layer:
+                layer = make_layer(entries, epoch, comment, cache, blocks)
                 task.advance()
                 return layer
 
-            layers = in_order(pool, write, contents,
-                              [sum(e.size for e in entries) for entries, _ in contents])
+            def write_package_layer(plan: LayerPlan) -> Layer:
+                return write(package_layer_entries(plan, rootfs), plan.comment)
+
+            # The package layers are written while this thread works out the metadata (the
+            # dpkg status, the SBOM, the checks against every package's files): an error
+            # there is still the one raised, and nothing is kept.
+            written = start(pool, write_package_layer, plans, [plan.size for plan in plans])
+            try:
+                meta = metadata_entries(spec, rootfs, release, epoch)
+            except BaseException:
+                cancel(written)
+                raise
+            layers = collect(written)
+            layers.append(write(meta, "metadata: dpkg status, accounts, certificates"))
     config = config_blob(platform, run_config(spec), layers, epoch)
     manifest = manifest_blob(config, layers, spec.annotations, epoch)
     installed = tuple(_installed(p) for p in rootfs.packages)

@@ -31,6 +31,11 @@ class LayerPlan:
     comment: str  # for the image history, e.g. "source openssl: libssl3 openssl"
     packages: tuple[UnpackedPackage, ...]
 
+    @property
+    def size(self) -> int:
+        """The bytes of its packages' files."""
+        return _size(self.packages)
+
 
 def _size(packages: Iterable[UnpackedPackage]) -> int:
     return sum(e.size for p in packages for e in p.entries)
