@@ -87,6 +87,19 @@ def record_key(
     return digest.hexdigest()
 
 
+def keyring_expiries(repositories: Sequence[RepositorySpec], now: datetime) -> list[int] | None:
+    """When each key of ``repositories``' keyrings that has not expired at ``now`` expires
+    (seconds since 1970): a verdict of gpgv holds until the first of them. None when gpg
+    cannot list a keyring, or a repository has none."""
+    expiries = []
+    for repository in repositories:
+        found = key_expiries(Path(repository.keyring)) if repository.keyring else None
+        if found is None:
+            return None
+        expiries += [when for when in found if when > now.timestamp()]
+    return expiries
+
+
 class VerifiedLocks:
     """The records below ``cache_dir``."""
 
@@ -121,12 +134,9 @@ class VerifiedLocks:
     ) -> None:
         """Record that the lock of ``key`` verified, finding ``releases``. Best effort: a
         cache that cannot be written only costs the next build the verification."""
-        expiries = []
-        for repository in repositories:
-            found = key_expiries(Path(repository.keyring)) if repository.keyring else None
-            if found is None:
-                return  # gpg cannot say how long the signatures hold: keep nothing
-            expiries += [when for when in found if when > now.timestamp()]
+        expiries = keyring_expiries(repositories, now)
+        if expiries is None:
+            return  # gpg cannot say how long the signatures hold: keep nothing
         body = {
             "format": _FORMAT,
             "key": key,
@@ -160,4 +170,4 @@ def _checked(
     }
 
 
-__all__ = ["MAX_BYTES", "VerifiedLocks", "record_key"]
+__all__ = ["MAX_BYTES", "VerifiedLocks", "keyring_expiries", "record_key"]

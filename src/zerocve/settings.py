@@ -29,6 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zerocve import locations
 from zerocve.cache_seal import CacheSeal, load_seal
 from zerocve.errors import UsageError
 from zerocve.progress import NULL_REPORTER, Reporter
@@ -36,7 +37,6 @@ from zerocve.progress import NULL_REPORTER, Reporter
 if TYPE_CHECKING:  # httpx costs a tenth of a second that offline commands need not pay
     import httpx
 
-APP = "zerocve"
 _MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z: the last second a timestamp can name
 
 
@@ -94,32 +94,17 @@ class CacheBounds:
         return cls(**values)
 
 
-def _home(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("HOME") or Path.home())
-
-
-def _xdg(environ: Mapping[str, str], variable: str, default: str) -> Path:
-    """``$VARIABLE/zerocve`` (the XDG base directories; a relative value is ignored, as the
-    specification says), else ``~/DEFAULT/zerocve``."""
-    value = environ.get(variable, "")
-    base = Path(value) if value and Path(value).is_absolute() else _home(environ) / default
-    return base / APP
-
-
-def _path(value: str) -> Path:
-    return Path(value).expanduser()
-
-
 def registry_auth_files(environ: Mapping[str, str]) -> tuple[Path, ...]:
     """The registry auth files to read, in podman's order of precedence (existing or not)."""
-    home = _home(environ)
+    home = locations.home(environ)
     files: list[Path] = []
     if environ.get("REGISTRY_AUTH_FILE"):
-        files.append(_path(environ["REGISTRY_AUTH_FILE"]))
+        files.append(locations.expand(environ["REGISTRY_AUTH_FILE"]))
     if environ.get("XDG_RUNTIME_DIR"):
         files.append(Path(environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")
     files.append(home / ".config" / "containers" / "auth.json")
-    docker = _path(environ["DOCKER_CONFIG"]) if environ.get("DOCKER_CONFIG") else home / ".docker"
+    docker = (locations.expand(environ["DOCKER_CONFIG"]) if environ.get("DOCKER_CONFIG")
+              else home / ".docker")
     files.append(docker / "config.json")
     return tuple(files)
 
@@ -143,18 +128,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
         """Settings from ``environ``; ``overrides`` (field names) win over it. A DB path
         follows an overridden cache dir unless it is given (or set) as well."""
-        cache_dir = overrides.pop("cache_dir", None) or (
-            _path(environ["ZEROCVE_CACHE_DIR"]) if environ.get("ZEROCVE_CACHE_DIR")
-            else _xdg(environ, "XDG_CACHE_HOME", ".cache")
-        )
-        db_path = overrides.pop("db_path", None) or (
-            _path(environ["ZEROCVE_DB"]) if environ.get("ZEROCVE_DB")
-            else Path(cache_dir) / "db" / "advisories.sqlite"
-        )
-        state_dir = overrides.pop("state_dir", None) or (
-            _path(environ["ZEROCVE_STATE_DIR"]) if environ.get("ZEROCVE_STATE_DIR")
-            else _xdg(environ, "XDG_STATE_HOME", ".local/state")
-        )
+        cache_dir = Path(overrides.pop("cache_dir", None) or locations.cache_dir(environ))
+        db_path = overrides.pop("db_path", None) or locations.db_path(environ, cache_dir)
+        state_dir = overrides.pop("state_dir", None) or locations.state_dir(environ)
         if "source_date_epoch" not in overrides:
             overrides["source_date_epoch"] = parse_epoch(environ.get("SOURCE_DATE_EPOCH", ""))
         overrides.setdefault("registry_auth", registry_auth_files(environ))

@@ -9,7 +9,8 @@ import typer
 
 from zerocve import api
 from zerocve.assemble.image import BuiltImage
-from zerocve.cli._app import app, console, settings
+from zerocve.cli._app import NotesReporter, app, console, settings
+from zerocve.cli._build_receipt import BuildFacts
 from zerocve.cli._gate import (
     FailOnOption,
     MinSeverityOption,
@@ -104,18 +105,32 @@ def build_command(
     else:
         check_file(destination, OutputKind.OCI_ARCHIVE)
     given = settings(db_path=db_path, ignore_valid_until=ignore_valid_until or None)
-    spec = api.load_spec(spec_path)
-    indices = api.Indices(settings=given)  # read once, by the lock or the gate, if at all
     lock_path = api.default_lock_path(spec_path)
+    # A receipt answers the next no-change run of this very command (zerocve.receipt): only
+    # for a layout, with the caches, and without progress bars (they are not output).
+    facts = (BuildFacts.start(spec_path, lock_path)
+             if output is not None and not no_cache and type(given.reporter) is NotesReporter
+             else None)
+    spec = api.load_spec(spec_path)
+    if facts is not None:
+        facts.spec_loaded(spec)
+    indices = api.Indices(settings=given)  # read once, by the lock or the gate, if at all
     lock = api.lock_for_build(spec, lock_path, given, locked=locked, indices=indices)
+    if facts is not None:
+        facts.lock_chosen(lock, lock_path, given)
     built = api.build(spec, lock, given, use_cache=not no_cache, where=str(lock_path))
-    for path in api.sbom_paths(built, destination).values():
+    sbom_paths = list(api.sbom_paths(built, destination).values())
+    for path in sbom_paths:
         check_file(path, OutputKind.SPDX)
+    if facts is not None:
+        facts.writing([destination, *sbom_paths])
     if output is not None:
         target = api.write_layout(built, output, tag)
     else:
         target = api.write_archive(built, destination, tag)
     sboms = api.write_sboms(built, lock, target, given)
+    if facts is not None:
+        facts.scanning(no_scan, given)
     if not no_scan:
         check_image(target, given, action="build", require_db=False, fail_on=fail_on,
                     min_severity=min_severity, vex=vex_files or (), lock=lock, indices=indices,
@@ -123,3 +138,5 @@ def build_command(
     # Only after the verdict: a build the gate rejects never printed a digest to act on.
     given.reporter.note(summary(built, target) + "; SBOM " + ", ".join(str(p) for p in sboms))
     console.print(built.digest, highlight=False)
+    if facts is not None:
+        facts.done(spec, given)

@@ -58,14 +58,21 @@ class ReleaseStore:
                 write_atomic(path, data, error=RepositoryError,
                              what="cannot keep the verified Release")
 
+    def kept_paths(self, uri: str, suite: str, release_sha256: str) -> dict[str, Path]:
+        """Where a Release whose signed text has this SHA256 is kept, by file name
+        (``SignedRelease.files``), whether it is there or not: ``load`` reads nothing else."""
+        directory = self._dir(uri, suite)
+        return {name: directory / f"{release_sha256}.{name}"
+                for name in ("InRelease", "Release", "Release.gpg")}
+
     def load(self, uri: str, suite: str, release_sha256: str) -> SignedRelease | None:
         """The stored Release whose signed text has this SHA256, unverified; None if absent."""
         if not _HEX_RE.match(release_sha256):
             return None
-        directory = self._dir(uri, suite)
+        paths = self.kept_paths(uri, suite, release_sha256)
 
         def read(name: str) -> bytes | None:
-            path = directory / f"{release_sha256}.{name}"
+            path = paths[name]
             try:
                 return path.read_bytes()
             except FileNotFoundError:
