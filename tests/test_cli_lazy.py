@@ -71,3 +71,13 @@ def test_a_command_resolves_to_its_real_definition() -> None:
     typo = subprocess.run([sys.executable, "-m", "zerocve", "scna"],
                           capture_output=True, text=True, timeout=60)
     assert typo.returncode == 2 and "Did you mean 'scan'?" in typo.stderr
+
+
+def test_lock_from_a_local_repository_imports_neither_rich_nor_httpx(spec_file) -> None:
+    """`zerocve lock` prints its one line as plain text: rich, a tenth of its start-up, is
+    not imported (nor httpx, for a file:// repository)."""
+    spec = spec_file(["tzdata"])
+    done, modules = _imports("-q", "lock", str(spec))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"{spec.with_name('image.lock.json')}: amd64: 1 packages")
+    assert sorted(m for m in modules if m.startswith(("rich", "httpx"))) == []
