@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import lzma
 import subprocess
 import tarfile
 from pathlib import Path
@@ -170,3 +171,26 @@ def test_symlink_targets_may_be_absolute(tmp_path: Path) -> None:
         targets = {m.path: m.target for m in reader.members()}
     assert targets == {"etc": "", "etc/os-release": "../usr/lib/os-release",
                        "etc/mtab": "/proc/self/mounts"}
+
+
+def test_sparse_file_refused(tmp_path: Path) -> None:
+    """GNU tar's sparse members (as ``tar --sparse`` writes them) are refused, as the module
+    says: tarfile took them for regular files and expanded them."""
+    deb = make_deb(tmp_path, "holes", [Member("./a", data=b"1")])
+    parts = tmp_path / "holes.parts"
+    root = tmp_path / "root"
+    (root / "usr").mkdir(parents=True)
+    with open(root / "usr" / "holes", "wb") as f:
+        f.truncate(1 << 20)
+        f.write(b"data")
+    data = subprocess.run(["tar", "--format=gnu", "--sparse", "-C", str(root), "-cf", "-",
+                           "./usr/holes"], check=True, capture_output=True).stdout
+    assert data[156:157] == b"S"
+    (parts / "data.tar.xz").write_bytes(lzma.compress(data))
+    deb.unlink()
+    subprocess.run(["ar", "rc", str(deb), "debian-binary", "control.tar.xz", "data.tar.xz"],
+                   cwd=parts, check=True)
+    with DebReader(deb) as reader, \
+            pytest.raises(PackageError, match=r"holes 1\.0: \./usr/holes: unsupported tar "
+                                              r"member type"):
+        list(reader.members())

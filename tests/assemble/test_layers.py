@@ -89,7 +89,7 @@ def test_tar_is_what_tarfile_writes(tmp_path: Path) -> None:
         entries = [
             Entry("d", EntryKind.DIR, 0o755, mtime=EPOCH - 5),
             Entry("d/block", EntryKind.FILE, 0o644, 7, 8, EPOCH, data=b"x" * 512),
-            Entry("d/big", EntryKind.FILE, 0o600, data=Spilled.copy(io.BytesIO(big), len(big),
+            Entry("d/big", EntryKind.FILE, 0o600, data=Spilled.copy(io.BytesIO(big).read, len(big),
                                                                     spill)),
             Entry("d/" + "n" * 200, EntryKind.FILE, 0o644, data=b"odd"),
             Entry("d/link", EntryKind.SYMLINK, 0o777, target="../" + "t" * 150),
@@ -170,7 +170,7 @@ def test_spilled_content_makes_the_same_layer_as_bytes(tmp_path: Path) -> None:
     and a layer streamed to its digest equals the in-memory tar."""
     data = bytes(range(256)) * 20_000
     with spill_file() as spill:
-        spilled = Spilled.copy(io.BytesIO(data), len(data), spill)
+        spilled = Spilled.copy(io.BytesIO(data).read, len(data), spill)
         as_bytes = [Entry("big", EntryKind.FILE, 0o644, data=data)]
         on_disk = [Entry("big", EntryKind.FILE, 0o644, data=spilled)]
         assert tar_bytes(on_disk, 0) == tar_bytes(as_bytes, 0)

@@ -94,9 +94,11 @@ class LayoutWriter:
         arch: str = "amd64",
         compression: str | None = "gzip",
         platform_in_descriptor: bool = True,
+        tars: list[bytes] | None = None,
     ) -> dict[str, object]:
-        """An image manifest (and its config and layers); returns its descriptor."""
-        tars = [tar_bytes(entries) for entries in layers]
+        """An image manifest (and its config and layers); returns its descriptor. ``tars``
+        gives the layers' tar files as they are, instead of ``layers``."""
+        tars = tars if tars is not None else [tar_bytes(entries) for entries in layers]
         layer_descriptors = [
             self.blob(compress(t, compression), LAYER_TYPES[compression]) for t in tars
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -146,6 +147,48 @@ def test_dotdot_members_are_ignored(tmp_path: Path) -> None:
         ]
     ]
     assert names(open_inventory(str(layout(tmp_path, layers)))) == ["safe=1"]
+
+
+def _gnu_member(name: str, data: bytes, times: bytes = b"") -> bytes:
+    """A GNU-format member; ``times`` fills the header's access and change times (bytes
+    345-369), where a POSIX header has its name prefix."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o644
+    header = bytearray(info.tobuf(tarfile.GNU_FORMAT))
+    header[345 : 345 + len(times)] = times
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header) + data + bytes(-len(data) % 512)
+
+
+def _raw_layout(tmp_path: Path, tar: bytes) -> str:
+    writer = LayoutWriter(tmp_path / "raw")
+    writer.top([writer.image([], tars=[tar])])
+    return str(writer.root)
+
+
+def test_a_gnu_header_names_its_file_as_the_runtime_unpacks_it(tmp_path: Path) -> None:
+    """GNU tar, dpkg and Go's archive/tar (containerd) read no name prefix from a GNU header:
+    those bytes are times. tarfile read them as a prefix, so such a layer put its dpkg
+    database at /14000000000/var/lib/dpkg/status for the scan and at the right place for the
+    container."""
+    tar = _gnu_member("var/lib/dpkg/status", status(("hidden", "1", "all", "")),
+                      times=b"14000000000\0") + bytes(1024)
+    listed = subprocess.run(["tar", "-tf", "-"], input=tar, check=True,
+                            capture_output=True).stdout.decode().split()
+    assert listed == ["var/lib/dpkg/status"]
+    assert names(open_inventory(_raw_layout(tmp_path, tar))) == ["hidden=1"]
+
+
+def test_a_damaged_header_after_the_first_is_an_error(tmp_path: Path) -> None:
+    """tarfile ended the walk there without a word, so every later member (a whiteout, a
+    second status) went unseen; a runtime refuses such a layer, and so does the scan."""
+    later = bytearray(_gnu_member("var/lib/dpkg/status", status(("later", "1", "all", ""))))
+    later[0] ^= 1
+    tar = _gnu_member("etc/hostname", b"x\n") + bytes(later) + bytes(1024)
+    with pytest.raises(InventoryError, match=r"layer sha256:[0-9a-f]{64}: unreadable tar: "
+                                             r"header checksum does not match"):
+        open_inventory(_raw_layout(tmp_path, tar))
 
 
 def _only_layer(root: Path) -> Path:

@@ -26,7 +26,9 @@ what the package's signed control data declares (``Installed-Size``, itself capp
 1 KiB), with ``EXPANSION_SLACK``; a member's size is checked against that budget from its
 header, before any of it is read. Files over ``SPILL_SIZE`` are copied to an unlinked
 temporary file (``oci.layer.Spilled``) instead of memory; the control files and tar name
-headers are capped too.
+headers are capped too. The tarballs are walked by ``oci.tar_reader`` (which refuses a
+malformed header or an oversized long-name or PAX header); the rules above are applied here
+to each member it yields.
 
 Symlink *targets* may be absolute or climb with ``..``: they resolve inside the image root at
 run time, as on any Debian system.
@@ -37,7 +39,6 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ from zerocve.oci.layer import (
     normalise_name,
     spill_file,
 )
+from zerocve.oci.tar_reader import BLOCKDEV, CHAR, FIFO, TarFormatError, TarMember, TarReader
 
 _AR_MAGIC: Final = b"!<arch>\n"
 _AR_HEADER_SIZE: Final = 60
@@ -65,20 +67,6 @@ MAX_INSTALLED_SIZE: Final = 16 << 20  # KiB (16 GiB): more than any Debian packa
 EXPANSION_SLACK: Final = (2, 1 << 20)
 SPILL_SIZE: Final = 1 << 20  # larger files go to a temporary file, not memory
 MAX_CONTROL_FILE: Final = 64 << 20  # control, md5sums, conffiles (md5sums of huge packages)
-MAX_TAR_HEADER: Final = 1 << 16  # a GNU long name or PAX header (PATH_MAX is 4096)
-
-
-class _BoundedTarInfo(tarfile.TarInfo):
-    """Refuses a long-name or PAX header over ``MAX_TAR_HEADER`` before tarfile reads it
-    into memory (a header may claim gigabytes)."""
-
-    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
-        if self.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
-                         tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE) and self.size > MAX_TAR_HEADER:
-            raise tarfile.ReadError(
-                f"{self.name}: header of {self.size} bytes (more than {MAX_TAR_HEADER})"
-            )
-        return super()._proc_member(tarfile_)  # type: ignore[misc, no-any-return]
 
 
 @dataclass(frozen=True)
@@ -136,7 +124,7 @@ def _refused(package: str, name: str, problem: UnsafeEntry) -> PackageError:
     return PackageError(f"{package}: {shown}: {problem}")
 
 
-def _kind(info: tarfile.TarInfo) -> EntryKind | None:
+def _kind(info: TarMember) -> EntryKind | None:
     """What the member becomes in a layer; None for types ``_payload`` refuses."""
     if info.isreg():
         return EntryKind.FILE
@@ -258,19 +246,17 @@ class DebReader:
         raw = io.BytesIO(blob)
         try:
             stream = _decompressor(raw, member, self._name)
-            with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as tar:
-                for info in tar:
-                    name = info.name.removeprefix("./")
-                    if info.isfile() and name in ("control", "md5sums", "conffiles"):
-                        if info.size > MAX_CONTROL_FILE:
-                            raise PackageError(
-                                f"{self._name}: {member}: {name} is {info.size} bytes "
-                                f"(more than {MAX_CONTROL_FILE}), refused"
-                            )
-                        extracted = tar.extractfile(info)
-                        assert extracted is not None
-                        files[name] = extracted.read()
-        except (tarfile.TarError, lzma.LZMAError, zstandard.ZstdError, OSError, EOFError) as e:
+            tar = TarReader(stream.read)
+            for info in tar:
+                name = info.name.removeprefix("./")
+                if info.isreg() and name in ("control", "md5sums", "conffiles"):
+                    if info.size > MAX_CONTROL_FILE:
+                        raise PackageError(
+                            f"{self._name}: {member}: {name} is {info.size} bytes "
+                            f"(more than {MAX_CONTROL_FILE}), refused"
+                        )
+                    files[name] = tar.read_data()
+        except (TarFormatError, lzma.LZMAError, zstandard.ZstdError, OSError, EOFError) as e:
             raise PackageError(f"{self._name}: {member}: corrupt: {e}") from e
         if "control" not in files:
             raise PackageError(f"{self._name}: {member}: no control file")
@@ -338,25 +324,25 @@ class DebReader:
         declared, budget = self._budget()
         used = 0
         try:
-            with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as tar:
-                for info in tar:
-                    # Charged as dpkg counts Installed-Size: whole KiB, at least one.
-                    used += max(1, -(-info.size // 1024)) * 1024 if info.isreg() else 1024
-                    if used > budget:
-                        raise PackageError(
-                            f"{package}: {info.name}: the data archive expands past the "
-                            f"package's Installed-Size ({declared} KiB), refused"
-                        )
-                    converted = self._convert(tar, info, package, seen, contents)
-                    if converted is not None:
-                        yield converted
-        except (tarfile.TarError, lzma.LZMAError, zstandard.ZstdError, OSError, EOFError) as e:
+            tar = TarReader(stream.read)
+            for info in tar:
+                # Charged as dpkg counts Installed-Size: whole KiB, at least one.
+                used += max(1, -(-info.size // 1024)) * 1024 if info.isreg() else 1024
+                if used > budget:
+                    raise PackageError(
+                        f"{package}: {info.name}: the data archive expands past the "
+                        f"package's Installed-Size ({declared} KiB), refused"
+                    )
+                converted = self._convert(tar, info, package, seen, contents)
+                if converted is not None:
+                    yield converted
+        except (TarFormatError, lzma.LZMAError, zstandard.ZstdError, OSError, EOFError) as e:
             raise PackageError(f"{package}: {member}: corrupt: {e}") from e
 
     def _convert(
         self,
-        tar: tarfile.TarFile,
-        info: tarfile.TarInfo,
+        tar: TarReader,
+        info: TarMember,
         package: str,
         seen: dict[str, EntryKind],
         contents: dict[str, Content],
@@ -394,26 +380,22 @@ class DebReader:
 
     def _payload(
         self,
-        tar: tarfile.TarFile,
-        info: tarfile.TarInfo,
+        tar: TarReader,
+        info: TarMember,
         package: str,
         contents: dict[str, Content],
     ) -> tuple[EntryKind, Content, str]:
         """The member's kind, content (regular files) and link target, or PackageError
         (``_convert`` has checked the name and a hard link's target)."""
         if info.isreg():
-            extracted = tar.extractfile(info)
-            assert extracted is not None
             data: Content
             try:
                 if info.size > SPILL_SIZE:
-                    data = Spilled.copy(extracted, info.size, self._spill_file())
+                    data = Spilled.copy(tar.read_data, info.size, self._spill_file())
                 else:
-                    data = extracted.read(info.size)
-            except EOFError as e:
+                    data = tar.read_data(info.size)
+            except (EOFError, TarFormatError) as e:
                 raise PackageError(f"{package}: {info.name}: truncated") from e
-            if isinstance(data, bytes) and len(data) != info.size:
-                raise PackageError(f"{package}: {info.name}: truncated")
             return EntryKind.FILE, data, ""
         if info.isdir():
             return EntryKind.DIR, b"", ""
@@ -424,8 +406,8 @@ class DebReader:
         if info.islnk():
             target = normalise_name(info.linkname)
             return EntryKind.HARDLINK, contents[target], target
-        if info.ischr() or info.isblk() or info.isfifo():
-            what = "FIFO" if info.isfifo() else "device node"
+        if info.type in (CHAR, BLOCKDEV, FIFO):
+            what = "FIFO" if info.type == FIFO else "device node"
             raise PackageError(
                 f"{package}: {info.name}: {what} refused (an image ships no device files)"
             )

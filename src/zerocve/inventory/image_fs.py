@@ -16,7 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import tarfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +27,7 @@ import zstandard
 from zerocve.errors import InventoryError
 from zerocve.inventory.tree import MAX_FILE, Node, Tree, normalize, too_large
 from zerocve.oci.reader import BlobSource
+from zerocve.oci.tar_reader import TarFormatError, TarMember, TarReader
 from zerocve.progress import Task
 
 if TYPE_CHECKING:
@@ -75,9 +76,9 @@ class _HashingReader(io.RawIOBase):
 
 
 @contextmanager
-def _members(layer: BlobSource) -> Iterator[Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]]:
-    """Stream ``layer``'s tar members (with a reader for regular files); on exit, check the
-    blob's digest."""
+def _members(layer: BlobSource) -> Iterator[TarReader]:
+    """Walk ``layer``'s tar (``oci.tar_reader``: members, and ``read_data`` for their
+    content); on exit, check the blob's digest."""
     algorithm, _, expected = layer.digest.partition(":")
     if algorithm not in ("sha256", "sha512"):
         raise InventoryError(f"layer {layer.digest}: unsupported digest algorithm")
@@ -93,17 +94,10 @@ def _members(layer: BlobSource) -> Iterator[Iterator[tuple[tarfile.TarInfo, IO[b
         else:
             stream = buffered
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as archive:
-
-                def iterate() -> Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]:
-                    for member in archive:
-                        reader = archive.extractfile(member) if member.isreg() else None
-                        yield member, reader
-
-                yield iterate()
+            yield TarReader(stream.read)
             while buffered.read(1 << 20):  # the tar end marker may precede padding
                 pass
-        except (tarfile.TarError, OSError, EOFError, zstandard.ZstdError) as e:
+        except (TarFormatError, OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
             raise InventoryError(f"layer {layer.digest}: unreadable tar: {e}") from e
     if hashing.hash.hexdigest() != expected:
         raise InventoryError(f"layer {layer.digest}: content does not match its digest")
@@ -116,16 +110,16 @@ def _member_path(name: str) -> str | None:
     return path
 
 
-def _kept(member: tarfile.TarInfo, reader: IO[bytes], where: str) -> bytes:
+def _kept(member: TarMember, tar: TarReader, where: str) -> bytes:
     """A wanted file's content, refused from its header when over ``MAX_FILE``."""
     if member.size > MAX_FILE:
         raise too_large(where, member.size)
-    return reader.read()
+    return tar.read_data()
 
 
 def _entry(
-    member: tarfile.TarInfo,
-    reader: IO[bytes] | None,
+    member: TarMember,
+    tar: TarReader,
     keep: bool,
     earlier: dict[str, Entry],
     where: str,
@@ -139,8 +133,7 @@ def _entry(
         source = earlier.get(target)
         return Entry(Node("file"), data=source.data if source else None, hardlink=target)
     if member.isreg():
-        data = _kept(member, reader, where) if reader is not None and keep else None
-        return Entry(Node("file"), data=data)
+        return Entry(Node("file"), data=_kept(member, tar, where) if keep else None)
     return Entry(Node("other"))
 
 
@@ -148,8 +141,8 @@ def read_layer(layer: BlobSource, wanted: Callable[[str], bool]) -> LayerIndex:
     """Stream ``layer`` once: every entry's kind and link target, the content of the regular
     files ``wanted`` names, the whiteouts and opaque markers."""
     index = LayerIndex()
-    with _members(layer) as members:
-        for member, reader in members:
+    with _members(layer) as tar:
+        for member in tar:
             path = _member_path(member.name)
             if not path:
                 continue
@@ -160,7 +153,7 @@ def read_layer(layer: BlobSource, wanted: Callable[[str], bool]) -> LayerIndex:
                 index.whiteouts.append("/".join(filter(None, [parent, base[len(WHITEOUT) :]])))
             else:
                 where = f"layer {layer.digest}: /{path}"
-                index.entries[path] = _entry(member, reader, wanted(path), index.entries, where)
+                index.entries[path] = _entry(member, tar, wanted(path), index.entries, where)
     return index
 
 
@@ -249,10 +242,11 @@ class LayeredTree(Tree):
 
     def _fetch(self, position: int, path: str) -> bytes:
         """Re-stream one layer for a file the first pass did not keep."""
-        with _members(self.layers[position]) as members:
-            for member, reader in members:
-                if reader is not None and _member_path(member.name) == path:
-                    data = _kept(member, reader, f"layer {self.layers[position].digest}: /{path}")
+        with _members(self.layers[position]) as tar:
+            members = iter(tar)
+            for member in members:
+                if member.isreg() and _member_path(member.name) == path:
+                    data = _kept(member, tar, f"layer {self.layers[position].digest}: /{path}")
                     break
             else:
                 raise InventoryError(f"layer {self.layers[position].digest}: no file /{path}")

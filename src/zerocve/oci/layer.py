@@ -30,7 +30,7 @@ import io
 import os
 import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import Enum
@@ -65,14 +65,14 @@ class Spilled:
     sha256: str  # hex
 
     @classmethod
-    def copy(cls, stream: IO[bytes], size: int, into: IO[bytes]) -> Spilled:
-        """The next ``size`` bytes of ``stream``, appended to ``into``; EOFError when the
-        stream ends before that."""
+    def copy(cls, read: Callable[[int], bytes], size: int, into: IO[bytes]) -> Spilled:
+        """The next ``size`` bytes ``read(n)`` gives, appended to ``into``; EOFError when
+        they end before that."""
         offset = into.seek(0, os.SEEK_END)
         digest = hashlib.sha256()
         left = size
         while left:
-            piece = stream.read(min(_CHUNK, left))
+            piece = read(min(_CHUNK, left))
             if not piece:
                 raise EOFError(f"content ended {left} bytes short")
             digest.update(piece)
