@@ -18,6 +18,7 @@ import pytest
 
 from support.aptrepo import DATE, AptRepo
 from zerocve import api
+from zerocve.debian.catalog import ParsedCatalog
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.releases import DebianRelease, debian_release
 from zerocve.debian.repo import IndexPin, PackageIndex, RepoClient
@@ -64,7 +65,7 @@ def index(suite: str, arch: str, date: str, *packages: BinaryPackage) -> Package
         path=f"main/binary-{arch}/Packages.xz",
         sha256=sha(f"{suite} {arch} packages"),
         release_sha256=sha(f"{suite} release"),
-        packages=tuple(p._replace(origin=origin) for p in packages),
+        catalog=ParsedCatalog(p._replace(origin=origin) for p in packages),
         date=parsedate_to_datetime(date),
         release=debian_release(suite, None),
     )

@@ -179,8 +179,8 @@ def _index_archs(spec: ImageSpec, arch: str) -> list[str]:
 
 
 def _resolve(spec: ImageSpec, arch: str, indices: list[PackageIndex]) -> list[LockedPackage]:
-    # The same parsed indices give the same universe: it is built once for many specs.
-    packages = resolve_in(spec.contents.packages, [index.packages for index in indices], arch,
+    # The same indices give the same universe: what one spec reached, the next finds.
+    packages = resolve_in(spec.contents.packages, [index.catalog for index in indices], arch,
                           exclude=spec.contents.exclude)
     return [LockedPackage.of(p) for p in packages]
 

@@ -24,10 +24,11 @@ import pytest
 
 from support.aptrepo import AptRepo, SigningKey, make_deb, resign
 from zerocve.cache_seal import CacheSeal
+from zerocve.debian import catalog as catalog_module
 from zerocve.debian import repo as repo_module
 from zerocve.debian import resolve as resolve_module
 from zerocve.debian.model import Origin
-from zerocve.debian.repo import DebRef, RepoClient, _text_chunks
+from zerocve.debian.repo import DebRef, RepoClient, _decompressed
 from zerocve.errors import FetchError, IntegrityError, RepositoryError, SignatureError
 from zerocve.progress import Reporter, Task
 from zerocve.spec import RepositorySpec
@@ -166,8 +167,8 @@ def check_index(repo: AptRepo, debs: list[Path], uri: str, client: RepoClient) -
     (index,) = client.fetch_indices([spec(uri, repo.keyring)], "amd64")
     dist = repo.root / "dists" / SUITE
     assert index.origin == Origin(uri, SUITE, "main", "amd64")
-    assert index.path == f"{INDEX}.xz"
-    assert index.sha256 == sha256(dist / f"{INDEX}.xz")
+    assert index.path == f"{INDEX}.gz"  # gzip before xz: faster to read whole
+    assert index.sha256 == sha256(dist / f"{INDEX}.gz")
     assert index.release_sha256 == sha256(dist / "Release")  # what gpgv verified
     assert index.date == datetime(2026, 11, 1, tzinfo=UTC)  # the Release's Date
     by_name = {p.name: p for p in index.packages}
@@ -196,7 +197,7 @@ def test_http_repository_and_warm_run(
     assert sorted(server.requests) == sorted(
         [
             f"/dists/{SUITE}/InRelease",
-            f"/dists/{SUITE}/{INDEX}.xz",
+            f"/dists/{SUITE}/{INDEX}.gz",
             "/pool/bookworm/hello-lib_1.0-1_amd64.deb",
             "/pool/bookworm/hello_2:1.0-1+b1_amd64.deb",
         ]
@@ -214,18 +215,19 @@ def forget_parsed(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     return lambda: monkeypatch.setattr(repo_module, "_LIVE", weakref.WeakValueDictionary())
 
 
-def test_a_second_resolution_fetches_and_parses_no_index(
+def test_the_whole_listing_is_parsed_once_for_every_process(
     repo: AptRepo, client: RepoClient, server: Server, tmp_path: Path,
-    forget_parsed: Callable[[], None],
+    forget_parsed: Callable[[], None], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (first,) = client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
-    client.cache.path(first.sha256).unlink()  # the index file itself is gone
+    listing = first.packages
     server.requests.clear()
     forget_parsed()
+    monkeypatch.setattr(catalog_module, "parse_packages", None)  # a parse would fail
     with RepoClient(tmp_path / "cache", seal=SEAL) as warm:
         (again,) = warm.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
-    assert server.requests == [f"/dists/{SUITE}/InRelease"]  # the parse came from the cache
-    assert again.packages == first.packages and again.sha256 == first.sha256
+        assert again.packages == listing and again.sha256 == first.sha256
+    assert server.requests == [f"/dists/{SUITE}/InRelease"]  # the index came from the cache
 
 
 def test_an_index_is_shared_while_held_and_freed_with_its_universe(
@@ -239,7 +241,7 @@ def test_an_index_is_shared_while_held_and_freed_with_its_universe(
     with RepoClient(tmp_path / "cache") as second:
         (again,) = second.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
     assert again is index
-    resolve_module.resolve_in(["hello-lib"], [index.packages], "amd64")
+    resolve_module.resolve_in(["hello-lib"], [index.catalog], "amd64")
     assert len(resolve_module._UNIVERSES._kept) == 1
     held = weakref.ref(index)
     del index, again, first, second
@@ -278,6 +280,7 @@ def test_a_damaged_parsed_index_is_parsed_again_never_trusted(
     how: str,
 ) -> None:
     (first,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    assert first.packages  # the whole listing, parsed and kept
     (entry,) = (tmp_path / "cache" / "indices").iterdir()
     kept = entry.read_bytes()
     _damage(entry, how)
@@ -336,8 +339,8 @@ def test_armored_keyring(
     assert len(index.packages) == 2
 
 
-@pytest.mark.parametrize("kept", [".gz", ""])
-def test_gz_or_plain_index_when_release_lists_no_xz(
+@pytest.mark.parametrize("kept", [".xz", ""])
+def test_xz_or_plain_index_when_release_lists_no_gz(
     repo: AptRepo, client: RepoClient, kept: str
 ) -> None:
     def only(text: str) -> str:
@@ -370,23 +373,23 @@ def test_an_index_is_decompressed_as_a_stream(
     packed = pack(text[:middle]) + pack(text[middle:])
     path = tmp_path / f"Packages{suffix}"
     path.write_bytes(packed)
-    assert "".join(_text_chunks(path, suffix)) == text.decode()
+    assert _decompressed(path, suffix) == text
     path.write_bytes(packed[:-9])
     with pytest.raises((EOFError, lzma.LZMAError, zlib.error)):
-        "".join(_text_chunks(path, suffix))
+        _decompressed(path, suffix)
 
 
 def test_by_hash_when_release_asks_for_it(
     repo: AptRepo, client: RepoClient, server: Server
 ) -> None:
-    digest = sha256(repo.root / "dists" / SUITE / f"{INDEX}.xz")
+    digest = sha256(repo.root / "dists" / SUITE / f"{INDEX}.gz")
     by_hash = repo.root / "dists" / SUITE / "main" / "binary-amd64" / "by-hash" / "SHA256"
     by_hash.mkdir(parents=True)
-    shutil.copyfile(repo.root / "dists" / SUITE / f"{INDEX}.xz", by_hash / digest)
+    shutil.copyfile(repo.root / "dists" / SUITE / f"{INDEX}.gz", by_hash / digest)
     resign(repo, lambda text: text.replace("Origin:", "Acquire-By-Hash: yes\nOrigin:"))
     client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
     assert f"/dists/{SUITE}/main/binary-amd64/by-hash/SHA256/{digest}" in server.requests
-    assert f"/dists/{SUITE}/{INDEX}.xz" not in server.requests
+    assert f"/dists/{SUITE}/{INDEX}.gz" not in server.requests
 
 
 def test_by_hash_falls_back_to_the_plain_name(
@@ -395,7 +398,7 @@ def test_by_hash_falls_back_to_the_plain_name(
     resign(repo, lambda text: text.replace("Origin:", "Acquire-By-Hash: yes\nOrigin:"))
     (index,) = client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
     assert len(index.packages) == 2
-    assert server.requests[-1] == f"/dists/{SUITE}/{INDEX}.xz"
+    assert server.requests[-1] == f"/dists/{SUITE}/{INDEX}.gz"
 
 
 # -- signatures ----------------------------------------------------------------------------
@@ -499,21 +502,48 @@ def test_release_validity_window(
 # -- index integrity -----------------------------------------------------------------------
 
 
-def test_packages_hash_mismatch(repo: AptRepo, client: RepoClient) -> None:
-    xz = repo.root / "dists" / SUITE / f"{INDEX}.xz"
-    text = lzma.decompress(xz.read_bytes()).replace(b"Package: hello\n", b"Package: evil\n")
-    xz.write_bytes(lzma.compress(text))
+@pytest.mark.parametrize("suffix", [".gz", ".xz"])
+def test_packages_hash_mismatch(repo: AptRepo, client: RepoClient, suffix: str) -> None:
+    if suffix == ".xz":
+        resign(repo, lambda text: text.replace(f"{INDEX}.gz", f"{INDEX}.none"))
+    packed = repo.root / "dists" / SUITE / f"{INDEX}{suffix}"
+    text = (repo.root / "dists" / SUITE / INDEX).read_bytes()
+    text = text.replace(b"Package: hello\n", b"Package: evil\n")
+    packed.write_bytes(gzip.compress(text) if suffix == ".gz" else lzma.compress(text))
     with pytest.raises(IntegrityError) as raised:
         client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
-    assert str(raised.value).startswith(f"{repo.uri}/dists/{SUITE}/{INDEX}.xz: ")
+    assert str(raised.value).startswith(f"{repo.uri}/dists/{SUITE}/{INDEX}{suffix}: ")
     assert list(client.cache.blobs.iterdir()) == []
 
 
-def test_packages_gz_size_mismatch(repo: AptRepo, client: RepoClient) -> None:
-    resign(repo, lambda text: text.replace(f"{INDEX}.xz", f"{INDEX}.none"))
+@pytest.mark.parametrize("over", ["file", "http"])
+def test_a_download_that_is_no_index_at_all_is_reported_as_not_matching(
+    repo: AptRepo, client: RepoClient, server: Server, over: str
+) -> None:
+    """The text is decompressed as the file downloads, but what the download is (it does
+    not match the signed SHA256) is said before what its decompression found."""
     gz = repo.root / "dists" / SUITE / f"{INDEX}.gz"
-    gz.write_bytes(gzip.compress(b"Package: evil\n"))
-    with pytest.raises(IntegrityError, match=rf"{INDEX}\.gz: got \d+ bytes, expected"):
+    gz.write_bytes(b"\0" * gz.stat().st_size)
+    with pytest.raises(IntegrityError, match=rf"{INDEX}\.gz: SHA256 is [0-9a-f]+, expected"):
+        client.fetch_indices([spec(repo.uri if over == "file" else server.uri, repo.keyring)],
+                             "amd64")
+
+
+def test_a_signed_index_that_does_not_decompress_is_one_line(
+    repo: AptRepo, client: RepoClient
+) -> None:
+    gz = repo.root / "dists" / SUITE / f"{INDEX}.gz"
+    gz.write_bytes(gzip.compress((repo.root / "dists" / SUITE / INDEX).read_bytes())[:-30])
+    repo.release(SUITE)
+    with pytest.raises(RepositoryError, match=rf"{INDEX}\.gz: cannot decompress: "):
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+
+
+def test_packages_xz_size_mismatch(repo: AptRepo, client: RepoClient) -> None:
+    resign(repo, lambda text: text.replace(f"{INDEX}.gz", f"{INDEX}.none"))
+    xz = repo.root / "dists" / SUITE / f"{INDEX}.xz"
+    xz.write_bytes(lzma.compress(b"Package: evil\n"))
+    with pytest.raises(IntegrityError, match=rf"{INDEX}\.xz: got \d+ bytes, expected"):
         client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
 
 
@@ -657,8 +687,8 @@ def test_progress_per_download(repo: AptRepo, debs: list[Path], tmp_path: Path) 
     with RepoClient(tmp_path / "c", reporter=recorder) as client:
         (index,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
         client.fetch_debs(index.packages)
-    xz_size = (repo.root / "dists" / SUITE / f"{INDEX}.xz").stat().st_size
-    expected = {"Packages.xz": xz_size, **{deb.name: deb.stat().st_size for deb in debs}}
+    gz_size = (repo.root / "dists" / SUITE / f"{INDEX}.gz").stat().st_size
+    expected = {"Packages.gz": gz_size, **{deb.name: deb.stat().st_size for deb in debs}}
     assert {name: (total, sum(adv)) for name, (total, adv) in recorder.tasks.items()} == {
         name: (size, size) for name, size in expected.items()
     }

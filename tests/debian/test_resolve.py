@@ -15,6 +15,7 @@ import pytest
 from _host_indices import LISTS, host_packages, native_arch, real_packages
 
 from zerocve.debian import resolve as resolve_module
+from zerocve.debian.catalog import ParsedCatalog
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.resolve import parse_request, resolve, resolve_in
 from zerocve.debian.version import compare
@@ -606,11 +607,12 @@ def test_many_specs_against_the_same_indices_share_one_universe(
     monkeypatch.setattr(resolve_module, "_Universe", Counted)
     monkeypatch.setattr(resolve_module, "_UNIVERSES", resolve_module._Universes(size=4))
     arch = native_arch()
+    catalog = ParsedCatalog(real_index)
     requests = [["python3"], ["curl"], ["tzdata", "ca-certificates"], ["perl"], ["openssl"]]
     for request in requests:
-        assert keys(resolve_in(request, [real_index], arch)) == keys(
+        assert keys(resolve_in(request, [catalog], arch)) == keys(
             resolve(request, real_index, arch)
         )
     assert len(built) == len(requests) + 1  # one per resolve(); one for every resolve_in()
-    resolve_in(["curl"], [tuple(real_index)[:-1]], arch)  # other packages: another universe
+    resolve_in(["curl"], [ParsedCatalog(real_index[:-1])], arch)  # another catalog, universe
     assert len(built) == len(requests) + 2

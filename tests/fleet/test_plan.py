@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support.locks import make_lock
+from zerocve.debian.catalog import ParsedCatalog
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.repo import PackageIndex
 from zerocve.debian.version import compare
@@ -254,7 +255,7 @@ def _pkg(name: str, version: str, suite: str, **fields) -> BinaryPackage:
 def _indices(security: tuple[BinaryPackage, ...]) -> list[PackageIndex]:
     def index(suite: str, *packages: BinaryPackage) -> PackageIndex:
         return PackageIndex(Origin(REPO, suite, "main", "amd64"), "main/binary-amd64/Packages",
-                            "0" * 64, "1" * 64, packages,
+                            "0" * 64, "1" * 64, ParsedCatalog(packages),
                             parsedate_to_datetime("Sat, 10 May 2025 08:00:00 UTC"))  # fmt: skip
 
     return [

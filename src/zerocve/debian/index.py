@@ -129,14 +129,16 @@ def safe_pool_path(filename: str) -> bool:
     return bool(filename) and not filename.startswith("/") and ".." not in parts
 
 
-def parse_packages(text: str | Iterable[str], origin: Origin, what: str
+def parse_packages(text: str | Iterable[str], origin: Origin, what: str, *,
+                   first_line: int = 1, shared: dict[str, str] | None = None
                    ) -> tuple[BinaryPackage, ...]:
-    """Every stanza of a Packages index as a BinaryPackage; ``what`` names the index.
-    ``text`` may come in pieces that each end where a stanza does (``stanza_pieces``), so
-    that the whole index never needs to be held as text."""
+    """Every stanza of a Packages index as a BinaryPackage; ``what`` names the index, and
+    ``text`` starts at its line ``first_line``. ``text`` may come in pieces that each end
+    where a stanza does (``stanza_pieces``), so that the whole index never needs to be held
+    as text. Values equal to one in ``shared`` are that one (``_package``)."""
     packages: list[BinaryPackage] = []
-    shared: dict[str, str] = {}
-    line = 1
+    shared = {} if shared is None else shared
+    line = first_line
     try:
         for piece in [text] if isinstance(text, str) else text:
             for start, fields in iter_stanzas(piece, line, _PACKAGE_FIELDS):

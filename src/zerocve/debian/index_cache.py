@@ -1,5 +1,6 @@
-"""Parsed Packages indices, kept on disk so that a second resolution against the same signed
-Release parses (and fetches) nothing: ``<cache>/indices/<key>``.
+"""The whole listing of a Packages index, parsed, kept on disk so that whoever needs every
+package of the same signed index (the gate's newest sources, the fleet's watch; a resolution
+reads by name, ``zerocve.debian.catalog``) parses it once: ``<cache>/indices/<key>``.
 
 An entry is found by a key made of the SHA256 of the index file (the very bytes a verified
 Release lists and that were parsed), how it is compressed, the architecture it fills in for
@@ -52,7 +53,8 @@ DEFAULT_MAX_BYTES = 512 << 20
 def parser_digest() -> str:
     """The digest of the code that turns index bytes into records, and of this format."""
     here = Path(__file__).resolve().parent
-    return source_digest(here, [here / "index.py", here / "model.py", here / "index_cache.py"])
+    return source_digest(here, [here / "index.py", here / "catalog.py", here / "model.py",
+                                here / "index_cache.py"])
 
 
 def entry_key(index_sha256: str, compression: str, architecture: str) -> str:

@@ -2,8 +2,9 @@
 
 For each repository and suite: the InRelease (or Release + Release.gpg) is fetched afresh and
 verified with gpgv against the repository's keyring; its Valid-Until is enforced; each
-component's ``Packages.xz`` (else ``.gz``, else plain) is checked against the signed SHA256
-list. ``.deb`` files are checked against their Packages SHA256. Every verified download lands
+component's ``Packages.gz`` (else ``.xz``, else plain) is checked against the signed SHA256
+list, then read by name as the resolver asks (``zerocve.debian.catalog``). ``.deb`` files are
+checked against their Packages SHA256. Every verified download lands
 in the content-addressed cache, so a warm run downloads nothing but the InRelease files.
 
 Each verified Release is kept (``release_store``), and a Release older than the newest one seen
@@ -13,7 +14,7 @@ verified again from the kept Release, offline, with the keyring the spec names.
 
 from __future__ import annotations
 
-import codecs
+import functools
 import lzma
 import weakref
 import zlib
@@ -27,18 +28,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
-from zerocve._gc import cycle_collector_paused
 from zerocve.debian.cache import BlobCache
+from zerocve.debian.catalog import Catalog, TextCatalog
 from zerocve.debian.gpg import verify_clearsigned, verify_detached
 from zerocve.debian.http import Fetcher, NotFound
-from zerocve.debian.index import (
-    IndexFile,
-    Release,
-    parse_packages,
-    parse_release,
-    safe_pool_path,
-    stanza_pieces,
-)
+from zerocve.debian.index import IndexFile, Release, parse_release, safe_pool_path
 from zerocve.debian.index_cache import ParsedIndexCache, entry_key
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.release_store import ReleaseStore, SignedRelease
@@ -63,13 +57,18 @@ class _Decompressor(Protocol):
     def decompress(self, data: bytes) -> bytes: ...
 
 
-# Preferred first, with a maker of a streaming decompressor (None: stored as is).
+# Preferred first, with a maker of a streaming decompressor (None: stored as is). gzip before
+# xz: bookworm's main index is 12.1 MB gzipped and 8.8 MB in xz, but zlib inflates its 50 MB
+# in a third of the time lzma takes, which outweighs fetching 3.3 MB more from a mirror.
 _COMPRESSIONS: dict[str, Callable[[], _Decompressor] | None] = {
-    ".xz": lzma.LZMADecompressor,
     ".gz": lambda: zlib.decompressobj(wbits=31),  # the gzip container
+    ".xz": lzma.LZMADecompressor,
     "": None,
 }
-_READ_CHUNK = 1 << 16  # compressed bytes read at once: text comes in pieces of ~300 KB
+_READ_CHUNK = 1 << 16  # compressed bytes read at once
+# The most text an index may inflate to (Debian's largest is some 70 MB): a bound on what a
+# compressed file, which is small, may make this process hold.
+MAX_INDEX_TEXT = 1 << 30
 
 
 FUTURE_TOLERANCE = timedelta(minutes=10)  # clock skew forgiven on a Release Date
@@ -77,15 +76,20 @@ _SUITE_WORKERS = 4  # suites fetched at once (a mirror is asked for a few files 
 
 @dataclass(frozen=True)
 class PackageIndex:
-    """One verified Packages index, parsed."""
+    """One verified Packages index, read by name (``catalog``) or whole (``packages``)."""
 
     origin: Origin
-    path: str  # below dists/<suite>/, e.g. "main/binary-amd64/Packages.xz"
+    path: str  # below dists/<suite>/, e.g. "main/binary-amd64/Packages.gz"
     sha256: str  # of the file as the Release lists it
     release_sha256: str  # of the verified (In)Release text
-    packages: tuple[BinaryPackage, ...]
+    catalog: Catalog
     date: datetime | None = None  # the Release's Date: a lock's default SOURCE_DATE_EPOCH
     release: DebianRelease | None = None  # the Debian release the Release names
+
+    @property
+    def packages(self) -> tuple[BinaryPackage, ...]:
+        """Every package of the index (parsed, or kept parsed, on first use)."""
+        return self.catalog.all()
 
 
 # Every index this process holds, by what it is, while anything holds it: a build verifying
@@ -133,29 +137,59 @@ class DebRef:
         return cls(package.origin.uri, package.filename, package.size, package.sha256)
 
 
-def _text_chunks(path: Path, compression: str) -> Iterator[str]:
-    """The text of an index file, decompressed (once) and decoded a piece at a time: a full
-    Debian index is 50 MB of text, which is never held whole. Concatenated streams (xz) or
-    members (gzip) are read on, as ``lzma.decompress`` and ``gzip.decompress`` would."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    make = _COMPRESSIONS[compression]
-    stream = make() if make else None
-    fresh = True  # the current stream has been given no input yet
+class _Inflater:
+    """The text of an index file, decompressed as its bytes come (from the cache or while
+    they download) into one growing buffer: a full Debian index is 50 MB, never held twice,
+    as joining pieces would. Concatenated streams (xz) or members (gzip) are read on, as
+    ``lzma.decompress`` and ``gzip.decompress`` would. A failure is kept for ``text`` to
+    raise, so that a download that does not match its SHA256 is reported as that first."""
+
+    def __init__(self, compression: str) -> None:
+        self._make = _COMPRESSIONS[compression]
+        self._stream = self._make() if self._make else None
+        self._fresh = True  # the current stream has been given no input yet
+        self._text = bytearray()
+        self._error: Exception | None = None
+
+    def feed(self, data: bytes) -> None:
+        if self._error is not None:
+            return
+        try:
+            while data:
+                if self._stream is None or self._make is None:
+                    self._text += data
+                    break
+                self._fresh = False
+                self._text += self._stream.decompress(data)
+                data = b""
+                if self._stream.eof:
+                    data, self._stream, self._fresh = self._stream.unused_data, self._make(), True
+            if len(self._text) > MAX_INDEX_TEXT:
+                raise ValueError(f"it inflates to over {MAX_INDEX_TEXT} bytes")
+        except (lzma.LZMAError, zlib.error, ValueError) as e:
+            self._error, self._text = e, bytearray()
+
+    def passing(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """``chunks`` as they are, each fed here on its way."""
+        for chunk in chunks:
+            self.feed(chunk)
+            yield chunk
+
+    def text(self) -> bytearray:
+        if self._error is not None:
+            raise self._error
+        if self._stream is not None and not self._stream.eof and not self._fresh:
+            raise EOFError("the compressed data ends early")
+        return self._text
+
+
+def _decompressed(path: Path, compression: str) -> bytearray:
+    """The decompressed text of the index file at ``path``."""
+    inflater = _Inflater(compression)
     with path.open("rb") as f:
         while data := f.read(_READ_CHUNK):
-            if stream is None:
-                yield decoder.decode(data)
-                continue
-            while data:
-                assert make is not None
-                fresh = False
-                yield decoder.decode(stream.decompress(data))
-                data = b""
-                if stream.eof:
-                    data, stream, fresh = stream.unused_data, make(), True
-    if stream is not None and not stream.eof and not fresh:
-        raise EOFError("the compressed data ends early")
-    yield decoder.decode(b"", final=True)
+            inflater.feed(data)
+    return inflater.text()
 
 
 def _now() -> datetime:
@@ -197,6 +231,8 @@ class RepoClient:
         self.parsed = ParsedIndexCache(self.cache.root, seal, index_cache_max)
         # Indices parsed so far (a build verifies the ones its lock was just resolved from).
         self._parsed: dict[tuple[Origin, str, str], PackageIndex] = {}
+        # Index texts decompressed as they downloaded, by SHA256, until read.
+        self._texts: dict[str, bytearray] = {}
         # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.
         self._pinned: dict[tuple[str, str, str, str | None], tuple[Release, str]] = {}
         self.fetcher = Fetcher(
@@ -248,12 +284,10 @@ class RepoClient:
         ]
 
     def _prefetch(self, origin: Origin, release: Release, release_sha256: str) -> None:
-        """Download the index of ``origin`` unless its parse is at hand (then none is needed)."""
+        """Download the index of ``origin`` unless this process holds it already."""
         listed, compression = self._listed(origin, release)
-        if (origin, listed.sha256, release_sha256) in _LIVE:
-            return
-        if not self.parsed.has(entry_key(listed.sha256, compression, origin.architecture)):
-            self._fetch_listed(origin, release, listed)
+        if (origin, listed.sha256, release_sha256) not in _LIVE:
+            self._texts[listed.sha256] = self._index_text(origin, release, listed, compression)
 
     def fetch_release(self, uri: str, suite: str, keyring: Path) -> tuple[Release, str]:
         """The verified, current Release of ``suite`` and the SHA256 of its signed text; kept
@@ -359,18 +393,20 @@ class RepoClient:
         key = (origin, listed.sha256, release_sha256)
         index = self._parsed.get(key) or _LIVE.get(key)
         if index is None:
-            # Parsed before (by any process): neither fetched nor parsed again.
+            # The whole listing, if ever asked for, is parsed once for any process.
             stored = entry_key(listed.sha256, compression, origin.architecture)
-            packages = self.parsed.load(stored, origin)
-            if packages is None:
-                packages = self._parse_index(origin, release, listed, compression)
-                self.parsed.store(stored, origin, packages)
+            catalog = TextCatalog(
+                self._index_text(origin, release, listed, compression), origin,
+                f"{origin.uri}/dists/{origin.suite}/{listed.path}",
+                load=functools.partial(self.parsed.load, stored, origin),
+                store=functools.partial(self.parsed.store, stored, origin),
+            )
             index = PackageIndex(
-                origin, listed.path, listed.sha256, release_sha256, packages, release.date,
+                origin, listed.path, listed.sha256, release_sha256, catalog, release.date,
                 release.debian,
             )
             _LIVE[key] = index
-            weakref.finalize(index, forget_universes, packages).atexit = False
+            weakref.finalize(index, forget_universes, catalog).atexit = False
         self._parsed[key] = index
         return index
 
@@ -397,34 +433,48 @@ class RepoClient:
             raise RepositoryError(f"{what}: {listed.path} is not a Packages index of {origin}")
         return listed, compression
 
-    def _parse_index(
+    def _index_text(
         self, origin: Origin, release: Release, listed: IndexFile, compression: str
-    ) -> tuple[BinaryPackage, ...]:
-        path = self._fetch_listed(origin, release, listed)
+    ) -> bytearray:
+        """The decompressed text of the verified index file ``listed``: from the cache, else
+        decompressed while it downloads (the text is used only once the download's SHA256
+        checks out)."""
+        text = self._texts.pop(listed.sha256, None)
+        if text is not None:
+            return text
         url = f"{origin.uri}/dists/{origin.suite}/{listed.path}"
+        inflaters: list[_Inflater] = []
+
+        def inflating(chunks: Iterable[bytes]) -> Iterator[bytes]:
+            inflaters.append(_Inflater(compression))  # one for each attempt
+            return inflaters[-1].passing(chunks)
+
+        cached = self.cache.verify(listed.sha256, listed.size)
         try:
-            with cycle_collector_paused():
-                return parse_packages(stanza_pieces(_text_chunks(path, compression)), origin, url)
-        except (lzma.LZMAError, OSError, EOFError, zlib.error) as e:
+            if cached is not None:
+                return _decompressed(cached, compression)
+            self._fetch_listed(origin, release, listed, inflating)
+            return inflaters[-1].text()
+        except (lzma.LZMAError, OSError, EOFError, zlib.error, ValueError) as e:
             raise RepositoryError(f"{url}: cannot decompress: {e}") from e
 
-    def _fetch_listed(self, origin: Origin, release: Release, listed: IndexFile) -> Path:
-        cached = self.cache.verify(listed.sha256, listed.size)
-        if cached is not None:
-            return cached
+    def _fetch_listed(
+        self, origin: Origin, release: Release, listed: IndexFile,
+        through: Callable[[Iterable[bytes]], Iterable[bytes]],
+    ) -> None:
+        """Download the index file ``listed`` into the cache, its bytes passing ``through``."""
         base = f"{origin.uri}/dists/{origin.suite}"
         url = f"{base}/{listed.path}"
         if release.acquire_by_hash:
             # by-hash names stay valid while a mirror updates; fall back for mirrors without.
             directory = PurePosixPath(listed.path).parent
             try:
-                return self._download(
-                    f"{base}/{directory}/by-hash/SHA256/{listed.sha256}",
-                    listed.size, listed.sha256, url,
-                )  # fmt: skip
+                self._download(f"{base}/{directory}/by-hash/SHA256/{listed.sha256}",
+                               listed.size, listed.sha256, url, through=through)
+                return
             except NotFound:
                 pass
-        return self._download(url, listed.size, listed.sha256, url)
+        self._download(url, listed.size, listed.sha256, url, through=through)
 
     # -- packages --------------------------------------------------------------------------
 
@@ -450,11 +500,13 @@ class RepoClient:
             return list(pool.map(self.fetch_deb, refs))
 
     def _download(
-        self, url: str, size: int, sha256: str, what: str, label: str | None = None
+        self, url: str, size: int, sha256: str, what: str, label: str | None = None,
+        through: Callable[[Iterable[bytes]], Iterable[bytes]] = lambda chunks: chunks,
     ) -> Path:
+        """``url`` into the cache, checked; its bytes pass ``through`` on their way."""
         return self.fetcher.fetch(
             url,
-            lambda chunks: self.cache.put_stream(sha256, size, chunks, what=what),
+            lambda chunks: self.cache.put_stream(sha256, size, through(chunks), what=what),
             description=label or PurePosixPath(url).name,
             total=size,
         )

@@ -1,7 +1,10 @@
 """Dependency closure over parsed package indices: what an image must hold, and nothing else.
 
 Pure: no I/O. ``resolve`` takes the packages of every index searched (several suites may offer
-the same name) and returns the closure of the requests for one architecture.
+the same name), ``resolve_in`` their catalogs (``zerocve.debian.catalog``), and each returns
+the closure of the requests for one architecture. Only the names a resolution reaches are
+looked up, so a stanza no resolution reaches is never parsed, nor checked (its version, its
+Provides): a full Debian index has 63,000 of them, an image reaches a few hundred.
 
 The rules, in the order they apply (apt-like, greedy, deterministic; no backtracking):
 
@@ -57,6 +60,7 @@ from dataclasses import dataclass
 
 from zerocve._gc import cycle_collector_paused
 from zerocve.debian import version as dpkg_version
+from zerocve.debian.catalog import Catalog, ParsedCatalog
 from zerocve.debian.model import BinaryPackage
 from zerocve.debian.relations import (
     Dependency,
@@ -110,65 +114,80 @@ def _version_ok(relation: Relation, version: str) -> bool:
 
 
 class _Universe:
-    """The packages considered, indexed by name and by what they provide."""
+    """The packages considered, by name and by what they provide, looked up in the catalogs
+    as a resolution reaches each name and kept for the next (the fleet resolves many specs
+    over one universe): a full Debian index has 63,000 names, an image reaches a few
+    hundred."""
 
-    def __init__(self, packages: Iterable[BinaryPackage], native: str, archs: set[str]) -> None:
-        with cycle_collector_paused():
-            self._index(list(packages), native, archs)
-
-    def _index(self, every: list[BinaryPackage], native: str, archs: set[str]) -> None:
+    def __init__(self, catalogs: Sequence[Catalog], native: str, archs: set[str]) -> None:
+        self.catalogs = tuple(catalogs)
         self.native = native
+        self.archs = frozenset(archs)
         self.relations = _Relations()
-        self.origins = sorted({str(origin) for origin in {p.origin for p in every}})
-        # Built in place, with no second copy of a 64,000-entry table at any time: the
-        # universe of a full Debian index is the peak of a lock's memory.
-        by_name: dict[str, list[BinaryPackage]] = {}
-        self.other_names: set[str] = set()  # names offered only for architectures not wanted
-        valid: set[str] = set()  # versions checked so far (the parser shares equal ones)
-        for pkg in every:
-            if pkg.architecture not in archs:
-                self.other_names.add(pkg.name)
-                continue
-            if pkg.version not in valid:
+        self.origins = sorted(set().union(*(catalog.origins for catalog in self.catalogs)))
+        # Read by concurrent resolutions: an entry is set once (``setdefault``), so that
+        # each name has one list of records, whose identities the resolver compares.
+        self._by_name: dict[str, list[BinaryPackage]] = {}
+        self._providers: dict[str, list[tuple[BinaryPackage, Relation]]] = {}
+
+    def versions_of(self, name: str) -> list[BinaryPackage]:
+        """The packages called ``name`` of the architectures considered, most preferred
+        first."""
+        found = self._by_name.get(name)
+        if found is None:
+            with cycle_collector_paused():
+                found = self._by_name.setdefault(name, self._offered(name))
+        return found
+
+    def _offered(self, name: str) -> list[BinaryPackage]:
+        same_name: list[BinaryPackage] = []
+        for catalog in self.catalogs:
+            for pkg in catalog.named(name):
+                if pkg.architecture not in self.archs:
+                    continue
                 try:
                     dpkg_version.parse(pkg.version)
                 except ValueError as e:
                     raise ResolutionError(f"{pkg.name} in {pkg.origin}: {e}") from None
-                valid.add(pkg.version)
-            same_name = by_name.get(pkg.name)
-            if same_name is None:
-                by_name[pkg.name] = [pkg]
-                continue
-            # The same version offered by several suites is one package: keep one origin,
-            # chosen independently of input order.
-            for i, kept in enumerate(same_name):
-                if (kept.architecture, kept.version) == (pkg.architecture, pkg.version):
-                    if _origin_order(pkg) < _origin_order(kept):
-                        same_name[i] = pkg
-                    break
-            else:
-                same_name.append(pkg)
-        del valid
-        self.other_names -= by_name.keys()
-        providers: dict[str, list[tuple[BinaryPackage, Relation]]] = {}
-        for pkgs in by_name.values():
-            # Most names have one version: sorting only the others halves the set-up time.
-            if len(pkgs) > 1:
-                pkgs.sort(key=self._preference)
-            for pkg in pkgs:
-                for provided in self.relations.provides(pkg):
-                    if provided.name != pkg.name:
-                        providers.setdefault(provided.name, []).append((pkg, provided))
-        for offers in providers.values():
+                # The same version offered by several suites is one package: keep one
+                # origin, chosen independently of input order.
+                for i, kept in enumerate(same_name):
+                    if (kept.architecture, kept.version) == (pkg.architecture, pkg.version):
+                        if _origin_order(pkg) < _origin_order(kept):
+                            same_name[i] = pkg
+                        break
+                else:
+                    same_name.append(pkg)
+        if len(same_name) > 1:
+            same_name.sort(key=self._preference)
+        return same_name
+
+    def providers_of(self, name: str) -> list[tuple[BinaryPackage, Relation]]:
+        """(package, its Provides relation) for every package of another name providing
+        ``name``, most preferred first."""
+        found = self._providers.get(name)
+        if found is None:
+            offers = [
+                (pkg, provided)
+                for provider in dict.fromkeys(
+                    provider for catalog in self.catalogs
+                    for provider in catalog.provider_names(name))
+                if provider != name
+                for pkg in self.versions_of(provider)
+                for provided in self.relations.provides(pkg)
+                if provided.name == name
+            ]
             if len(offers) > 1:
                 offers.sort(key=lambda offer: self._preference(offer[0]))
-        self.by_name = by_name  # read-only from here: resolutions share them
-        self.providers = providers
+            found = self._providers.setdefault(name, offers)
+        return found
 
-    @property
-    def names(self) -> list[str]:
-        """Every real package name offered, for any architecture, sorted."""
-        return sorted(self.other_names.union(self.by_name))
+    def every_name(self) -> list[str]:
+        """Every real and virtual package name offered, for any architecture (real ones) or
+        those considered (virtual ones): slow, for suggesting a name."""
+        real = {name for catalog in self.catalogs for name in catalog.names()}
+        virtual = {word for catalog in self.catalogs for word in catalog.provided_words()}
+        return sorted(real | {word for word in virtual - real if self.providers_of(word)})
 
     def group(self, pkg: BinaryPackage) -> str:
         return self.native if pkg.architecture == "all" else pkg.architecture
@@ -182,7 +201,7 @@ class _Universe:
         return (group != self.native, group, _Descending(pkg.version), pkg.architecture)
 
     def known(self, name: str) -> bool:
-        return name in self.by_name or name in self.providers
+        return bool(self.versions_of(name) or self.providers_of(name))
 
     def arch_ok(self, relation: Relation, depender_group: str, pkg: BinaryPackage) -> bool:
         """dpkg's ``deparchsatisfied`` for a dependency of a package in ``depender_group``."""
@@ -284,7 +303,7 @@ class _Resolver:
 
     def versions(self, name: str) -> list[BinaryPackage]:
         """Every version of ``name`` that may be chosen, most preferred first."""
-        offered = self.u.by_name.get(name, [])
+        offered = self.u.versions_of(name)
         return offered if name not in self.pins else [p for p in offered if self.allowed(p)]
 
     def allowed(self, pkg: BinaryPackage) -> bool:
@@ -300,9 +319,9 @@ class _Resolver:
     def excluded(self, relation: Relation) -> bool:
         if relation.name in self.exclude:
             return True
-        if relation.name in self.u.by_name:
+        if self.u.versions_of(relation.name):
             return False
-        offers = self.u.providers.get(relation.name, [])
+        offers = self.u.providers_of(relation.name)
         return bool(offers) and all(p.name in self.exclude for p, _ in offers)
 
     def provide_ok(self, relation: Relation, provided: Relation) -> bool:
@@ -314,7 +333,7 @@ class _Resolver:
         """Whether a selected package of that very name satisfies ``relation``."""
         return any(
             self.selected.get(self.u.key(pkg)) is pkg and self.satisfies(relation, group, pkg)
-            for pkg in self.u.by_name.get(relation.name, [])
+            for pkg in self.u.versions_of(relation.name)
         )
 
     def satisfied_by_selection(self, relation: Relation, group: str) -> bool:
@@ -322,7 +341,7 @@ class _Resolver:
             self.selected.get(self.u.key(pkg)) is pkg
             and self.u.arch_ok(relation, group, pkg)
             and self.provide_ok(relation, provided)
-            for pkg, provided in self.u.providers.get(relation.name, [])
+            for pkg, provided in self.u.providers_of(relation.name)
         )
 
     def satisfies(self, relation: Relation, group: str, pkg: BinaryPackage) -> bool:
@@ -336,7 +355,7 @@ class _Resolver:
         if real:
             return real
         best: dict[_Key, BinaryPackage] = {}
-        for pkg, provided in self.u.providers.get(relation.name, []):
+        for pkg, provided in self.u.providers_of(relation.name):
             key = self.u.key(pkg)
             if (
                 pkg.name in self.exclude
@@ -448,7 +467,7 @@ class _Resolver:
         """What exists under the names wanted, to say why none of it fits."""
         seen: list[str] = []
         for relation in dependency:
-            for pkg in self.u.by_name.get(relation.name, []):
+            for pkg in self.u.versions_of(relation.name):
                 key = self.u.key(pkg)
                 chosen = self.selected.get(key)
                 if chosen is not None:
@@ -474,7 +493,7 @@ class _Resolver:
             relation = Relation(request.name, request.arch)
             # A request is a dependency of the image, which has the native architecture; a
             # real package named in it is installed even when something selected provides it.
-            if request.name not in self.u.by_name:
+            if not self.u.versions_of(request.name):
                 self.satisfy((relation,), self.u.native, [], request.text)
             elif not self.selected_real(relation, self.u.native):
                 candidates = self.candidates(relation, self.u.native)
@@ -491,13 +510,13 @@ class _Resolver:
     def check_request(self, request: Request) -> None:
         if not self.u.known(request.name):
             close = difflib.get_close_matches(
-                request.name, [*self.u.names, *self.u.providers], n=1
+                request.name, self.u.every_name(), n=1
             )
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ResolutionError(f"unknown package {request.name!r}{hint}")
         if request.version is not None and not self.versions(request.name):
             available = sorted(
-                {p.version for p in self.u.by_name.get(request.name, [])},
+                {p.version for p in self.u.versions_of(request.name)},
                 key=dpkg_version.sort_key,
             )
             where = ", ".join(self.u.origins)
@@ -510,35 +529,30 @@ class _Resolver:
 
 
 class _Universes:
-    """The last few universes built, by the very package tuples they were built from (held
-    here, so their identities stay theirs, until ``forget``): the fleet resolves many specs
-    against the same indices, and building the universe of a full Debian index costs more
-    than resolving one image over it."""
+    """The last few universes built, by the very catalogs they were built over (held here,
+    so their identities stay theirs, until ``forget``): the fleet resolves many specs
+    against the same indices, which reach many of the same names."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._kept: OrderedDict[Hashable, tuple[Sequence[tuple[BinaryPackage, ...]],
-                                                _Universe]] = OrderedDict()
+        self._kept: OrderedDict[Hashable, tuple[Sequence[Catalog], _Universe]] = OrderedDict()
         self._mutex = threading.Lock()
 
     def get(
-        self, sources: Sequence[tuple[BinaryPackage, ...]], native: str, archs: set[str]
-    ) -> _Universe:
+        self, sources: Sequence[Catalog], native: str, archs: set[str]) -> _Universe:
         key = (tuple(map(id, sources)), native, frozenset(archs))
         with self._mutex:
             if key in self._kept:
                 self._kept.move_to_end(key)
                 return self._kept[key][1]
-        packages = (p for source in sources for p in source)
-        universe = _Universe(packages, native, archs)  # outside the lock: a duplicate is harmless
+        universe = _Universe(sources, native, archs)
         with self._mutex:
             self._kept[key] = (sources, universe)
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
         return universe
 
-
-    def forget(self, source: tuple[BinaryPackage, ...]) -> None:
+    def forget(self, source: Catalog) -> None:
         """Let go of every universe built over ``source`` (whose holder let go of it)."""
         with self._mutex:
             for key in [key for key, (sources, _) in self._kept.items()
@@ -553,8 +567,8 @@ class _Universes:
 _UNIVERSES = _Universes(size=4)
 
 
-def forget_universes(source: tuple[BinaryPackage, ...]) -> None:
-    """Let go of the universes ``resolve_in`` built over the packages ``source``: called when
+def forget_universes(source: Catalog) -> None:
+    """Let go of the universes ``resolve_in`` built over the catalog ``source``: called when
     the index holding them is freed (``zerocve.debian.repo``), so a universe, which holds its
     sources, lives exactly as long as something else holds them."""
     _UNIVERSES.forget(source)
@@ -579,19 +593,19 @@ def resolve(
     to the failure) when a request is unknown or a dependency cannot be satisfied.
     """
     parsed = [parse_request(r) for r in requests]
-    universe = _Universe(packages, arch, _request_archs(parsed, arch))
+    universe = _Universe([ParsedCatalog(packages)], arch, _request_archs(parsed, arch))
     return _Resolver(universe, parsed, set(exclude)).run()
 
 
 def resolve_in(
     requests: list[str],
-    indices: Sequence[tuple[BinaryPackage, ...]],
+    indices: Sequence[Catalog],
     arch: str,
     *,
     exclude: Iterable[str] = (),
 ) -> list[BinaryPackage]:
     """``resolve`` over the packages of ``indices``, reusing the universe of an earlier call
-    given the same tuples (the same objects) for the same architectures."""
+    given the same catalogs (the same objects) for the same architectures."""
     parsed = [parse_request(r) for r in requests]
     universe = _UNIVERSES.get(tuple(indices), arch, _request_archs(parsed, arch))
     return _Resolver(universe, parsed, set(exclude)).run()
