@@ -303,6 +303,9 @@ class Rebuilds:
         print(f"  no-change rebuild  zerocve {wall:6.2f} s   CPU {cpu:.2f} s (goal < 0.5 s; "
               f"{mm_time / wall:.0f}x faster than an mmdebstrap build; medians of "
               f"{len(self.commands)})")
+        # A receipt answers from the third no-change run on (zerocve.receipt): each in order.
+        print("    each, in order           "
+              + " ".join(f"{c.seconds:.2f}" for c in self.commands) + " s")
         print(f"    python -c pass           {floor:6.2f} s   CPU {floor_cpu:.2f} s (the "
               f"interpreter's start-up alone: {floor / wall:.0%} of the rebuild's wall clock)")
         print(f"  no-change rebuild  zerocve.api {statistics.median(self.in_process):6.3f} s "
