@@ -312,3 +312,16 @@ def test_a_receipt_of_another_key_is_a_miss(tmp_path: Path) -> None:
     assert receipts.load("a" * 64) == receipt
     (tmp_path / "receipts" / f"{'a' * 64}.json").rename(tmp_path / "receipts" / f"{'b' * 64}.json")
     assert receipts.load("b" * 64) is None
+
+
+def test_a_stream_written_past_the_record_spoils_it() -> None:
+    import io
+
+    from zerocve.cli._front import _Capture, _Tee
+
+    capture = _Capture()
+    tee = _Tee(io.TextIOWrapper(io.BytesIO()), "stdout", capture)  # type: ignore[arg-type]
+    tee.write("digest\n")
+    assert [p.text for p in capture.printed] == ["digest\n"] and not capture.spoiled
+    assert getattr(tee, "rich_proxied_file", None) is None and not capture.spoiled
+    assert tee.buffer is not None and capture.spoiled  # bytes written there are not recorded

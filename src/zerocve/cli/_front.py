@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, TextIO
 
@@ -49,8 +49,9 @@ class _Tee:
         self._capture = capture
 
     def write(self, text: str) -> int:
+        written = self._stream.write(text)
         self._capture.printed.append(Printed(self._name, text))
-        return self._stream.write(text)
+        return written
 
     def flush(self) -> None:
         self._stream.flush()
@@ -103,10 +104,31 @@ def record(facts: Receipt) -> None:
 
 
 def _replay(printed: Sequence[Printed]) -> None:
-    for chunk in printed:
-        stream = sys.stdout if chunk.stream == "stdout" else sys.stderr
-        stream.write(chunk.text)
-        stream.flush()
+    try:
+        for chunk in printed:
+            stream = sys.stdout if chunk.stream == "stdout" else sys.stderr
+            stream.write(chunk.text)
+            stream.flush()
+    except OSError as e:  # a closed pipe: one line and exit 3, as the whole CLI does
+        sys.stderr.write(f"error: {e.strerror or e}\n")
+        sys.exit(3)
+
+
+def _lookup(argv: Sequence[str]) -> tuple[Receipts, str, Receipt | None] | None:
+    """The receipts, this command's key and its receipt, if any; None without a seal key or
+    when the process cannot say what it is (a working directory removed, unreadable code)."""
+    from zerocve._source_digest import package_digest
+    from zerocve.cache_seal import load_seal
+
+    try:
+        seal = load_seal(locations.state_dir(os.environ))
+        if seal is None:
+            return None
+        receipts = Receipts(locations.cache_dir(os.environ), seal)
+        key = command_key(argv, os.getcwd(), os.environ, package_digest())
+        return receipts, key, receipts.load(key)
+    except OSError:
+        return None
 
 
 def _run_cli() -> None:
@@ -115,28 +137,21 @@ def _run_cli() -> None:
     main()
 
 
-def main(run: Callable[[], None] = _run_cli) -> None:
-    """Answer from a receipt that holds, else ``run`` the CLI (recording a build that may get
-    a receipt, and keeping one when it did)."""
+def main() -> None:
+    """Answer from a receipt that holds, else run the whole CLI (recording a build that may
+    get a receipt, and keeping one when it did)."""
     global _capture
     argv = sys.argv[1:]
-    if not eligible(argv):
-        return run()
-    from zerocve._source_digest import package_digest
-    from zerocve.cache_seal import load_seal
-
-    seal = load_seal(locations.state_dir(os.environ))
-    if seal is None:
-        return run()
-    receipts = Receipts(locations.cache_dir(os.environ), seal)
-    key = command_key(argv, os.getcwd(), os.environ, package_digest())
-    kept = receipts.load(key)
+    found = _lookup(argv) if eligible(argv) else None
+    if found is None:
+        return _run_cli()
+    receipts, key, kept = found
     if kept is not None and kept.holds(time.time()):
         receipts.touch(key)
         return _replay(kept.printed)
     capture = _capture = _Capture()
     capture.install()
-    run()  # returns only when the command succeeded
+    _run_cli()  # returns only when the command succeeded
     facts = capture.facts
     if facts is None or capture.spoiled:
         return None
