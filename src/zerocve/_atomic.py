@@ -26,10 +26,12 @@ def same_bytes(path: Path, data: bytes) -> bool:
 
 def write_atomic(
     path: Path, data: bytes | Iterable[bytes], *, error: type[ZerocveError],
-    what: str = "cannot write",
+    what: str = "cannot write", sync: bool = True,
 ) -> None:
     """Replace ``path`` with ``data`` (bytes, or pieces of them: a large file need not be
-    held whole); an OSError becomes ``error("PATH: WHAT: reason")``."""
+    held whole); an OSError becomes ``error("PATH: WHAT: reason")``. ``sync=False`` leaves
+    out the fsyncs, for a cache entry that proves itself when read (a seal over its bytes):
+    one a crash tore is a miss, not a lie."""
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
@@ -39,7 +41,8 @@ def write_atomic(
             for piece in [data] if isinstance(data, bytes) else data:
                 f.write(piece)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.chmod(temp, 0o644)
         os.replace(temp, path)
     except BaseException as e:
@@ -47,6 +50,8 @@ def write_atomic(
         if isinstance(e, OSError):
             raise error(f"{path}: {what}: {e.strerror}") from e
         raise
+    if not sync:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY)  # the rename itself must survive a crash too
     try:
         os.fsync(dir_fd)

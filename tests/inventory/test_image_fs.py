@@ -256,14 +256,17 @@ def test_layer_index_cache(tmp_path: Path) -> None:
         open_inventory(str(root), cache_dir=cache)
 
     genuine = [e.read_bytes() for e in entries]
-    shutil.rmtree(cache / "inventories")
-    for entry in entries:
-        entry.write_text("{damaged")
-    with pytest.raises(ImageError, match="is missing"):
-        open_inventory(str(root), cache_dir=cache, seal=SEAL)  # damaged: not trusted
-    layer.write_bytes(saved)
-    assert open_inventory(str(root), cache_dir=cache, seal=SEAL) == first
-    assert [e.read_bytes() for e in entries] == genuine  # rewritten
+    # Damaged, or torn by a crash (entries are not fsynced): not trusted, read again.
+    for damage in ([b"{damaged"] * len(entries), [g[: len(g) // 2] for g in genuine]):
+        layer.unlink(missing_ok=True)
+        shutil.rmtree(cache / "inventories")
+        for entry, damaged in zip(entries, damage, strict=True):
+            entry.write_bytes(damaged)
+        with pytest.raises(ImageError, match="is missing"):
+            open_inventory(str(root), cache_dir=cache, seal=SEAL)
+        layer.write_bytes(saved)
+        assert open_inventory(str(root), cache_dir=cache, seal=SEAL) == first
+        assert [e.read_bytes() for e in entries] == genuine  # rewritten
 
     unwritable = Path("/proc/zerocve-cannot-write-here")
     assert open_inventory(str(root), cache_dir=unwritable, seal=SEAL) == first
@@ -341,3 +344,38 @@ def test_progress_per_layer(tmp_path: Path) -> None:
     )
     open_inventory(str(root), reporter=Recording())
     assert seen == [("reading 2 layers", 2, 2)]
+
+
+def test_layers_read_on_several_threads_give_the_same_tree_and_the_lowest_error(
+    tmp_path: Path,
+) -> None:
+    """Layers are read on every core and applied in order: the same tree as one at a time,
+    and of two damaged layers the lower one is named, whichever thread finished first."""
+    from zerocve.inventory.detect import wanted
+    from zerocve.inventory.image_fs import LayeredTree
+    from zerocve.inventory.images import select_image
+    from zerocve.oci.reader import LayoutReader
+
+    layers: list[list[Entry]] = [
+        [(f"layer{i}/file{j}", bytes([i]) * j) for j in range(50)]
+        + [(f"layer{i - 1}/.wh.file{i}", b"")] * (i > 0)
+        + [("var/lib/dpkg/status", status((f"p{i}", "1", "all", "")))]
+        for i in range(8)
+    ]
+    writer = LayoutWriter(tmp_path / "many")
+    writer.top([writer.image(layers)])
+    image = select_image(LayoutReader(writer.root))
+
+    def tree(workers: int) -> dict[str, object]:
+        built = LayeredTree(image.layers, wanted, "many", workers=workers)
+        return {path: (entry.node, entry.data, position)
+                for path, (entry, position) in built._entries.items()}
+
+    assert tree(4) == tree(1)
+    assert "layer0/file1" not in tree(4) and "layer0/file2" in tree(4)
+    blobs = {p.name: p for p in (writer.root / "blobs" / "sha256").iterdir()}
+    for layer in (image.layers[2], image.layers[6]):
+        blob = blobs[layer.digest.removeprefix("sha256:")]
+        blob.write_bytes(blob.read_bytes()[:-40])
+    with pytest.raises(InventoryError, match=image.layers[2].digest):
+        tree(4)

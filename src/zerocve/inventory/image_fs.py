@@ -18,12 +18,14 @@ import hashlib
 import io
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 import zstandard
 
+from zerocve._pool import collect
 from zerocve.errors import InventoryError
 from zerocve.inventory.tree import MAX_FILE, Node, Tree, normalize, too_large
 from zerocve.oci.reader import BlobSource
@@ -160,7 +162,9 @@ def read_layer(layer: BlobSource, wanted: Callable[[str], bool]) -> LayerIndex:
 class LayeredTree(Tree):
     """The merged tree of ``layers``, bottom first. ``wanted(path)`` says which regular
     files' contents to keep while streaming (by their path in the layer); ``cache`` keeps
-    each layer's index by digest, so an image seen before is not streamed again."""
+    each layer's index by digest, so an image seen before is not streamed again. Layers not
+    in the cache are read on ``workers`` threads (inflating and hashing release the GIL)
+    and applied in order; the error raised is that of the lowest failing layer."""
 
     def __init__(
         self,
@@ -169,6 +173,7 @@ class LayeredTree(Tree):
         description: str,
         cache: LayerCache | None = None,
         progress: Task | None = None,
+        workers: int = 1,
     ) -> None:
         self.layers = tuple(layers)
         self.description = description
@@ -176,15 +181,27 @@ class LayeredTree(Tree):
         # Parent → child names, for every path (listed or implied): whiteouts and listings
         # touch one subtree instead of scanning every path of the image.
         self._children: dict[str, set[str]] = {}
+        kept = [cache.load(layer.digest) if cache is not None else None
+                for layer in self.layers]
+        missing = [layer for layer, index in zip(self.layers, kept, strict=True) if index is None]
+        fresh = iter(self._read(missing, wanted, workers))
         for position, layer in enumerate(self.layers):
-            index = cache.load(layer.digest) if cache is not None else None
+            index = kept[position]
             if index is None:
-                index = read_layer(layer, wanted)
+                index = next(fresh)
                 if cache is not None:
                     cache.store(layer.digest, index)
             self._apply(position, index)
             if progress is not None:
                 progress.advance()
+
+    @staticmethod
+    def _read(layers: list[BlobSource], wanted: Callable[[str], bool],
+              workers: int) -> list[LayerIndex]:
+        if workers < 2 or len(layers) < 2:
+            return [read_layer(layer, wanted) for layer in layers]
+        with ThreadPoolExecutor(max_workers=min(workers, len(layers))) as pool:
+            return collect([pool.submit(read_layer, layer, wanted) for layer in layers])
 
     def _insert(self, path: str, value: tuple[Entry, int]) -> None:
         self._entries[path] = value

@@ -92,7 +92,8 @@ class InventoryCache:
         path = self.directory / f"{key}.json"
         with contextlib.suppress(OSError, InventoryError):
             self.directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, data, error=InventoryError)
+            # Not fsynced: an entry a crash tore fails its seal and is read again.
+            write_atomic(path, data, error=InventoryError, sync=False)
             evict(self.directory, self.max_bytes, keep=path)
 
 

@@ -83,8 +83,9 @@ class LayerCache:
             return
         with contextlib.suppress(OSError, InventoryError):
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Not fsynced: an entry a crash tore fails its seal, and the layer is read again.
             write_atomic(path, [self._sealed(digest, data).encode(), b"\n", data],
-                         error=InventoryError)
+                         error=InventoryError, sync=False)
             evict(path.parent, self.max_bytes, keep=path)
 
 

@@ -18,6 +18,7 @@ TARGET may carry a transport prefix, as skopeo spells them, or be recognised on 
 
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,7 +98,10 @@ def _image(
         count = len(image.layers)
         bar = reporter.task(f"reading {count} layers", total=count) if tracked else None
         with bar or nullcontext(Task()) as task:
-            tree = LayeredTree(image.layers, wanted, target, cache=cache, progress=task)
+            # A registry's layers download as they are read: one at a time, one bar each.
+            workers = (os.cpu_count() or 1) if tracked else 1
+            tree = LayeredTree(image.layers, wanted, target, cache=cache, progress=task,
+                               workers=workers)
         digest = image.digest
         if isinstance(source, DockerArchiveReader):
             # Its images have no manifest, hence no digest; the config names them.
