@@ -87,3 +87,20 @@ def test_durations():
     assert [duration(s) for s in (5, 250, 3 * 3600 + 60, 2 * 86400 + 7200)] == [
         "5s", "4m 10s", "3h 1m", "2d 2h"
     ]  # fmt: skip
+
+
+def test_a_rebuild_for_an_edited_spec_says_so():
+    same = diff_images("sha256:old", "sha256:new", ([LIBC], [LIBC]), ([], []))
+    log = make_changelog("python", digest_old="sha256:old", digest_new="sha256:new",
+                         promoted_at=PROMOTED, diff=same, new_lock=NEW_LOCK, bytes_pushed=2000,
+                         spec_change="the spec changed: entrypoint")  # fmt: skip
+    assert log.summary() == "the spec changed: entrypoint; 0.0 MB pushed"
+    assert log.to_json()["spec_change"] == "the spec changed: entrypoint"
+    both = make_changelog("python", digest_old="sha256:old", digest_new="sha256:new",
+                          promoted_at=PROMOTED, diff=_diff(), new_lock=NEW_LOCK, bytes_pushed=0,
+                          spec_change="the spec changed: environment")  # fmt: skip
+    assert both.summary().startswith(
+        "libssl3 3.0.11-1 → 3.0.13-1; the spec changed: environment; fixes CVE-2024-0727")
+    unchanged = make_changelog("python", digest_old="sha256:old", digest_new="sha256:new",
+                               promoted_at=PROMOTED, diff=same, new_lock=NEW_LOCK, bytes_pushed=0)
+    assert unchanged.summary().startswith("no package change;")

@@ -31,6 +31,7 @@ from zerocve.fleet.plan import (
     package_set_digest,
     plan,
     reasons,
+    target_key,
 )
 from zerocve.lock import Lock, lock_spec
 from zerocve.spec import parse_spec
@@ -48,7 +49,8 @@ def planned(images, resolver, offered, fixes=None, advisory_sources=(), provided
     rows of the images' published locks (``requests``: image → the names its spec asks for)."""
     rows = [r for i in images if i.current is not None for r in indexed(i.name, i.current)]
     candidates = [Candidate(i.name, i.current.spec if i.current else None, i.spec_digest,
-                            frozenset((requests or {}).get(i.name, ()))) for i in images]
+                            frozenset((requests or {}).get(i.name, ())), i.build_digest,
+                            i.spec_change) for i in images]  # fmt: skip
     why = reasons(candidates, rows, offered, frozenset(advisory_sources), provided)
     return plan(images, resolver, why, fixes)
 
@@ -88,7 +90,7 @@ def test_only_images_holding_a_moved_package_are_re_resolved_and_rebuilt():
         "libssl3", "3.0.11-1", "3.0.13-1", ("CVE-2024-0727",)
     )  # fmt: skip
     assert plans[0].why == "libssl3 3.0.11-1 → 3.0.13-1 fixes CVE-2024-0727"
-    assert plans[0].target_digest == package_set_digest(OPENSSL_NEW)
+    assert plans[0].target_digest == target_key(OPENSSL_NEW, "")
     assert plans[0].to_json()["fixes"] == ["CVE-2024-0727"]
 
 
@@ -138,7 +140,7 @@ def test_a_held_image_is_planned_but_not_rebuilt():
 
 def test_the_build_the_operator_rolled_back_is_not_planned_again_but_a_new_one_is():
     offered = {("libssl3", "amd64"): "3.0.13-1"}
-    refused = frozenset({package_set_digest(OPENSSL_NEW)})
+    refused = frozenset({target_key(OPENSSL_NEW, "")})
     (only,) = planned([image("python", OPENSSL_OLD, rolled_back=refused)],
                    Resolver({"python": OPENSSL_NEW}), offered)  # fmt: skip
     assert only.verdict is Verdict.ROLLED_BACK and not only.rebuild
@@ -210,11 +212,17 @@ def fleets(draw):
     return before, after, images
 
 
-@settings(max_examples=200, deadline=None)
-@given(fleets())
-def test_exactly_the_images_whose_package_set_would_change_are_rebuilt(fleet):
+@settings(max_examples=300, deadline=None)
+@given(fleets(), st.data())
+def test_exactly_the_images_whose_package_set_would_change_or_spec_was_edited_are_rebuilt(
+    fleet, data
+):
+    """Edited specs (outside their contents) are rebuilt too, and not re-resolved for it."""
     before, after, requests = fleet
-    images = [image(f"i{n}", _resolve_model(r, before)) for n, r in enumerate(requests)]
+    edited = data.draw(st.sets(st.integers(0, len(requests) - 1)))
+    images = [image(f"i{n}", _resolve_model(r, before), build_digest=f"sha256:{n in edited}",
+                    spec_change=EDITED if n in edited else None)
+              for n, r in enumerate(requests)]  # fmt: skip
     by_name = dict(zip((i.name for i in images), requests, strict=True))
     asked: list[str] = []
 
@@ -225,15 +233,22 @@ def test_exactly_the_images_whose_package_set_would_change_are_rebuilt(fleet):
     plans = planned(images, resolver, after)
     assert [p.name for p in plans] == [i.name for i in images]  # one plan per image
     for img, p in zip(images, plans, strict=True):
+        assert img.current is not None
         fresh = _resolve_model(by_name[img.name], after)
         would_change = package_set_digest(fresh) != package_set_digest(img.current)
-        assert p.rebuild == would_change
+        assert p.rebuild == (would_change or img.spec_change is not None)
         if p.verdict is Verdict.NOT_HIT:  # narrowing never hides a hit
-            assert not would_change and img.name not in asked
+            assert not would_change and img.name not in asked and img.spec_change is None
         moved = {n for n in by_name[img.name] if before[(n, "amd64")] != after[(n, "amd64")]}
         assert {m.name for m in p.moves} == (moved if p.rebuild else set())
+        if img.name in asked:  # re-resolved only when a package it holds moved
+            assert moved
+        elif p.rebuild:  # an edit alone: exactly the published packages
+            assert p.target == img.current
         if p.rebuild:
-            assert p.target_digest == package_set_digest(fresh)
+            assert p.target_digest == target_key(fresh, img.build_digest)
+            assert p.spec_change == img.spec_change
+            assert (EDITED in p.why) == (img.spec_change is not None)
     assert len(asked) == len(set(asked))  # each image resolved at most once
 
 
@@ -362,3 +377,69 @@ def test_with_the_real_resolver_a_new_name_that_provides_a_held_one_is_re_resolv
     assert plans["app"].verdict in (Verdict.REBUILD, Verdict.UP_TO_DATE)
     without = {p.name: p for p in planned(images, lock_with(new), offered, FIXES)}
     assert without["app"].verdict is Verdict.NOT_HIT  # the index alone would not find it
+
+
+# -- a spec edited outside its contents (entrypoint, environment...) -------------------------
+
+EDITED = "the spec changed: entrypoint"
+
+
+def test_a_spec_change_alone_rebuilds_the_published_packages_without_re_resolving():
+    resolver = Resolver({})  # asking it would be a KeyError
+    (only,) = planned([image("python", OPENSSL_OLD, build_digest="sha256:b", spec_change=EDITED)],
+                      resolver, {("tzdata", "amd64"): "2099a-1"})  # fmt: skip
+    assert resolver.asked == []
+    assert (only.verdict, only.why, only.moves) == (Verdict.REBUILD, EDITED, ())
+    assert only.target == OPENSSL_OLD  # exactly the published lock: no upgrade rides along
+    assert only.target_digest == target_key(OPENSSL_OLD, "sha256:b")
+    assert only.target_digest != target_key(OPENSSL_OLD, "sha256:a")  # another spec, another job
+    assert only.to_json()["spec_change"] == EDITED
+
+
+def test_a_spec_change_and_a_package_move_are_one_rebuild_naming_both():
+    resolver = Resolver({"python": OPENSSL_NEW})
+    (only,) = planned([image("python", OPENSSL_OLD, build_digest="sha256:b", spec_change=EDITED)],
+                      resolver, {("libssl3", "amd64"): "3.0.13-1"}, FIXES)  # fmt: skip
+    assert resolver.asked == ["python"] and only.rebuild
+    assert only.why == f"libssl3 3.0.11-1 → 3.0.13-1 fixes CVE-2024-0727; {EDITED}"
+    assert only.target_digest == target_key(OPENSSL_NEW, "sha256:b")
+
+
+def test_a_spec_change_whose_hit_re_resolves_to_the_same_packages_says_only_the_spec():
+    resolver = Resolver({"python": OPENSSL_OLD})
+    (only,) = planned([image("python", OPENSSL_OLD, spec_change=EDITED)], resolver,
+                      {("libssl3", "amd64"): "3.0.13-1"})  # fmt: skip
+    assert resolver.asked == ["python"]
+    assert (only.verdict, only.why) == (Verdict.REBUILD, EDITED)
+
+
+def test_a_spec_change_of_a_never_built_image_is_its_first_build():
+    (only,) = planned([image("new", None, spec_change=EDITED)], Resolver({"new": TZ}), {})
+    assert (only.verdict, only.why, only.spec_change) == (
+        Verdict.REBUILD, "never built (1 packages)", None)
+
+
+def test_a_spec_change_of_a_held_or_rolled_back_build_is_not_promoted():
+    changed = image("python", OPENSSL_OLD, build_digest="sha256:b", spec_change=EDITED,
+                    held=True)  # fmt: skip
+    (held,) = planned([changed], Resolver({}), {})
+    assert held.verdict is Verdict.HELD and held.why == f"held (zerocve fleet resume): {EDITED}"
+    refused = frozenset({target_key(OPENSSL_OLD, "sha256:b")})
+    resumed = image("python", OPENSSL_OLD, build_digest="sha256:b", spec_change=EDITED,
+                    rolled_back=refused)  # fmt: skip
+    (again,) = planned([resumed], Resolver({}), {})
+    assert again.verdict is Verdict.ROLLED_BACK
+    # The operator edits the spec once more: another target, rebuilt as usual.
+    fixed = image("python", OPENSSL_OLD, build_digest="sha256:c", spec_change=EDITED,
+                  rolled_back=refused)  # fmt: skip
+    (rebuilt,) = planned([fixed], Resolver({}), {})
+    assert rebuilt.verdict is Verdict.REBUILD
+
+
+def test_a_build_rolled_back_before_keys_covered_the_spec_stays_refused():
+    """Jobs planned before migration 0004 are keyed by their package set alone."""
+    legacy = frozenset({package_set_digest(OPENSSL_NEW)})
+    old = image("python", OPENSSL_OLD, build_digest="sha256:b",
+                spec_change="the spec it was built from is not recorded", rolled_back=legacy)
+    (only,) = planned([old], Resolver({"python": OPENSSL_NEW}), {("libssl3", "amd64"): "3.0.13-1"})
+    assert only.verdict is Verdict.ROLLED_BACK

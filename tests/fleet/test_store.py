@@ -14,7 +14,7 @@ from zerocve.errors import StoreError, UsageError
 from zerocve.fleet.config import parse_fleet
 from zerocve.fleet.migrations import HEAD
 from zerocve.fleet.models import Event, EventKind, Image, JobState
-from zerocve.fleet.store import MIGRATIONS, Store, allowed, lock_digest, store_url
+from zerocve.fleet.store import MIGRATIONS, Published, Store, allowed, lock_digest, store_url
 from zerocve.lock import dumps_lock
 
 TABLES = {
@@ -83,14 +83,16 @@ def test_locks_are_stored_once_by_digest_and_index_the_packages(store, tmp_path)
         assert store.record_lock(s, python, old).id == first.id
         assert store.record_lock(s, python, new).id != first.id
         assert first.digest == lock_digest(old) != lock_digest(new)
-        store.record_digest(s, python, "sha256:" + "a" * 64, lock_id=first.id, size=10)
+        store.record_digest(s, python, "sha256:" + "a" * 64, lock_id=first.id, size=10,
+                            build_spec='{"spec":"as built"}')
         python.published_digest = "sha256:" + "a" * 64
         store.set_package_index(s, python, old)
         store.set_package_index(s, images["static"], make_lock(("tzdata", "2024a-0+deb12u1")))
     with store.session() as s:
         python = store.image(s, "python")
         assert store.published_lock(s, python) == old
-        assert store.published_specs(s) == {python.id: old.spec}  # static: never published
+        # static: never published
+        assert store.published_specs(s) == {python.id: Published(old.spec, '{"spec":"as built"}')}
         assert {r.image for r in store.indexed(s, sources=["openssl"])} == {"python"}
         assert {(r.image, r.name) for r in store.indexed(s, names=["libc6", "tzdata"])} == {
             ("python", "libc6"), ("static", "tzdata")
@@ -226,6 +228,11 @@ def test_a_store_made_by_an_older_zerocve_is_migrated_on_open_keeping_its_rows(
             " ((SELECT id FROM images WHERE name = 'old'), 'sha256:x', :content,"
             " '2026-01-01 00:00:00')"
         ), {"content": dumps_lock(lock)})  # fmt: skip
+        connection.execute(text(
+            "INSERT INTO digests (image_id, digest, lock_id, size, bytes_pushed, packages,"
+            " created_at) SELECT image_id, 'sha256:d', id, 0, 0, 0, created_at FROM locks"
+        ))  # fmt: skip
+        connection.execute(text("UPDATE images SET published_digest = 'sha256:d'"))
     engine.dispose()
     with Store.open(store_location, clock=clock) as store, store.session() as s:
         assert store.revision() == HEAD
@@ -233,3 +240,5 @@ def test_a_store_made_by_an_older_zerocve_is_migrated_on_open_keeping_its_rows(
         assert old.replan is True and old.tags == ["latest"]
         (spec,) = s.execute(text("SELECT spec_digest FROM locks")).scalars()
         assert spec == lock.spec  # filled in from the content by migration 0003
+        # 0004: a digest built before specs were recorded has none (its image is rebuilt once)
+        assert store.published_specs(s) == {old.id: Published(lock.spec, None)}

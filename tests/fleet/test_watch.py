@@ -20,6 +20,7 @@ from support.aptrepo import AptRepo, closure, download_many, offered_versions
 from support.fleetkit import write_spec
 from zerocve.debian.repo import RepoClient
 from zerocve.errors import SignatureError
+from zerocve.fleet.built_spec import as_built
 from zerocve.fleet.check import check
 from zerocve.fleet.config import parse_fleet
 from zerocve.fleet.models import EventKind, FixSeen, Job, JobState, LockRecord, VersionSeen
@@ -27,6 +28,7 @@ from zerocve.fleet.plan import Verdict
 from zerocve.fleet.store import Store, store_url
 from zerocve.lock import Lock
 from zerocve.settings import Settings
+from zerocve.spec import load_spec
 
 pytestmark = pytest.mark.slow
 
@@ -99,13 +101,15 @@ def world(tmp_path: Path, moving: MovingRepo, clock):
 
 
 def _publish_all(store: Store, result) -> None:
-    """What a promotion records: each rebuilt image's target lock is now the published one."""
+    """What a build and a promotion record: each rebuilt image's target lock is now the
+    published one, and its spec the one the published digest was built from."""
     with store.session() as s:
         for name in result.jobs:
             image = store.image(s, name)
             job = s.get(Job, result.jobs[name])
             digest = "sha256:" + job.target_lock_digest[-64:]
-            store.record_digest(s, image, digest, lock_id=job.lock_id)
+            store.record_digest(s, image, digest, lock_id=job.lock_id,
+                                build_spec=as_built(load_spec(image.spec_path)))
             image.published_digest, image.published_at = digest, store.clock()
             lock = s.get(LockRecord, job.lock_id)
             store.set_package_index(s, image, Lock.model_validate_json(lock.content))

@@ -72,6 +72,7 @@ class Changelog:
     bytes_pushed: int
     tests: tuple[Mapping[str, object], ...]  # each test's command, exit code, duration, output
     remediations: tuple[Remediation, ...]
+    spec_change: str | None = None  # the plan's, when the spec as built changed
 
     @property
     def time_to_remediate(self) -> float | None:
@@ -81,13 +82,13 @@ class Changelog:
 
     def summary(self) -> str:
         """One line: ``libssl3 3.0.11-1 → 3.0.13-1; fixes CVE-2024-0727; 1.2 MB pushed;
-        remediated in 4m 10s``."""
-        parts = [
+        remediated in 4m 10s``, or ``the spec changed: entrypoint; …``."""
+        packages = (
             "; ".join(f"{p.name} {p.before or '(new)'} → {p.after or '(removed)'}"
                       for p in self.diff.packages[:3])  # fmt: skip
             + (f" and {len(self.diff.packages) - 3} more" if len(self.diff.packages) > 3 else "")
-            or "no package change"
-        ]
+        )
+        parts = [p for p in (packages, self.spec_change) if p] or ["no package change"]
         fixed = sorted({f.vulnerability for f in self.diff.fixed})
         if fixed:
             parts.append("fixes " + ", ".join(fixed[:5]) + (" …" if len(fixed) > 5 else ""))
@@ -106,7 +107,7 @@ class Changelog:
             **{k: v for k, v in self.diff.to_json().items() if k not in ("before", "after")},
             "tests": [dict(t) for t in self.tests],
             "remediations": [r.to_json() for r in self.remediations],
-            "time_to_remediate": self.time_to_remediate,
+            "time_to_remediate": self.time_to_remediate, "spec_change": self.spec_change,
             "summary": self.summary(),
         }  # fmt: skip
 
@@ -149,6 +150,7 @@ def make_changelog(
     tests: Sequence[Mapping[str, object]] = (),
     version_seen: Mapping[tuple[str, str], Seen] | None = None,
     advisory_seen: Mapping[tuple[str, str], Seen] | None = None,
+    spec_change: str | None = None,
 ) -> Changelog:
     """The changelog of promoting ``digest_new`` over ``digest_old``. ``version_seen`` maps
     (source, source version) and ``advisory_seen`` (source, vulnerability) to first-seen
@@ -160,4 +162,4 @@ def make_changelog(
         for vulnerability, source, version in fixing_versions(diff, new_lock)
     )
     return Changelog(image, digest_old, digest_new, promoted_at, diff, bytes_pushed,
-                     tuple(tests), remediations)  # fmt: skip
+                     tuple(tests), remediations, spec_change)  # fmt: skip

@@ -3,11 +3,11 @@ rebuilds to do as jobs, all in one transaction.
 
 What was seen (snapshots, first-seen times) and what was decided (locks, jobs, events) commit
 together: a check killed half way leaves nothing, and the next one sees the same changes and
-makes the same jobs (a job is keyed by image and target package set, so planning twice is
-one job). When no suite, no feed and no spec changed and no image asks to be planned again
-(``Image.replan``: new, resumed), nothing is re-resolved at all: a no-change check costs one
-conditional request per suite and feed. A dry run (``zerocve fleet plan``) does the same and
-rolls everything back.
+makes the same jobs (a job is keyed by image, target package set and spec as built, so
+planning twice is one job). When no suite, no feed and no spec changed and no image asks to
+be planned again (``Image.replan``: new, resumed), nothing is re-resolved at all: a
+no-change check costs one conditional request per suite and feed. A dry run (``zerocve fleet
+plan``) does the same and rolls everything back.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from zerocve import api
 from zerocve.debian.resolve import parse_request
 from zerocve.errors import ZerocveError
+from zerocve.fleet import built_spec
 from zerocve.fleet.config import Fleet
 from zerocve.fleet.models import EventKind, Image, JobState
 from zerocve.fleet.plan import (
@@ -102,18 +103,24 @@ def _candidates(
     store: Store, session: Session, fleet: Fleet, images: dict[str, Image],
     specs: dict[str, ImageSpec],
 ) -> list[Candidate]:  # fmt: skip
-    """Every image whose spec could be read, with its published spec digest (not its lock)."""
+    """Every image whose spec could be read, with what its published digest was built from
+    (not its lock)."""
     published = store.published_specs(session)
-    return [
-        Candidate(
+    candidates = []
+    for entry in fleet.images:
+        if entry.name not in specs:
+            continue
+        spec, was = specs[entry.name], published.get(images[entry.name].id)
+        built = built_spec.as_built(spec)
+        candidates.append(Candidate(
             name=entry.name,
-            published_spec=published.get(images[entry.name].id),
-            spec_digest=specs[entry.name].resolution_digest(),
-            requests=frozenset(parse_request(t).name for t in specs[entry.name].contents.packages),
-        )
-        for entry in fleet.images
-        if entry.name in specs
-    ]
+            published_spec=was.spec_digest if was else None,
+            spec_digest=spec.resolution_digest(),
+            requests=frozenset(parse_request(t).name for t in spec.contents.packages),
+            build_digest=built_spec.digest(built),
+            spec_change=built_spec.spec_change(was.build_spec, built) if was else None,
+        ))  # fmt: skip
+    return candidates
 
 
 def check(store: Store, fleet: Fleet, settings: Settings, *, record: bool = True) -> CheckResult:
@@ -141,7 +148,8 @@ def check(store: Store, fleet: Fleet, settings: Settings, *, record: bool = True
             not repo_watch.changed
             and not advisory_watch.new_fixes
             and not any(images[c.name].replan for c in candidates)
-            and all(c.published_spec == c.spec_digest for c in candidates)
+            and all(c.published_spec == c.spec_digest and c.spec_change is None
+                    for c in candidates)
         )
         plans = {name: ImagePlan(name, Verdict.FAILED, why) for name, why in broken.items()}
         warnings = list(repo_watch.warnings)
@@ -199,9 +207,11 @@ def _plan(
             spec_digest=c.spec_digest,
             held=images[c.name].held,
             rolled_back=frozenset(rolled_back.get(images[c.name].id, ())),
+            build_digest=c.build_digest,
+            spec_change=c.spec_change,
         )
         for c in candidates
-        if c.name in why
+        if c.name in why or c.spec_change is not None
     ]
     sources = {p.source for image in hit if image.current
                for a in image.current.archs.values() for p in a.packages}  # fmt: skip

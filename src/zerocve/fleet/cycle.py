@@ -36,6 +36,7 @@ from sqlalchemy import select
 
 from zerocve import api
 from zerocve.errors import FleetError, StageError, StoreError, ZerocveError
+from zerocve.fleet import built_spec
 from zerocve.fleet.changelog import fixing_versions, make_changelog
 from zerocve.fleet.check import check
 from zerocve.fleet.config import Fleet
@@ -111,6 +112,7 @@ class _JobView:
     lock_id: int | None
     result: dict[str, Any]
     target: str
+    reason: dict[str, Any]  # the plan's (ImagePlan.to_json())
 
 
 def _view(runner: Runner, job_id: int) -> _JobView:
@@ -127,7 +129,7 @@ def _view(runner: Runner, job_id: int) -> _JobView:
             repository_reference(image.repository), tuple(image.tags), image.held,
             image.published_digest, job.digest,
             Lock.model_validate_json(record.content) if record is not None else None,
-            job.lock_id, dict(job.result or {}), job.target_lock_digest,
+            job.lock_id, dict(job.result or {}), job.target_lock_digest, dict(job.reason or {}),
         )
 
 
@@ -164,15 +166,37 @@ def step_lock(runner: Runner, job_id: int) -> None:
 
 def step_build(runner: Runner, job_id: int) -> None:
     """locked → built (the OCI layout kept under the state dir for the next steps), or →
-    skipped when the image is the one already published."""
+    skipped when the image is the one already published, or one the operator rolled back."""
     view = _view(runner, job_id)
     spec, lock = _spec_and_lock(view)
     built = api.build(spec, lock, runner.settings)
-    if built.digest == view.published:
+    # The spec read now, not when planned: what this digest was really built from.
+    recorded = built_spec.as_built(spec)
+    with runner.store.session() as session:
+        refused = session.scalars(select(Job.id).where(
+            Job.image_id == view.image_id, Job.digest == built.digest,
+            Job.state == JobState.ROLLED_BACK,
+        )).first()  # fmt: skip
+    # The planner refuses a rolled-back target, but an edit that does not change the image
+    # (its tests) gives another target and the same build: refused here by its digest.
+    if refused is not None:
         with runner.store.session() as session:
             job = session.get(Job, job_id)
             assert job is not None
+            runner.store.advance(
+                session, job, JobState.SKIPPED, digest=built.digest,
+                error=f"rebuilt to {built.digest[:19]}, which the operator rolled back (job "
+                f"{refused}); zerocve fleet resume {view.image} --repromote allows it again",
+            )  # fmt: skip
+        return
+    if built.digest == view.published:
+        with runner.store.session() as session:
+            job = session.get(Job, job_id)
+            image = session.get(Image, view.image_id)
+            assert job is not None and image is not None
             runner.store.advance(session, job, JobState.SKIPPED, digest=built.digest)
+            # The published digest is this spec's too: the next check is quiet.
+            runner.store.record_digest(session, image, built.digest, build_spec=recorded)
             runner.store.add_event(
                 session, EventKind.UNCHANGED,
                 f"{view.image}: rebuilt to the published digest {built.digest[:19]}; "
@@ -187,7 +211,7 @@ def step_build(runner: Runner, job_id: int) -> None:
         assert job is not None and image is not None
         runner.store.advance(session, job, JobState.BUILT, digest=built.digest)
         runner.store.record_digest(session, image, built.digest, lock_id=view.lock_id,
-                                   packages=packages)
+                                   packages=packages, build_spec=recorded)
 
 
 def _layout(runner: Runner, view: _JobView) -> Path:
@@ -319,7 +343,7 @@ def step_promote(runner: Runner, job_id: int) -> None:
         entry = make_changelog(
             view.image, digest_old=view.published, digest_new=view.digest, promoted_at=now,
             diff=diff, new_lock=view.lock, bytes_pushed=job.bytes_pushed,
-            tests=view.result.get("tests", []),
+            tests=view.result.get("tests", []), spec_change=view.reason.get("spec_change"),
             version_seen=store.versions_first_seen(session, [(s, v) for _, s, v in wanted]),
             advisory_seen=store.fixes_first_seen(session, [(s, c) for c, s, _ in wanted]),
         )  # fmt: skip

@@ -1,7 +1,7 @@
 """The fleet's state, as SQLAlchemy 2 typed models (SQLite or PostgreSQL; see ``store``).
 
     images ─┬─ locks            every lock resolved for an image, by the digest of its bytes
-            ├─ digests          every image digest built; which is published (floating tags)
+            ├─ digests          every image digest built, and the spec it was built from
             ├─ image_packages   the package → image index of the published (else newest) lock
             ├─ jobs             one rebuild per (image, target lock digest), a chain of states
             └─ events           append-only log (database triggers refuse UPDATE and DELETE)
@@ -165,6 +165,9 @@ class DigestRecord(Base):
     created_at: Mapped[datetime]
     pushed_at: Mapped[datetime | None]
     promoted_at: Mapped[datetime | None]
+    # The validated spec it was built from (``zerocve.fleet.built_spec.as_built``), last
+    # built; None: built before the store recorded it (migration 0004).
+    build_spec: Mapped[str | None] = mapped_column(Text)
 
 
 class ImagePackage(Base):

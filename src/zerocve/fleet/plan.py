@@ -12,6 +12,13 @@ offer at another version (``offered``, from the same indices), images a new fix 
 reaches one image coalesces into one ``ImagePlan``: one rebuild however many of its packages
 moved.
 
+An image is also rebuilt when its spec changed outside what decides its packages (entrypoint,
+environment, files filters...: ``spec_change``, see ``zerocve.fleet.built_spec``). Such an
+image is not re-resolved unless something else reached it: its target is the published lock
+itself, so no package upgrade rides along that the planner would not have made anyway. A
+rebuild's job key (``target_key``) covers the package set and the spec as built, so a spec
+edit after a failed or rolled-back rebuild is a new target.
+
 A plan names each package move (old → new) and the vulnerabilities the new source version
 fixes (``fixes``: source → (vulnerability, fixed version) as the advisory DB has them; a move
 from ``old`` to ``new`` fixes those with old < fixed ≤ new in dpkg's order).
@@ -73,6 +80,8 @@ class Candidate:
     published_spec: str | None  # the published lock's spec digest; None: never built
     spec_digest: str  # ImageSpec.resolution_digest() of the spec now
     requests: frozenset[str] = frozenset()  # package names the spec asks for
+    build_digest: str = ""  # built_spec.digest of the spec now
+    spec_change: str | None = None  # built_spec.spec_change since the published build
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,9 @@ class PlanImage:
     current: Lock | None  # the published image's lock; None: never built
     spec_digest: str  # ImageSpec.resolution_digest() of the spec now
     held: bool = False
-    rolled_back: frozenset[str] = frozenset()  # target digests the operator rolled back
+    rolled_back: frozenset[str] = frozenset()  # target keys the operator rolled back
+    build_digest: str = ""  # built_spec.digest of the spec now
+    spec_change: str | None = None  # built_spec.spec_change since the published build
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,8 @@ class ImagePlan:
     why: str  # one line
     moves: tuple[Move, ...] = ()
     target: Lock | None = field(default=None, compare=False, repr=False)
-    target_digest: str | None = None  # package_set_digest(target): the job key
+    target_digest: str | None = None  # target_key(target, build digest): the job key
+    spec_change: str | None = None  # why the spec as built makes it a rebuild, if it does
 
     @property
     def rebuild(self) -> bool:
@@ -141,7 +153,7 @@ class ImagePlan:
         return {
             "image": self.name, "verdict": str(self.verdict), "why": self.why,
             "target": self.target_digest, "packages": [m.to_json() for m in self.moves],
-            "fixes": list(self.fixes),
+            "fixes": list(self.fixes), "spec_change": self.spec_change,
         }  # fmt: skip
 
 
@@ -163,6 +175,13 @@ def package_set(lock: Lock) -> frozenset[tuple[str, str, str, str, str]]:
 def package_set_digest(lock: Lock) -> str:
     """``sha256:…`` of ``package_set``: the same packages, the same key, whatever the date."""
     blob = json.dumps(sorted(package_set(lock)), separators=(",", ":")).encode()
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def target_key(lock: Lock, build_digest: str) -> str:
+    """A rebuild's job key: ``sha256:…`` of its package set and of the spec it is built
+    from. Jobs planned before the spec was part of the key have ``package_set_digest``."""
+    blob = json.dumps([sorted(package_set(lock)), build_digest], separators=(",", ":")).encode()
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
@@ -298,35 +317,46 @@ def plan_image(
     image: PlanImage, resolve: Resolver, reason: str | None, fixes: Fixes | None = None
 ) -> ImagePlan:
     """The plan of one image (see the module docstring); ``reason``: why it is a candidate
-    (None: it is not, and it is not re-resolved)."""
-    if reason is None:
+    for re-resolution (None: it is not, and it is not re-resolved)."""
+    if reason is None and (image.spec_change is None or image.current is None):
         return ImagePlan(image.name, Verdict.NOT_HIT, "no package it holds moved")
     try:
-        target = resolve(image)
+        # Only the spec as built changed: the published packages, exactly.
+        target = (image.current if reason is None and image.current is not None
+                  else resolve(image))  # fmt: skip
     except ZerocveError as e:
         return ImagePlan(image.name, Verdict.FAILED, e.diagnostics())
     changes = moves(image.current, target, fixes)
-    same = image.current is not None and package_set(image.current) == package_set(target)
-    if same and image.current is not None and image.current.spec == target.spec:
+    current = image.current
+    resolved_same = (current is not None and package_set(current) == package_set(target)
+                     and current.spec == target.spec)  # fmt: skip
+    if resolved_same and image.spec_change is None:
         return ImagePlan(image.name, Verdict.UP_TO_DATE, "re-resolution gives the same packages")
-    digest = package_set_digest(target)
-    if image.current is None:
+    digest = target_key(target, image.build_digest)
+    if current is None:
         why = f"never built ({sum(len(a.packages) for a in target.archs.values())} packages)"
-    elif not changes:
-        why = reason
     else:
-        shown = "; ".join(m.describe() for m in changes[:3])
-        why = shown + (f"; and {len(changes) - 3} more" if len(changes) > 3 else "")
+        parts = []
+        if changes:
+            shown = "; ".join(m.describe() for m in changes[:3])
+            parts.append(shown + (f"; and {len(changes) - 3} more" if len(changes) > 3 else ""))
+        elif not resolved_same and reason:
+            parts.append(reason)
+        if image.spec_change:
+            parts.append(image.spec_change)
+        why = "; ".join(parts)
+    change = image.spec_change if current is not None else None  # a first build is no change
     if image.held:
         return ImagePlan(image.name, Verdict.HELD, f"held (zerocve fleet resume): {why}",
-                         changes, target, digest)  # fmt: skip
-    if digest in image.rolled_back:
+                         changes, target, digest, change)  # fmt: skip
+    # A job planned before the key covered the spec is keyed by its package set alone.
+    if digest in image.rolled_back or package_set_digest(target) in image.rolled_back:
         return ImagePlan(
             image.name, Verdict.ROLLED_BACK,
             f"rolled back by the operator (zerocve fleet resume {image.name} --repromote "
-            f"allows it again): {why}", changes, target, digest,
+            f"allows it again): {why}", changes, target, digest, change,
         )  # fmt: skip
-    return ImagePlan(image.name, Verdict.REBUILD, why, changes, target, digest)
+    return ImagePlan(image.name, Verdict.REBUILD, why, changes, target, digest, change)
 
 
 def plan(

@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,14 @@ Clock = Callable[[], datetime]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What an image's published digest was built from."""
+
+    spec_digest: str | None  # its lock's (ImageSpec.resolution_digest())
+    build_spec: str | None  # DigestRecord.build_spec; None: not recorded
 
 
 # Which state a job may move to from which: forward through the steps, to failed or skipped
@@ -273,22 +282,23 @@ class Store:
         ).one_or_none()  # fmt: skip
         return None if record is None else Lock.model_validate_json(record.content)
 
-    def published_specs(self, session: Session) -> dict[int, str | None]:
-        """Image id → the spec digest of its published lock, for the images whose published
-        digest has a lock in the store; no lock content is read."""
+    def published_specs(self, session: Session) -> dict[int, Published]:
+        """Image id → what its published digest was built from, for the images whose
+        published digest has a lock in the store; no lock content is read."""
         rows = session.execute(
-            select(Image.id, LockRecord.spec_digest)
+            select(Image.id, LockRecord.spec_digest, DigestRecord.build_spec)
             .join(DigestRecord, (DigestRecord.image_id == Image.id)
                   & (DigestRecord.digest == Image.published_digest))
             .join(LockRecord, LockRecord.id == DigestRecord.lock_id)
         )  # fmt: skip
-        return {image_id: spec for image_id, spec in rows}
+        return {image_id: Published(spec, built) for image_id, spec, built in rows}
 
     def record_digest(
         self, session: Session, image: Image, digest: str, **fields: Any
     ) -> DigestRecord:
         """The row of ``digest`` for ``image``, created if new; ``fields`` (size, lock_id,
-        bytes_pushed, packages, fixable, open, pushed_at, promoted_at) are set on it."""
+        bytes_pushed, packages, fixable, open, pushed_at, promoted_at, build_spec) are set
+        on it."""
         record = session.scalars(
             select(DigestRecord).where(
                 DigestRecord.image_id == image.id, DigestRecord.digest == digest
