@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import shutil
 import subprocess
 import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -379,3 +382,30 @@ def test_layers_read_on_several_threads_give_the_same_tree_and_the_lowest_error(
         blob.write_bytes(blob.read_bytes()[:-40])
     with pytest.raises(InventoryError, match=image.layers[2].digest):
         tree(4)
+
+
+def _inflate_all(data: bytes, chunk: int) -> bytes:
+    from zerocve.inventory.image_fs import gunzip
+
+    stream = io.BytesIO(data)
+    read = gunzip(lambda n: stream.read(min(n, chunk)))
+    pieces = []
+    while piece := read(1000):
+        assert len(piece) <= 1000
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+@pytest.mark.parametrize("chunk", [1, 100, 1 << 16])
+def test_gzip_members_are_inflated_one_after_another_and_checked(chunk: int) -> None:
+    """A layer may be several gzip members end to end (pigz, concatenation): every one is
+    read, and a member whose CRC or length does not match, or that is cut, is an error."""
+    one, two = bytes(range(256)) * 40, b"second member" * 500
+    joined = gzip.compress(one, mtime=0) + gzip.compress(two, mtime=0)
+    assert _inflate_all(joined, chunk) == one + two
+    damaged = bytearray(joined)
+    damaged[len(gzip.compress(one, mtime=0)) - 8] ^= 1  # the first member's CRC
+    with pytest.raises(zlib.error, match="incorrect data check"):
+        _inflate_all(bytes(damaged), chunk)
+    with pytest.raises(EOFError):
+        _inflate_all(joined[:-5], chunk)

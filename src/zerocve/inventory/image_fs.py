@@ -13,7 +13,6 @@ digest, so ``layer_cache`` keeps it and a second scan of the same image streams 
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import zlib
@@ -21,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO
 
 import zstandard
 
@@ -39,6 +38,8 @@ WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around deflate
+_RAW_READ = 1 << 16
 
 
 @dataclass
@@ -77,6 +78,33 @@ class _HashingReader(io.RawIOBase):
         return len(data)
 
 
+def gunzip(read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """``read(n)`` of the gzip stream ``read`` gives, inflated: its members one after another,
+    each checked by zlib against its CRC and length (``zlib.error``; ``EOFError`` when the
+    stream ends inside one); ``b""`` after the last. Inflated here rather than through
+    ``gzip.GzipFile``, which feeds zlib 8 KiB at a time and copies its output twice."""
+    inflater = zlib.decompressobj(_GZIP_WBITS)
+
+    def inflated(size: int) -> bytes:
+        nonlocal inflater
+        while True:
+            if inflater.eof:
+                rest = inflater.unused_data or read(_RAW_READ)
+                if not rest:
+                    return b""
+                inflater = zlib.decompressobj(_GZIP_WBITS)
+                piece = inflater.decompress(rest, size)
+            else:
+                data = inflater.unconsumed_tail or read(_RAW_READ)
+                if not data:
+                    raise EOFError("the gzip stream ends inside a member")
+                piece = inflater.decompress(data, size)
+            if piece:
+                return piece
+
+    return inflated
+
+
 @contextmanager
 def _members(layer: BlobSource) -> Iterator[TarReader]:
     """Walk ``layer``'s tar (``oci.tar_reader``: members, and ``read_data`` for their
@@ -88,15 +116,15 @@ def _members(layer: BlobSource) -> Iterator[TarReader]:
         hashing = _HashingReader(raw, algorithm)
         buffered = io.BufferedReader(hashing, 1 << 16)
         magic = buffered.peek(4)[:4]
-        stream: IO[bytes]
+        read: Callable[[int], bytes]
         if magic.startswith(_GZIP):
-            stream = cast(IO[bytes], gzip.GzipFile(fileobj=buffered, mode="rb"))
+            read = gunzip(buffered.read)
         elif magic.startswith(_ZSTD):
-            stream = zstandard.ZstdDecompressor().stream_reader(buffered)
+            read = zstandard.ZstdDecompressor().stream_reader(buffered).read
         else:
-            stream = buffered
+            read = buffered.read
         try:
-            yield TarReader(stream.read)
+            yield TarReader(read)
             while buffered.read(1 << 20):  # the tar end marker may precede padding
                 pass
         except (TarFormatError, OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
