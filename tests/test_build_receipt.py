@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -62,17 +63,23 @@ class Project:
     def db(self) -> Path:
         return Path(self.env["ZEROCVE_DB"])
 
-    def run(self, *args: str, cwd: Path | None = None) -> Run:
+    def run(self, *args: str, cwd: Path | None = None, terminal: bool = False) -> Run:
+        """``zerocve ARGS``; on ``terminal``, all three streams are a pseudo-terminal, whose
+        bytes come back as ``stdout``."""
         marker = self.root / "modules.txt"
         marker.unlink(missing_ok=True)
         code = ("import atexit, runpy, sys\n"
                 f"atexit.register(lambda: open({str(marker)!r}, 'w')"
                 ".write('\\n'.join(sys.modules)))\n"
                 "runpy.run_module('zerocve', run_name='__main__')\n")
-        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
-                              env=self.env, cwd=cwd or self.root, check=False, timeout=300)
-        return Run(done.returncode, done.stdout, done.stderr,
-                   frozenset(marker.read_text().split()))
+        command = [sys.executable, "-c", code, *args]
+        if terminal:
+            returncode, stdout, stderr = _on_terminal(command, self.env, cwd or self.root)
+        else:
+            done = subprocess.run(command, capture_output=True, env=self.env,
+                                  cwd=cwd or self.root, check=False, timeout=300)
+            returncode, stdout, stderr = done.returncode, done.stdout, done.stderr
+        return Run(returncode, stdout, stderr, frozenset(marker.read_text().split()))
 
     def build(self, *extra: str, cwd: Path | None = None) -> Run:
         done = self.run("build", str(self.spec), "-o", str(self.root / "out"), *extra, cwd=cwd)
@@ -88,6 +95,30 @@ class Project:
         assert hit.from_receipt, hit.stderr.decode()
         assert (hit.stdout, hit.stderr) == (runs[-1].stdout, runs[-1].stderr)
         return runs[-1]
+
+
+def _on_terminal(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, bytes, bytes]:
+    master, slave = pty.openpty()
+    try:
+        with subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env,
+                              cwd=cwd) as child:
+            os.close(slave)
+            slave = -1
+            chunks = []
+            while True:  # read as it comes, or a full terminal buffer would stop the child
+                try:
+                    data = os.read(master, 1 << 16)
+                except OSError:  # EIO: the child's side is closed
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            child.wait(timeout=300)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    return child.returncode, b"".join(chunks), b""
 
 
 @pytest.fixture
@@ -123,6 +154,17 @@ def test_a_no_change_rebuild_is_answered_from_its_receipt(project: Project, quie
         assert runs[3].stderr == b""
     # ...and the receipt keeps answering.
     assert project.run(*quiet, "build", spec, "-o", out).from_receipt
+
+
+def test_a_terminal_gets_the_same_bytes_from_a_receipt(project: Project) -> None:
+    project.env["TERM"] = "xterm-256color"
+    spec, out = str(project.spec), str(project.root / "out")
+    runs = [project.run("build", spec, "-o", out, terminal=True) for _ in range(4)]
+    assert [r.returncode for r in runs] == [0, 0, 0, 0]
+    assert [r.from_receipt for r in runs] == [False, False, False, True]
+    assert runs[3].stdout == runs[2].stdout
+    assert b"\x1b[" in runs[3].stdout  # the notes as rich styles them for a terminal
+    assert b"image read from the build cache" in runs[3].stdout
 
 
 def _edit_spec(p: Project) -> None:

@@ -5,8 +5,8 @@ Each input is hashed before the build reads it: an input edited meanwhile is rec
 was before, and the receipt it ends in never matches. A build gets no receipt when its
 result depends on what a receipt cannot check: the host's apt sources (the spec names no
 repository), a lock re-resolved against the live indices (none beside the spec, or a stale
-one), a scan (the DB and the live indices decide the gate), progress bars, or an output this
-run changed (its printed notes are not the ones a rerun prints).
+one), a scan (the DB and the live indices decide the gate), progress bars drawn on a
+terminal, or an output this run changed (its printed notes are not the ones a rerun prints).
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ class BuildFacts:
         """Hand the receipt's facts to the front door, when the build changed no output."""
         from zerocve.lock_record import keyring_expiries
 
+        if getattr(settings.reporter, "drew", False):  # progress bars ran: not repeatable
+            return
         after = [(path, snapshot(Path(path))) for path, _ in self.before]
         outputs = [(path, entries) for path, entries in after if entries is not None]
         if self.failed or after != self.before or len(outputs) != len(after):

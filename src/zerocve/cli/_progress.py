@@ -52,6 +52,8 @@ class RichReporter(NotesReporter):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._active = 0
+        # A live display is not output a build receipt could print again (zerocve.receipt).
+        self.drew = False
         self._progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _AmountColumn(),
             TimeElapsedColumn(), console=console_err, transient=True,
@@ -62,6 +64,7 @@ class RichReporter(NotesReporter):
         with self._lock:
             if self._active == 0:
                 self._progress.start()
+                self.drew = True
             self._active += 1
             task_id = self._progress.add_task(description, total=total)
         try:

@@ -9,7 +9,7 @@ import typer
 
 from zerocve import api
 from zerocve.assemble.image import BuiltImage
-from zerocve.cli._app import NotesReporter, app, console, settings
+from zerocve.cli._app import app, console, settings
 from zerocve.cli._build_receipt import BuildFacts
 from zerocve.cli._gate import (
     FailOnOption,
@@ -107,9 +107,8 @@ def build_command(
     given = settings(db_path=db_path, ignore_valid_until=ignore_valid_until or None)
     lock_path = api.default_lock_path(spec_path)
     # A receipt answers the next no-change run of this very command (zerocve.receipt): only
-    # for a layout, with the caches, and without progress bars (they are not output).
-    facts = (BuildFacts.start(spec_path, lock_path)
-             if output is not None and not no_cache and type(given.reporter) is NotesReporter
+    # for a layout, and with the caches.
+    facts = (BuildFacts.start(spec_path, lock_path) if output is not None and not no_cache
              else None)
     spec = api.load_spec(spec_path)
     if facts is not None:
