@@ -539,6 +539,24 @@ def test_a_signed_index_that_does_not_decompress_is_one_line(
         client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
 
 
+@pytest.mark.parametrize("suffix", [".gz", ".xz"])
+def test_an_index_that_inflates_past_the_bound_is_refused(
+    repo: AptRepo, client: RepoClient, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    """A small compressed file may inflate to gigabytes: the text is held whole (read by
+    name), so it is bounded."""
+    if suffix == ".xz":
+        resign(repo, lambda text: text.replace(f"{INDEX}.gz", f"{INDEX}.none"))
+    size = len((repo.root / "dists" / SUITE / INDEX).read_bytes())
+    monkeypatch.setattr(repo_module, "MAX_INDEX_TEXT", size - 1)
+    with pytest.raises(RepositoryError, match=rf"{INDEX}\{suffix}: cannot decompress: it "
+                                              rf"inflates to over {size - 1} bytes$"):
+        client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    monkeypatch.setattr(repo_module, "MAX_INDEX_TEXT", size)
+    (index,) = client.fetch_indices([spec(repo.uri, repo.keyring)], "amd64")
+    assert len(index.packages) == 2
+
+
 def test_packages_xz_size_mismatch(repo: AptRepo, client: RepoClient) -> None:
     resign(repo, lambda text: text.replace(f"{INDEX}.gz", f"{INDEX}.none"))
     xz = repo.root / "dists" / SUITE / f"{INDEX}.xz"
