@@ -138,9 +138,11 @@ def test_no_cycle_between_top_level_parts() -> None:
     )
 
 
-# Only Settings reads the environment (and the CLI its passphrase variable): everything below
-# is given what it needs, so a daemon can run many settings in one process.
-ENVIRONMENT_READERS = {"zerocve.settings", "zerocve.cli._keys"}
+# Only Settings reads the environment (and the CLI its passphrase variable, and the CLI's front
+# door, whose build receipts are keyed by the whole environment of the process it answers
+# for): everything below is given what it needs, so a daemon can run many settings in one
+# process.
+ENVIRONMENT_READERS = {"zerocve.settings", "zerocve.cli._keys", "zerocve.cli._front"}
 _ENVIRONMENT = {"environ", "environb", "getenv", "getenvb"}
 
 
