@@ -102,3 +102,38 @@ def test_db_the_user_may_not_read() -> None:
                                env={"HOME": str(home), "ZEROCVE_CACHE_DIR": str(home / "c")})
         line = one_error_line(done)
         assert f"{private}: not a readable advisory DB" in line
+
+
+_KEEP_A_RELEASE = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from zerocve.debian.release_store import ReleaseStore, SignedRelease
+from zerocve.errors import ZerocveError
+store = ReleaseStore(Path(sys.argv[1]))
+try:
+    if sys.argv[2] == "keep":
+        store.keep("http://127.0.0.1/debian", "bookworm", "0" * 64,
+                   SignedRelease(inrelease=b"x" * (256 << 10)))
+    else:
+        for n in range(10_000):  # one directory of the store's per suite, until none fits
+            store.advance("http://127.0.0.1/debian", f"s{n}", datetime.now(UTC), "Release")
+except ZerocveError as e:
+    print(e)
+"""
+
+
+@pytest.mark.parametrize("write", ["keep", "advance"])
+def test_full_cache_dir_while_keeping_releases(tmp_path: Path, write: str) -> None:
+    """Whichever file of the cache a build writes first when the disk fills, the line is the
+    cache directory's: the Release store's too (its writes race the .deb and index writes)."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    done = subprocess.run(
+        ["unshare", "--map-root-user", "--mount", "sh", "-c", _IN_TMPFS, "sh", "size=64k",
+         str(cache), sys.executable, "-c", _KEEP_A_RELEASE, str(cache), write],
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{cache}: cannot write to the cache directory: "), done.stdout
+    assert "No space left on device" in done.stdout

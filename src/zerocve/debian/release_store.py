@@ -16,11 +16,14 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from zerocve._atomic import write_atomic
+from zerocve.debian.cache import cache_error
 from zerocve.errors import RepositoryError
 
 _HEX_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -42,7 +45,21 @@ class SignedRelease:
 
 class ReleaseStore:
     def __init__(self, cache_root: Path) -> None:
+        self.cache_root = cache_root
         self.root = cache_root / "releases"
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write the system refuses (a full or read-only cache) is the cache's one line,
+        whichever of the cache's files a build happened to write first."""
+        try:
+            yield
+        except OSError as e:
+            raise cache_error(self.cache_root, e) from e
+        except RepositoryError as e:  # write_atomic's wording of an OSError
+            if isinstance(e.__cause__, OSError):
+                raise cache_error(self.cache_root, e.__cause__) from e.__cause__
+            raise
 
     def _dir(self, uri: str, suite: str) -> Path:
         key = hashlib.sha256(f"{uri}\n{suite}".encode()).hexdigest()[:32]
@@ -51,12 +68,13 @@ class ReleaseStore:
     def keep(self, uri: str, suite: str, release_sha256: str, signed: SignedRelease) -> None:
         """Store a verified Release under the SHA256 of its signed text (once)."""
         directory = self._dir(uri, suite)
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, data in signed.files().items():
-            path = directory / f"{release_sha256}.{name}"
-            if not path.exists():
-                write_atomic(path, data, error=RepositoryError,
-                             what="cannot keep the verified Release")
+        with self._writing():
+            directory.mkdir(parents=True, exist_ok=True)
+            for name, data in signed.files().items():
+                path = directory / f"{release_sha256}.{name}"
+                if not path.exists():
+                    write_atomic(path, data, error=RepositoryError,
+                                 what="cannot keep the verified Release")
 
     def kept_paths(self, uri: str, suite: str, release_sha256: str) -> dict[str, Path]:
         """Where a Release whose signed text has this SHA256 is kept, by file name
@@ -92,11 +110,13 @@ class ReleaseStore:
         """Record ``date`` as the repository's newest Release Date, or raise RepositoryError
         when a newer one was accepted before (a replayed Release)."""
         directory = self._dir(uri, suite)
-        directory.mkdir(parents=True, exist_ok=True)
         newest = directory / "newest-date"
         seconds = int(date.timestamp())
+        with self._writing():
+            directory.mkdir(parents=True, exist_ok=True)
+            marker = (directory / "newest-date.lock").open("w")
         # One process at a time reads and raises the mark, or two could lower it.
-        with (directory / "newest-date.lock").open("w") as lock:
+        with marker as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 text = newest.read_text().strip()
@@ -111,5 +131,6 @@ class ReleaseStore:
                     f"mirror, or remove {newest} if the repository was really reset"
                 )
             if seen is None or seconds > seen:
-                write_atomic(newest, f"{seconds}\n".encode(), error=RepositoryError,
-                             what="cannot record the newest Release date")
+                with self._writing():
+                    write_atomic(newest, f"{seconds}\n".encode(), error=RepositoryError,
+                                 what="cannot record the newest Release date")
