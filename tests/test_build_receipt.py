@@ -310,6 +310,79 @@ def test_a_rejected_build_prints_its_error_from_the_whole_cli(project: Project) 
     assert done.stderr.decode().count("\n") == 1
 
 
+
+@pytest.fixture
+def host_project(tmp_path: Path, apt_repo) -> Project:
+    """A spec naming no repository, as examples/python.yaml: the host's apt sources, here an
+    etc/apt tree (``ZEROCVE_APT_DIR``) whose one source, without Signed-By, is trusted
+    through trusted.gpg.d, as a stock Debian host's is."""
+    etc = tmp_path / "etc-apt"
+    (etc / "sources.list.d").mkdir(parents=True)
+    (etc / "trusted.gpg.d").mkdir()
+    (etc / "sources.list.d" / "loopback.sources").write_text(
+        f"Types: deb\nURIs: {apt_repo.uri}\nSuites: {' '.join(apt_repo.suites)}\n"
+        "Components: main\n")
+    shutil.copyfile(apt_repo.keyring, etc / "trusted.gpg.d" / "loopback.gpg")
+    spec = tmp_path / "image.yaml"
+    spec.write_text(json.dumps({"contents": {"packages": STATIC}}))
+    env = {**os.environ, "ZEROCVE_CACHE_DIR": str(tmp_path / "cache"),
+           "ZEROCVE_STATE_DIR": str(tmp_path / "state"), "ZEROCVE_DB": str(tmp_path / "db"),
+           "ZEROCVE_APT_DIR": str(etc), "PYTHONPATH": str(SRC)}
+    made = Project(tmp_path, spec, env)
+    assert made.run("-q", "lock", str(spec)).returncode == 0
+    return made
+
+
+def _edit_source(p: Project) -> None:
+    source = p.root / "etc-apt" / "sources.list.d" / "loopback.sources"
+    source.write_text(source.read_text() + "\n")  # the same source, one byte more
+
+
+def _add_source(p: Project) -> None:
+    (p.root / "etc-apt" / "sources.list.d" / "other.list").write_text("# nothing yet\n")
+
+
+def _add_sources_list(p: Project) -> None:
+    (p.root / "etc-apt" / "sources.list").write_text("# nothing yet\n")
+
+
+def _edit_trusted_key(p: Project) -> None:
+    keyring = p.root / "etc-apt" / "trusted.gpg.d" / "loopback.gpg"
+    keyring.write_bytes(keyring.read_bytes() * 2)  # the same keys, listed twice
+
+
+def _add_trusted_key(p: Project) -> None:
+    trusted = p.root / "etc-apt" / "trusted.gpg.d"
+    shutil.copyfile(trusted / "loopback.gpg", trusted / "more.gpg")
+
+
+def _rename_trusted_key(p: Project) -> None:
+    trusted = p.root / "etc-apt" / "trusted.gpg.d"
+    (trusted / "loopback.gpg").rename(trusted / "loopback.gpg.disabled")
+
+
+HOST_CHANGES = {
+    "source-edited": _edit_source, "source-added": _add_source,
+    "sources.list-added": _add_sources_list, "trusted-key-edited": _edit_trusted_key,
+    "trusted-key-added": _add_trusted_key, "trusted-key-renamed": _rename_trusted_key,
+}
+
+
+def test_a_build_from_the_host_sources_is_answered_from_its_receipt(host_project: Project) -> None:
+    last = host_project.settle()
+    assert last.stdout.decode().startswith("sha256:")
+
+
+@pytest.mark.parametrize("change", HOST_CHANGES.values(), ids=HOST_CHANGES.keys())
+def test_anything_of_the_host_sources_changed_runs_the_whole_cli(
+    host_project: Project, change
+) -> None:
+    host_project.settle()
+    change(host_project)
+    again = host_project.run("build", str(host_project.spec), "-o",
+                             str(host_project.root / "out"))
+    assert not again.from_receipt
+
 # -- the pure parts -------------------------------------------------------------------------
 
 

@@ -38,6 +38,12 @@ def test_zerocve_variables_win_and_the_db_follows_the_cache() -> None:
     assert Settings.from_env(env, db_path=Path("/x.sqlite")).db_path == Path("/x.sqlite")
 
 
+def test_the_apt_dir_is_etc_apt_unless_set() -> None:
+    assert Settings.from_env({"HOME": "/h"}).apt_dir == Path("/etc/apt")
+    assert Settings.from_env({"HOME": "/h", "ZEROCVE_APT_DIR": ""}).apt_dir == Path("/etc/apt")
+    assert Settings.from_env({"HOME": "/h", "ZEROCVE_APT_DIR": "/x/apt"}).apt_dir == Path("/x/apt")
+
+
 def test_registry_auth_files_in_podman_order() -> None:
     s = Settings.from_env({"HOME": "/h", "REGISTRY_AUTH_FILE": "/a.json",
                            "XDG_RUNTIME_DIR": "/run/u", "DOCKER_CONFIG": "/d"})

@@ -80,7 +80,8 @@ def repositories_of(spec: ImageSpec, settings: Settings) -> list[RepositorySpec]
     from zerocve.debian.sources import host_repositories
     from zerocve.lock import repositories_for
 
-    return repositories_for(spec, lambda: host_repositories(key_dir=settings.cache_dir / "keys"))
+    return repositories_for(spec, lambda: host_repositories(settings.apt_dir,
+                                                          key_dir=settings.cache_dir / "keys"))
 
 
 def index_archs(spec: ImageSpec) -> list[str]:

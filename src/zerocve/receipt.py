@@ -12,7 +12,10 @@ what the result depends on beyond that:
 * ``inputs``: files and the SHA256 of their bytes (the spec, the lock, the keyrings, the
   kept signed Releases the lock's verification reads), hashed before the build read them;
 * ``absent``: paths that did not exist (the advisory DB: with one, the build scans, and the
-  gate's answer depends on the DB and on the live indices);
+  gate's answer depends on the DB and on the live indices; an apt source or keyring file);
+* ``listings``: directories and the SHA256 of their sorted entry names (the host's
+  ``sources.list.d`` and ``trusted.gpg.d``, for a spec that names no repository): a file
+  added, removed or renamed there changes it;
 * ``outputs``: every entry under each path the build wrote (the OCI layout, the SBOM beside
   it) with its device, inode, type and mode, size, mtime and ctime: a file replaced, edited,
   touched, added or removed changes one of them (ctime cannot be set back by a user);
@@ -44,7 +47,7 @@ from typing import Any
 
 from zerocve.cache_seal import CacheSeal, open_record, seal_record
 
-_FORMAT = "zerocve-receipt 1"
+_FORMAT = "zerocve-receipt 2"
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 # Receipts are a few kilobytes: this keeps hundreds, the least recently used go first.
 MAX_BYTES = 4 << 20
@@ -74,6 +77,7 @@ class Receipt:
     until: int | None  # seconds since 1970; None: no lapse
     printed: tuple[Printed, ...]
     confirmed: bool = False
+    listings: tuple[tuple[str, str], ...] = ()  # (directory, SHA256 of its sorted names)
 
     def same_result(self, other: Receipt) -> bool:
         """Both runs had the same inputs and outputs, and printed the same."""
@@ -87,6 +91,7 @@ class Receipt:
             and (self.until is None or now < self.until)
             and all(file_sha256(Path(path)) == digest for path, digest in self.inputs)
             and not any(os.path.lexists(path) for path in self.absent)
+            and all(listing_sha256(Path(path)) == digest for path, digest in self.listings)
             and all(snapshot(Path(path)) == entries for path, entries in self.outputs)
         )
 
@@ -127,6 +132,15 @@ def file_sha256(path: Path) -> str | None:
             return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError:
         return None
+
+
+def listing_sha256(directory: Path) -> str | None:
+    """The SHA256 of the sorted names in ``directory``; None when it cannot be listed."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return None
+    return hashlib.sha256("\0".join(names).encode(errors="surrogateescape")).hexdigest()
 
 
 def _entry(st: os.stat_result) -> Entry:
@@ -224,6 +238,7 @@ def _receipt(body: Mapping[str, Any]) -> Receipt:
         until=None if until is None else int(until),
         printed=printed,
         confirmed=body["confirmed"] is True,
+        listings=tuple((str(path), str(digest)) for path, digest in body["listings"]),
     )
 
 
@@ -234,5 +249,5 @@ def _as_entry(value: Sequence[int]) -> Entry:
 
 __all__ = [
     "MAX_BYTES", "STREAMS", "Printed", "Receipt", "Receipts", "command_key", "file_sha256",
-    "settled", "snapshot", "terminals",
+    "listing_sha256", "settled", "snapshot", "terminals",
 ]

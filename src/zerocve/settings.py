@@ -11,6 +11,8 @@ inject a clock or an HTTP transport without patching anything.
     ZEROCVE_STATE_DIR   the fleet store's default home, and the key sealing the caches'
                         derived entries (``zerocve.cache_seal``)
                         (default: $XDG_STATE_HOME/zerocve, ~/.local/state/zerocve)
+    ZEROCVE_APT_DIR     the host's apt configuration, read for a spec that names no
+                        repository (default: /etc/apt)
     SOURCE_DATE_EPOCH   the date every timestamp of a build and its reports is clamped to;
                         unset or empty: the lock's date (builds) or now (reports)
     REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, DOCKER_CONFIG, HOME   where registry credentials are
@@ -123,6 +125,7 @@ class Settings:
     reporter: Reporter = NULL_REPORTER
     registry_auth: tuple[Path, ...] = field(default=())
     cache_bounds: CacheBounds = CacheBounds()
+    apt_dir: Path = Path("/etc/apt")  # the host's apt sources and trusted keys
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
@@ -134,6 +137,8 @@ class Settings:
         if "source_date_epoch" not in overrides:
             overrides["source_date_epoch"] = parse_epoch(environ.get("SOURCE_DATE_EPOCH", ""))
         overrides.setdefault("registry_auth", registry_auth_files(environ))
+        if "apt_dir" not in overrides and environ.get("ZEROCVE_APT_DIR"):
+            overrides["apt_dir"] = Path(environ["ZEROCVE_APT_DIR"])
         if "cache_bounds" not in overrides:
             overrides["cache_bounds"] = CacheBounds.from_env(environ)
         return cls(

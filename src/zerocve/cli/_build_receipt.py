@@ -3,27 +3,33 @@
 
 Each input is hashed before the build reads it: an input edited meanwhile is recorded as it
 was before, and the receipt it ends in never matches. A build gets no receipt when its
-result depends on what a receipt cannot check: the host's apt sources (the spec names no
-repository), a lock re-resolved against the live indices (none beside the spec, or a stale
-one), a scan (the DB and the live indices decide the gate), progress bars drawn on a
-terminal, or an output this run changed (its printed notes are not the ones a rerun prints).
+result depends on what a receipt cannot check: a lock re-resolved against the live indices
+(none beside the spec, or a stale one), a scan (the DB and the live indices decide the
+gate), progress bars drawn on a terminal, or an output this run changed (its printed notes
+are not the ones a rerun prints).
+
+A spec that names no repository uses the host's apt sources: its receipt holds every file
+``host_repositories`` may read (present, or absent), the listings of ``sources.list.d`` and
+``trusted.gpg.d`` (a file added or removed there is a miss) and the keyrings the resolved
+repositories name.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zerocve.cli import _front
-from zerocve.receipt import Receipt, Snapshot, file_sha256, settled, snapshot
+from zerocve.receipt import Receipt, Snapshot, file_sha256, listing_sha256, settled, snapshot
 
 if TYPE_CHECKING:
     from zerocve.lock import Lock
     from zerocve.settings import Settings
-    from zerocve.spec import ImageSpec
+    from zerocve.spec import ImageSpec, RepositorySpec
 
 
 class BuildFacts:
@@ -33,6 +39,8 @@ class BuildFacts:
     def __init__(self) -> None:
         self.inputs: dict[str, str] = {}
         self.absent: list[str] = []
+        self.listings: dict[str, str] = {}
+        self.repositories: list[RepositorySpec] = []
         self.before: list[tuple[str, Snapshot | None]] = []
         self.failed = False
 
@@ -54,13 +62,43 @@ class BuildFacts:
         else:
             self.inputs.setdefault(str(path), digest)
 
-    def spec_loaded(self, spec: ImageSpec) -> None:
-        """The keyrings of the spec's own repositories (the host's apt sources: no receipt)."""
-        repositories = spec.contents.repositories
-        if repositories is None or any(not r.keyring for r in repositories):
+    def read_if_present(self, path: Path) -> None:
+        if os.path.lexists(path):
+            self.read(path)
+        else:
+            self.absent.append(str(path))
+
+    def list_dir(self, directory: Path) -> None:
+        digest = listing_sha256(directory)
+        if digest is not None:
+            self.listings.setdefault(str(directory), digest)
+        elif os.path.lexists(directory):
+            self.failed = True
+        else:
+            self.absent.append(str(directory))
+
+    def spec_loaded(self, spec: ImageSpec, settings: Settings) -> None:
+        """The keyrings of the repositories the build uses: the spec's own, else the host's
+        apt sources', with every apt file and directory they were resolved from."""
+        from zerocve import api
+        from zerocve.debian.sources import host_inputs
+        from zerocve.errors import ZerocveError
+
+        if spec.contents.repositories is None:
+            files, directories = host_inputs(settings.apt_dir)
+            for directory in directories:  # before the files: one added meanwhile is a miss
+                self.list_dir(directory)
+            for path in files:
+                self.read_if_present(path)
+        try:
+            self.repositories = api.repositories_of(spec, settings)
+        except ZerocveError:  # the build reports it
             self.failed = True
             return
-        for repository in repositories:
+        if any(not r.keyring for r in self.repositories):
+            self.failed = True
+            return
+        for repository in self.repositories:
             self.read(Path(str(repository.keyring)))
 
     def lock_chosen(self, lock: Lock, lock_path: Path, settings: Settings) -> None:
@@ -96,7 +134,7 @@ class BuildFacts:
         else:
             self.absent.append(str(settings.db_path))
 
-    def done(self, spec: ImageSpec, settings: Settings) -> None:
+    def done(self, settings: Settings) -> None:
         """Hand the receipt's facts to the front door, when the build changed no output."""
         from zerocve.lock_record import keyring_expiries
 
@@ -108,12 +146,13 @@ class BuildFacts:
             return
         if not settled(outputs, time.time_ns()):  # file times: the real clock, not settings'
             return
-        expiries = keyring_expiries(spec.contents.repositories or (), settings.clock())
+        expiries = keyring_expiries(self.repositories, settings.clock())
         if expiries is None:
             return
         _front.record(Receipt(
             inputs=tuple(sorted(self.inputs.items())),
             absent=tuple(sorted(set(self.absent))),
+            listings=tuple(sorted(self.listings.items())),
             outputs=tuple(outputs),
             until=min(expiries, default=None),
             printed=(),

@@ -112,7 +112,7 @@ def build_command(
              else None)
     spec = api.load_spec(spec_path)
     if facts is not None:
-        facts.spec_loaded(spec)
+        facts.spec_loaded(spec, given)
     indices = api.Indices(settings=given)  # read once, by the lock or the gate, if at all
     lock = api.lock_for_build(spec, lock_path, given, locked=locked, indices=indices)
     if facts is not None:
@@ -138,4 +138,4 @@ def build_command(
     given.reporter.note(summary(built, target) + "; SBOM " + ", ".join(str(p) for p in sboms))
     console.print(built.digest, highlight=False)
     if facts is not None:
-        facts.done(spec, given)
+        facts.done(given)

@@ -192,24 +192,35 @@ def _store_key(key: str | bytes, key_dir: Path, suffix: str = ".asc") -> str:
     return str(path)
 
 
-def _source_files(etc_apt: Path) -> list[Path]:
-    """The files apt reads, in apt's order; ``*.disabled*`` and other names are skipped."""
-    files = [etc_apt / "sources.list"]
-    parts = etc_apt / "sources.list.d"
+def _parts(etc_apt: Path, main: str, suffixes: tuple[str, ...]) -> list[Path]:
+    """``main`` and the files of ``main.d`` ending in ``suffixes``, in apt's order, whether
+    or not they exist; other names (``*.disabled``) are skipped, as apt skips them."""
+    files = [etc_apt / main]
+    parts = etc_apt / f"{main}.d"
     if parts.is_dir():
-        files += sorted(p for p in parts.iterdir() if p.suffix in (".list", ".sources"))
-    return [f for f in files if f.is_file()]
+        files += sorted(p for p in parts.iterdir() if p.suffix in suffixes)
+    return files
+
+
+def _source_files(etc_apt: Path) -> list[Path]:
+    """The files apt reads its sources from."""
+    return [f for f in _parts(etc_apt, "sources.list", (".list", ".sources")) if f.is_file()]
+
+
+def host_inputs(etc_apt: Path) -> tuple[list[Path], list[Path]]:
+    """What ``host_repositories`` may read below ``etc_apt`` (existing or not), and the
+    directories whose listing decides which of those files there are: a build receipt's
+    inputs (``zerocve.cli._build_receipt``)."""
+    files = [*_parts(etc_apt, "sources.list", (".list", ".sources")),
+             *_parts(etc_apt, "trusted.gpg", (".gpg", ".asc"))]
+    return files, [etc_apt / "sources.list.d", etc_apt / "trusted.gpg.d"]
 
 
 def _trusted_keyring(etc_apt: Path, key_dir: Path) -> str | None:
     """apt's global trust (``trusted.gpg`` and ``trusted.gpg.d/``) as one binary keyring, for
     sources without ``Signed-By``: a stock Debian 12 ``sources.list`` has none."""
-    parts = etc_apt / "trusted.gpg.d"
-    files = [etc_apt / "trusted.gpg"]
-    if parts.is_dir():
-        files += sorted(p for p in parts.iterdir() if p.suffix in (".gpg", ".asc"))
     blob = b""  # binary OpenPGP keyrings concatenate
-    for path in files:
+    for path in _parts(etc_apt, "trusted.gpg", (".gpg", ".asc")):
         if not path.is_file():
             continue
         with tempfile.TemporaryDirectory(prefix="zerocve-keys-") as tmp:
