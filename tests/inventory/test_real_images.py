@@ -193,6 +193,43 @@ def test_docker_archive(rootfs: Path, layout: Path, tmp_path: Path) -> None:
     assert inv.image_name == "docker.io/inventory/rootfs:notz"
 
 
+@pytest.mark.parametrize("kind", ["docker-archive", "oci-archive"])
+def test_an_archives_layers_are_read_one_at_a_time(
+    layout: Path, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A layout directory's layers are read on every core; an archive's members share one
+    file position, and two threads reading them at once read each other's bytes (a
+    docker-archive scan once failed with "unexpected end of data")."""
+    from zerocve.oci import reader
+
+    archive = tmp_path / "image.tar"
+    run("skopeo", "copy", "-q", f"oci:{layout}:notz", f"{kind}:{archive}:inventory/rootfs:notz")
+    reading = 0
+    most = 0
+    original = reader._TarFile.open
+
+    class Counted:
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def __enter__(self) -> object:
+            nonlocal reading, most
+            reading += 1
+            most = max(most, reading)
+            return self.inner.__enter__()  # type: ignore[attr-defined]
+
+        def __exit__(self, *exc: object) -> None:
+            nonlocal reading
+            reading -= 1
+            self.inner.__exit__(*exc)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(reader._TarFile, "open", lambda self, name: Counted(original(self, name)))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)  # as many threads as there are layers
+    inv = open_inventory(str(archive), cache_dir=tmp_path / "cache")
+    assert len(inv.packages) > 0
+    assert most == 1
+
+
 def test_registry_reference(rootfs: Path, layout: Path, registry: Registry) -> None:
     reference = f"{registry.host}/inventory/rootfs:1"
     run(

@@ -98,8 +98,9 @@ def _image(
         count = len(image.layers)
         bar = reporter.task(f"reading {count} layers", total=count) if tracked else None
         with bar or nullcontext(Task()) as task:
-            # A registry's layers download as they are read: one at a time, one bar each.
-            workers = (os.cpu_count() or 1) if tracked else 1
+            # A registry's layers download as they are read: one at a time, one bar each;
+            # an archive's share one file position.
+            workers = (os.cpu_count() or 1) if tracked and source.concurrent_reads else 1
             tree = LayeredTree(image.layers, wanted, target, cache=cache, progress=task,
                                workers=workers)
         digest = image.digest

@@ -106,6 +106,9 @@ class ImageSource(ABC):
     ``zerocve.inventory.sources``)."""
 
     description: str
+    # Whether layers may be read on several threads at once: each open() its own file or
+    # buffer. An archive's members share one file position, so they are read one at a time.
+    concurrent_reads = False
 
     @abstractmethod
     def root(self) -> tuple[dict[str, Any], str | None]:
@@ -211,6 +214,8 @@ class BlobStore(ImageSource):
 class LayoutReader(BlobStore):
     """An OCI image layout directory."""
 
+    concurrent_reads = True
+
     def __init__(self, root: Path) -> None:
         self.path = root
         self.description = str(root)
@@ -246,6 +251,8 @@ class MemoryLayout(BlobStore):
     """An OCI layout held in memory as ``{relative path: bytes}`` (what
     ``zerocve.oci.layout.layout_files`` yields): an image just built, read without writing
     it out first."""
+
+    concurrent_reads = True
 
     def __init__(self, files: Mapping[str, bytes], description: str) -> None:
         self.description = description
