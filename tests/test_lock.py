@@ -419,6 +419,41 @@ def test_lock_for_build(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_build_without_a_lock_reads_each_index_once(
+    spec_file: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`zerocve build` with no lock file resolves, then builds what it resolved: the build
+    does not read the indices a second time to verify that lock (a verified-lock record
+    stands for it), so nothing holds a full index's text while the image is built."""
+    import zerocve.debian.repo as repo
+
+    read: list[str] = []
+
+    class Counted(repo.TextCatalog):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            read.append(args[2])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(repo, "TextCatalog", Counted)
+    spec_path = spec_file(["tzdata"])
+    settings = Settings.from_env({"HOME": str(tmp_path), "ZEROCVE_CACHE_DIR": str(tmp_path)})
+    spec = load_spec(spec_path)
+    lock = api.lock_for_build(spec, api.default_lock_path(spec_path), settings, record=True)
+    assert read and not api.default_lock_path(spec_path).exists()
+    resolved = list(read)
+    built = api.build(spec, lock, settings)
+    assert read == resolved  # no index read again
+    assert [p.name for p in built.packages] == [p.name for p in lock.archs["amd64"].packages]
+    # Without the record, verifying the lock reads the indices once more.
+    other = tmp_path / "other"
+    unrecorded = Settings.from_env({"HOME": str(tmp_path), "ZEROCVE_CACHE_DIR": str(other)})
+    read.clear()
+    lock = api.lock_for_build(spec, api.default_lock_path(spec_path), unrecorded)
+    api.build(spec, lock, unrecorded)
+    assert len(read) == 2 * len(resolved)
+
+
+@pytest.mark.slow
 def test_lock_from_the_real_repository(
     apt_repo: AptRepo, spec_file: Callable[..., Path], tmp_path: Path
 ) -> None:

@@ -278,10 +278,12 @@ def lock_for_build(
     *,
     locked: bool = False,
     indices: Indices | None = None,
+    record: bool = False,
 ) -> Lock:
     """The lock a build uses: the file at ``lock_path`` while it is fresh for ``spec``, else
-    a new resolution (not written); under ``locked``, a missing or stale file is a
-    LockError."""
+    a new resolution (not written; with ``record``, kept as a verified-lock record, as
+    ``lock`` keeps one, so that ``build`` does not read the indices again to verify what was
+    just resolved from them); under ``locked``, a missing or stale file is a LockError."""
     from zerocve.lock import read_lock
 
     existing = None
@@ -297,7 +299,7 @@ def lock_for_build(
     elif locked:
         raise LockError(f"{lock_path}: no lock file to build from (--locked); run zerocve lock")
     # A re-resolution is a re-lock: it may not lower a version the stale lock held either.
-    return lock(spec, settings, indices=indices, previous=existing)
+    return lock(spec, settings, indices=indices, previous=existing, record=record)
 
 
 # -- build ---------------------------------------------------------------------------------

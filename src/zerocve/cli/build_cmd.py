@@ -113,8 +113,12 @@ def build_command(
     spec = api.load_spec(spec_path)
     if facts is not None:
         facts.spec_loaded(spec, given)
-    indices = api.Indices(settings=given)  # read once, by the lock or the gate, if at all
-    lock = api.lock_for_build(spec, lock_path, given, locked=locked, indices=indices)
+    # Read once, by the lock or the gate, if at all; kept for the gate only when it will scan
+    # (a full Debian index is some 50 MB of text: let it go before the build otherwise).
+    indices = (api.Indices(settings=given) if not no_scan and given.db_path.exists()
+               else None)
+    lock = api.lock_for_build(spec, lock_path, given, locked=locked, indices=indices,
+                              record=not no_cache)
     if facts is not None:
         facts.lock_chosen(lock, lock_path, given)
     built = api.build(spec, lock, given, use_cache=not no_cache, where=str(lock_path))

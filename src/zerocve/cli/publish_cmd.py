@@ -113,7 +113,8 @@ def publish(
             spec = api.load_spec(spec_path)
             indices = api.Indices(settings=given)  # read once, by the lock or the gate
             lock_path = api.default_lock_path(spec_path)
-            lock = api.lock_for_build(spec, lock_path, given, locked=locked, indices=indices)
+            lock = api.lock_for_build(spec, lock_path, given, locked=locked,
+                                      indices=indices, record=True)
             built = api.build(spec, lock, given, where=str(lock_path))
             if signing_key is not None:
                 build = BuildRecord.of(spec_path, lock)
