@@ -4,6 +4,7 @@ is checked against each command's own help, so the listing cannot drift from it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -80,4 +81,18 @@ def test_lock_from_a_local_repository_imports_neither_rich_nor_httpx(spec_file) 
     done, modules = _imports("-q", "lock", str(spec))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(f"{spec.with_name('image.lock.json')}: amd64: 1 packages")
+    assert sorted(m for m in modules if m.startswith(("rich", "httpx"))) == []
+
+
+def test_a_quiet_cold_build_from_a_local_repository_imports_neither_rich_nor_httpx(
+    spec_file, tmp_path
+) -> None:
+    """`zerocve -q build` with no lock resolves and builds in one process and prints the
+    digest as plain text: neither rich nor httpx (a file:// repository) is imported."""
+    spec = spec_file(["tzdata"])
+    out = tmp_path / "out"
+    done, modules = _imports("-q", "build", str(spec), "-o", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    digest = json.loads((out / "index.json").read_text())["manifests"][0]["digest"]
+    assert done.stdout == f"{digest}\n"
     assert sorted(m for m in modules if m.startswith(("rich", "httpx"))) == []
