@@ -34,6 +34,7 @@ from zerocve.debian.gpg import verify_clearsigned, verify_detached
 from zerocve.debian.http import Fetcher, NotFound
 from zerocve.debian.index import IndexFile, Release, parse_release, safe_pool_path
 from zerocve.debian.index_cache import ParsedIndexCache, entry_key
+from zerocve.debian.index_scan import Scan, Scanner
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.release_store import ReleaseStore, SignedRelease
 from zerocve.debian.releases import DebianRelease
@@ -137,18 +138,29 @@ class DebRef:
         return cls(package.origin.uri, package.filename, package.size, package.sha256)
 
 
+@dataclass(frozen=True)
+class _IndexText:
+    """The decompressed text of an index file and its scan (``index_scan``), made together."""
+
+    text: bytearray
+    scan: Scan
+
+
 class _Inflater:
     """The text of an index file, decompressed as its bytes come (from the cache or while
     they download) into one growing buffer: a full Debian index is 50 MB, never held twice,
     as joining pieces would. Concatenated streams (xz) or members (gzip) are read on, as
-    ``lzma.decompress`` and ``gzip.decompress`` would. A failure is kept for ``text`` to
-    raise, so that a download that does not match its SHA256 is reported as that first."""
+    ``lzma.decompress`` and ``gzip.decompress`` would. The stanzas inflated so far are
+    scanned as they come, so that little of the scan is left once the download ends. A
+    failure is kept for ``text`` to raise, so that a download that does not match its SHA256
+    is reported as that first."""
 
     def __init__(self, compression: str) -> None:
         self._make = _COMPRESSIONS[compression]
         self._stream = self._make() if self._make else None
         self._fresh = True  # the current stream has been given no input yet
         self._text = bytearray()
+        self._scanner = Scanner()
         self._error: Exception | None = None
 
     def feed(self, data: bytes) -> None:
@@ -166,6 +178,7 @@ class _Inflater:
                     data, self._stream, self._fresh = self._stream.unused_data, self._make(), True
             if len(self._text) > MAX_INDEX_TEXT:
                 raise ValueError(f"it inflates to over {MAX_INDEX_TEXT} bytes")
+            self._scanner.advance(self._text)
         except (lzma.LZMAError, zlib.error, ValueError) as e:
             self._error, self._text = e, bytearray()
 
@@ -175,16 +188,16 @@ class _Inflater:
             self.feed(chunk)
             yield chunk
 
-    def text(self) -> bytearray:
+    def text(self) -> _IndexText:
         if self._error is not None:
             raise self._error
         if self._stream is not None and not self._stream.eof and not self._fresh:
             raise EOFError("the compressed data ends early")
-        return self._text
+        return _IndexText(self._text, self._scanner.finish(self._text))
 
 
-def _decompressed(path: Path, compression: str) -> bytearray:
-    """The decompressed text of the index file at ``path``."""
+def _decompressed(path: Path, compression: str) -> _IndexText:
+    """The decompressed text of the index file at ``path``, and its scan."""
     inflater = _Inflater(compression)
     with path.open("rb") as f:
         while data := f.read(_READ_CHUNK):
@@ -231,8 +244,8 @@ class RepoClient:
         self.parsed = ParsedIndexCache(self.cache.root, seal, index_cache_max)
         # Indices parsed so far (a build verifies the ones its lock was just resolved from).
         self._parsed: dict[tuple[Origin, str, str], PackageIndex] = {}
-        # Index texts decompressed as they downloaded, by SHA256, until read.
-        self._texts: dict[str, bytearray] = {}
+        # Index texts decompressed (and scanned) as they downloaded, by SHA256, until read.
+        self._texts: dict[str, _IndexText] = {}
         # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.
         self._pinned: dict[tuple[str, str, str, str | None], tuple[Release, str]] = {}
         self.fetcher = Fetcher(
@@ -395,11 +408,12 @@ class RepoClient:
         if index is None:
             # The whole listing, if ever asked for, is parsed once for any process.
             stored = entry_key(listed.sha256, compression, origin.architecture)
+            inflated = self._index_text(origin, release, listed, compression)
             catalog = TextCatalog(
-                self._index_text(origin, release, listed, compression), origin,
-                f"{origin.uri}/dists/{origin.suite}/{listed.path}",
+                inflated.text, origin, f"{origin.uri}/dists/{origin.suite}/{listed.path}",
                 load=functools.partial(self.parsed.load, stored, origin),
                 store=functools.partial(self.parsed.store, stored, origin),
+                scanned=inflated.scan,
             )
             index = PackageIndex(
                 origin, listed.path, listed.sha256, release_sha256, catalog, release.date,
@@ -435,10 +449,10 @@ class RepoClient:
 
     def _index_text(
         self, origin: Origin, release: Release, listed: IndexFile, compression: str
-    ) -> bytearray:
-        """The decompressed text of the verified index file ``listed``: from the cache, else
-        decompressed while it downloads (the text is used only once the download's SHA256
-        checks out)."""
+    ) -> _IndexText:
+        """The decompressed text of the verified index file ``listed`` and its scan: from the
+        cache, else decompressed and scanned while it downloads (each attempt afresh; text and
+        scan are used only once the download's SHA256 checks out)."""
         text = self._texts.pop(listed.sha256, None)
         if text is not None:
             return text
