@@ -8,6 +8,7 @@ decides (apt calls MD5, SHA1 and RIPEMD160 untrusted: a collision forges a Relea
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -147,21 +148,41 @@ def verify_detached(data: bytes, signature: bytes, keyring: Path, what: str) -> 
     return data
 
 
+# Keyring bytes' SHA256 -> what gpg listed of them. A build asks twice (its verified-lock
+# record, its receipt) and a mirror and its security archive share one keyring: gpg, some
+# 50 ms a run, lists each keyring once per process.
+_EXPIRIES: dict[bytes, tuple[int, ...] | None] = {}
+
+
 def key_expiries(keyring: Path) -> list[int] | None:
     """When each key and subkey of ``keyring`` expires (seconds since the epoch; keys that
     never expire are left out), as ``gpg --show-keys`` lists them; None when gpg cannot read
     the keyring. A verdict of gpgv holds only while the key that gave it is valid: whoever
     keeps one must ask again once one of these dates has passed."""
+    try:
+        data = keyring.read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha256(data).digest()
+    if digest not in _EXPIRIES:
+        _EXPIRIES[digest] = _listed_expiries(data)
+    found = _EXPIRIES[digest]
+    return None if found is None else list(found)
+
+
+def _listed_expiries(keyring: bytes) -> tuple[int, ...] | None:
+    """``key_expiries`` of the keyring ``keyring`` (given on gpg's standard input: what is
+    listed is exactly what was hashed)."""
     with tempfile.TemporaryDirectory(prefix="zerocve-gpg-") as tmp:
         try:
             done = subprocess.run(
-                ["gpg", "--batch", "--homedir", tmp, "--show-keys", "--with-colons",
-                 str(keyring.absolute())],
-                capture_output=True, check=False,
+                ["gpg", "--batch", "--homedir", tmp, "--show-keys", "--with-colons"],
+                input=keyring, capture_output=True, check=False,
             )  # fmt: skip
         except FileNotFoundError:
             return None
     if done.returncode != 0:
         return None
     fields = (line.split(":") for line in done.stdout.decode(errors="replace").splitlines())
-    return [int(f[6]) for f in fields if f[0] in ("pub", "sub") and len(f) > 6 and f[6].isdigit()]
+    return tuple(int(f[6]) for f in fields
+                 if f[0] in ("pub", "sub") and len(f) > 6 and f[6].isdigit())
