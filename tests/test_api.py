@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import quote
 
-import httpx
 import pytest
 
 from support.aptrepo import AptRepo
 from support.data import advisory
+from support.httpkit import WebServer
 from support.registry import Registry
 from zerocve import api
 from zerocve.errors import LockError, UsageError
@@ -23,19 +26,18 @@ from zerocve.vuln.gate import FailOn
 from zerocve.vuln.model import State
 
 
-class CountingTransport(httpx.HTTPTransport):
-    """A real HTTP transport that remembers every path it was asked for."""
+def releases(server: WebServer) -> int:
+    return sum(p.endswith("/InRelease") for p in server.paths())
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.paths: list[str] = []
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        return super().handle_request(request)
-
-    def releases(self) -> int:
-        return sum(p.endswith("/InRelease") for p in self.paths)
+@pytest.fixture
+def counting(apt_repo: AptRepo, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebServer]:
+    """The loopback repository behind a server that records every path it is asked for:
+    specs written with ``http=True`` name it."""
+    server = WebServer(apt_repo.root)
+    monkeypatch.setattr(apt_repo, "http_uri", server.uri)
+    yield server
+    server.close()
 
 
 @pytest.fixture
@@ -46,19 +48,17 @@ def settings(tmp_path: Path) -> Settings:
     (feed / "CVE-2099-0001.json").write_text(json.dumps(advisory("tzdata", "9999z-1")))
     db = tmp_path / "advisories.sqlite"
     update([FeedSource.of("osv", feed)], db)
-    return Settings.from_env(cache_dir=tmp_path / "cache", db_path=db,
-                             transport=CountingTransport())
+    return Settings.from_env(cache_dir=tmp_path / "cache", db_path=db)
 
 
 def test_one_index_fetch_serves_lock_build_and_gate(
-    spec_file, apt_repo: AptRepo, settings: Settings, registry: Registry, tmp_path: Path
+    spec_file, apt_repo: AptRepo, settings: Settings, registry: Registry, tmp_path: Path,
+    counting: WebServer,
 ) -> None:
-    transport = settings.transport
-    assert isinstance(transport, CountingTransport)
     spec = api.load_spec(spec_file(["tzdata"], http=True))
     repositories = api.repositories_of(spec, settings)
     indices = api.fetch_indices(repositories, api.index_archs(spec), settings)
-    assert transport.releases() == len(apt_repo.suites)
+    assert releases(counting) == len(apt_repo.suites)
 
     locked = api.lock(spec, settings, indices=indices)
     built = api.build(spec, locked, settings)
@@ -70,7 +70,7 @@ def test_one_index_fetch_serves_lock_build_and_gate(
     assert unknown[0].inventory.target == built.digest  # read in memory, no layout written
     results = api.scan(built, settings, offered=indices.newest_sources())
     assert [f.state for f in results[0].findings] == [State.FIX_UNAVAILABLE]
-    assert transport.releases() == len(apt_repo.suites)  # the gate read no index again
+    assert releases(counting) == len(apt_repo.suites)  # the gate read no index again
 
     refused = api.check_gate(unknown, api.GatePolicy())
     assert not refused.passed and "CVE-2099-0001 tzdata" in refused.reason
@@ -155,24 +155,21 @@ def test_one_package_for_two_architectures_is_refused_at_lock_time(
         "separate image for arm64")
 
 
-class HoldingTransport(httpx.HTTPTransport):
-    """A real HTTP transport that holds back the download of one file until ``release`` is
-    set (or a timeout passes), remembering whether it had to wait that long."""
+class Holding:
+    """A route that holds back the answer to its path until ``release`` is set (or a timeout
+    passes), remembering whether it had to wait that long."""
 
-    def __init__(self, held: str) -> None:
-        super().__init__()
-        self.held = held
+    def __init__(self) -> None:
         self.release = threading.Event()
         self.timed_out = False
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/" + self.held):
-            self.timed_out = not self.release.wait(30)
-        return super().handle_request(request)
+    def __call__(self, handler: SimpleHTTPRequestHandler) -> None:
+        self.timed_out = not self.release.wait(30)
+        SimpleHTTPRequestHandler.do_GET(handler)
 
 
 def test_debs_are_unpacked_while_others_are_still_downloading(
-    spec_file, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spec_file, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counting: WebServer
 ) -> None:
     """api.build unpacks each .deb as soon as it is fetched and verified: here the largest
     .deb's download waits until another package has been unpacked, which a build that
@@ -185,20 +182,21 @@ def test_debs_are_unpacked_while_others_are_still_downloading(
     expected = api.build(spec, locked, plain, use_cache=False)
 
     largest = max(locked.archs["amd64"].packages, key=lambda p: p.size)
-    transport = HoldingTransport(Path(largest.filename).name)
+    holding = Holding()
+    counting.routes["/" + quote(largest.filename, safe="/+~:")] = holding
     unpacked: list[str] = []
     real_unpack = image_module.unpack
 
     def unpack(record, deb, keep):  # type: ignore[no-untyped-def]
         package = real_unpack(record, deb, keep)
         unpacked.append(record.name)
-        transport.release.set()
+        holding.release.set()
         return package
 
     monkeypatch.setattr(image_module, "unpack", unpack)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    held = Settings.from_env(cache_dir=tmp_path / "held", transport=transport)
+    held = Settings.from_env(cache_dir=tmp_path / "held")
     built = api.build(spec, locked, held, use_cache=False)
-    assert not transport.timed_out, "the build waited for every download before unpacking"
+    assert not holding.timed_out, "the build waited for every download before unpacking"
     assert unpacked[0] != largest.name and largest.name in unpacked
     assert built.digest == expected.digest

@@ -19,10 +19,13 @@ HEAVY = ("pydantic", "httpx", "sqlalchemy", "sqlite3", "yaml", "rich.progress", 
          "zerocve.assemble", "zerocve.fleet", "zerocve.sign", "zerocve.vuln", "zerocve.debian")
 
 
-def _imports(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def _imports(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "zerocve", *args],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "300"},
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "COLUMNS": "300", **(env or {})},
     )
     modules = {
         line.rsplit("|", 1)[1].strip()
@@ -96,3 +99,25 @@ def test_a_quiet_cold_build_from_a_local_repository_imports_neither_rich_nor_htt
     digest = json.loads((out / "index.json").read_text())["manifests"][0]["digest"]
     assert done.stdout == f"{digest}\n"
     assert sorted(m for m in modules if m.startswith(("rich", "httpx"))) == []
+
+
+def test_lock_and_a_cold_build_from_an_http_repository_never_import_httpx(
+    spec_file, apt_repo, tmp_path
+) -> None:
+    """The apt repository fetcher is on http.client: httpx (0.2-0.4 s with its client) is for
+    registries. A lock, and a build with no lock and an empty cache, fetch over http."""
+    spec = spec_file(["tzdata"], http=True)
+    env_cache = {"ZEROCVE_CACHE_DIR": str(tmp_path / "cache")}
+    done, modules = _imports("-q", "lock", str(spec), env=env_cache)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"{spec.with_name('image.lock.json')}: amd64: 1 packages")
+    assert "http.client" in modules and "zerocve.debian.http_get" in modules  # fetched
+    assert sorted(m for m in modules if m.startswith(("httpx", "httpcore"))) == []
+
+    spec.with_name("image.lock.json").unlink()
+    cold = {"ZEROCVE_CACHE_DIR": str(tmp_path / "cold")}
+    done, modules = _imports("-q", "build", str(spec), "-o", str(tmp_path / "out"), env=cold)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out" / "index.json").is_file()
+    assert "zerocve.debian.http_get" in modules
+    assert sorted(m for m in modules if m.startswith(("httpx", "httpcore"))) == []

@@ -13,10 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
-
-if TYPE_CHECKING:  # only annotations: `zerocve scan` imports this module through the DB
-    import httpx
+from typing import Protocol, TypeVar
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_DELAY = 8.0
@@ -34,18 +31,36 @@ class Transient(Exception):
         self.retry_after = retry_after
 
 
-def retry_after(response: httpx.Response) -> float | None:
+class Headers(Protocol):
+    def get(self, name: str, default: str, /) -> str: ...
+
+
+class Answer(Protocol):
+    """What the helpers read of a response: httpx's, and the repository fetcher's on
+    ``http.client`` (which must not import httpx)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def reason_phrase(self) -> str: ...
+
+    @property
+    def headers(self) -> Headers: ...
+
+
+def retry_after(response: Answer) -> float | None:
     """The seconds a ``Retry-After`` header asks for (the delta-seconds form)."""
     value = response.headers.get("Retry-After", "").strip()
     return float(value) if value.isdigit() else None
 
 
-def describe(error: httpx.HTTPError) -> str:
+def describe(error: BaseException) -> str:
     """``ConnectError: [Errno 111] Connection refused``, or the class name alone."""
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-def check_status(response: httpx.Response) -> None:
+def check_status(response: Answer) -> None:
     """``Transient`` for a status worth retrying (with its Retry-After)."""
     if response.status_code in TRANSIENT_STATUSES:
         raise Transient(f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
@@ -82,6 +97,7 @@ DEFAULT_RETRY = RetryPolicy()
 
 __all__ = [
     "DEFAULT_RETRY",
+    "Answer",
     "TRANSIENT_STATUSES",
     "RetryPolicy",
     "Transient",

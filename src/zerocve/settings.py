@@ -120,7 +120,8 @@ class Settings:
     state_dir: Path
     source_date_epoch: int | None = None
     clock: Callable[[], datetime] = utc_now
-    transport: httpx.BaseTransport | None = None  # injected into every HTTP client
+    # Injected into the registry and feed clients (httpx); apt repositories use http.client.
+    transport: httpx.BaseTransport | None = None
     ignore_valid_until: bool = False
     reporter: Reporter = NULL_REPORTER
     registry_auth: tuple[Path, ...] = field(default=())

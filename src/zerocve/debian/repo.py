@@ -43,9 +43,7 @@ from zerocve.errors import IntegrityError, RepositoryError, SignatureError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.spec import RepositorySpec
 
-if TYPE_CHECKING:  # httpx is imported when a URL is fetched over HTTP, not before
-    import httpx
-
+if TYPE_CHECKING:
     from zerocve.cache_seal import CacheSeal
 
 class _Decompressor(Protocol):
@@ -220,7 +218,7 @@ def keyring_of(repo: RepositorySpec) -> Path:
 
 
 class RepoClient:
-    """Fetches verified indices and .debs. ``transport`` (httpx) and ``clock`` are injectable;
+    """Fetches verified indices and .debs. ``clock`` is injectable;
     ``ignore_valid_until`` accepts expired Release files (e.g. snapshot archives); the bounds
     of the .deb and parsed-index caches default to theirs when None; parsed indices are kept
     on disk only with a ``seal`` (``Settings.cache_seal``)."""
@@ -229,7 +227,6 @@ class RepoClient:
         self,
         cache_dir: Path,
         *,
-        transport: httpx.BaseTransport | None = None,
         reporter: Reporter = NULL_REPORTER,
         ignore_valid_until: bool = False,
         clock: Callable[[], datetime] = _now,
@@ -248,9 +245,7 @@ class RepoClient:
         self._texts: dict[str, _IndexText] = {}
         # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.
         self._pinned: dict[tuple[str, str, str, str | None], tuple[Release, str]] = {}
-        self.fetcher = Fetcher(
-            transport=transport, reporter=reporter, retries=retries, backoff=backoff
-        )
+        self.fetcher = Fetcher(reporter=reporter, retries=retries, backoff=backoff)
         self.ignore_valid_until = ignore_valid_until
         self.clock = clock
 

@@ -1,0 +1,314 @@
+"""The repository fetcher's HTTP, on the standard library, against real servers on 127.0.0.1:
+redirects, validators, statuses, retries, broken framing, timeouts, kept connections, proxies
+from the environment and TLS against the trust store."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.httpkit import (
+    ForwardingProxy,
+    WebServer,
+    answer,
+    raw,
+    redirect,
+    sequence,
+    serving,
+    tls_files,
+)
+from zerocve.debian.http import Fetcher, NotFound
+from zerocve.errors import FetchError
+
+BODY = bytes(range(256)) * 1000  # 256,000 bytes: several 64 KiB chunks
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    (site / "dir").mkdir(parents=True)
+    (site / "file").write_bytes(BODY)
+    (site / "dir" / "small").write_bytes(b"small")
+    return site
+
+
+@pytest.fixture
+def server(root: Path) -> Iterator[WebServer]:
+    yield from serving(root)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def waits() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def fetcher(waits: list[float]) -> Iterator[Fetcher]:
+    f = Fetcher(retries=2, backoff=0.01, sleep=waits.append)
+    yield f
+    f.close()
+
+
+def test_a_body_streams_in_64_kib_chunks(server: WebServer, fetcher: Fetcher) -> None:
+    sizes = fetcher.fetch(f"{server.uri}/file", lambda chunks: [len(c) for c in chunks])
+    assert sum(sizes) == len(BODY) and max(sizes) == 1 << 16
+    assert fetcher.get_bytes(f"{server.uri}/file") == BODY
+    headers = server.requests[0].headers
+    assert headers["User-Agent"] == "zerocve" and headers["Accept-Encoding"] == "identity"
+
+
+def test_relative_and_absolute_redirects(
+    root: Path, server: WebServer, fetcher: Fetcher
+) -> None:
+    other = WebServer(root)
+    try:
+        server.routes["/a/b"] = redirect("../dir/small")  # relative to /a/b: /dir/small
+        server.routes["/away"] = redirect(f"{other.uri}/file", 301)
+        server.routes["/temp"] = redirect("/dir/small", 307)
+        assert fetcher.get_bytes(f"{server.uri}/a/b") == b"small"
+        assert fetcher.get_bytes(f"{server.uri}/away") == BODY
+        assert fetcher.get_bytes(f"{server.uri}/temp") == b"small"
+        assert server.paths() == ["/a/b", "/dir/small", "/away", "/temp", "/dir/small"]
+        assert other.paths() == ["/file"]
+    finally:
+        other.close()
+
+
+def test_a_redirect_loop_is_one_error_at_once(
+    server: WebServer, fetcher: Fetcher, waits: list[float]
+) -> None:
+    server.routes["/one"] = redirect("/two")
+    server.routes["/two"] = redirect(f"{server.uri}/one")
+    with pytest.raises(FetchError) as raised:
+        fetcher.get_bytes(f"{server.uri}/one")
+    assert str(raised.value) == f"{server.uri}/one: redirect loop at {server.uri}/one"
+    assert server.paths() == ["/one", "/two"] and waits == []
+
+
+def test_twenty_redirects_are_followed_and_the_twenty_first_refused(
+    server: WebServer, fetcher: Fetcher, waits: list[float]
+) -> None:
+    for n in range(20):
+        server.routes[f"/hop/{n}"] = redirect(f"/hop/{n + 1}")
+    server.routes["/hop/20"] = answer(200, b"arrived")
+    assert fetcher.get_bytes(f"{server.uri}/hop/0") == b"arrived"
+    assert len(server.requests) == 21
+
+    server.requests.clear()
+    server.routes["/hop/20"] = redirect("/hop/21")
+    server.routes["/hop/21"] = answer(200, b"too far")
+    with pytest.raises(FetchError, match=r"/hop/0: more than 20 redirects$"):
+        fetcher.get_bytes(f"{server.uri}/hop/0")
+    assert len(server.requests) == 21 and waits == []
+
+
+def test_a_redirect_to_another_scheme_is_refused(server: WebServer, fetcher: Fetcher) -> None:
+    server.routes["/ftp"] = redirect("ftp://127.0.0.1/file")
+    with pytest.raises(FetchError, match="unsupported URL 'ftp://127.0.0.1/file'"):
+        fetcher.get_bytes(f"{server.uri}/ftp")
+    assert server.paths() == ["/ftp"]
+
+
+def test_validators_and_304(server: WebServer, fetcher: Fetcher) -> None:
+    def conditional(handler):  # type: ignore[no-untyped-def]
+        if handler.headers.get("If-None-Match") == '"v1"':
+            handler.send_response(304)
+            handler.send_header("ETag", '"v1"')
+            handler.end_headers()
+        else:
+            answer(200, b"release", {"ETag": '"v1"', "Last-Modified": "Sun, 01 Nov 2026"})(
+                handler)
+
+    server.routes["/InRelease"] = conditional
+    url = f"{server.uri}/InRelease"
+    first = fetcher.get_if_changed(url)
+    assert (first.body, first.etag, first.last_modified) == (
+        b"release", '"v1"', "Sun, 01 Nov 2026")
+    again = fetcher.get_if_changed(url, first.etag, first.last_modified)
+    assert (again.body, again.etag) == (None, '"v1"')
+    assert server.requests[1].headers["If-Modified-Since"] == "Sun, 01 Nov 2026"
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_gone_is_not_found_and_not_retried(
+    server: WebServer, fetcher: Fetcher, status: int
+) -> None:
+    server.routes["/gone"] = answer(status, b"no")
+    with pytest.raises(NotFound, match=rf"/gone: HTTP {status} "):
+        fetcher.get_bytes(f"{server.uri}/gone")
+    assert len(server.requests) == 1
+
+
+def test_another_status_is_one_error_not_retried(server: WebServer, fetcher: Fetcher) -> None:
+    server.routes["/forbidden"] = answer(403)
+    with pytest.raises(FetchError, match=r"/forbidden: HTTP 403 Forbidden$"):
+        fetcher.get_bytes(f"{server.uri}/forbidden")
+    assert len(server.requests) == 1
+
+
+def test_5xx_then_success_and_429_with_retry_after(
+    server: WebServer, fetcher: Fetcher, waits: list[float]
+) -> None:
+    server.routes["/file"] = sequence([answer(503), answer(429, headers={"Retry-After": "3"})])
+    assert fetcher.get_bytes(f"{server.uri}/file") == BODY
+    assert waits == [0.01, 3.0] and len(server.requests) == 3
+
+
+def _head(length: int, extra: str = "") -> bytes:
+    return f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n{extra}\r\n".encode()
+
+
+def test_a_body_cut_short_is_retried_then_one_error(
+    server: WebServer, fetcher: Fetcher, waits: list[float]
+) -> None:
+    cut = raw(_head(len(BODY)) + BODY[:100_000])
+    server.routes["/file"] = sequence([cut])
+    assert fetcher.get_bytes(f"{server.uri}/file") == BODY  # the second attempt
+    assert len(server.requests) == 2
+
+    server.routes["/file"] = sequence([], then=cut)
+    with pytest.raises(FetchError) as raised:
+        fetcher.get_bytes(f"{server.uri}/file")
+    assert str(raised.value) == (
+        f"{server.uri}/file: RemoteProtocolError: peer closed connection without sending "
+        f"complete message body: received 100000 bytes, expected 256000 (after 3 attempts)")
+
+
+@pytest.mark.parametrize("close", [True, False])
+def test_a_body_longer_than_announced_is_refused(
+    server: WebServer, fetcher: Fetcher, close: bool
+) -> None:
+    server.routes["/long"] = raw(_head(5) + b"abcdefghij", close=close)
+    with pytest.raises(FetchError, match=r"/long: RemoteProtocolError: body longer than its "
+                                         r"Content-Length \(5 bytes\) \(after 3 attempts\)"):
+        fetcher.get_bytes(f"{server.uri}/long")
+
+
+def test_chunked_bodies(server: WebServer, fetcher: Fetcher) -> None:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (b"hello ", b"chunked"))
+    server.routes["/chunked"] = raw(head + chunks + b"0\r\n\r\n", close=False)
+    assert fetcher.get_bytes(f"{server.uri}/chunked") == b"hello chunked"
+    assert fetcher.get_bytes(f"{server.uri}/dir/small") == b"small"
+    assert len({seen.port for seen in server.requests}) == 1  # kept after the last chunk
+
+    server.routes["/chunked"] = raw(head + chunks)  # no last chunk: cut short
+    with pytest.raises(FetchError, match=r"/chunked: RemoteProtocolError: peer closed "
+                                         r"connection .*IncompleteRead.*\(after 3 attempts\)"):
+        fetcher.get_bytes(f"{server.uri}/chunked")
+
+
+def test_a_server_slower_than_the_timeout(server: WebServer, waits: list[float]) -> None:
+    server.routes["/slow"] = raw(_head(2) + b"ok", delay=1.0)
+    with Fetcher(retries=1, backoff=0.01, timeout=0.3, sleep=waits.append) as fetcher:
+        with pytest.raises(FetchError) as raised:
+            fetcher.get_bytes(f"{server.uri}/slow")
+    assert str(raised.value) == f"{server.uri}/slow: ReadTimeout: timed out (after 2 attempts)"
+
+
+def test_connections_are_kept_per_thread(server: WebServer, fetcher: Fetcher) -> None:
+    url = f"{server.uri}/dir/small"
+
+    def three(name: str) -> None:
+        for _ in range(3):
+            assert fetcher.fetch(url, b"".join, headers={"X-Thread": name}) == b"small"
+
+    three("main")
+    barrier = threading.Barrier(2)
+
+    def worker(name: str) -> None:
+        barrier.wait()
+        three(name)
+
+    # Two threads at once: each gets its own connections, and reuses them.
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    three("main")
+    ports = {name: {seen.port for seen in server.requests if seen.headers["X-Thread"] == name}
+             for name in ("main", "a", "b")}
+    assert [len(p) for p in ports.values()] == [1, 1, 1], ports  # one connection each
+    assert len(set.union(*ports.values())) == 3  # none shared
+    assert len(server.requests) == 12
+
+
+def test_a_connection_the_server_closed_is_replaced_without_a_retry(
+    server: WebServer, fetcher: Fetcher, waits: list[float]
+) -> None:
+    # Answers that keep the connection by HTTP/1.1's rules, then hang up while it is idle.
+    server.routes["/dir/small"] = raw(_head(5) + b"small", close=True)
+    for _ in range(3):
+        assert fetcher.get_bytes(f"{server.uri}/dir/small") == b"small"
+    assert len({seen.port for seen in server.requests}) == 3 and waits == []
+
+
+def test_http_proxy_from_the_environment_and_no_proxy(
+    server: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = ForwardingProxy()
+    try:
+        monkeypatch.setenv("http_proxy", proxy.uri)
+        with Fetcher() as through:
+            assert through.get_bytes(f"{server.uri}/file") == BODY
+        assert proxy.asked == [("GET", f"{server.uri}/file")]
+
+        monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
+        with Fetcher() as direct:
+            assert direct.get_bytes(f"{server.uri}/dir/small") == b"small"
+        assert proxy.asked == [("GET", f"{server.uri}/file")]
+        assert server.paths() == ["/file", "/dir/small"]
+    finally:
+        proxy.close()
+
+
+def test_an_unsupported_proxy_is_one_error(
+    server: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("all_proxy", "socks5://127.0.0.1:1080")
+    with Fetcher() as fetcher, pytest.raises(FetchError) as raised:
+        fetcher.get_bytes(f"{server.uri}/file")
+    assert str(raised.value) == (f"{server.uri}/file: proxy socks5://127.0.0.1:1080: only "
+                                 "http:// proxies are supported")
+
+
+def test_https_verified_by_the_trust_store_and_through_a_proxy(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = tls_files(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server = WebServer(root, tls)
+    proxy = ForwardingProxy()
+    try:
+        # Not in the system's trust store: refused, whichever way it is reached.
+        with Fetcher(retries=0) as untrusting, pytest.raises(FetchError) as raised:
+            untrusting.get_bytes(f"{server.uri}/file")
+        assert "ConnectError: [SSL: CERTIFICATE_VERIFY_FAILED]" in str(raised.value)
+        assert server.requests == []
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # read by OpenSSL itself
+        with Fetcher() as trusting:
+            assert trusting.get_bytes(f"{server.uri}/file") == BODY
+        monkeypatch.setenv("https_proxy", proxy.uri)
+        with Fetcher() as tunnelled:
+            assert tunnelled.get_bytes(f"{server.uri}/dir/small") == b"small"
+        assert proxy.asked == [("CONNECT", server.uri.removeprefix("https://"))]
+        assert server.paths() == ["/file", "/dir/small"]
+    finally:
+        proxy.close()
+        server.close()
