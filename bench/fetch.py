@@ -41,6 +41,7 @@ def export(rev: str, into: Path) -> Path:
     """``rev``'s src/ tree in ``into``, compiled to bytecode as an installation has it."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"],
                              check=True, capture_output=True).stdout
+    into.mkdir()
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     src = into / "src"
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True,
