@@ -4,6 +4,7 @@ from the environment and TLS against the trust store."""
 
 from __future__ import annotations
 
+import gzip
 import ssl
 import threading
 from collections.abc import Iterator
@@ -68,6 +69,16 @@ def test_a_body_streams_in_64_kib_chunks(server: WebServer, fetcher: Fetcher) ->
     assert fetcher.get_bytes(f"{server.uri}/file") == BODY
     headers = server.requests[0].headers
     assert headers["User-Agent"] == "zerocve" and headers["Accept-Encoding"] == "identity"
+
+
+def test_a_body_is_handed_over_as_served_whatever_its_content_coding(
+    server: WebServer, fetcher: Fetcher
+) -> None:
+    """A server that labels a .gz file ``Content-Encoding: gzip`` (Apache's AddEncoding) still
+    hands over the bytes the Release lists: nothing is asked for, nothing decoded."""
+    packed = gzip.compress(b"Package: hello\n", mtime=0)
+    server.routes["/Packages.gz"] = answer(200, packed, {"Content-Encoding": "gzip"})
+    assert fetcher.get_bytes(f"{server.uri}/Packages.gz") == packed
 
 
 def test_relative_and_absolute_redirects(
