@@ -16,10 +16,12 @@ from or written to the caches: slower, never trusting.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from typing import Any
 
 KEY_NAME = "cache-seal.key"
 KEY_BYTES = 32
+_RECORD_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,55 @@ def open_record(seal: CacheSeal, data: bytes, *, format: str, key: str) -> dict[
     return body if (body.get("format"), body.get("key")) == (format, key) else None
 
 
+class SealedRecords:
+    """One directory of sealed records below the cache (``seal_record`` documents of
+    ``format``), a file per key (a SHA256 in hex), at most ``max_bytes`` in all (least
+    recently used first). Both ways best effort: a record that is absent, damaged, planted or
+    written for another key or format is a miss, and one that cannot be written only costs
+    the next run the work it would have saved. Records are not fsynced: one a crash tore fails
+    its seal, a miss, not a lie."""
+
+    def __init__(self, directory: Path, seal: CacheSeal, format: str, max_bytes: int) -> None:
+        self.directory = directory
+        self.seal = seal
+        self.format = format
+        self.max_bytes = max_bytes
+
+    def path(self, key: str) -> Path:
+        if not _RECORD_KEY.fullmatch(key):
+            raise ValueError(f"bad record key {key!r}")
+        return self.directory / f"{key}.json"
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The fields ``store`` kept for ``key``; None on a miss."""
+        try:
+            data = self.path(key).read_bytes()
+        except OSError:
+            return None
+        return open_record(self.seal, data, format=self.format, key=key)
+
+    def store(self, key: str, fields: Mapping[str, Any], *, largest: int | None = None) -> None:
+        """Keep ``fields`` for ``key``, unless sealed they are over ``largest`` bytes."""
+        # Imported here: the front door (zerocve.cli._front) imports this module to read.
+        from zerocve._atomic import write_atomic
+        from zerocve._lru import evict
+        from zerocve.errors import CacheError
+
+        data = seal_record(self.seal, {**fields, "format": self.format, "key": key})
+        if largest is not None and len(data) > largest:
+            return
+        path = self.path(key)
+        with contextlib.suppress(OSError, CacheError):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data, error=CacheError, sync=False)
+            evict(self.directory, self.max_bytes, keep=path)
+
+    def touch(self, key: str) -> None:
+        """Mark the record of ``key`` as just used."""
+        with contextlib.suppress(OSError):
+            os.utime(self.path(key))
+
+
 def _canonical(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True).encode()
 
@@ -108,4 +160,4 @@ def _read(path: Path) -> CacheSeal | None:
     return CacheSeal(key) if len(key) == KEY_BYTES else None
 
 
-__all__ = ["KEY_NAME", "CacheSeal", "load_seal", "open_record", "seal_record"]
+__all__ = ["KEY_NAME", "CacheSeal", "SealedRecords", "load_seal", "open_record", "seal_record"]

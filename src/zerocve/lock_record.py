@@ -30,26 +30,21 @@ passed when it was written; when gpg cannot list them, no record is kept.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from zerocve._atomic import write_atomic
-from zerocve._lru import evict, touch
-from zerocve.cache_seal import CacheSeal, open_record, seal_record
+from zerocve.cache_seal import CacheSeal, SealedRecords
 from zerocve.debian.gpg import key_expiries
 from zerocve.debian.release_store import ReleaseStore
 from zerocve.debian.releases import DebianRelease
-from zerocve.errors import CacheError, RepositoryError
+from zerocve.errors import RepositoryError
 from zerocve.lock import Lock, dumps_lock
 from zerocve.spec import ImageSpec, RepositorySpec
 
 _FORMAT = "zerocve-verified-lock 2"
-_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 # Records are a few hundred bytes: this keeps thousands, the least recently used go first.
 MAX_BYTES = 4 << 20
 
@@ -104,13 +99,7 @@ class VerifiedLocks:
     """The records below ``cache_dir``."""
 
     def __init__(self, cache_dir: Path, seal: CacheSeal) -> None:
-        self.directory = cache_dir / "verified-locks"
-        self.seal = seal
-
-    def _path(self, key: str) -> Path:
-        if not _KEY_RE.match(key):
-            raise ValueError(f"bad record key {key!r}")
-        return self.directory / f"{key}.json"
+        self.records = SealedRecords(cache_dir / "verified-locks", seal, _FORMAT, MAX_BYTES)
 
     def load(
         self, key: str, archs: Sequence[str], now: datetime
@@ -118,14 +107,13 @@ class VerifiedLocks:
         """The Debian release of each of ``archs`` the verification recorded under ``key``
         found; None when there is no record, it does not hold exactly this, or it has
         lapsed at ``now``."""
-        path = self._path(key)
         try:
-            body = open_record(self.seal, path.read_bytes(), format=_FORMAT, key=key)
+            body = self.records.load(key)
             releases = None if body is None else _checked(body, archs, now)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # absent or damaged: verify in full, then write it again
+        except (ValueError, KeyError, TypeError):
+            return None  # damaged: verify in full, then write it again
         if releases is not None:
-            touch(path)
+            self.records.touch(key)
         return releases
 
     def store(
@@ -137,21 +125,13 @@ class VerifiedLocks:
         expiries = keyring_expiries(repositories, now)
         if expiries is None:
             return  # gpg cannot say how long the signatures hold: keep nothing
-        body = {
-            "format": _FORMAT,
-            "key": key,
+        self.records.store(key, {
             "until": min(expiries, default=None),
             "releases": {
                 arch: None if r is None else {"codename": r.codename, "version_id": r.version_id}
                 for arch, r in sorted(releases.items())
             },
-        }
-        data = seal_record(self.seal, body)
-        path = self._path(key)
-        with contextlib.suppress(OSError, CacheError):
-            self.directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, data, error=CacheError)
-            evict(self.directory, MAX_BYTES, keep=path)
+        })
 
 
 def _checked(

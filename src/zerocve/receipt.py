@@ -33,11 +33,9 @@ output is not the same twice never gets a receipt. Receipts are sealed with the 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import re
 import stat
 import sys
 from collections.abc import Mapping, Sequence
@@ -45,10 +43,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from zerocve.cache_seal import CacheSeal, open_record, seal_record
+from zerocve.cache_seal import CacheSeal, SealedRecords
 
 _FORMAT = "zerocve-receipt 2"
-_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 # Receipts are a few kilobytes: this keeps hundreds, the least recently used go first.
 MAX_BYTES = 4 << 20
 STREAMS = ("stdout", "stderr")
@@ -184,41 +181,25 @@ class Receipts:
     """The receipts below ``cache_dir``, sealed by ``seal``."""
 
     def __init__(self, cache_dir: Path, seal: CacheSeal) -> None:
-        self.directory = cache_dir / "receipts"
-        self.seal = seal
-
-    def _path(self, key: str) -> Path:
-        if not _KEY_RE.match(key):
-            raise ValueError(f"bad receipt key {key!r}")
-        return self.directory / f"{key}.json"
+        self.records = SealedRecords(cache_dir / "receipts", seal, _FORMAT, MAX_BYTES)
 
     def load(self, key: str) -> Receipt | None:
         """The receipt kept for ``key``; None when there is none, or it is damaged, was not
         sealed here or was written for another key."""
         try:
-            body = open_record(self.seal, self._path(key).read_bytes(), format=_FORMAT, key=key)
+            body = self.records.load(key)
             return None if body is None else _receipt(body)
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             return None
 
     def store(self, key: str, receipt: Receipt) -> None:
         """Keep ``receipt`` for ``key``. Best effort: a receipt that cannot be written only
         costs the next run its start-up."""
-        from zerocve._atomic import write_atomic
-        from zerocve._lru import evict
-        from zerocve.errors import CacheError
-
-        body = {"format": _FORMAT, "key": key, **asdict(receipt)}
-        path = self._path(key)
-        with contextlib.suppress(OSError, CacheError):
-            self.directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, seal_record(self.seal, body), error=CacheError)
-            evict(self.directory, MAX_BYTES, keep=path)
+        self.records.store(key, asdict(receipt))
 
     def touch(self, key: str) -> None:
         """Mark the receipt of ``key`` as just used (the least recently used go first)."""
-        with contextlib.suppress(OSError):
-            os.utime(self._path(key))
+        self.records.touch(key)
 
 
 def _receipt(body: Mapping[str, Any]) -> Receipt:

@@ -22,18 +22,14 @@ used first).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from zerocve._atomic import write_atomic
-from zerocve._lru import evict, touch
 from zerocve._source_digest import package_digest
-from zerocve.cache_seal import CacheSeal, open_record, seal_record
+from zerocve.cache_seal import CacheSeal, SealedRecords
 from zerocve.debian.model import InstalledPackage
-from zerocve.errors import InventoryError
 from zerocve.inventory.model import Distro, Inventory
 
 _FORMAT = "zerocve-inventory 1"
@@ -48,10 +44,10 @@ class InventoryCache:
         self, root: Path | None, seal: CacheSeal | None, max_bytes: int | None = None, *,
         licenses: bool = True,
     ) -> None:
-        # Without a seal, nothing derived is read or written (``zerocve.cache_seal``).
-        self.directory = root / "inventories" if root is not None and seal else None
-        self.seal = seal
         self.max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+        # Without a seal, nothing derived is read or written (``zerocve.cache_seal``).
+        self.records = (SealedRecords(root / "inventories", seal, _FORMAT, self.max_bytes)
+                        if root is not None and seal else None)
         self.licenses = licenses  # whether the inventories hold licences (a scan's do not)
 
     def key(self, image_digest: str, target: str, image_name: str | None) -> str:
@@ -62,39 +58,29 @@ class InventoryCache:
     def load(self, image_digest: str, target: str, image_name: str | None) -> Inventory | None:
         """The inventory kept for this image as ``target`` names it; None when there is none
         or it is not whole."""
-        if self.directory is None or self.seal is None:
+        if self.records is None:
             return None
         key = self.key(image_digest, target, image_name)
-        path = self.directory / f"{key}.json"
         try:
-            body = open_record(self.seal, path.read_bytes(), format=_FORMAT, key=key)
+            body = self.records.load(key)
             if body is None:
-                return None  # damaged, planted or another's: read the layers again
+                return None  # absent, damaged, planted or another's: read the layers again
             inventory = _decode(body["inventory"])
-        except (OSError, KeyError, TypeError):
-            return None  # absent, or of another shape: read the layers again
+        except (KeyError, TypeError):
+            return None  # of another shape: read the layers again
         if (inventory.target, inventory.image_digest, inventory.image_name) != (
                 target, image_digest, image_name):
             return None
-        touch(path)
+        self.records.touch(key)
         return inventory
 
     def store(self, inventory: Inventory) -> None:
         """Keep ``inventory`` (of an image with a digest). Best effort: a cache that cannot be
         written only costs the next read its speed."""
-        if self.directory is None or self.seal is None or inventory.image_digest is None:
+        if self.records is None or inventory.image_digest is None:
             return
         key = self.key(inventory.image_digest, inventory.target, inventory.image_name)
-        body = {"format": _FORMAT, "key": key, "inventory": asdict(inventory)}
-        data = seal_record(self.seal, body)
-        if len(data) > self.max_bytes // 4:
-            return
-        path = self.directory / f"{key}.json"
-        with contextlib.suppress(OSError, InventoryError):
-            self.directory.mkdir(parents=True, exist_ok=True)
-            # Not fsynced: an entry a crash tore fails its seal and is read again.
-            write_atomic(path, data, error=InventoryError, sync=False)
-            evict(self.directory, self.max_bytes, keep=path)
+        self.records.store(key, {"inventory": asdict(inventory)}, largest=self.max_bytes // 4)
 
 
 def _flat(cls: type[_Flat], data: Any) -> _Flat:
