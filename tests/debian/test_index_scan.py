@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support.aptrepo import AptRepo
+from zerocve.debian import repo as repo_module
 from zerocve.debian.catalog import ParsedCatalog, TextCatalog
 from zerocve.debian.index import parse_packages
 from zerocve.debian.index_scan import Scan, Scanner, scan
@@ -176,13 +177,15 @@ def test_a_scan_of_another_text_is_not_used() -> None:
 
 
 def test_the_stanzas_inflated_so_far_are_scanned_before_the_rest_arrives(
-    repo_index: bytes,
+    repo_index: bytes, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(repo_module, "_SCAN_STEP", 1)  # a scan for every piece
     packed = gzip.compress(repo_index, mtime=0)
     inflater = _Inflater(".gz")
     inflater.feed(packed[: len(packed) // 2])
-    scanner = inflater._scanner
-    assert 0 < len(scanner._starts) < len(scan(repo_index).starts)
+    assert inflater._scanned is not None
+    inflater._scanned.result()  # the scan asked for as the text grew, on its own thread
+    assert 0 < len(inflater._scanner._starts) < len(scan(repo_index).starts)
     inflater.feed(packed[len(packed) // 2:])
     inflated = inflater.text()
     assert inflated.text == repo_index and inflated.scan == scan(repo_index)

@@ -679,6 +679,7 @@ def test_an_index_cut_short_then_whole_is_read_from_the_whole_download_alone(
     rotated = text[first + 1:] + b"\n" + text[:first]  # as long, every stanza elsewhere
     server.faults = {path: ["drop"]}
     server.stand_ins = {path: gzip.compress(rotated, compresslevel=0, mtime=0)}
+    monkeypatch.setattr(repo_module, "_SCAN_STEP", 1)  # a scan for every piece
     monkeypatch.setattr(catalog_module, "scan", _no_scan_after_the_fact)
     (index,) = client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
     assert server.requests.count(path) == 2

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import functools
 import lzma
+import threading
 import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256 as _sha256
@@ -65,6 +66,8 @@ _COMPRESSIONS: dict[str, Callable[[], _Decompressor] | None] = {
     "": None,
 }
 _READ_CHUNK = 1 << 16  # compressed bytes read at once
+# Text inflated before the scan is asked to go on: fewer, longer scans hand the GIL over less.
+_SCAN_STEP = 1 << 20
 # The most text an index may inflate to (Debian's largest is some 70 MB): a bound on what a
 # compressed file, which is small, may make this process hold.
 MAX_INDEX_TEXT = 1 << 30
@@ -149,9 +152,9 @@ class _Inflater:
     they download) into one growing buffer: a full Debian index is 50 MB, never held twice,
     as joining pieces would. Concatenated streams (xz) or members (gzip) are read on, as
     ``lzma.decompress`` and ``gzip.decompress`` would. The stanzas inflated so far are
-    scanned as they come, so that little of the scan is left once the download ends. A
-    failure is kept for ``text`` to raise, so that a download that does not match its SHA256
-    is reported as that first."""
+    scanned as they come, on a thread of their own, so that little of the scan is left once
+    the download ends. A failure is kept for ``text`` to raise, so that a download that does
+    not match its SHA256 is reported as that first."""
 
     def __init__(self, compression: str) -> None:
         self._make = _COMPRESSIONS[compression]
@@ -159,6 +162,13 @@ class _Inflater:
         self._fresh = True  # the current stream has been given no input yet
         self._text = bytearray()
         self._scanner = Scanner()
+        # The scan goes on beside the inflating: zlib and lzma release the GIL, the scan's
+        # regular expressions hold it, so the two run on two cores. The text grows and is
+        # scanned under the lock: a buffer a scan reads cannot be resized meanwhile.
+        self._scanning = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-scan")
+        self._scanned: Future[None] | None = None
+        self._offered = 0  # the length of the text when a scan was last asked for
+        self._lock = threading.Lock()
         self._error: Exception | None = None
 
     def feed(self, data: bytes) -> None:
@@ -166,19 +176,29 @@ class _Inflater:
             return
         try:
             while data:
-                if self._stream is None or self._make is None:
-                    self._text += data
-                    break
-                self._fresh = False
-                self._text += self._stream.decompress(data)
-                data = b""
-                if self._stream.eof:
-                    data, self._stream, self._fresh = self._stream.unused_data, self._make(), True
+                piece, data = data, b""
+                if self._stream is not None and self._make is not None:
+                    self._fresh = False
+                    piece = self._stream.decompress(piece)
+                    if self._stream.eof:
+                        data, self._stream, self._fresh = (self._stream.unused_data,
+                                                           self._make(), True)
+                with self._lock:
+                    self._text += piece
             if len(self._text) > MAX_INDEX_TEXT:
                 raise ValueError(f"it inflates to over {MAX_INDEX_TEXT} bytes")
-            self._scanner.advance(self._text)
         except (lzma.LZMAError, zlib.error, ValueError) as e:
-            self._error, self._text = e, bytearray()
+            with self._lock:
+                self._error, self._text = e, bytearray()
+            return
+        if (len(self._text) - self._offered >= _SCAN_STEP
+                and (self._scanned is None or self._scanned.done())):
+            self._offered = len(self._text)
+            self._scanned = self._scanning.submit(self._advance)
+
+    def _advance(self) -> None:
+        with self._lock:
+            self._scanner.advance(self._text)
 
     def passing(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """``chunks`` as they are, each fed here on its way."""
@@ -187,10 +207,13 @@ class _Inflater:
             yield chunk
 
     def text(self) -> _IndexText:
+        self._scanning.shutdown()  # the scan under way ends: the text is this thread's again
         if self._error is not None:
             raise self._error
         if self._stream is not None and not self._stream.eof and not self._fresh:
             raise EOFError("the compressed data ends early")
+        if self._scanned is not None:
+            self._scanned.result()
         return _IndexText(self._text, self._scanner.finish(self._text))
 
 
