@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pytest
 from _host_indices import list_files, native_arch, read_list
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.aptrepo import AptRepo
@@ -69,7 +69,7 @@ def test_the_repository_index_fed_in_any_pieces_is_scanned_as_one(repo_index: by
     parsed = ParsedCatalog(parse_packages(repo_index.decode(), ORIGIN, "Packages"))
     names = {*parsed.names(), *parsed.provided_words()}
 
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(cuts_of(len(repo_index)))
     def check(cuts: list[int]) -> None:
         scanned = fed(repo_index, cuts)
@@ -124,7 +124,7 @@ CANONICAL = st.lists(st.tuples(NAMES, PROVIDES), min_size=1, max_size=8).map(
     lambda stanzas: "\n".join(stanza(name, provides) for name, provides in stanzas).encode())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_a_generated_canonical_index_in_any_pieces_answers_as_a_whole_parse(
     data: st.DataObject,
@@ -147,7 +147,7 @@ LINES = st.sampled_from([
 ])
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_a_text_of_any_shape_in_any_pieces_is_scanned_as_one(data: st.DataObject) -> None:
     text = b"".join(data.draw(st.lists(LINES, max_size=20)))
