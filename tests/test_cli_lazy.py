@@ -121,3 +121,17 @@ def test_lock_and_a_cold_build_from_an_http_repository_never_import_httpx(
     assert (tmp_path / "out" / "index.json").is_file()
     assert "zerocve.debian.http_get" in modules
     assert sorted(m for m in modules if m.startswith(("httpx", "httpcore"))) == []
+
+
+def test_a_cold_build_imports_no_python_debian(spec_file, tmp_path) -> None:
+    """A build reads each .deb's control file and writes the dpkg status file itself:
+    python-debian (a tenth of a second, with the charset detection it brings) is not imported.
+    The cache is empty, so every .deb is read."""
+    spec = spec_file(["tzdata"])
+    cold = {"ZEROCVE_CACHE_DIR": str(tmp_path / "cold")}
+    done, modules = _imports("-q", "build", str(spec), "-o", str(tmp_path / "out"), env=cold)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out" / "index.json").is_file()
+    python_debian = sorted(m for m in modules if m.split(".")[0] in ("debian", "chardet",
+                                                                      "charset_normalizer"))
+    assert python_debian == []

@@ -194,3 +194,19 @@ def test_sparse_file_refused(tmp_path: Path) -> None:
             pytest.raises(PackageError, match=r"holes 1\.0: \./usr/holes: unsupported tar "
                                               r"member type"):
         list(reader.members())
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"X-Note": "one\nnot a field"}, "expected 'Field: value'"),
+    ({"architecture": "amd64"}, "field 'architecture' given twice"),
+    # dpkg's own field, in a case the status file's writer would not have replaced: the
+    # package would have said it is not installed, and scanners would have skipped it.
+    ({"status": "deinstall ok config-files"}, "field 'status' is dpkg's own"),
+])
+def test_a_control_file_dpkg_would_refuse_is_refused(
+    tmp_path: Path, extra: dict[str, str], message: str
+) -> None:
+    deb = make_deb(tmp_path, "odd", [Member("./a", data=b"a")], control_extra=extra)
+    with pytest.raises(PackageError, match=rf"^odd_1\.0_all\.deb: control\.tar\.xz: control: "
+                                           rf".*{message}"):
+        read_control(deb)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from zerocve.assemble.rootfs import RootFs, UnpackedPackage
+from zerocve.debian.control import format_stanza
 from zerocve.oci.layer import Entry, EntryKind
 
 ADMINDIR = "var/lib/dpkg"
@@ -32,19 +33,15 @@ _FIELD_ORDER = (
 
 
 def status_stanza(package: UnpackedPackage) -> str:
-    from debian.deb822 import Deb822  # a fifth of a second: only a build that misses the cache
-
+    """The package's control fields (which hold no Status or Conffiles of their own:
+    ``debian.control.parse_control``) with the two dpkg adds, in dpkg's order."""
     fields = dict(package.control.fields)
     fields["Status"] = "install ok installed"
     if package.conffiles:
         fields["Conffiles"] = "".join(f"\n {path} {md5}" for path, md5 in package.conffiles)
-    ordered = Deb822()
-    for name in _FIELD_ORDER:
-        if name in fields:
-            ordered[name] = fields.pop(name)
-    for name, value in fields.items():  # user fields (Homepage, ...), in control order
-        ordered[name] = value
-    return ordered.dump()  # type: ignore[no-any-return]
+    ordered = [(name, fields.pop(name)) for name in _FIELD_ORDER if name in fields]
+    # then user fields (Homepage, ...), in control order
+    return format_stanza([*ordered, *fields.items()])
 
 
 def status_file(packages: Sequence[UnpackedPackage]) -> bytes:

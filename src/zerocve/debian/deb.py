@@ -46,6 +46,7 @@ from typing import IO, BinaryIO, Final
 
 import zstandard
 
+from zerocve.debian.control import parse_control
 from zerocve.errors import PackageError
 from zerocve.oci.layer import (
     Content,
@@ -260,10 +261,11 @@ class DebReader:
             raise PackageError(f"{self._name}: {member}: corrupt: {e}") from e
         if "control" not in files:
             raise PackageError(f"{self._name}: {member}: no control file")
-        from debian.deb822 import Deb822  # costly to import: only when a .deb is read
-
         stanza = files["control"].decode("utf-8", "replace")
-        fields = dict(Deb822(stanza))
+        try:
+            fields = parse_control(stanza)
+        except ValueError as e:
+            raise PackageError(f"{self._name}: {member}: control: {e}") from None
         package = fields.get("Package", "")
         if not package:
             raise PackageError(f"{self._name}: control file has no Package field")

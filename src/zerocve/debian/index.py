@@ -51,16 +51,19 @@ class Release:
 
 
 def iter_stanzas(
-    text: str, first_line: int = 1, keep: frozenset[str] | None = None
+    text: str, first_line: int = 1, keep: frozenset[str] | None = None, *,
+    unique: bool = False,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, fields) per deb822 stanza; continuation lines join with newlines.
     ``text`` starts at line ``first_line`` of its file; with ``keep``, only those fields are
-    returned (every line is still checked)."""
+    returned (every line is still checked). With ``unique``, a field named twice in a stanza,
+    in any case, is refused as dpkg refuses it (else the last one is returned)."""
     line_number = first_line
     for block in text.split("\n\n"):
         start = line_number + len(block) - len(block.lstrip("\n"))  # extra blank lines
         line_number += block.count("\n") + 2
         fields: dict[str, str] = {}
+        named: set[str] = set()  # with unique: the names seen, lowercased
         key = ""
         stanza = False  # a field seen, kept or not: a stanza of none kept is still one
         for line in block.split("\n"):
@@ -77,6 +80,10 @@ def iter_stanzas(
             if keep is not None and key not in keep:
                 key = ""  # and its continuation lines
                 continue
+            if unique:
+                if key.lower() in named:
+                    raise ValueError(f"line {start}: field {key!r} given twice in a stanza")
+                named.add(key.lower())
             fields[key] = value.strip()
         if stanza:
             yield start, fields
