@@ -191,6 +191,12 @@ def _edit_code(p: Project) -> None:
     module.write_text(module.read_text() + "# changed\n")
 
 
+def _upgrade_library(p: Project) -> None:
+    # A distribution on sys.path (the copy of zerocve's source is on PYTHONPATH) upgraded in
+    # place: its metadata directory's name carries the version.
+    (Path(p.env["PYTHONPATH"]) / "somelib-2.0.dist-info").mkdir()
+
+
 def _edit_kept_release(p: Project) -> None:
     kept = next((p.cache / "releases").rglob("*.InRelease"))
     kept.write_bytes(kept.read_bytes() + b"\n")
@@ -253,7 +259,8 @@ def _not_an_object(p: Project) -> None:
 
 CHANGES = {
     "spec": _edit_spec, "lock": _edit_lock, "keyring": _edit_keyring, "env": _edit_env,
-    "code": _edit_code, "kept-release": _edit_kept_release, "layout-file": _edit_layout_file,
+    "code": _edit_code, "library": _upgrade_library, "kept-release": _edit_kept_release,
+    "layout-file": _edit_layout_file,
     "blob-touched": _touch_blob, "sbom-removed": _remove_sbom, "layout-added": _add_to_layout,
     "db-present": _add_db, "expired": _expire, "forged": _forge, "damaged": _damage,
     "not-an-object": _not_an_object,
