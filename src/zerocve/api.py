@@ -172,15 +172,16 @@ class Indices:
 
 
 def repo_client(settings: Settings) -> RepoClient:
-    """The repository client these settings describe (cache, clock, validity). Its HTTP is
-    the standard library's: the settings' httpx ``transport`` is for the registry and feeds."""
+    """The repository client these settings describe (cache, clock, validity, proxies). Its
+    HTTP is the standard library's: the settings' httpx ``transport`` is for the registry and
+    feeds."""
     from zerocve.debian.repo import RepoClient
 
     return RepoClient(
         settings.cache_dir, reporter=settings.reporter,
         ignore_valid_until=settings.ignore_valid_until, clock=settings.clock,
         deb_cache_max=settings.cache_bounds.deb, index_cache_max=settings.cache_bounds.index,
-        seal=settings.cache_seal,
+        seal=settings.cache_seal, proxies=settings.proxies,
     )
 
 

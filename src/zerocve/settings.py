@@ -16,6 +16,8 @@ inject a clock or an HTTP transport without patching anything.
     SOURCE_DATE_EPOCH   the date every timestamp of a build and its reports is clamped to;
                         unset or empty: the lock's date (builds) or now (reports)
     REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, DOCKER_CONFIG, HOME   where registry credentials are
+    http_proxy, https_proxy, all_proxy, no_proxy (or upper case)   the apt repository
+                        fetcher's proxies (``environment_proxies``)
     ZEROCVE_DEB_CACHE_MAX, ZEROCVE_BUILD_CACHE_MAX, ZEROCVE_LAYER_INDEX_CACHE_MAX,
     ZEROCVE_INDEX_CACHE_MAX   the caches' bounds (``CacheBounds``), in bytes or with a K, M or
                         G suffix (``2G``); unset: each cache's default
@@ -96,6 +98,26 @@ class CacheBounds:
         return cls(**values)
 
 
+def environment_proxies(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``(scheme, proxy)`` pairs (``no`` for the bypass list) as ``urllib.request``'s
+    ``getproxies_environment`` reads them, and httpx's ``trust_env`` through it: any case of
+    ``*_proxy``, the lower-case name winning and an empty one unsetting; ``HTTP_PROXY`` is
+    ignored under CGI (``REQUEST_METHOD`` set), where a client could have set it."""
+    proxies: dict[str, str] = {}
+    for name, value in environ.items():
+        if value and name[-6:].lower() == "_proxy":
+            proxies[name[:-6].lower()] = value
+    if "REQUEST_METHOD" in environ:
+        proxies.pop("http", None)
+    for name, value in environ.items():
+        if name[-6:] == "_proxy":
+            if value:
+                proxies[name[:-6].lower()] = value
+            else:
+                proxies.pop(name[:-6].lower(), None)
+    return tuple(sorted(proxies.items()))
+
+
 def registry_auth_files(environ: Mapping[str, str]) -> tuple[Path, ...]:
     """The registry auth files to read, in podman's order of precedence (existing or not)."""
     home = locations.home(environ)
@@ -127,6 +149,7 @@ class Settings:
     registry_auth: tuple[Path, ...] = field(default=())
     cache_bounds: CacheBounds = CacheBounds()
     apt_dir: Path = Path("/etc/apt")  # the host's apt sources and trusted keys
+    proxies: tuple[tuple[str, str], ...] = ()  # the apt repository fetcher's (scheme, proxy)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
@@ -142,6 +165,7 @@ class Settings:
             overrides["apt_dir"] = Path(environ["ZEROCVE_APT_DIR"])
         if "cache_bounds" not in overrides:
             overrides["cache_bounds"] = CacheBounds.from_env(environ)
+        overrides.setdefault("proxies", environment_proxies(environ))
         return cls(
             cache_dir=Path(cache_dir), db_path=Path(db_path), state_dir=Path(state_dir),
             **overrides,
@@ -168,4 +192,5 @@ class Settings:
         return load_seal(self.state_dir)
 
 
-__all__ = ["CacheBounds", "Settings", "parse_epoch", "parse_size", "registry_auth_files", "utc_now"]
+__all__ = ["CacheBounds", "Settings", "environment_proxies", "parse_epoch", "parse_size",
+           "registry_auth_files", "utc_now"]

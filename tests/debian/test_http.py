@@ -5,13 +5,17 @@ from the environment and TLS against the trust store."""
 from __future__ import annotations
 
 import gzip
+import os
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support.aptrepo import AptRepo
 from support.httpkit import (
     ForwardingProxy,
     WebServer,
@@ -24,6 +28,7 @@ from support.httpkit import (
 )
 from zerocve.debian.http import Fetcher, NotFound
 from zerocve.errors import FetchError
+from zerocve.settings import environment_proxies
 
 BODY = bytes(range(256)) * 1000  # 256,000 bytes: several 64 KiB chunks
 
@@ -40,15 +45,6 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def server(root: Path) -> Iterator[WebServer]:
     yield from serving(root)
-
-
-@pytest.fixture(autouse=True)
-def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.lower().endswith("_proxy"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture
@@ -268,18 +264,15 @@ def test_a_connection_the_server_closed_is_replaced_without_a_retry(
     assert len({seen.port for seen in server.requests}) == 3 and waits == []
 
 
-def test_http_proxy_from_the_environment_and_no_proxy(
-    server: WebServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_http_proxy_and_no_proxy(server: WebServer) -> None:
     proxy = ForwardingProxy()
     try:
-        monkeypatch.setenv("http_proxy", proxy.uri)
-        with Fetcher() as through:
+        with Fetcher(proxies=environment_proxies({"http_proxy": proxy.uri})) as through:
             assert through.get_bytes(f"{server.uri}/file") == BODY
         assert proxy.asked == [("GET", f"{server.uri}/file")]
 
-        monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
-        with Fetcher() as direct:
+        bypassed = environment_proxies({"HTTP_PROXY": proxy.uri, "no_proxy": "localhost,127.0.0.1"})
+        with Fetcher(proxies=bypassed) as direct:
             assert direct.get_bytes(f"{server.uri}/dir/small") == b"small"
         assert proxy.asked == [("GET", f"{server.uri}/file")]
         assert server.paths() == ["/file", "/dir/small"]
@@ -287,11 +280,45 @@ def test_http_proxy_from_the_environment_and_no_proxy(
         proxy.close()
 
 
-def test_an_unsupported_proxy_is_one_error(
-    server: WebServer, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("environ", [
+    {"http_proxy": "http://p:1", "HTTPS_PROXY": "http://q:2", "no_proxy": "a,b"},
+    {"HTTP_PROXY": "http://upper:1", "http_proxy": "http://lower:2"},
+    {"HTTP_PROXY": "http://upper:1", "http_proxy": ""},  # the empty lower-case name unsets
+    {"ALL_PROXY": "http://p:1", "REQUEST_METHOD": "GET", "HTTP_PROXY": "http://cgi:1"},
+    {"PATH": "/bin"},
+])
+def test_the_environments_proxies_are_urllibs(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("all_proxy", "socks5://127.0.0.1:1080")
-    with Fetcher() as fetcher, pytest.raises(FetchError) as raised:
+    from urllib.request import getproxies_environment
+
+    monkeypatch.setattr(os, "environ", environ)
+    assert dict(environment_proxies(environ)) == getproxies_environment()
+
+
+def test_a_lock_goes_through_the_environments_proxy(
+    spec_file, apt_repo: AptRepo, tmp_path: Path
+) -> None:
+    """The whole command: http_proxy in the environment, read by Settings, used by the
+    fetcher for every file of the lock."""
+    proxy = ForwardingProxy()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        env.update(http_proxy=proxy.uri, ZEROCVE_CACHE_DIR=str(tmp_path / "cache"))
+        spec = spec_file(["tzdata"], http=True)
+        done = subprocess.run([sys.executable, "-m", "zerocve", "-q", "lock", str(spec)],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        asked = [target for method, target in proxy.asked if method == "GET"]
+        assert f"{apt_repo.http_uri}/dists/bookworm/InRelease" in asked
+        assert any(t.endswith("/Packages.gz") for t in asked)
+    finally:
+        proxy.close()
+
+
+def test_an_unsupported_proxy_is_one_error(server: WebServer) -> None:
+    socks = environment_proxies({"all_proxy": "socks5://127.0.0.1:1080"})
+    with Fetcher(proxies=socks) as fetcher, pytest.raises(FetchError) as raised:
         fetcher.get_bytes(f"{server.uri}/file")
     assert str(raised.value) == (f"{server.uri}/file: proxy socks5://127.0.0.1:1080: only "
                                  "http:// proxies are supported")
@@ -315,8 +342,7 @@ def test_https_verified_by_the_trust_store_and_through_a_proxy(
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # read by OpenSSL itself
         with Fetcher() as trusting:
             assert trusting.get_bytes(f"{server.uri}/file") == BODY
-        monkeypatch.setenv("https_proxy", proxy.uri)
-        with Fetcher() as tunnelled:
+        with Fetcher(proxies=environment_proxies({"https_proxy": proxy.uri})) as tunnelled:
             assert tunnelled.get_bytes(f"{server.uri}/dir/small") == b"small"
         assert proxy.asked == [("CONNECT", server.uri.removeprefix("https://"))]
         assert server.paths() == ["/file", "/dir/small"]

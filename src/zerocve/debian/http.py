@@ -54,7 +54,8 @@ class Conditional:
 
 class Fetcher:
     """Reads URLs as chunk streams. ``retries``, ``backoff`` and ``sleep`` make its
-    ``RetryPolicy``; ``timeout`` bounds connecting and each read, in seconds."""
+    ``RetryPolicy``; ``timeout`` bounds connecting and each read, in seconds; ``proxies`` are
+    ``Settings.proxies``."""
 
     def __init__(
         self,
@@ -64,8 +65,10 @@ class Fetcher:
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         reporter: Reporter = NULL_REPORTER,
+        proxies: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self._timeout = timeout
+        self._proxies = proxies
         self._http: Client | None = None  # made by the first HTTP request
         self._making = threading.Lock()  # requests come from several threads
         self.policy = RetryPolicy(retries, backoff, sleep)
@@ -87,7 +90,7 @@ class Fetcher:
             if self._http is None:
                 from zerocve.debian.http_get import Client
 
-                self._http = Client(self._timeout)
+                self._http = Client(self._timeout, self._proxies)
             return self._http
 
     def fetch(

@@ -2,12 +2,13 @@
 
 What it does, as httpx did for it before: keep-alive connections kept per thread (never one
 shared between threads), redirects followed (at most ``MAX_REDIRECTS``; a loop is refused at
-once), connect and read timeouts, the environment's proxies (``http_proxy``, ``https_proxy``,
-``all_proxy``, ``no_proxy``; https through an http proxy by CONNECT), TLS verified against the
-system's trust store (OpenSSL itself honours ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``), basic
-auth from a URL's user info, and a body that ends before its Content-Length or runs past it
-detected. Failures worth another attempt are ``Transient``, described with httpx's names
-(``ConnectError: ...``), so the one-line errors read as before; ``Refused`` is the rest.
+once), connect and read timeouts, the environment's proxies as ``zerocve.settings`` reads
+them (``http_proxy``, ``https_proxy``, ``all_proxy``, ``no_proxy``; https by CONNECT), TLS
+verified against the system's trust store (OpenSSL itself honours ``SSL_CERT_FILE`` and
+``SSL_CERT_DIR``), basic auth from a URL's user info, and a body that ends before its
+Content-Length or runs past it detected. Failures worth another attempt are ``Transient``,
+described with httpx's names (``ConnectError: ...``), so the one-line errors read as
+before; ``Refused`` is the rest.
 
 Unlike httpx it asks for no content coding (``Accept-Encoding: identity``, as apt) and decodes
 none: callers hash the bytes as served, and a server that labels ``Packages.gz`` as
@@ -17,13 +18,12 @@ none: callers hash the bytes as served, and a server that labels ``Packages.gz``
 from __future__ import annotations
 
 import http.client
-import os
 import select
 import ssl
 import threading
 import weakref
 from base64 import b64encode
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
@@ -106,15 +106,6 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
-def _environment_proxies() -> dict[str, str]:
-    # urllib.request costs 10 ms more than http.client: only read when a proxy is set at all.
-    if not any(name.lower().endswith("_proxy") for name in os.environ):
-        return {}
-    from urllib.request import getproxies_environment
-
-    return getproxies_environment()
-
-
 def _proxy(url: str) -> Proxy:
     if "://" not in url:  # as httpx: "proxy:3128" means http://proxy:3128
         url = f"http://{url}"
@@ -132,12 +123,13 @@ def _proxy(url: str) -> Proxy:
 
 
 class Client:
-    """GETs over connections kept per thread. Its proxies are the environment's when it is
-    made (as httpx's ``trust_env``); TLS's context is made by the first https request."""
+    """GETs over connections kept per thread, through ``proxies`` (``(scheme, proxy URL)``
+    pairs, ``no`` for the bypass list: ``Settings.proxies``, read from the environment as
+    httpx's ``trust_env`` did). TLS's context is made by the first https request."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, proxies: Iterable[tuple[str, str]] = ()) -> None:
         self._timeout = timeout
-        self._proxies = _environment_proxies()
+        self._proxies = dict(proxies)
         self._local = threading.local()  # .connections: {(origin, proxy): HTTPConnection}
         self._all: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -153,6 +145,7 @@ class Client:
         url = self._proxies.get(target.scheme) or self._proxies.get("all")
         if not url:
             return None
+        # urllib.request costs 10 ms more than http.client: imported only when a proxy is set.
         from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
 
         if proxy_bypass_environment(f"{target.host}:{target.port}", self._proxies):
@@ -184,7 +177,8 @@ class Client:
             # As httpx: the credentials go on to the same origin, or to its https upgrade.
             keep = following.origin == target.origin or (
                 following.host == target.host
-                and (target.scheme, following.scheme) == ("http", "https"))
+                and (target.scheme, target.port, following.scheme, following.port)
+                == ("http", 80, "https", 443))
             target = Target(*following.origin, following.path, target.auth if keep else "")
         raise Refused(f"more than {MAX_REDIRECTS} redirects")
 

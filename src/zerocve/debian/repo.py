@@ -241,7 +241,8 @@ def keyring_of(repo: RepositorySpec) -> Path:
 
 
 class RepoClient:
-    """Fetches verified indices and .debs. ``clock`` is injectable;
+    """Fetches verified indices and .debs. ``clock`` is injectable; ``proxies`` are
+    ``Settings.proxies``;
     ``ignore_valid_until`` accepts expired Release files (e.g. snapshot archives); the bounds
     of the .deb and parsed-index caches default to theirs when None; parsed indices are kept
     on disk only with a ``seal`` (``Settings.cache_seal``)."""
@@ -258,6 +259,7 @@ class RepoClient:
         deb_cache_max: int | None = None,
         index_cache_max: int | None = None,
         seal: CacheSeal | None = None,
+        proxies: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.cache = BlobCache(cache_dir, deb_cache_max)
         self.releases = ReleaseStore(self.cache.root)
@@ -268,7 +270,8 @@ class RepoClient:
         self._texts: dict[str, _IndexText] = {}
         # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.
         self._pinned: dict[tuple[str, str, str, str | None], tuple[Release, str]] = {}
-        self.fetcher = Fetcher(reporter=reporter, retries=retries, backoff=backoff)
+        self.fetcher = Fetcher(reporter=reporter, retries=retries, backoff=backoff,
+                               proxies=proxies)
         self.ignore_valid_until = ignore_valid_until
         self.clock = clock
 
