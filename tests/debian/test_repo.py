@@ -30,6 +30,7 @@ from zerocve.debian import repo as repo_module
 from zerocve.debian import resolve as resolve_module
 from zerocve.debian.catalog import ParsedCatalog, TextCatalog
 from zerocve.debian.index import parse_packages
+from zerocve.debian.index_scan import Scanner
 from zerocve.debian.model import Origin
 from zerocve.debian.repo import DebRef, RepoClient, _decompressed
 from zerocve.errors import FetchError, IntegrityError, RepositoryError, SignatureError
@@ -679,10 +680,21 @@ def test_an_index_cut_short_then_whole_is_read_from_the_whole_download_alone(
     rotated = text[first + 1:] + b"\n" + text[:first]  # as long, every stanza elsewhere
     server.faults = {path: ["drop"]}
     server.stand_ins = {path: gzip.compress(rotated, compresslevel=0, mtime=0)}
-    monkeypatch.setattr(repo_module, "_SCAN_STEP", 1)  # a scan for every piece
+    monkeypatch.setattr(repo_module, "_SCAN_STEP", 1)  # a scan step for every piece
     monkeypatch.setattr(catalog_module, "scan", _no_scan_after_the_fact)
+    steps: list[tuple[threading.Thread, int]] = []
+    advance = Scanner.advance
+
+    def recorded(scanner: Scanner, text: bytearray) -> None:
+        steps.append((threading.current_thread(), len(text)))
+        advance(scanner, text)
+
+    monkeypatch.setattr(Scanner, "advance", recorded)
     (index,) = client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
     assert server.requests.count(path) == 2
+    # Scanned while it downloaded, by the thread that waited for the download.
+    assert steps and {thread for thread, _ in steps} == {threading.main_thread()}
+    assert min(length for _, length in steps) < len(text)
     catalog = index.catalog
     assert isinstance(catalog, TextCatalog) and catalog._whole is None
     parsed = ParsedCatalog(parse_packages(text.decode(), index.origin, "Packages"))
