@@ -7,16 +7,21 @@ first line of a value stripped, continuation lines kept as they are (a Descripti
 space, Conffiles' empty first line), ``#`` lines skipped. A value reads exactly as
 python-debian's ``Deb822`` reads it, so that the status file a build writes is the one it
 wrote when python-debian parsed it (tests/debian/test_control.py compares the two on real
-packages). Where python-debian guesses, a control file is refused here as dpkg refuses it:
+packages). Where python-debian guesses, a control file is refused here as ``dpkg-deb --build``
+refuses it (each checked with dpkg 1.21):
 
 * a line that is neither ``Name: value`` nor a continuation (python-debian drops it);
 * a second stanza after a blank line, or a blank continuation line (python-debian drops what
   follows, and written back it would end the stanza);
 * a field named twice, in any case (python-debian keeps the last value);
-* a field name with a space or a control character (python-debian drops the line), or of one
-  letter (dpkg refuses it, and zerocve's scan of the status file as dpkg reads it would);
-* a field only dpkg writes (``Status``, ``Conffiles``...): zerocve writes them itself into
-  the status file, and one from a package could say it is not installed.
+* a field name with a space (python-debian drops the line), a leading hyphen, or of one
+  letter (python-debian keeps them; zerocve's scan of the status file refuses the last too);
+* a field only dpkg writes (``Status``, ``Config-Version``, ``Triggers-*``): zerocve writes
+  the status itself, and a package's own could say it is not installed.
+
+Shapes dpkg lets through are refused too, since no real control file has them: a space
+before the colon, a field name outside deb822(5)'s printable ASCII, and a ``Conffiles`` field
+(the conffiles member says which they are, and zerocve writes the field from it).
 
 Lines end at ``\\n`` only, as dpkg reads them (python-debian also splits at ``\\r``, ``\\f``,
 ``\\v`` and Unicode line separators).
@@ -31,8 +36,7 @@ from zerocve.debian.index import iter_stanzas
 
 # deb822(5): US-ASCII without control characters, space or colon; not starting with # or -.
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
-# Fields dpkg keeps about an installed package, refused in a control file (dpkg's parser
-# rejects a Status or Config-Version there; Conffiles come from the conffiles member).
+# Fields dpkg keeps about an installed package, refused in a control file (see above).
 STATUS_ONLY = frozenset({"status", "config-version", "conffiles", "triggers-pending",
                          "triggers-awaited"})
 
