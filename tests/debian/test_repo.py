@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import lzma
 import os
-import re
 import shutil
 import subprocess
 import threading
@@ -28,9 +27,6 @@ from zerocve.cache_seal import CacheSeal
 from zerocve.debian import catalog as catalog_module
 from zerocve.debian import repo as repo_module
 from zerocve.debian import resolve as resolve_module
-from zerocve.debian.catalog import ParsedCatalog, TextCatalog
-from zerocve.debian.index import parse_packages
-from zerocve.debian.index_scan import Scanner
 from zerocve.debian.model import Origin
 from zerocve.debian.repo import DebRef, RepoClient, _decompressed
 from zerocve.errors import FetchError, IntegrityError, RepositoryError, SignatureError
@@ -112,13 +108,11 @@ def sha256(path: Path) -> str:
 class Server:
     """A static file server on 127.0.0.1 that records requests and can fail on purpose:
     ``faults[path]`` is a list of actions taken on the next requests ("500", "429", "drop",
-    "404"); a "drop" sends half of ``stand_ins[path]`` instead of the file, when given (as a
-    mirror updated between two attempts)."""
+    "404")."""
 
     def __init__(self, root: Path) -> None:
         self.requests: list[str] = []
         self.faults: dict[str, list[str]] = {}
-        self.stand_ins: dict[str, bytes] = {}
         server = self
 
         class Handler(SimpleHTTPRequestHandler):
@@ -140,8 +134,7 @@ class Server:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 elif action == "drop":  # promise the whole body, send half, hang up
-                    body = (server.stand_ins.get(self.path)
-                            or (root / self.path.lstrip("/")).read_bytes())
+                    body = (root / self.path.lstrip("/")).read_bytes()
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
@@ -380,7 +373,7 @@ def test_an_index_is_decompressed_as_a_stream(
     packed = pack(text[:middle]) + pack(text[middle:])
     path = tmp_path / f"Packages{suffix}"
     path.write_bytes(packed)
-    assert _decompressed(path, suffix).text == text
+    assert _decompressed(path, suffix) == text
     path.write_bytes(packed[:-9])
     with pytest.raises((EOFError, lzma.LZMAError, zlib.error)):
         _decompressed(path, suffix)
@@ -643,82 +636,6 @@ def test_dropped_connection_is_retried(
     server.faults = {"/" + ref.filename: ["drop", "drop"]}
     assert client.fetch_deb(ref).read_bytes() == debs[1].read_bytes()
     assert server.requests.count("/" + ref.filename) == 3
-
-
-def stanza(name: str, provides: str) -> str:
-    return (f"Package: {name}\nVersion: 1.0\nArchitecture: amd64\nProvides: {provides}\n"
-            f"Filename: pool/{name}_1.0.deb\nSize: 10\nSHA256: {'a' * 64}\n")
-
-
-def _no_scan_after_the_fact(text: bytes | bytearray) -> object:
-    raise AssertionError("the index was scanned again after it inflated")
-
-
-def _republish_index(repo: AptRepo, text: bytes) -> None:
-    """Make ``text`` the repository's Packages.gz, stored (gzip level 0: it comes in many
-    chunks), listed in a Release signed again."""
-    index = repo.root / "dists" / SUITE / f"{INDEX}.gz"
-    old = re.compile(rf"{sha256(index)} +{index.stat().st_size} ")
-    index.write_bytes(gzip.compress(text, compresslevel=0, mtime=0))
-    new = f"{sha256(index)} {index.stat().st_size} "
-    resign(repo, lambda release: old.sub(new, release))
-
-
-def test_an_index_cut_short_then_whole_is_read_from_the_whole_download_alone(
-    repo: AptRepo, client: RepoClient, server: Server, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The first attempt's text and scan (half of another file, as from a mirror updated
-    meanwhile, then a hang-up) go with it; the catalog takes the scan made while the second
-    attempt inflated."""
-    real = (repo.root / "dists" / SUITE / INDEX).read_bytes()
-    text = real.rstrip(b"\n") + b"\n" + b"".join(
-        b"\n" + stanza(f"pad{i}", provides=f"virt{i % 7}, other (= {i})").encode()
-        for i in range(2000))
-    _republish_index(repo, text)
-    path = f"/dists/{SUITE}/{INDEX}.gz"
-    first = text.index(b"\n\n") + 1
-    rotated = text[first + 1:] + b"\n" + text[:first]  # as long, every stanza elsewhere
-    server.faults = {path: ["drop"]}
-    server.stand_ins = {path: gzip.compress(rotated, compresslevel=0, mtime=0)}
-    monkeypatch.setattr(repo_module, "_SCAN_STEP", 1)  # a scan step for every piece
-    monkeypatch.setattr(catalog_module, "scan", _no_scan_after_the_fact)
-    stepped: set[threading.Thread] = set()
-    advance = Scanner.advance
-
-    def recorded(scanner: Scanner, text: bytearray) -> None:
-        stepped.add(threading.current_thread())
-        advance(scanner, text)
-
-    monkeypatch.setattr(Scanner, "advance", recorded)
-    (index,) = client.fetch_indices([spec(server.uri, repo.keyring)], "amd64")
-    assert server.requests.count(path) == 2
-    # Any scan step taken while it downloaded was the waiting thread's. (How many were taken
-    # before the last piece came depends on how the two threads were scheduled.)
-    assert stepped <= {threading.main_thread()}
-    catalog = index.catalog
-    assert isinstance(catalog, TextCatalog) and catalog._whole is None
-    parsed = ParsedCatalog(parse_packages(text.decode(), index.origin, "Packages"))
-    assert sorted(catalog.names()) == sorted(parsed.names())
-    for name in [*parsed.names(), *parsed.provided_words()]:
-        assert list(catalog.named(name)) == list(parsed.named(name)), name
-        assert set(parsed.provider_names(name)) <= set(catalog.provider_names(name)), name
-    assert sorted(catalog.provider_names("virt3")) == sorted(f"pad{i}" for i in range(3, 2000, 7))
-
-
-def test_a_cached_index_is_scanned_as_it_inflates_from_disk(
-    apt_repo: AptRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    forget_parsed: Callable[[], None],
-) -> None:
-    with RepoClient(tmp_path / "cache") as client:
-        (fetched,) = client.fetch_indices([spec(apt_repo.uri, apt_repo.keyring)], "amd64")
-    names = sorted(fetched.catalog.names())
-    forget_parsed()
-    monkeypatch.setattr(catalog_module, "scan", _no_scan_after_the_fact)
-    with RepoClient(tmp_path / "cache") as client:
-        (cached,) = client.fetch_indices([spec(apt_repo.uri, apt_repo.keyring)], "amd64")
-    assert cached is not fetched and sorted(cached.catalog.names()) == names
-    assert [p.sha256 for p in cached.catalog.named("python3")] == [
-        p.sha256 for p in fetched.catalog.named("python3")]
 
 
 def test_retries_are_bounded(repo: AptRepo, tmp_path: Path, server: Server) -> None:

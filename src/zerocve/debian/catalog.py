@@ -2,33 +2,42 @@
 that may provide another, every name; and the whole listing for whoever needs every package
 (the gate's newest sources, the fleet's watch).
 
-``TextCatalog`` serves a verified index's text lazily. A C-speed scan
-(``zerocve.debian.index_scan``, made while the text inflates, or at once) finds where each
+``TextCatalog`` serves a verified index's text lazily. One C-speed scan finds where each
 stanza starts and under which name, and which stanzas have a Provides line naming what; a
 stanza is parsed (``zerocve.debian.index.parse_packages``, with all its checks) only when a
 resolution asks for its name: a few hundred of a full Debian index's 63,000. The scan is
-exact only for the canonical shape dpkg-scanpackages and Debian's archive write; any other
-text is parsed whole, so an odd index gives what a whole parse gives. ``ParsedCatalog`` holds
-parsed records (a test's list, such an odd index).
+exact only for the canonical shape dpkg-scanpackages and Debian's archive write (every stanza
+opens with a ``Package: name`` line, one blank line between stanzas); any other text is
+parsed whole, so an odd index gives what a whole parse gives. ``ParsedCatalog`` holds parsed
+records (a test's list, such an odd index).
 
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import re
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from zerocve._gc import cycle_collector_paused
 from zerocve.debian.index import parse_packages, stanza_pieces
-from zerocve.debian.index_scan import HEAD, NAME, Scan, scan
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.errors import RepositoryError
 
-# Every name-like word of a Provides value (as ``index_scan`` takes them).
-_WORD_TEXT = re.compile(NAME.decode())
+_NAME = rb"[a-z0-9][a-z0-9+.\-]*"  # a Debian package name (Policy 5.6.1)
+_FIRST = re.compile(rb"Package: (" + _NAME + rb")\n")
+# A blank line, and the head of the stanza after it (if it has one, as the scan wants).
+_BLANK = re.compile(rb"\n\n(?:Package: (" + _NAME + rb")\n)?")
+# A Provides field with its continuation (and comment) lines.
+_PROVIDES = re.compile(rb"\nProvides:([^\n]*(?:\n[ \t#][^\n]*)*)")
+# Every name-like word of a Provides value: a superset of the names it provides (versions and
+# architecture qualifiers come along), which the parse of the stanza then narrows.
+_WORD = re.compile(_NAME)
+_WORD_TEXT = re.compile(_NAME.decode())
 _DECODE_PIECE = 1 << 20  # bytes decoded at a time for a whole parse
 
 
@@ -88,9 +97,7 @@ class ParsedCatalog(Catalog):
 
 
 class TextCatalog(Catalog):
-    """Over the decompressed, verified text of the index ``what`` (its URL, for errors) and
-    its ``scan``, made while the text inflated (``zerocve.debian.repo``); the text is scanned
-    now when none is given, or when the one given is of a text of another length.
+    """Over the decompressed, verified text of the index ``what`` (its URL, for errors).
     ``load`` and ``store`` keep the whole listing (``zerocve.debian.index_cache``) so that
     it is parsed once per index, not once per process."""
 
@@ -98,22 +105,55 @@ class TextCatalog(Catalog):
         self, text: bytes | bytearray, origin: Origin, what: str,
         load: Callable[[], tuple[BinaryPackage, ...] | None] = lambda: None,
         store: Callable[[tuple[BinaryPackage, ...]], None] = lambda packages: None,
-        scanned: Scan | None = None,
     ) -> None:
         self._text, self._origin, self._what = text, origin, what
         self._load, self._store = load, store
         self._shared: dict[str, str] = {}  # values stanzas repeat, kept once (parse_packages)
         self._whole: ParsedCatalog | None = None
-        if scanned is None or scanned.length != len(text):
-            scanned = scan(text)
-        self._starts = scanned.starts  # where each stanza starts
-        self._first = scanned.first  # name -> its first stanza's number
-        self._more = scanned.more  # name -> its other stanzas' numbers
-        self._provides = scanned.provides  # word -> numbers of stanzas naming it
-        if not scanned.canonical:
+        self._starts = array("q")  # where each stanza starts
+        self._first: dict[bytes, int] = {}  # name -> its first stanza's number
+        self._more: dict[bytes, list[int]] = {}  # name -> its other stanzas' numbers
+        self._provides: dict[bytes, list[int]] = {}  # word -> numbers of stanzas naming it
+        if not self._scan():
             self._whole = ParsedCatalog(self._parse_whole())
         self.origins = (self._whole.origins if self._whole is not None
                         else frozenset({str(origin)} if self._starts else ()))
+
+    def _scan(self) -> bool:
+        """Where each stanza starts and its name, and the words of each Provides; False when
+        the text is not in the canonical shape, where this is exact: it opens with a head
+        (``Package: name``), every blank line but a last one is one, followed by a head,
+        and there is no other Package line."""
+        text = self._text
+        if not text:
+            return True
+        first = _FIRST.match(text)
+        if first is None:
+            return False
+        starts, names = array("q", [0]), [first[1]]
+        start, name = starts.append, names.append
+        for blank in _BLANK.finditer(text):
+            head = blank[1]
+            if head is None:
+                if blank.end() != len(text):
+                    return False
+                continue
+            start(blank.start() + 2)
+            name(head)
+        if text.count(b"\nPackage:") != len(names) - 1:
+            return False
+        self._starts = starts
+        # Each name's first stanza (dict keeps the last of equal keys: given in reverse).
+        self._first = dict(zip(reversed(names), range(len(names) - 1, -1, -1), strict=True))
+        if len(self._first) != len(names):
+            for number, each in enumerate(names):
+                if self._first[each] != number:
+                    self._more.setdefault(each, []).append(number)
+        for field in _PROVIDES.finditer(text):
+            number = bisect.bisect_right(starts, field.start()) - 1
+            for word in _WORD.findall(field[1]):
+                self._provides.setdefault(word, []).append(number)
+        return True
 
     def _stanza(self, number: int) -> BinaryPackage:
         """The record of stanza ``number``, parsed now."""
@@ -146,7 +186,7 @@ class TextCatalog(Catalog):
         return dict.fromkeys(self._stanza_name(number) for number in numbers)
 
     def _stanza_name(self, number: int) -> str:
-        head = HEAD.match(self._text, self._starts[number])
+        head = _FIRST.match(self._text, self._starts[number])
         assert head is not None  # the scan found it there
         return head[1].decode()
 

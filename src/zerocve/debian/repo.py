@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import functools
 import lzma
-import queue
-import threading
 import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256 as _sha256
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
 from zerocve.debian.cache import BlobCache
@@ -36,7 +34,6 @@ from zerocve.debian.gpg import verify_clearsigned, verify_detached
 from zerocve.debian.http import Fetcher, NotFound
 from zerocve.debian.index import IndexFile, Release, parse_release, safe_pool_path
 from zerocve.debian.index_cache import ParsedIndexCache, entry_key
-from zerocve.debian.index_scan import Scan, Scanner
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.release_store import ReleaseStore, SignedRelease
 from zerocve.debian.releases import DebianRelease
@@ -67,9 +64,6 @@ _COMPRESSIONS: dict[str, Callable[[], _Decompressor] | None] = {
     "": None,
 }
 _READ_CHUNK = 1 << 16  # compressed bytes read at once
-# Text inflated before a scan step is handed over: fewer, longer steps hand the GIL over less.
-_SCAN_STEP = 1 << 20
-_T = TypeVar("_T")
 # The most text an index may inflate to (Debian's largest is some 70 MB): a bound on what a
 # compressed file, which is small, may make this process hold.
 MAX_INDEX_TEXT = 1 << 30
@@ -141,44 +135,18 @@ class DebRef:
         return cls(package.origin.uri, package.filename, package.size, package.sha256)
 
 
-@dataclass(frozen=True)
-class _IndexText:
-    """The decompressed text of an index file and its scan (``index_scan``), made together."""
-
-    text: bytearray
-    scan: Scan
-
-
-_Step = Callable[[], None]
-
-
-def _at_once(step: _Step) -> None:
-    step()
-
-
 class _Inflater:
     """The text of an index file, decompressed as its bytes come (from the cache or while
     they download) into one growing buffer: a full Debian index is 50 MB, never held twice,
     as joining pieces would. Concatenated streams (xz) or members (gzip) are read on, as
-    ``lzma.decompress`` and ``gzip.decompress`` would. The stanzas inflated so far are
-    scanned as they come, so that little of the scan is left once the download ends: each
-    step of the scan is handed to ``scan`` (by default taken at once), which may take it on
-    another thread. A failure is kept for ``text`` to raise, so that a download that does not
-    match its SHA256 is reported as that first."""
+    ``lzma.decompress`` and ``gzip.decompress`` would. A failure is kept for ``text`` to
+    raise, so that a download that does not match its SHA256 is reported as that first."""
 
-    def __init__(self, compression: str, scan: Callable[[_Step], None] = _at_once) -> None:
+    def __init__(self, compression: str) -> None:
         self._make = _COMPRESSIONS[compression]
         self._stream = self._make() if self._make else None
         self._fresh = True  # the current stream has been given no input yet
         self._text = bytearray()
-        self._scanner = Scanner()
-        self._scan = scan
-        # The text grows and is scanned under the lock: a buffer a scan reads cannot be
-        # resized meanwhile. Once ``text`` has finished the scan, a step left over does nothing.
-        self._lock = threading.Lock()
-        self._asked = False  # a step is handed over and not taken yet
-        self._offered = 0  # the length of the text when a step was last handed over
-        self._done = False
         self._error: Exception | None = None
 
     def feed(self, data: bytes) -> None:
@@ -186,30 +154,18 @@ class _Inflater:
             return
         try:
             while data:
-                piece, data = data, b""
-                if self._stream is not None and self._make is not None:
-                    self._fresh = False
-                    piece = self._stream.decompress(piece)
-                    if self._stream.eof:
-                        data, self._stream, self._fresh = (self._stream.unused_data,
-                                                           self._make(), True)
-                with self._lock:
-                    self._text += piece
+                if self._stream is None or self._make is None:
+                    self._text += data
+                    break
+                self._fresh = False
+                self._text += self._stream.decompress(data)
+                data = b""
+                if self._stream.eof:
+                    data, self._stream, self._fresh = self._stream.unused_data, self._make(), True
             if len(self._text) > MAX_INDEX_TEXT:
                 raise ValueError(f"it inflates to over {MAX_INDEX_TEXT} bytes")
         except (lzma.LZMAError, zlib.error, ValueError) as e:
-            with self._lock:
-                self._error, self._text = e, bytearray()
-            return
-        if not self._asked and len(self._text) - self._offered >= _SCAN_STEP:
-            self._asked, self._offered = True, len(self._text)
-            self._scan(self._step)
-
-    def _step(self) -> None:
-        with self._lock:
-            self._asked = False
-            if not self._done and self._error is None:
-                self._scanner.advance(self._text)
+            self._error, self._text = e, bytearray()
 
     def passing(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """``chunks`` as they are, each fed here on its way."""
@@ -217,47 +173,17 @@ class _Inflater:
             self.feed(chunk)
             yield chunk
 
-    def text(self) -> _IndexText:
-        with self._lock:
-            self._done = True
-            if self._error is not None:
-                raise self._error
-            if self._stream is not None and not self._stream.eof and not self._fresh:
-                raise EOFError("the compressed data ends early")
-            return _IndexText(self._text, self._scanner.finish(self._text))
+    def text(self) -> bytearray:
+        if self._error is not None:
+            raise self._error
+        if self._stream is not None and not self._stream.eof and not self._fresh:
+            raise EOFError("the compressed data ends early")
+        return self._text
 
 
-class _MainThreadScans:
-    """Scan steps handed over by the threads that download and inflate indices, taken by the
-    thread that waits for them: zlib and lzma release the GIL and the scan's regular
-    expressions hold it, so inflating and scanning go on two cores; and what the scan keeps
-    is made in the waiting (main) thread's malloc arena, where the catalog is used, not in a
-    worker's, which would keep the pages it once held (some MB more at the peak)."""
-
-    def __init__(self) -> None:
-        self._steps: queue.SimpleQueue[_Step | None] = queue.SimpleQueue()
-
-    def hand_over(self, step: _Step) -> None:
-        self._steps.put(step)
-
-    def take_until_done(self, futures: list[Future[_T]]) -> list[_T]:
-        """Take the steps handed over until every one of ``futures`` is done; their results."""
-        for future in futures:
-            future.add_done_callback(lambda _: self._steps.put(None))
-        left = len(futures)
-        while left:
-            step = self._steps.get()
-            if step is None:
-                left -= 1
-            else:
-                step()
-        return [future.result() for future in futures]
-
-
-def _decompressed(path: Path, compression: str,
-                  scan: Callable[[_Step], None] = _at_once) -> _IndexText:
-    """The decompressed text of the index file at ``path``, and its scan."""
-    inflater = _Inflater(compression, scan)
+def _decompressed(path: Path, compression: str) -> bytearray:
+    """The decompressed text of the index file at ``path``."""
+    inflater = _Inflater(compression)
     with path.open("rb") as f:
         while data := f.read(_READ_CHUNK):
             inflater.feed(data)
@@ -304,8 +230,8 @@ class RepoClient:
         self.parsed = ParsedIndexCache(self.cache.root, seal, index_cache_max)
         # Indices parsed so far (a build verifies the ones its lock was just resolved from).
         self._parsed: dict[tuple[Origin, str, str], PackageIndex] = {}
-        # Index texts decompressed (and scanned) as they downloaded, by SHA256, until read.
-        self._texts: dict[str, _IndexText] = {}
+        # Index texts decompressed as they downloaded, by SHA256, until read.
+        self._texts: dict[str, bytearray] = {}
         # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.
         self._pinned: dict[tuple[str, str, str, str | None], tuple[Release, str]] = {}
         self.fetcher = Fetcher(reporter=reporter, retries=retries, backoff=backoff,
@@ -331,40 +257,35 @@ class RepoClient:
 
     def fetch_indices(self, repos: list[RepositorySpec], arch: str) -> list[PackageIndex]:
         """Every (repository, suite, component) index for ``arch``, verified and parsed, in the
-        order the repositories list them. Suites are fetched a few at a time on workers (one's
-        download overlaps another's signature check) while this thread scans the indices they
-        inflate (``_MainThreadScans``), then read here, one after the other: a parse on a
-        worker thread would leave its transient strings in that thread's own malloc arena,
-        some 15 MB more at the peak for a full Debian index."""
+        order the repositories list them. Suites are fetched a few at a time (one's download
+        overlaps another's signature check), then parsed here, one after the other: a parse
+        on a worker thread would leave its transient strings in that thread's own malloc
+        arena, some 15 MB more at the peak for a full Debian index."""
         suites = [(repo, keyring_of(repo), suite) for repo in repos for suite in repo.suites]
-
-        scans = _MainThreadScans()
 
         def fetched(item: tuple[RepositorySpec, Path, str]) -> tuple[Release, str]:
             repo, keyring, suite = item
             release, release_sha256 = self.fetch_release(repo.uri, suite, keyring)
             for component in repo.components:
-                self._prefetch(Origin(repo.uri, suite, component, arch), release, release_sha256,
-                               scans.hand_over)
+                self._prefetch(Origin(repo.uri, suite, component, arch), release, release_sha256)
             return release, release_sha256
 
-        # Even one suite is fetched on a worker: this thread scans what it inflates meanwhile.
-        with ThreadPoolExecutor(max_workers=min(len(suites), _SUITE_WORKERS)) as pool:
-            releases = scans.take_until_done([pool.submit(fetched, item) for item in suites])
+        if len(suites) == 1:
+            releases = [fetched(suites[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(len(suites), _SUITE_WORKERS)) as pool:
+                releases = list(pool.map(fetched, suites))
         return [
             self._fetch_index(Origin(repo.uri, suite, component, arch), release, release_sha256)
             for (repo, _, suite), (release, release_sha256) in zip(suites, releases, strict=True)
             for component in repo.components
         ]
 
-    def _prefetch(self, origin: Origin, release: Release, release_sha256: str,
-                  scan: Callable[[_Step], None]) -> None:
-        """Download the index of ``origin`` unless this process holds it already, its scan
-        steps handed to ``scan``."""
+    def _prefetch(self, origin: Origin, release: Release, release_sha256: str) -> None:
+        """Download the index of ``origin`` unless this process holds it already."""
         listed, compression = self._listed(origin, release)
         if (origin, listed.sha256, release_sha256) not in _LIVE:
-            self._texts[listed.sha256] = self._index_text(origin, release, listed, compression,
-                                                          scan)
+            self._texts[listed.sha256] = self._index_text(origin, release, listed, compression)
 
     def fetch_release(self, uri: str, suite: str, keyring: Path) -> tuple[Release, str]:
         """The verified, current Release of ``suite`` and the SHA256 of its signed text; kept
@@ -472,12 +393,11 @@ class RepoClient:
         if index is None:
             # The whole listing, if ever asked for, is parsed once for any process.
             stored = entry_key(listed.sha256, compression, origin.architecture)
-            inflated = self._index_text(origin, release, listed, compression)
             catalog = TextCatalog(
-                inflated.text, origin, f"{origin.uri}/dists/{origin.suite}/{listed.path}",
+                self._index_text(origin, release, listed, compression), origin,
+                f"{origin.uri}/dists/{origin.suite}/{listed.path}",
                 load=functools.partial(self.parsed.load, stored, origin),
                 store=functools.partial(self.parsed.store, stored, origin),
-                scanned=inflated.scan,
             )
             index = PackageIndex(
                 origin, listed.path, listed.sha256, release_sha256, catalog, release.date,
@@ -512,12 +432,11 @@ class RepoClient:
         return listed, compression
 
     def _index_text(
-        self, origin: Origin, release: Release, listed: IndexFile, compression: str,
-        scan: Callable[[_Step], None] = _at_once,
-    ) -> _IndexText:
-        """The decompressed text of the verified index file ``listed`` and its scan: from the
-        cache, else decompressed and scanned while it downloads (each attempt afresh; text and
-        scan are used only once the download's SHA256 checks out)."""
+        self, origin: Origin, release: Release, listed: IndexFile, compression: str
+    ) -> bytearray:
+        """The decompressed text of the verified index file ``listed``: from the cache, else
+        decompressed while it downloads (the text is used only once the download's SHA256
+        checks out)."""
         text = self._texts.pop(listed.sha256, None)
         if text is not None:
             return text
@@ -525,13 +444,13 @@ class RepoClient:
         inflaters: list[_Inflater] = []
 
         def inflating(chunks: Iterable[bytes]) -> Iterator[bytes]:
-            inflaters.append(_Inflater(compression, scan))  # one for each attempt
+            inflaters.append(_Inflater(compression))  # one for each attempt
             return inflaters[-1].passing(chunks)
 
         cached = self.cache.verify(listed.sha256, listed.size)
         try:
             if cached is not None:
-                return _decompressed(cached, compression, scan)
+                return _decompressed(cached, compression)
             self._fetch_listed(origin, release, listed, inflating)
             return inflaters[-1].text()
         except (lzma.LZMAError, OSError, EOFError, zlib.error, ValueError) as e:
