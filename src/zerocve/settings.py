@@ -102,7 +102,11 @@ def environment_proxies(environ: Mapping[str, str]) -> tuple[tuple[str, str], ..
     """``(scheme, proxy)`` pairs (``no`` for the bypass list) as ``urllib.request``'s
     ``getproxies_environment`` reads them, and httpx's ``trust_env`` through it: any case of
     ``*_proxy``, the lower-case name winning and an empty one unsetting; ``HTTP_PROXY`` is
-    ignored under CGI (``REQUEST_METHOD`` set), where a client could have set it."""
+    ignored under CGI (``REQUEST_METHOD`` set), where a client could have set it. Not
+    urllib's own: it reads ``os.environ`` rather than the environment given here, and
+    importing ``urllib.request`` would cost every command, scans included, some 0.05 s
+    (``tests/debian/test_http.py::test_the_environments_proxies_are_urllibs`` holds the two
+    equal)."""
     proxies: dict[str, str] = {}
     for name, value in environ.items():
         if value and name[-6:].lower() == "_proxy":
