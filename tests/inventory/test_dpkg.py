@@ -200,8 +200,11 @@ def _real_status(count: int, stanzas: list[str]) -> str:
 
 def test_a_large_status_file_parses_in_linear_time() -> None:
     # A slice to the end of the file per stanza made 4,000 packages cost 5 s and 32,000
-    # minutes. Eight times the packages must cost about eight times the time (well under
-    # sixteen), whatever the machine's speed or load.
+    # minutes: 8x the packages cost 67x the time. Linear parsing costs 5x to 17x here (8x,
+    # and more when caches are contended: CI saw 17x in wall-clock time under load), so the
+    # bound sits between the two: 32x. CPU time, not wall clock, so that other processes'
+    # load does not count; the large parse is retried, up to three times, only while over.
+    import gc
     import subprocess
     import time
 
@@ -218,13 +221,18 @@ def test_a_large_status_file_parses_in_linear_time() -> None:
         pytest.skip("the host's apt index is too small: run apt-get update")
     small, large = _real_status(1_500, stanzas), _real_status(12_000, stanzas)
 
-    def fastest(text: str) -> float:
-        times = []
-        for _ in range(2):
-            start = time.perf_counter()
-            parsed = parse_status(text, location="status")
-            times.append(time.perf_counter() - start)
+    def cpu_seconds(text: str) -> float:
+        gc.collect()
+        start = time.process_time()
+        parsed = parse_status(text, location="status")
+        elapsed = time.process_time() - start
         assert len(parsed) == text.count("\nStatus: install ok installed\n")
-        return min(times)
+        return elapsed
 
-    assert fastest(large) / fastest(small) < 16
+    small_cost = min(cpu_seconds(small) for _ in range(3))
+    ratios = []
+    for _ in range(3):
+        ratios.append(cpu_seconds(large) / small_cost)
+        if ratios[-1] < 32:
+            break
+    assert ratios[-1] < 32, f"12,000 stanzas cost {ratios} times 1,500's CPU time"
