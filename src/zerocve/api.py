@@ -172,9 +172,11 @@ class Indices:
 
 
 def repo_client(settings: Settings) -> RepoClient:
-    """The repository client these settings describe (cache, clock, validity, proxies). Its
+    """The repository client these settings describe (cache, clock, validity, proxies), with
+    the credentials of apt's login files under ``settings.apt_dir``, as apt has them. Its
     HTTP is the standard library's: the settings' httpx ``transport`` is for the registry and
     feeds."""
+    from zerocve.debian.apt_auth import read_apt_logins
     from zerocve.debian.repo import RepoClient
 
     return RepoClient(
@@ -182,6 +184,7 @@ def repo_client(settings: Settings) -> RepoClient:
         ignore_valid_until=settings.ignore_valid_until, clock=settings.clock,
         deb_cache_max=settings.cache_bounds.deb, index_cache_max=settings.cache_bounds.index,
         seal=settings.cache_seal, proxies=settings.proxies,
+        logins=read_apt_logins(settings.apt_dir),
     )
 
 

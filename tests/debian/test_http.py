@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
 import ssl
 import subprocess
 import sys
 import threading
+import time
+from base64 import b64encode
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,6 +23,7 @@ import pytest
 from support.aptrepo import AptRepo
 from support.httpkit import (
     ForwardingProxy,
+    Route,
     WebServer,
     answer,
     raw,
@@ -26,9 +32,12 @@ from support.httpkit import (
     serving,
     tls_files,
 )
+from zerocve.api import repo_client
+from zerocve.debian.apt_auth import read_apt_logins
 from zerocve.debian.http import Fetcher, NotFound
 from zerocve.errors import FetchError
-from zerocve.settings import environment_proxies
+from zerocve.progress import Reporter, Task
+from zerocve.settings import Settings, environment_proxies
 
 BODY = bytes(range(256)) * 1000  # 256,000 bytes: several 64 KiB chunks
 
@@ -194,14 +203,60 @@ def test_a_body_cut_short_is_retried_then_one_error(
         f"complete message body: received 100000 bytes, expected 256000 (after 3 attempts)")
 
 
-@pytest.mark.parametrize("close", [True, False])
-def test_a_body_longer_than_announced_is_refused(
-    server: WebServer, fetcher: Fetcher, close: bool
+class Notes(Reporter):
+    """Records every progress line and note a fetch makes."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    @contextmanager
+    def task(self, description: str, total: float | None = None) -> Iterator[Task]:
+        self.lines.append(description)
+        yield Task()
+
+    def note(self, message: str) -> None:
+        self.lines.append(message)
+
+
+def _overrun(then: bytes, delay: float, sent: threading.Event) -> Route:
+    """Five bytes announced and sent, then ``then`` with them or ``delay`` seconds later,
+    the connection kept."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(_head(5) + b"abcde" + (b"" if delay else then))
+        handler.wfile.flush()
+        if delay:
+            time.sleep(delay)
+            handler.wfile.write(then)
+            handler.wfile.flush()
+        sent.set()
+        handler.close_connection = False
+
+    return route
+
+
+@pytest.mark.parametrize(("then", "delay", "noted"), [
+    (b"fghij", 0.0, True),  # with the last byte of the body
+    (b"fghij", 0.2, True),  # while the connection is idle
+    (b"HTTP/1.1 408 Request Timeout\r\n\r\n", 0.2, False),  # an idle server's farewell
+])
+def test_bytes_past_the_content_length_drop_the_connection_whenever_they_arrive(
+    server: WebServer, then: bytes, delay: float, noted: bool
 ) -> None:
-    server.routes["/long"] = raw(_head(5) + b"abcdefghij", close=close)
-    with pytest.raises(FetchError, match=r"/long: RemoteProtocolError: body longer than its "
-                                         r"Content-Length \(5 bytes\) \(after 3 attempts\)"):
-        fetcher.get_bytes(f"{server.uri}/long")
+    """The answer stands (its bytes are checked by hash or signature), the connection is not
+    used again and a note names the URL: the same outcome whether the extra bytes came with
+    the last byte of the body or later."""
+    sent, notes = threading.Event(), Notes()
+    server.routes["/long"] = _overrun(then, delay, sent)
+    with Fetcher(retries=0, reporter=notes) as fetcher:
+        assert fetcher.get_bytes(f"{server.uri}/long") == b"abcde"
+        assert sent.wait(5)
+        time.sleep(0.05)  # the bytes cross the loopback
+        assert fetcher.get_bytes(f"{server.uri}/dir/small") == b"small"
+    assert server.paths() == ["/long", "/dir/small"]
+    assert len({seen.port for seen in server.requests}) == 2  # a fresh connection
+    assert notes.lines == ([f"{server.uri}/long: the server sent more than the Content-Length "
+                            "it announced; that connection is not used again"] if noted else [])
 
 
 def test_chunked_bodies(server: WebServer, fetcher: Fetcher) -> None:
@@ -349,3 +404,106 @@ def test_https_verified_by_the_trust_store_and_through_a_proxy(
     finally:
         proxy.close()
         server.close()
+
+
+PASSWORD = "s3cr:t/@pw"  # percent-encoded in URLs
+USER_INFO = "us%20er:s3cr%3At%2F%40pw"
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _with_user_info(uri: str) -> str:
+    return uri.replace("://", f"://{USER_INFO}@", 1)
+
+
+def test_basic_auth_from_the_urls_user_info_stays_with_its_origin(
+    root: Path, server: WebServer, fetcher: Fetcher
+) -> None:
+    """The server sees the decoded user and password; a redirect on the same origin keeps
+    them, one to another origin (here another port) does not, as apt and httpx."""
+    other = WebServer(root)
+    try:
+        server.routes["/here"] = redirect("/dir/small")
+        server.routes["/away"] = redirect(f"{other.uri}/dir/small")
+        base = _with_user_info(server.uri)
+        assert fetcher.get_bytes(f"{base}/file") == BODY
+        assert fetcher.get_bytes(f"{base}/here") == b"small"
+        assert fetcher.get_bytes(f"{base}/away") == b"small"
+        expected = _basic("us er", PASSWORD)
+        assert [seen.headers.get("Authorization") for seen in server.requests] == [expected] * 4
+        assert [seen.headers.get("Authorization") for seen in other.requests] == [None]
+    finally:
+        other.close()
+
+
+def _closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("case", ["401", "404", "refused", "timeout", "loop", "scheme", "proxy"])
+def test_no_message_names_the_password(server: WebServer, case: str) -> None:
+    """Whatever fails, the error, its causes, the progress lines and the notes name the URL
+    without its user info."""
+    server.routes["/401"] = answer(401, b"who?", {"WWW-Authenticate": 'Basic realm="apt"'})
+    server.routes["/timeout"] = raw(_head(2) + b"ok", delay=1.0)
+    server.routes["/loop"] = redirect("/loop")
+    server.routes["/scheme"] = redirect(f"ftp://{USER_INFO}@127.0.0.1/x")
+    uri = _closed_port() if case == "refused" else server.uri
+    url = f"{_with_user_info(uri)}/{case}"
+    proxies = environment_proxies({"http_proxy": f"ftp://{USER_INFO}@127.0.0.1:1"}
+                                  if case == "proxy" else {})
+    notes = Notes()
+    with Fetcher(retries=1, backoff=0.01, timeout=0.3, sleep=lambda _: None, reporter=notes,
+                 proxies=proxies) as fetcher, pytest.raises(FetchError) as raised:
+        fetcher.fetch(url, b"".join, description=url.rsplit("/", 1)[-1])
+    told, error = [], raised.value
+    while error is not None:
+        told += [str(error), repr(error)]
+        error = error.__cause__ or error.__context__
+    assert f"{uri}/" in told[0] or case == "scheme"
+    for text in told + notes.lines:
+        assert "s3cr" not in text and "us%20er" not in text, text
+
+
+def test_apt_login_files_give_credentials_as_apt_reads_them(
+    server: WebServer, tmp_path: Path
+) -> None:
+    """The repository client reads auth.conf and auth.conf.d/*.conf under the settings' apt
+    directory and sends their credentials: by host, port and path prefix, to https only unless the
+    entry names http://, the first entry that applies winning, user info in the URL first."""
+    apt = tmp_path / "apt"
+    (apt / "auth.conf.d").mkdir(parents=True)
+    host, port = server.uri.removeprefix("http://").split(":")
+    (apt / "auth.conf").write_text(
+        f"machine {host}:{port}/dir login plain password only-https\n"  # no scheme: https only
+        f"machine http://{host}:{port}/di login first password pw-one\n")
+    (apt / "auth.conf.d" / "b.conf").write_text(
+        f"machine http://{host}:1/file login wrong password port\n"
+        f"machine\thttp://{host}/file\n  login second\n  password pw-two\n")
+    (apt / "auth.conf.d" / "a.txt").write_text(f"machine http://{host} login no password x\n")
+    settings = Settings.from_env({"ZEROCVE_APT_DIR": str(apt)}, cache_dir=tmp_path / "cache")
+    with repo_client(settings) as client:
+        for path in ("/dir/small", "/file", "/dir/small"):
+            client.fetcher.get_bytes(f"{server.uri}{path}")
+        client.fetcher.get_bytes(f"{_with_user_info(server.uri)}/file")
+    assert [seen.headers.get("Authorization") for seen in server.requests] == [
+        _basic("first", "pw-one"), _basic("second", "pw-two"), _basic("first", "pw-one"),
+        _basic("us er", PASSWORD)]
+    assert "pw-one" not in repr(read_apt_logins(apt))
+
+
+def test_a_401_names_the_login_files_that_could_not_be_read(
+    server: WebServer, tmp_path: Path
+) -> None:
+    apt = tmp_path / "apt"
+    (apt / "auth.conf").mkdir(parents=True)  # a directory: not readable as a file
+    server.routes["/InRelease"] = answer(401)
+    settings = Settings.from_env({"ZEROCVE_APT_DIR": str(apt)}, cache_dir=tmp_path / "cache")
+    with repo_client(settings) as client, pytest.raises(FetchError) as raised:
+        client.fetcher.get_bytes(f"{server.uri}/InRelease")
+    assert str(raised.value) == (f"{server.uri}/InRelease: HTTP 401 Unauthorized (apt's login "
+                                 f"files not readable: {apt / 'auth.conf'})")

@@ -114,11 +114,21 @@ def sequence(routes: Sequence[Route], then: Route | None = None) -> Route:
 
 class ForwardingProxy:
     """An http proxy on 127.0.0.1: GET with an absolute URI is forwarded, CONNECT is tunnelled.
-    ``asked`` lists ``(method, target)`` of each request."""
+    ``asked`` lists ``(method, target)`` of each request, ``credentials`` the
+    Proxy-Authorization it came with (or None); with ``require``, a request without that
+    value is answered 407."""
 
-    def __init__(self) -> None:
+    def __init__(self, require: str | None = None) -> None:
         self.asked: list[tuple[str, str]] = []
+        self.credentials: list[str | None] = []
         proxy = self
+
+        def refused(handler: BaseHTTPRequestHandler) -> bool:
+            proxy.credentials.append(handler.headers.get("Proxy-Authorization"))
+            if require is None or proxy.credentials[-1] == require:
+                return False
+            answer(407, b"who?", {"Proxy-Authenticate": 'Basic realm="proxy"'})(handler)
+            return True
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -128,6 +138,8 @@ class ForwardingProxy:
 
             def do_GET(self) -> None:
                 proxy.asked.append(("GET", self.path))
+                if refused(self):
+                    return
                 target = urlsplit(self.path)
                 upstream = http.client.HTTPConnection(target.netloc, timeout=10)
                 try:
@@ -148,6 +160,8 @@ class ForwardingProxy:
 
             def do_CONNECT(self) -> None:
                 proxy.asked.append(("CONNECT", self.path))
+                if refused(self):
+                    return
                 host, port = self.path.rsplit(":", 1)
                 upstream = socket.create_connection((host, int(port)), timeout=10)
                 self.send_response(200, "Connection established")

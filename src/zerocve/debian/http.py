@@ -2,7 +2,8 @@
 
 Connection errors, bodies cut short, 5xx and 429 answers are retried by the one policy every
 zerocve HTTP client shares (``zerocve.retry``); anything else, or the last failure, is one
-``FetchError`` line naming the URL.
+``FetchError`` line naming the URL, without its user info: a password given in a source's
+URL (``http://user:password@host/debian``) appears in no message, note or exception text.
 
 HTTP goes through the standard library (``zerocve.debian.http_get``), not httpx as the
 registry client (``zerocve.oci.registry``) does. This fetcher is on the path of every
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from zerocve.debian.apt_auth import NO_LOGINS, AptLogins
 from zerocve.errors import FetchError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.retry import RetryPolicy, check_status
@@ -55,7 +57,7 @@ class Conditional:
 class Fetcher:
     """Reads URLs as chunk streams. ``retries``, ``backoff`` and ``sleep`` make its
     ``RetryPolicy``; ``timeout`` bounds connecting and each read, in seconds; ``proxies`` are
-    ``Settings.proxies``."""
+    ``Settings.proxies``; ``logins`` come from apt's login files (``zerocve.api.repo_client``)."""
 
     def __init__(
         self,
@@ -66,9 +68,11 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         reporter: Reporter = NULL_REPORTER,
         proxies: tuple[tuple[str, str], ...] = (),
+        logins: AptLogins = NO_LOGINS,
     ) -> None:
         self._timeout = timeout
         self._proxies = proxies
+        self._logins = logins
         self._http: Client | None = None  # made by the first HTTP request
         self._making = threading.Lock()  # requests come from several threads
         self.policy = RetryPolicy(retries, backoff, sleep)
@@ -90,7 +94,8 @@ class Fetcher:
             if self._http is None:
                 from zerocve.debian.http_get import Client
 
-                self._http = Client(self._timeout, self._proxies)
+                self._http = Client(self._timeout, self._proxies, self._logins,
+                                    self.reporter.note)
             return self._http
 
     def fetch(
@@ -119,7 +124,7 @@ class Fetcher:
 
         return self.policy.run(
             attempt, lambda failure, attempts: FetchError(
-                f"{url}: {failure.reason} (after {attempts} attempts)")
+                f"{redacted(url)}: {failure.reason} (after {attempts} attempts)")
         )
 
     def get_bytes(self, url: str) -> bytes:
@@ -147,21 +152,34 @@ class Fetcher:
     ) -> T:
         from zerocve.debian.http_get import Refused
 
+        shown = redacted(url)
         try:
             with self._client().get(url, headers) as response:
                 status = response.status_code
                 if seen is not None:
                     seen.update((k.lower(), v) for k, v in response.headers.items())
                 if status == 304 and headers:
-                    raise NotModified(f"{url}: not modified")
+                    raise NotModified(f"{shown}: not modified")
                 check_status(response)
+                said = f"{shown}: HTTP {status} {response.reason_phrase}"
                 if status in (404, 410):
-                    raise NotFound(f"{url}: HTTP {status} {response.reason_phrase}")
+                    raise NotFound(said)
+                if status == 401 and self._logins.unreadable:
+                    unread = ", ".join(str(path) for path in self._logins.unreadable)
+                    raise FetchError(f"{said} (apt's login files not readable: {unread})")
                 if status != 200:
-                    raise FetchError(f"{url}: HTTP {status} {response.reason_phrase}")
+                    raise FetchError(said)
                 return consume(_counted(response.chunks, advance))
         except Refused as e:  # e.g. an invalid URL or a redirect loop: retrying would not help
-            raise FetchError(f"{url}: {e}") from e
+            raise FetchError(f"{shown}: {e}") from e
+
+
+def redacted(url: str) -> str:
+    """``url`` as messages name it: without its user info (``user:password@``)."""
+    scheme, sep, rest = url.partition("://")
+    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
+    at = rest.rfind("@", 0, end)  # the last @ of the authority, as urlsplit splits it
+    return url if not sep or at < 0 else f"{scheme}://{rest[at + 1:]}"
 
 
 def _counted(chunks: Iterator[bytes], advance: Callable[[float], None] | None) -> Iterator[bytes]:

@@ -5,10 +5,11 @@ shared between threads), redirects followed (at most ``MAX_REDIRECTS``; a loop i
 once), connect and read timeouts, the environment's proxies as ``zerocve.settings`` reads
 them (``http_proxy``, ``https_proxy``, ``all_proxy``, ``no_proxy``; https by CONNECT), TLS
 verified against the system's trust store (OpenSSL itself honours ``SSL_CERT_FILE`` and
-``SSL_CERT_DIR``), basic auth from a URL's user info, and a body that ends before its
-Content-Length or runs past it detected. Failures worth another attempt are ``Transient``,
-described with httpx's names (``ConnectError: ...``), so the one-line errors read as
-before; ``Refused`` is the rest.
+``SSL_CERT_DIR``), basic auth from a URL's user info or else from apt's login files
+(``zerocve.debian.apt_auth``), and a body that ends before its Content-Length detected.
+Failures worth another attempt are ``Transient``, described with httpx's names
+(``ConnectError: ...``), so the one-line errors read as before; ``Refused`` is the rest. No
+message names a URL with its user info (``redacted``).
 
 Unlike httpx it asks for no content coding (``Accept-Encoding: identity``, as apt) and decodes
 none: callers hash the bytes as served, and a server that labels ``Packages.gz`` as
@@ -17,17 +18,20 @@ none: callers hash the bytes as served, and a server that labels ``Packages.gz``
 
 from __future__ import annotations
 
+import functools
 import http.client
 import select
 import ssl
 import threading
 import weakref
 from base64 import b64encode
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
 
+from zerocve.debian.apt_auth import NO_LOGINS, AptLogins
+from zerocve.debian.http import redacted
 from zerocve.retry import Transient
 
 MAX_REDIRECTS = 20  # httpx's default
@@ -65,7 +69,8 @@ class Target:
             raise Refused(f"invalid URL: {e}") from e
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS or not parts.hostname:
-            raise Refused(f"unsupported URL {url!r}: only http:// and https:// are fetched")
+            raise Refused(f"unsupported URL {redacted(url)!r}: only http:// and https:// are "
+                          "fetched")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         auth = ""
         if parts.username is not None or parts.password is not None:
@@ -113,9 +118,9 @@ def _proxy(url: str) -> Proxy:
     try:
         port = parts.port
     except ValueError as e:
-        raise Refused(f"proxy {url}: {e}") from e
+        raise Refused(f"proxy {redacted(url)}: {e}") from e
     if parts.scheme.lower() != "http" or not parts.hostname:
-        raise Refused(f"proxy {url}: only http:// proxies are supported")
+        raise Refused(f"proxy {redacted(url)}: only http:// proxies are supported")
     auth = ""
     if parts.username is not None:
         auth = _basic(unquote(parts.username), unquote(parts.password or ""))
@@ -125,12 +130,20 @@ def _proxy(url: str) -> Proxy:
 class Client:
     """GETs over connections kept per thread, through ``proxies`` (``(scheme, proxy URL)``
     pairs, ``no`` for the bypass list: ``Settings.proxies``, read from the environment as
-    httpx's ``trust_env`` did). TLS's context is made by the first https request."""
+    httpx's ``trust_env`` did), with ``logins`` for a URL that has no user info. ``note``
+    is told of a server that answered more than it was asked. TLS's context is made by the
+    first https request."""
 
-    def __init__(self, timeout: float, proxies: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self, timeout: float, proxies: Iterable[tuple[str, str]] = (),
+        logins: AptLogins = NO_LOGINS, note: Callable[[str], None] = lambda _: None,
+    ) -> None:
         self._timeout = timeout
         self._proxies = dict(proxies)
-        self._local = threading.local()  # .connections: {(origin, proxy): HTTPConnection}
+        self._logins = logins
+        self._note = note
+        # .connections: {(origin, proxy): (HTTPConnection, the URL it last answered)}
+        self._local = threading.local()
         self._all: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
@@ -163,18 +176,20 @@ class Client:
             try:
                 location = response.getheader("Location")
                 if response.status not in REDIRECTS or location is None:
+                    overran = functools.partial(self._overran, connection, target.absolute)
                     yield Answer(response.status, response.reason, response.msg,
-                                 _body(response))
+                                 _body(response, overran))
                     return
             finally:
                 if not response.isclosed():  # not read to its end: the connection is spent
                     connection.close()
             url = urljoin(url, location.strip())
             if url in seen:
-                raise Refused(f"redirect loop at {url}")
+                raise Refused(f"redirect loop at {redacted(url)}")
             seen.add(url)
             following = Target.of(url)
-            # As httpx: the credentials go on to the same origin, or to its https upgrade.
+            # As httpx: the URL's credentials go on to the same origin, or to its https
+            # upgrade (apt's login files are looked up afresh for each URL).
             keep = following.origin == target.origin or (
                 following.host == target.host
                 and (target.scheme, target.port, following.scheme, following.port)
@@ -186,14 +201,20 @@ class Client:
         self, target: Target, headers: Mapping[str, str]
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         proxy = self.proxy_for(target)
-        connections: dict[object, http.client.HTTPConnection] = self._connections()
+        connections = self._connections()
         key = (target.origin, proxy)
-        connection = connections.get(key)
-        if connection is not None and not _idle(connection):
-            connection.close()  # the server hung up, or sent what nobody asked for
-        if connection is None:
+        kept = connections.get(key)
+        if kept is None:
             connection = self._connection(target, proxy)
-            connections[key] = connection
+        else:
+            connection, last = kept
+            unasked = _unasked(connection)
+            if unasked is not None:  # the server hung up, or sent what nobody asked for
+                connection.close()
+                # Some servers say "408 Request Timeout" before they close an idle connection.
+                if unasked and not unasked.startswith(b"HTTP/"):
+                    self._overran(connection, last)
+        connections[key] = (connection, target.absolute)
         reused = connection.sock is not None
         try:
             return connection, self._send(connection, target, proxy, headers)
@@ -211,7 +232,16 @@ class Client:
             connection.close()
             raise
 
-    def _connections(self) -> dict[object, http.client.HTTPConnection]:
+    def _overran(self, connection: http.client.HTTPConnection, url: str) -> None:
+        """The answer from ``url`` was followed by bytes nobody asked for: they may be seen
+        with its last byte or only later, before the next request, so either way that
+        answer stands (every body is checked by its hash or signature) and the connection
+        is dropped, never trusted to frame another answer."""
+        connection.close()
+        self._note(f"{url}: the server sent more than the Content-Length it announced; "
+                   "that connection is not used again")
+
+    def _connections(self) -> dict[object, tuple[http.client.HTTPConnection, str]]:
         try:
             return self._local.connections  # type: ignore[no-any-return]
         except AttributeError:
@@ -252,8 +282,10 @@ class Client:
             connection.putheader("User-Agent", USER_AGENT)
             connection.putheader("Accept", "*/*")
             connection.putheader("Accept-Encoding", "identity")
-            if target.auth:
-                connection.putheader("Authorization", target.auth)
+            authorization = target.auth or self._logins.authorization(
+                target.scheme, target.host, target.port, target.path)
+            if authorization:
+                connection.putheader("Authorization", authorization)
             if via_proxy and proxy is not None and proxy.auth:
                 connection.putheader("Proxy-Authorization", proxy.auth)
             for name, value in headers.items():
@@ -283,24 +315,31 @@ def _connect(connection: http.client.HTTPConnection, proxy: Proxy | None) -> Non
         raise Transient(f"{'ProxyError' if tunnel else 'ConnectError'}: {e}") from e
 
 
-def _idle(connection: http.client.HTTPConnection) -> bool:
-    """Whether a kept connection is still fit to send on: nothing to read while idle (a
-    readable idle socket is closed, or holds bytes past the last answer)."""
+def _unasked(connection: http.client.HTTPConnection) -> bytes | None:
+    """What a kept connection holds while idle: None when nothing (it is fit to send on),
+    b"" when the server hung up, else the first bytes it sent unasked. Those are read, not
+    peeked at: the connection is closed either way."""
     sock = connection.sock
     if sock is None:
-        return True  # http.client connects it again
-    if isinstance(sock, ssl.SSLSocket) and sock.pending():
-        return False
+        return None  # http.client connects it again
+    if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return b""
+        if not readable:
+            return None
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return False
-    return not readable
+        sock.setblocking(False)
+        return sock.recv(5)
+    except OSError:  # reset, or a TLS record not yet whole: nothing to tell of
+        return b""
 
 
-def _body(response: http.client.HTTPResponse) -> Iterator[bytes]:
-    """The body in chunks of up to ``CHUNK`` bytes; one cut short, or running on past its
-    Content-Length, is ``Transient``."""
+def _body(response: http.client.HTTPResponse, overran: Callable[[], None]) -> Iterator[bytes]:
+    """The body in chunks of up to ``CHUNK`` bytes; one cut short is ``Transient``; one
+    followed by more bytes than its Content-Length announced calls ``overran`` before its
+    last chunk is handed over."""
     try:
         if response.length is None:  # chunked (framing checked by http.client), or to close
             while chunk := response.read(CHUNK):
@@ -308,19 +347,18 @@ def _body(response: http.client.HTTPResponse) -> Iterator[bytes]:
             return
         remaining = total = response.length
         while remaining:
-            # The last byte is read after a look at what is buffered beyond it.
+            # The last byte is read after a look at what is buffered beyond it: bytes there
+            # would be dropped with the buffer, unseen, and the connection kept.
             want = min(CHUNK, remaining - 1) if remaining > 1 else 1
-            if remaining == 1 and response.fp is not None:
-                ahead = response.fp.peek(2)
-                if len(ahead) > 1:
-                    raise Transient(
-                        f"RemoteProtocolError: body longer than its Content-Length ({total} bytes)")
+            beyond = remaining == 1 and response.fp is not None and len(response.fp.peek(2)) > 1
             chunk = response.read(want)
             if not chunk:
                 raise Transient(
                     "RemoteProtocolError: peer closed connection without sending complete "
                     f"message body: received {total - remaining} bytes, expected {total}")
             remaining -= len(chunk)
+            if beyond:
+                overran()
             yield chunk
     except TimeoutError as e:
         raise Transient(f"ReadTimeout: {e}") from e

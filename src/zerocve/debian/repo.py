@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
+from zerocve.debian.apt_auth import NO_LOGINS, AptLogins
 from zerocve.debian.cache import BlobCache
 from zerocve.debian.catalog import Catalog, TextCatalog
 from zerocve.debian.gpg import verify_clearsigned, verify_detached
@@ -206,7 +207,7 @@ def keyring_of(repo: RepositorySpec) -> Path:
 
 class RepoClient:
     """Fetches verified indices and .debs. ``clock`` is injectable; ``proxies`` are
-    ``Settings.proxies``;
+    ``Settings.proxies``; ``logins`` come from apt's login files (``zerocve.api.repo_client``);
     ``ignore_valid_until`` accepts expired Release files (e.g. snapshot archives); the bounds
     of the .deb and parsed-index caches default to theirs when None; parsed indices are kept
     on disk only with a ``seal`` (``Settings.cache_seal``)."""
@@ -224,6 +225,7 @@ class RepoClient:
         index_cache_max: int | None = None,
         seal: CacheSeal | None = None,
         proxies: tuple[tuple[str, str], ...] = (),
+        logins: AptLogins = NO_LOGINS,
     ) -> None:
         self.cache = BlobCache(cache_dir, deb_cache_max)
         self.releases = ReleaseStore(self.cache.root)
@@ -235,7 +237,7 @@ class RepoClient:
         # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.
         self._pinned: dict[tuple[str, str, str, str | None], tuple[Release, str]] = {}
         self.fetcher = Fetcher(reporter=reporter, retries=retries, backoff=backoff,
-                               proxies=proxies)
+                               proxies=proxies, logins=logins)
         self.ignore_valid_until = ignore_valid_until
         self.clock = clock
 
