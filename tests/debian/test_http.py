@@ -507,3 +507,37 @@ def test_a_401_names_the_login_files_that_could_not_be_read(
         client.fetcher.get_bytes(f"{server.uri}/InRelease")
     assert str(raised.value) == (f"{server.uri}/InRelease: HTTP 401 Unauthorized (apt's login "
                                  f"files not readable: {apt / 'auth.conf'})")
+
+
+def test_https_through_an_http_proxy_with_credentials(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An https:// target through an http:// proxy, as apt does: one CONNECT carries the
+    proxy's credentials, the tunnel is kept for the next request, the origin sees neither
+    them nor anything but its own path; wrong credentials are one line naming no password."""
+    cert, key = tls_files(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    server = WebServer(root, tls)
+    proxy = ForwardingProxy(require=_basic("us er", PASSWORD))
+    target = server.uri.removeprefix("https://")
+    try:
+        through = environment_proxies({"https_proxy": _with_user_info(proxy.uri)})
+        with Fetcher(proxies=through) as fetcher:
+            assert fetcher.get_bytes(f"{server.uri}/file") == BODY
+            assert fetcher.get_bytes(f"{server.uri}/dir/small") == b"small"
+        assert proxy.asked == [("CONNECT", target)]
+        assert proxy.credentials == [_basic("us er", PASSWORD)]
+        assert server.paths() == ["/file", "/dir/small"]
+        assert not any("Proxy-Authorization" in seen.headers for seen in server.requests)
+
+        wrong = environment_proxies({"https_proxy": proxy.uri.replace("://", "://us%20er:no@")})
+        with Fetcher(proxies=wrong, retries=0) as fetcher, pytest.raises(FetchError) as raised:
+            fetcher.get_bytes(f"{server.uri}/file")
+        assert str(raised.value) == (f"{server.uri}/file: ProxyError: Tunnel connection failed: "
+                                     "407 Proxy Authentication Required (after 1 attempts)")
+        assert len(server.requests) == 2
+    finally:
+        proxy.close()
+        server.close()
