@@ -36,7 +36,8 @@ def _count(value: int | None) -> str:
 def status(fleet: FleetArgument, store: StoreOption = None,
            output: OutputOption = Output.TABLE) -> None:  # fmt: skip
     """Every image of the fleet: published digest, age, packages, open and fixable CVEs
-    (at its last scan), last event. Reads the store only."""
+    (at its last scan), whether its last rebuild failed staging (and why), last event.
+    Reads the store only."""
     config = load_fleet(fleet)
     with open_store(store) as opened:
         rows = fleet_status(opened, config)
@@ -46,14 +47,16 @@ def status(fleet: FleetArgument, store: StoreOption = None,
     table = Table("image", "digest", "age", "packages", "fixable", "open", "last event")
     for row in rows:
         last = row.last_event
+        failed = row.failed_staging
         table.add_row(
-            row.name + (" (held)" if row.held else ""),
+            row.name + (" (held)" if row.held else "")
+            + (f"\nfailed-staging (job {failed.job}): {escape(failed.reason)}" if failed else ""),
             row.digest[:19] if row.digest else "never promoted",
             age(row.age_seconds),
             _count(row.packages),
             _count(row.fixable),
             _count(row.open),
-            f"{last.at:%Y-%m-%d %H:%M} {last.kind}: {last.message}" if last else "-",
+            escape(f"{last.at:%Y-%m-%d %H:%M} {last.kind}: {last.message}") if last else "-",
         )
     console.print(table)
 

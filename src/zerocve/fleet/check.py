@@ -8,6 +8,13 @@ planning twice is one job). When no suite, no feed and no spec changed and no im
 be planned again (``Image.replan``: new, resumed), nothing is re-resolved at all: a
 no-change check costs one conditional request per suite and feed. A dry run (``zerocve fleet
 plan``) does the same and rolls everything back.
+
+A spec edited outside its packages is rebuilt from the published lock, so its job key
+(``target_key``: that lock's packages and the spec as built) is known before any index is
+read. When that very job failed staging, planning it again could only find the same failed
+job: such an image is reported ``failed-staging`` and counts as unchanged, until its spec is
+edited again (another key), one of its packages moves or new advisory data reaches it (it
+becomes a candidate, and is re-resolved), or the operator resumes it.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from zerocve.fleet.plan import (
     newest_offered,
     plan,
     reasons,
+    target_key,
 )
 from zerocve.fleet.store import Store
 from zerocve.fleet.watch import (
@@ -123,6 +131,31 @@ def _candidates(
     return candidates
 
 
+def _failed_staging(
+    store: Store, session: Session, images: dict[str, Image], candidates: list[Candidate]
+) -> dict[str, ImagePlan]:
+    """Image → its ``failed-staging`` plan, for each image whose only change is its spec as
+    built and whose rebuild towards exactly that (published lock, spec) failed staging. Only
+    these images' published locks are read (from the store, not the indices)."""
+    found: dict[str, ImagePlan] = {}
+    for c in candidates:
+        image = images[c.name]
+        if c.spec_change is None or c.published_spec != c.spec_digest or image.replan:
+            continue
+        current = store.published_lock(session, image)
+        if current is None:
+            continue
+        job = store.find_job(session, image, target_key(current, c.build_digest))
+        if job is not None and job.state is JobState.FAILED:
+            found[c.name] = ImagePlan(
+                c.name, Verdict.FAILED_STAGING,
+                f"job {job.id} failed staging: {job.error}; planned again when its spec, "
+                "packages or advisory data change", target_digest=job.target_lock_digest,
+                spec_change=c.spec_change,
+            )  # fmt: skip
+    return found
+
+
 def check(store: Store, fleet: Fleet, settings: Settings, *, record: bool = True) -> CheckResult:
     """Watch, plan and (unless a dry run, ``record`` False) record jobs for ``fleet``. A
     spec that cannot be read or resolved fails that image's plan, not the check; a
@@ -144,22 +177,24 @@ def check(store: Store, fleet: Fleet, settings: Settings, *, record: bool = True
                                           settings, now=now)  # fmt: skip
         _log_changes(store, session, repo_watch, advisory_watch)
         candidates = _candidates(store, session, fleet, images, specs)
+        failed = _failed_staging(store, session, images, candidates)
         quiet = (
             not repo_watch.changed
             and not advisory_watch.new_fixes
             and not any(images[c.name].replan for c in candidates)
-            and all(c.published_spec == c.spec_digest and c.spec_change is None
-                    for c in candidates)
-        )
+            and all(c.published_spec == c.spec_digest
+                    and (c.spec_change is None or c.name in failed) for c in candidates)
+        )  # fmt: skip
         plans = {name: ImagePlan(name, Verdict.FAILED, why) for name, why in broken.items()}
         warnings = list(repo_watch.warnings)
         if quiet:
-            plans.update((c.name, ImagePlan(c.name, Verdict.NOT_HIT, "nothing changed"))
+            plans.update((c.name, failed.get(c.name)
+                          or ImagePlan(c.name, Verdict.NOT_HIT, "nothing changed"))
                          for c in candidates)  # fmt: skip
         else:
             plans.update((p.name, p) for p in _plan(store, session, images, candidates, specs,
                                                      repo_watch, advisory_watch, repositories,
-                                                     settings, warnings))  # fmt: skip
+                                                     settings, warnings, failed))  # fmt: skip
         ordered = tuple(plans[entry.name] for entry in fleet.images)
         jobs = _record(store, session, images, ordered)
     return CheckResult(repo_watch, advisory_watch, ordered, jobs, planned=not quiet,
@@ -177,10 +212,12 @@ def _plan(
     repositories: list[RepositorySpec],
     settings: Settings,
     warnings: list[str],
+    failed: dict[str, ImagePlan],
 ) -> list[ImagePlan]:
     """Find the images a change reaches through the package → image index, read the locks
     of those only, and re-resolve them over the indices read once for this check (cached
-    files when the watch did not read them)."""
+    files when the watch did not read them). ``failed``: the plans of images whose spec-only
+    rebuild failed staging, kept unless a change reaches them."""
     if not candidates:
         return []
     archs = sorted({a for c in candidates for a in api.index_archs(specs[c.name])})
@@ -211,7 +248,7 @@ def _plan(
             spec_change=c.spec_change,
         )
         for c in candidates
-        if c.name in why or c.spec_change is not None
+        if c.name in why or (c.spec_change is not None and c.name not in failed)
     ]
     sources = {p.source for image in hit if image.current
                for a in image.current.archs.values() for p in a.packages}  # fmt: skip
@@ -221,8 +258,9 @@ def _plan(
         return api.lock(specs[image.name], settings, indices=indices, previous=image.current)
 
     planned = {p.name: p for p in plan(hit, resolve, why, fixes)}
-    return [planned.get(c.name) or ImagePlan(c.name, Verdict.NOT_HIT, "no package it holds moved")
-            for c in candidates]
+    return [planned.get(c.name) or failed.get(c.name)
+            or ImagePlan(c.name, Verdict.NOT_HIT, "no package it holds moved")
+            for c in candidates]  # fmt: skip
 
 
 def _record(

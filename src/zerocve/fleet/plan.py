@@ -48,6 +48,9 @@ class Verdict(StrEnum):
     HELD = "held"  # would be rebuilt, but rolled back and held until resumed
     ROLLED_BACK = "rolled-back"  # would be rebuilt to the very build the operator rolled back
     FAILED = "failed"  # re-resolution failed (the error says why); the image is left alone
+    # Its spec-only rebuild failed staging, and nothing it is built from changed since: not
+    # planned again (nor its indices read) until its spec, packages or advisory data change.
+    FAILED_STAGING = "failed-staging"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from zerocve.fleet.config import Fleet
-from zerocve.fleet.models import EventKind
+from zerocve.fleet.models import EventKind, JobState
 from zerocve.fleet.store import Store
 
 # The events a history lists: what happened to the published image, not every job step.
@@ -33,6 +33,18 @@ class LastEvent:
 
 
 @dataclass(frozen=True)
+class FailedStaging:
+    """The image's last rebuild failed staging: its tags stay where they were, and it is not
+    planned again until something it is built from changes (as Renovate shows an update it
+    is blocked on)."""
+
+    job: int
+    digest: str | None  # the build that was refused
+    at: datetime
+    reason: str  # the tests, gate or CVEs that failed, as the stage recorded them
+
+
+@dataclass(frozen=True)
 class ImageStatus:
     name: str
     repository: str
@@ -45,6 +57,7 @@ class ImageStatus:
     open: int | None  # CVEs with no fix yet, at its last scan
     held: bool
     last_event: LastEvent | None
+    failed_staging: FailedStaging | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,13 @@ class HistoryEntry:
 def _last(store: Store, session: Session, image: Any) -> LastEvent | None:
     event = store.last_event(session, image)
     return None if event is None else LastEvent(event.at, event.kind, event.message)
+
+
+def _failed_staging(store: Store, session: Session, image: Any) -> FailedStaging | None:
+    job = store.latest_job(session, image)
+    if job is None or job.state is not JobState.FAILED:
+        return None
+    return FailedStaging(job.id, job.digest, job.updated_at, job.error or "")
 
 
 def fleet_status(store: Store, fleet: Fleet) -> list[ImageStatus]:
@@ -90,6 +110,7 @@ def fleet_status(store: Store, fleet: Fleet) -> list[ImageStatus]:
                     open=record.open if record else None,
                     held=image.held,
                     last_event=_last(store, session, image),
+                    failed_staging=_failed_staging(store, session, image),
                 )
             )
     return rows

@@ -383,11 +383,7 @@ class Store:
         same change twice is one job; a failed or skipped one is left as it is, to be
         retried with ``advance(…, PENDING)`` only when something changed again) or a new
         pending one, with the target lock when the planner already resolved it."""
-        found = session.scalars(
-            select(Job).where(
-                Job.image_id == image.id, Job.target_lock_digest == target_lock_digest
-            )
-        ).one_or_none()
+        found = self.find_job(session, image, target_lock_digest)
         if found is not None:
             return found
         now = self.clock()
@@ -410,6 +406,20 @@ class Store:
             data=reason,
         )  # fmt: skip
         return job
+
+    def find_job(self, session: Session, image: Image, target_lock_digest: str) -> Job | None:
+        """The job rebuilding ``image`` towards that target key, if one was planned."""
+        return session.scalars(
+            select(Job).where(
+                Job.image_id == image.id, Job.target_lock_digest == target_lock_digest
+            )
+        ).one_or_none()
+
+    def latest_job(self, session: Session, image: Image) -> Job | None:
+        """The job planned last for ``image``: what its rebuilds stand at now."""
+        return session.scalars(
+            select(Job).where(Job.image_id == image.id).order_by(Job.id.desc()).limit(1)
+        ).first()
 
     def advance(self, session: Session, job: Job, to: JobState, **fields: Any) -> Job:
         """Move ``job`` (as last read, possibly in another session) to ``to`` with ``fields``
