@@ -33,15 +33,18 @@ def _runner(
     store: str | None, test_timeout: float = Sandbox.timeout, signing_key: Path | None = None
 ) -> Runner:
     """The runner; the fleet's signing key is opened first (its passphrase from
-    $COSIGN_PASSWORD), so a wrong passphrase fails before anything is built."""
-    signer = None
+    $COSIGN_PASSWORD), so a wrong passphrase fails before anything is built. Each promotion
+    reads the key file again (a rotated key needs no restart)."""
+    key = None
     if signing_key is not None:
-        from zerocve.cli._keys import PASSPHRASE_ENV, private_key
+        from zerocve.cli._keys import PASSPHRASE_ENV, passphrase
+        from zerocve.fleet.signing_key import SigningKeyFile
 
-        signer = private_key(signing_key, PASSPHRASE_ENV)
+        key = SigningKeyFile(signing_key, passphrase(PASSPHRASE_ENV, confirm=False))
+        key.signer()
     settings = Settings.from_env()
     return Runner(open_store(store, settings), settings, Sandbox(timeout=test_timeout),
-                  signer=signer)
+                  signing_key=key)
 
 
 @fleet_app.command("check")

@@ -19,7 +19,9 @@ cycle tries the step again.
 
 With a signing key (``signing: {key: …}`` in the fleet file), promotion signs the new digest
 and attaches its SBOM, provenance and VEX attestations before any tag moves to it, so a
-floating tag never points at an image without them.
+floating tag never points at an image without them. The key file is read at each promotion
+(``zerocve.fleet.signing_key``): a rotated key signs the next one; a key that cannot be read
+fails that promotion, which moves no tag.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from zerocve.settings import Settings
 from zerocve.vuln.model import ScanResult, State
 
 if TYPE_CHECKING:  # signing is imported when a key is given
+    from zerocve.fleet.signing_key import SigningKeyFile
     from zerocve.sign.keys import Signer
 
 # Findings of these states are not counted as introduced by a rebuild: Debian says they do
@@ -65,15 +68,15 @@ _NOT_INTRODUCED = frozenset({State.UNIMPORTANT, State.END_OF_LIFE, State.IGNORED
 class Runner:
     """What every step needs: the store, the settings and the staging sandbox. ``indices``
     are the repositories' package indices of this cycle, read once and shared by every
-    image (a step run alone fetches what it needs on first use). ``signer``: the fleet's
-    signing key, if it has one."""
+    image (a step run alone fetches what it needs on first use). ``signing_key``: the
+    fleet's signing key file, if it has one."""
 
     store: Store
     settings: Settings
     sandbox: Sandbox = Sandbox()
     podman: str = "podman"
     policy: api.GatePolicy = api.GatePolicy()
-    signer: Signer | None = None
+    signing_key: SigningKeyFile | None = None
     indices: api.Indices = field(init=False)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -288,7 +291,7 @@ def step_stage(runner: Runner, job_id: int) -> None:
         "fixable": sum(1 for r in after for f in r.findings if f.state is State.FIXED),
         "open": sum(1 for r in after for f in r.findings if f.state is State.OPEN),
     }
-    if runner.signer is not None:  # the triage promotion attests, as publish --sign does
+    if runner.signing_key is not None:  # the triage promotion attests, as publish --sign does
         from zerocve.vuln.formats.openvex import triage
 
         result["vex"] = [{"platform": platform, "documents": documents} for platform, documents
@@ -329,7 +332,9 @@ def step_promote(runner: Runner, job_id: int) -> None:
             drop_staging(client, staged)
             _advance(runner, job_id, JobState.SKIPPED, error="held: not promoted")
             return
-        signed = _sign(runner.signer, view, client) if runner.signer is not None else []
+        # The key as its file is now: read for each promotion, before any tag moves.
+        signed = (_sign(runner.signing_key.signer(), view, client)
+                  if runner.signing_key is not None else [])  # fmt: skip
         moves = promote(client, view.repository.repository, view.digest, view.tags)
         drop_staging(client, staged)
     store = runner.store

@@ -102,7 +102,8 @@ def _pem(kind: str, body: bytes) -> bytes:
     return f"-----BEGIN {kind}-----\n{lines}\n-----END {kind}-----\n".encode()
 
 
-def _read(path: Path, what: str) -> bytes:
+def read_key_file(path: Path, what: str) -> bytes:
+    """The bytes of a key file; one line naming it when it cannot be read."""
     try:
         return path.read_bytes()
     except FileNotFoundError as e:
@@ -146,11 +147,11 @@ def parse_private_key(data: bytes, passphrase: bytes, path: Path) -> PrivateKey:
 
 
 def load_private_key(path: Path, passphrase: bytes) -> PrivateKey:
-    return parse_private_key(_read(path, "private key"), passphrase, path)
+    return parse_private_key(read_key_file(path, "private key"), passphrase, path)
 
 
 def load_public_key(path: Path) -> PublicKey:
-    data = _read(path, "public key")
+    data = read_key_file(path, "public key")
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as e:
