@@ -1,6 +1,7 @@
 """A spec edit whose rebuild failed staging, end to end (the loopback apt repository and
 registry, podman staging, an SQLite store): checks after it plan nothing for that image and
-read no index, `fleet status` shows it as failed-staging with the test that failed, and the
+read no index, `fleet status` shows it as failed-staging with the test that failed, new
+advisory data for a source it holds plans it again (its failed job stays failed), and the
 next spec edit is planned (and staged, and promoted) again."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import yaml
 from test_promote import tag_digest
 
 from support.aptrepo import AptRepo
+from support.data import advisory
 from support.fleetkit import osv_db, write_spec
 from support.registry import Registry
 from zerocve.fleet.check import check
@@ -48,8 +50,12 @@ def test_a_spec_edit_that_failed_staging_is_not_planned_again_until_the_spec_cha
     zerocve = zerocve_in(env)
     spec = write_spec(tmp_path, "app", apt_repo, ["dash"], entrypoint={"command": "/bin/dash"},
                       test=PASSES)  # fmt: skip
-    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump({"images": [
-        {"spec": "app.yaml", "name": "app", "repository": f"{registry.host}/failed/app"}]}))
+    feed = tmp_path / "user" / "feed"  # the advisory DB's OSV records, watched
+    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump({
+        "images": [{"spec": "app.yaml", "name": "app",
+                    "repository": f"{registry.host}/failed/app"}],
+        "watch": {"advisories": [{"osv": str(feed)}]},
+    }))  # fmt: skip
     fleet = load_fleet(tmp_path / "fleet.yaml")
     url = store_url(None, tmp_path / "state")
     indices = settings.cache_dir / "indices"  # the parsed indices a plan reads
@@ -95,6 +101,16 @@ def test_a_spec_edit_that_failed_staging_is_not_planned_again_until_the_spec_cha
                           "-o", "json")  # fmt: skip
         (row,) = json.loads(as_json.stdout)
         assert row["failed_staging"]["job"] == job and row["digest"] == first
+
+        # New advisory data for a source it holds: planned again (its failed job is found,
+        # and stays failed), then quiet again.
+        record = advisory("dash", "0.1-1") | {"id": "CVE-2099-0002"}
+        (feed / "CVE-2099-0002.json").write_text(json.dumps(record))
+        result = check(store, fleet, settings)
+        (planned,) = result.plans
+        assert (result.planned, planned.verdict, result.jobs) == (True, Verdict.REBUILD,
+                                                                  {"app": job})  # fmt: skip
+        assert check(store, fleet, settings).plans[0].verdict is Verdict.FAILED_STAGING
 
         edit(test=PASSES)  # the spec changes again: planned, its indices read
         done = zerocve("fleet", "check", str(tmp_path / "fleet.yaml"), "--store", url)
