@@ -158,7 +158,7 @@ class Indices:
             return
         with self._mutex:
             wanted = [(arch, self._missing(repositories, arch)) for arch in dict.fromkeys(archs)]
-        with repo_client(self._settings) as client:
+        with repo_client(self._settings, repositories) as client:
             started = [(arch, missing, client.start_indices(missing, arch))
                        for arch, missing in wanted if missing]
             yield
@@ -206,12 +206,12 @@ class Indices:
         return newest
 
 
-def repo_client(settings: Settings) -> RepoClient:
+def repo_client(settings: Settings, repositories: Sequence[RepositorySpec] = ()) -> RepoClient:
     """The repository client these settings describe (cache, clock, validity, proxies), with
-    the credentials of apt's login files under ``settings.apt_dir``, as apt has them. Its
-    HTTP is the standard library's: the settings' httpx ``transport`` is for the registry and
-    feeds."""
-    from zerocve.debian.apt_auth import read_apt_logins
+    the credentials of apt's login files under ``settings.apt_dir``, as apt has them, after
+    those split off ``repositories``' URIs. Its HTTP is the standard library's: the settings'
+    httpx ``transport`` is for the registry and feeds."""
+    from zerocve.debian.apt_auth import logins_of, read_apt_logins
     from zerocve.debian.repo import RepoClient
 
     return RepoClient(
@@ -219,14 +219,14 @@ def repo_client(settings: Settings) -> RepoClient:
         ignore_valid_until=settings.ignore_valid_until, clock=settings.clock,
         deb_cache_max=settings.cache_bounds.deb, index_cache_max=settings.cache_bounds.index,
         seal=settings.cache_seal, proxies=settings.proxies,
-        logins=read_apt_logins(settings.apt_dir),
+        logins=read_apt_logins(settings.apt_dir).after(logins_of(repositories)),
     )
 
 
 def _fetch_with_client(
     settings: Settings, repositories: list[RepositorySpec], arch: str
 ) -> list[PackageIndex]:
-    with repo_client(settings) as client:
+    with repo_client(settings, repositories) as client:
         return client.fetch_indices(repositories, arch)
 
 
@@ -382,12 +382,16 @@ def _deb_refs(lock: Lock, archs: Sequence[str]) -> dict[tuple[str, str], DebRef]
     return wanted
 
 
-def fetch_debs(lock: Lock, archs: Sequence[str], settings: Settings) -> dict[tuple[str, str], Path]:
+def fetch_debs(
+    lock: Lock, archs: Sequence[str], settings: Settings,
+    repositories: Sequence[RepositorySpec] = (),
+) -> dict[tuple[str, str], Path]:
     """Every .deb the lock names for ``archs``, fetched (or found in the cache) and verified
-    against the lock's size and SHA256; keyed by (package name, package architecture)."""
+    against the lock's size and SHA256, with the credentials of ``repositories``' URIs; keyed
+    by (package name, package architecture)."""
     wanted = _deb_refs(lock, archs)
     keys = sorted(wanted)
-    with repo_client(settings) as client:
+    with repo_client(settings, repositories) as client:
         paths = client.fetch_debs([wanted[key] for key in keys])
     return dict(zip(keys, paths, strict=True))
 
@@ -422,7 +426,7 @@ def build(
     cache = (BuildCache(settings.build_cache_dir, seal, settings.cache_bounds.build) if seal
              else None)
     wanted = _deb_refs(lock, spec.archs)
-    with repo_client(settings) as client, \
+    with repo_client(settings, repositories_of(spec, settings)) as client, \
             ThreadPoolExecutor(max_workers=_FETCHERS) as fetching:
         # Largest first, as the build unpacks them: the last .debs to arrive are small ones.
         debs = {
@@ -454,9 +458,9 @@ def verified_releases(
         known = verified.load(key, sorted(set(spec.archs)), now)
         if known is not None:
             return known
-    with repo_client(settings) as client:
-        trusted = verify_lock(lock, spec, repositories_of(spec, settings),
-                              client.fetch_pinned_index, where=where)
+    repositories = repositories_of(spec, settings)
+    with repo_client(settings, repositories) as client:
+        trusted = verify_lock(lock, spec, repositories, client.fetch_pinned_index, where=where)
     if records is not None:
         verified, key, repositories = records
         verified.store(key, trusted.releases, repositories, now)

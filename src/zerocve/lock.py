@@ -35,9 +35,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from zerocve.debian.model import BinaryPackage, Origin
 from zerocve.debian.releases import DebianRelease
@@ -48,6 +48,7 @@ from zerocve.errors import LockError, RepositoryError
 from zerocve.outputs import OutputKind, write_file
 from zerocve.safe_load import LoadError, load_json
 from zerocve.spec import ImageSpec, RepositorySpec, field_location
+from zerocve.user_info import split_user_info
 
 LOCK_VERSION: Literal[1] = 1
 _SHA256 = r"^[0-9a-f]{64}$"
@@ -61,10 +62,24 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _without_user_info(uri: str) -> str:
+    # A lock is committed to git: one naming a password (written by an older zerocve,
+    # or edited) is refused, not quietly read, so that its owner learns of the leak.
+    if split_user_info(uri)[1] is not None:
+        raise ValueError(
+            "a repository URI with user info (user:password@); delete this lock, lock again "
+            "and keep the password in apt's auth.conf (or the spec's URI, which no lock records)"
+        )
+    return uri
+
+
+RepositoryUri = Annotated[str, AfterValidator(_without_user_info)]
+
+
 class LockedIndex(_Model):
     """One Packages index the resolution searched."""
 
-    uri: str
+    uri: RepositoryUri
     suite: str
     component: str
     architecture: str
@@ -94,7 +109,7 @@ class LockedPackage(_Model):
     architecture: str
     source: str
     source_version: str
-    uri: str
+    uri: RepositoryUri
     suite: str
     component: str
     filename: str

@@ -38,7 +38,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -46,6 +48,7 @@ from pydantic import (
 from zerocve.errors import SpecError
 from zerocve.path_filter import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, PathFilter, check_pattern
 from zerocve.safe_load import LoadError, load_yaml
+from zerocve.user_info import split_user_info
 
 NONROOT_ID = 65532
 M = TypeVar("M", bound=BaseModel)
@@ -133,6 +136,26 @@ class RepositorySpec(_Model):
         default_factory=lambda: ["main"], min_length=1
     )
     keyring: str | None = None  # None: nothing to verify it with; the repository client refuses it
+    # The uri's user info (``user:password@``, percent-encoded), split off as the spec is read:
+    # a credential for the fetcher (``zerocve.debian.apt_auth.logins_of``), never part of the
+    # repository's identity, so no dump, digest, lock or message holds it.
+    _user_info: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _split_user_info(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        user_info = None
+        if isinstance(data, dict) and isinstance(data.get("uri"), str):
+            uri, user_info = split_user_info(data["uri"])
+            data = {**data, "uri": uri}
+        model = handler(data)
+        if user_info is not None:
+            model._user_info = user_info
+        return model
+
+    @property
+    def user_info(self) -> str | None:
+        return self._user_info
 
     @field_validator("uri")
     @classmethod

@@ -35,7 +35,11 @@ class Seen:
 
 
 class WebServer:
-    def __init__(self, root: Path, tls: ssl.SSLContext | None = None) -> None:
+    """With ``require`` (an Authorization value), every request without it is answered 401."""
+
+    def __init__(
+        self, root: Path, tls: ssl.SSLContext | None = None, require: str | None = None
+    ) -> None:
         self.requests: list[Seen] = []
         self.routes: dict[str, Route] = {}
         server = self
@@ -53,7 +57,9 @@ class WebServer:
                 server.requests.append(
                     Seen(self.path, self.client_address[1], dict(self.headers.items())))
                 route = server.routes.get(self.path)
-                if route is not None:
+                if require is not None and self.headers.get("Authorization") != require:
+                    answer(401, b"who?", {"WWW-Authenticate": 'Basic realm="apt"'})(self)
+                elif route is not None:
                     route(self)
                 else:
                     super().do_GET()

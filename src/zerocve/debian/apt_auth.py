@@ -17,9 +17,14 @@ so that a refusal of the server can say where its credentials could not be read.
 from __future__ import annotations
 
 from base64 import b64encode
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from zerocve.spec import RepositorySpec
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,32 @@ class AptLogins:
         return ""
 
 
+    def after(self, first: Iterable[AptLogin]) -> AptLogins:
+        """These logins with ``first`` ahead of them (they win)."""
+        return AptLogins((*first, *self.entries), self.unreadable)
+
+
 NO_LOGINS = AptLogins()
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def logins_of(repositories: Iterable[RepositorySpec]) -> tuple[AptLogin, ...]:
+    """The user info split off the repositories' URIs (``RepositorySpec.user_info``) as login
+    entries for exactly those repositories: their scheme, host, port and path (``/debian/``,
+    so the entry does not cover ``/debian-security`` beside it). apt lets a URL's user info
+    win over its login files; put these first (``AptLogins.after``)."""
+    entries: list[AptLogin] = []
+    for repository in repositories:
+        if repository.user_info is None:
+            continue
+        parts = urlsplit(repository.uri)
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS or not parts.hostname:
+            continue  # a file:// repository is read without credentials
+        login, _, password = repository.user_info.partition(":")
+        entries.append(AptLogin(scheme, parts.hostname, parts.port or _DEFAULT_PORTS[scheme],
+                                parts.path.rstrip("/") + "/", unquote(login), unquote(password)))
+    return tuple(entries)
 
 
 def _machine(value: str) -> tuple[str, str, int | None, str] | None:
@@ -122,4 +152,4 @@ def read_apt_logins(apt_dir: Path) -> AptLogins:
     return AptLogins(tuple(entries), tuple(unreadable))
 
 
-__all__ = ["NO_LOGINS", "AptLogin", "AptLogins", "parse_auth_conf", "read_apt_logins"]
+__all__ = ["NO_LOGINS", "AptLogin", "AptLogins", "logins_of", "parse_auth_conf", "read_apt_logins"]

@@ -28,6 +28,7 @@ from zerocve.debian.apt_auth import NO_LOGINS, AptLogins
 from zerocve.errors import FetchError
 from zerocve.progress import NULL_REPORTER, Reporter
 from zerocve.retry import RetryPolicy, check_status
+from zerocve.user_info import split_user_info
 
 if TYPE_CHECKING:  # http.client costs 0.03 s that a build from file:// need not pay
     from zerocve.debian.http_get import Client
@@ -183,10 +184,7 @@ class Fetcher:
 
 def redacted(url: str) -> str:
     """``url`` as messages name it: without its user info (``user:password@``)."""
-    scheme, sep, rest = url.partition("://")
-    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
-    at = rest.rfind("@", 0, end)  # the last @ of the authority, as urlsplit splits it
-    return url if not sep or at < 0 else f"{scheme}://{rest[at + 1:]}"
+    return split_user_info(url)[0]
 
 
 def _counted(chunks: Iterator[bytes], advance: Callable[[float], None] | None) -> Iterator[bytes]:

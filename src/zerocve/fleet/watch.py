@@ -84,7 +84,7 @@ class ArchTolerantFetch:
 
     def __call__(self, repositories: list[RepositorySpec], arch: str) -> list[PackageIndex]:
         indices: list[PackageIndex] = []
-        with api.repo_client(self.settings) as client:
+        with api.repo_client(self.settings, repositories) as client:
             for repository in repositories:
                 keyring = keyring_of(repository)
                 for suite in repository.suites:
@@ -158,7 +158,7 @@ def watch_repositories(
     """Poll every suite of ``repositories``; when one changed, read the indices of all of
     them for ``archs`` (once) and record the versions not seen before."""
     changed: list[tuple[str, str]] = []
-    with api.repo_client(settings) as client:
+    with api.repo_client(settings, repositories) as client:
         for repository in repositories:
             keyring = keyring_of(repository)
             for suite in repository.suites:
