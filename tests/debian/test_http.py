@@ -532,11 +532,17 @@ def test_https_through_an_http_proxy_with_credentials(
         assert server.paths() == ["/file", "/dir/small"]
         assert not any("Proxy-Authorization" in seen.headers for seen in server.requests)
 
+        # Refused at once (the default retries would wait some 7.5 s): the same wrong
+        # credentials again would not become right.
         wrong = environment_proxies({"https_proxy": proxy.uri.replace("://", "://us%20er:no@")})
-        with Fetcher(proxies=wrong, retries=0) as fetcher, pytest.raises(FetchError) as raised:
+        slept: list[float] = []
+        with Fetcher(proxies=wrong, sleep=slept.append) as fetcher, \
+                pytest.raises(FetchError) as raised:
             fetcher.get_bytes(f"{server.uri}/file")
         assert str(raised.value) == (f"{server.uri}/file: ProxyError: Tunnel connection failed: "
-                                     "407 Proxy Authentication Required (after 1 attempts)")
+                                     "407 Proxy Authentication Required")
+        assert slept == []
+        assert proxy.asked == [("CONNECT", target)] * 2
         assert len(server.requests) == 2
     finally:
         proxy.close()

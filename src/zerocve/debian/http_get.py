@@ -312,6 +312,9 @@ def _connect(connection: http.client.HTTPConnection, proxy: Proxy | None) -> Non
     except OSError as e:
         # http.client says a refused CONNECT as "Tunnel connection failed: 407 ...".
         tunnel = proxy is not None and str(e).startswith("Tunnel connection failed")
+        if tunnel and str(e).startswith("Tunnel connection failed: 407"):
+            # The proxy wants other credentials: the same ones again would not become right.
+            raise Refused(f"ProxyError: {e}") from e
         raise Transient(f"{'ProxyError' if tunnel else 'ConnectError'}: {e}") from e
 
 
