@@ -22,7 +22,6 @@ from zerocve import api
 from zerocve.errors import FetchError, LockError, UsageError
 from zerocve.inventory.model import Distro
 from zerocve.settings import Settings
-from zerocve.spec import ImageSpec, RepositorySpec
 from zerocve.vuln.db import FeedSource, update
 from zerocve.vuln.gate import FailOn
 from zerocve.vuln.model import State
@@ -215,18 +214,6 @@ def _download_threads(before: set[threading.Thread]) -> list[threading.Thread]:
             if t not in before and t.name.startswith("ThreadPoolExecutor")]
 
 
-def _held(
-    spec_file, apt_repo: AptRepo, tmp_path: Path, counting: WebServer
-) -> tuple[ImageSpec, api.Indices, list[RepositorySpec], Holding]:
-    """A spec of the counting server's repository, indices to read it with, its repositories,
-    and the route that holds back its first index until released."""
-    spec = api.load_spec(spec_file(["tzdata"], http=True))
-    settings = Settings.from_env(cache_dir=tmp_path / "cache")
-    holding = Holding()
-    counting.routes[_first_index(apt_repo)] = holding
-    return spec, api.Indices(settings=settings), api.repositories_of(spec, settings), holding
-
-
 def _until(condition: Callable[[], bool]) -> bool:
     deadline = time.monotonic() + 30
     while not condition() and time.monotonic() < deadline:
@@ -240,7 +227,12 @@ def test_indices_download_while_the_caller_works(
     """``Indices.downloading``: the index is asked for before the block's body asks for
     anything (here the body holds its answer back until it was asked), read on leaving, and
     ``get`` then fetches nothing again."""
-    spec, indices, repositories, holding = _held(spec_file, apt_repo, tmp_path, counting)
+    spec = api.load_spec(spec_file(["tzdata"], http=True))
+    settings = Settings.from_env(cache_dir=tmp_path / "cache")
+    repositories = api.repositories_of(spec, settings)
+    holding = Holding()
+    counting.routes[_first_index(apt_repo)] = holding
+    indices = api.Indices(settings=settings)
     before = set(threading.enumerate())
     with indices.downloading(repositories, api.index_archs(spec)):
         assert _until(lambda: _first_index(apt_repo) in counting.paths())
@@ -259,7 +251,12 @@ def test_a_failure_while_indices_download_leaves_no_thread(
 ) -> None:
     """A failure of the block's body stops the downloads and waits for them: it is the error
     raised, no download thread outlives the block, and nothing is kept."""
-    spec, indices, repositories, holding = _held(spec_file, apt_repo, tmp_path, counting)
+    spec = api.load_spec(spec_file(["tzdata"], http=True))
+    settings = Settings.from_env(cache_dir=tmp_path / "cache")
+    repositories = api.repositories_of(spec, settings)
+    holding = Holding()
+    counting.routes[_first_index(apt_repo)] = holding
+    indices = api.Indices(settings=settings)
     before = set(threading.enumerate())
     with pytest.raises(KeyboardInterrupt):
         with indices.downloading(repositories, api.index_archs(spec)):
