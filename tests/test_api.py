@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote
@@ -16,10 +15,10 @@ import pytest
 
 from support.aptrepo import AptRepo
 from support.data import advisory
-from support.httpkit import WebServer, answer
+from support.httpkit import WebServer
 from support.registry import Registry
 from zerocve import api
-from zerocve.errors import FetchError, LockError, UsageError
+from zerocve.errors import LockError, UsageError
 from zerocve.inventory.model import Distro
 from zerocve.settings import Settings
 from zerocve.vuln.db import FeedSource, update
@@ -201,85 +200,3 @@ def test_debs_are_unpacked_while_others_are_still_downloading(
     assert not holding.timed_out, "the build waited for every download before unpacking"
     assert unpacked[0] != largest.name and largest.name in unpacked
     assert built.digest == expected.digest
-
-
-def _first_index(apt_repo: AptRepo) -> str:
-    """The path of the first suite's index, as a client asks for it (gzip preferred)."""
-    return f"/dists/{apt_repo.suites[0]}/main/binary-{apt_repo.arch}/Packages.gz"
-
-
-def _download_threads(before: set[threading.Thread]) -> list[threading.Thread]:
-    """Worker threads started since ``before`` and still alive."""
-    return [t for t in threading.enumerate()
-            if t not in before and t.name.startswith("ThreadPoolExecutor")]
-
-
-def _until(condition: Callable[[], bool]) -> bool:
-    deadline = time.monotonic() + 30
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return condition()
-
-
-def test_indices_download_while_the_caller_works(
-    spec_file, apt_repo: AptRepo, tmp_path: Path, counting: WebServer
-) -> None:
-    """``Indices.downloading``: the index is asked for before the block's body asks for
-    anything (here the body holds its answer back until it was asked), read on leaving, and
-    ``get`` then fetches nothing again."""
-    spec = api.load_spec(spec_file(["tzdata"], http=True))
-    settings = Settings.from_env(cache_dir=tmp_path / "cache")
-    repositories = api.repositories_of(spec, settings)
-    holding = Holding()
-    counting.routes[_first_index(apt_repo)] = holding
-    indices = api.Indices(settings=settings)
-    before = set(threading.enumerate())
-    with indices.downloading(repositories, api.index_archs(spec)):
-        assert _until(lambda: _first_index(apt_repo) in counting.paths())
-        holding.release.set()
-    asked = counting.paths()
-    found = indices.get(repositories, apt_repo.arch)
-    assert counting.paths() == asked
-    assert not holding.timed_out
-    assert [index.origin.suite for index in found] == list(apt_repo.suites)
-    assert "tzdata" in {p.name for p in found[0].packages}
-    assert not _download_threads(before)
-
-
-def test_a_failure_while_indices_download_leaves_no_thread(
-    spec_file, apt_repo: AptRepo, tmp_path: Path, counting: WebServer
-) -> None:
-    """A failure of the block's body stops the downloads and waits for them: it is the error
-    raised, no download thread outlives the block, and nothing is kept."""
-    spec = api.load_spec(spec_file(["tzdata"], http=True))
-    settings = Settings.from_env(cache_dir=tmp_path / "cache")
-    repositories = api.repositories_of(spec, settings)
-    holding = Holding()
-    counting.routes[_first_index(apt_repo)] = holding
-    indices = api.Indices(settings=settings)
-    before = set(threading.enumerate())
-    with pytest.raises(KeyboardInterrupt):
-        with indices.downloading(repositories, api.index_archs(spec)):
-            assert _until(lambda: _first_index(apt_repo) in counting.paths())
-            assert _download_threads(before)  # under way, held by the server
-            threading.Timer(0.2, holding.release.set).start()
-            raise KeyboardInterrupt
-    assert not _download_threads(before)
-    assert holding.release.is_set()  # the block waited for the held download to end
-    assert indices.all() == []
-
-
-def test_a_failed_index_download_is_raised_on_leaving_the_block(
-    spec_file, apt_repo: AptRepo, tmp_path: Path, counting: WebServer
-) -> None:
-    spec = api.load_spec(spec_file(["tzdata"], http=True))
-    settings = Settings.from_env(cache_dir=tmp_path / "cache")
-    counting.routes[_first_index(apt_repo)] = answer(404)
-    indices = api.Indices(settings=settings)
-    before = set(threading.enumerate())
-    ran = []
-    with pytest.raises(FetchError, match=r"Packages\.gz"):
-        with indices.downloading(api.repositories_of(spec, settings), api.index_archs(spec)):
-            ran.append(True)
-    assert ran == [True]
-    assert not _download_threads(before)

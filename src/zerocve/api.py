@@ -20,12 +20,11 @@ the fix" question, so the two never disagree: the repositories are read once.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,9 +114,6 @@ class Indices:
         self._fetched: dict[tuple[str, str], tuple[PackageIndex, ...]] = {
             key: tuple(value) for key, value in (fetched or {}).items()
         }
-        # Read with a client of these settings (``downloading`` can start that early), else
-        # with ``fetch``.
-        self._settings = settings if fetch is None else None
         if fetch is None and settings is not None:
             fetch = functools.partial(_fetch_with_client, settings)
         self._fetch = fetch
@@ -127,7 +123,8 @@ class Indices:
         """The indices of ``repositories`` for ``arch``, in the order the repositories list
         them (the shape ``zerocve.lock.lock_spec`` asks for)."""
         with self._mutex:
-            missing = self._missing(repositories, arch)
+            missing = list({_repository_key(r): r for r in repositories
+                            if (_repository_key(r), arch) not in self._fetched}.values())
             if missing and self._fetch is None:
                 raise LockError(
                     f"{missing[0].uri} ({arch}): not among the fetched indices; fetch "
@@ -137,51 +134,19 @@ class Indices:
             if fetch is not None and missing:
                 # Repositories in one call (a mirror and its security archive): the client
                 # overlaps their downloads and signature checks, and parses on this thread.
-                self._keep(missing, arch, fetch(missing, arch))
+                found = fetch(missing, arch)
+                for repository in missing:
+                    self._fetched[(_repository_key(repository), arch)] = tuple(
+                        index for index in found
+                        if index.origin.uri == repository.uri
+                        and index.origin.suite in repository.suites
+                        and index.origin.component in repository.components
+                    )
             return [
                 index
                 for repository in repositories
                 for index in self._fetched[(_repository_key(repository), arch)]
             ]
-
-    @contextlib.contextmanager
-    def downloading(
-        self, repositories: Sequence[RepositorySpec], archs: Sequence[str]
-    ) -> Iterator[None]:
-        """Within: the indices of ``repositories`` x ``archs`` not read yet download on worker
-        threads while the caller does other work; on leaving, they are read on this thread,
-        as ``get`` would read them (its first failure raised). A failure within stops the
-        downloads and waits for them: no thread outlives the block. Indices given a
-        ``fetch`` of their own read nothing here (``get`` reads them when asked)."""
-        if self._settings is None:
-            yield
-            return
-        with self._mutex:
-            wanted = [(arch, self._missing(repositories, arch)) for arch in dict.fromkeys(archs)]
-        with repo_client(self._settings, repositories) as client:
-            started = [(arch, missing, client.start_indices(missing, arch))
-                       for arch, missing in wanted if missing]
-            yield
-            for arch, missing, pending in started:
-                found = pending.result()
-                with self._mutex:
-                    self._keep(missing, arch, found)
-
-    def _missing(self, repositories: Sequence[RepositorySpec], arch: str
-                 ) -> list[RepositorySpec]:
-        return list({_repository_key(r): r for r in repositories
-                     if (_repository_key(r), arch) not in self._fetched}.values())
-
-    def _keep(self, repositories: list[RepositorySpec], arch: str,
-              found: Sequence[PackageIndex]) -> None:
-        """``found`` (the indices of ``repositories`` for ``arch``), by repository."""
-        for repository in repositories:
-            self._fetched[(_repository_key(repository), arch)] = tuple(
-                index for index in found
-                if index.origin.uri == repository.uri
-                and index.origin.suite in repository.suites
-                and index.origin.component in repository.components
-            )
 
     def all(self) -> list[PackageIndex]:
         with self._mutex:
@@ -338,30 +303,8 @@ def lock_for_build(
             )
     elif locked:
         raise LockError(f"{lock_path}: no lock file to build from (--locked); run zerocve lock")
-    source = indices or Indices(settings=settings)
-    repositories = repositories_of(spec, settings)
-    # The indices download (some half a second from a mirror, most of it inflating on one
-    # core) while this thread does what the build needs next: the network wait is not added
-    # to the start-up's.
-    with source.downloading(repositories, index_archs(spec)):
-        _ready_to_build(repositories, settings, record=record)
     # A re-resolution is a re-lock: it may not lower a version the stale lock held either.
-    return lock(spec, settings, indices=source, previous=existing, record=record)
-
-
-def _ready_to_build(
-    repositories: Sequence[RepositorySpec], settings: Settings, *, record: bool
-) -> None:
-    """What a build needs after its lock and before its first .deb, made ready while the
-    indices download: the image builder's modules imported (some 50 ms), and the keyrings'
-    expiries, which a verified-lock record keeps, listed by gpg (once per keyring's bytes
-    and process: ``zerocve.debian.gpg.key_expiries``)."""
-    for module in ("zerocve.assemble.image", "zerocve.assemble.cache"):
-        importlib.import_module(module)
-    if record and settings.cache_seal is not None:
-        from zerocve.lock_record import keyring_expiries
-
-        keyring_expiries(repositories, settings.clock())
+    return lock(spec, settings, indices=indices, previous=existing, record=record)
 
 
 # -- build ---------------------------------------------------------------------------------

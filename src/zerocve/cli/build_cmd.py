@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from zerocve import api
+from zerocve.assemble.image import BuiltImage
 from zerocve.cli._app import app, settings
 from zerocve.cli._build_receipt import BuildFacts
 from zerocve.cli._gate import (
@@ -19,12 +20,8 @@ from zerocve.cli._gate import (
 )
 from zerocve.cli._options import DbOption, IgnoreValidUntilOption, LockedOption, SpecArgument
 from zerocve.errors import UsageError
-from zerocve.oci.media_types import DEFAULT_REF
+from zerocve.oci.layout import DEFAULT_REF
 from zerocve.outputs import OutputKind, check_file, check_layout_dir
-
-# The image builder is imported while the indices download (api.lock_for_build), not before.
-if TYPE_CHECKING:
-    from zerocve.assemble.image import BuiltImage
 
 
 def summary(built: BuiltImage, target: Path) -> str:

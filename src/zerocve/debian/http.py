@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,13 +88,6 @@ class Fetcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def ready_for(self, uris: Iterable[str]) -> None:
-        """Make the HTTP client now if any of ``uris`` needs it: worker threads about to ask
-        for them then send their requests at once, rather than import it while the caller's
-        thread goes on with other work (the two would take turns with the GIL)."""
-        if any(not uri.startswith("file://") for uri in uris):
-            self._client()
 
     def _client(self) -> Client:
         # A build from the cache, or from a file:// repository, never needs it.

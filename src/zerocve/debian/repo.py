@@ -19,7 +19,7 @@ import lzma
 import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256 as _sha256
@@ -195,38 +195,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class PendingIndices:
-    """The indices of one ``RepoClient.start_indices`` call, downloading on worker threads."""
-
-    def __init__(
-        self, read: Callable[[Origin, Release, str], PackageIndex], arch: str,
-        suites: list[tuple[RepositorySpec, Path, str]],
-        releases: list[Future[tuple[Release, str]]], pool: ThreadPoolExecutor,
-    ) -> None:
-        self._read, self._arch, self._suites = read, arch, suites
-        self._releases, self._pool = releases, pool
-        self.stopped = False
-
-    def stop(self) -> None:
-        """Cancel the suites not started and wait for the others (their outcome is dropped)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self.stopped = True
-
-    def result(self) -> list[PackageIndex]:
-        """The verified indices, in the order the repositories list them; the first failure
-        of a suite, once the others have stopped."""
-        try:
-            releases = [future.result() for future in self._releases]
-        finally:
-            self.stop()
-        return [
-            self._read(Origin(repo.uri, suite, component, self._arch), release, release_sha256)
-            for (repo, _, suite), (release, release_sha256)
-            in zip(self._suites, releases, strict=True)
-            for component in repo.components
-        ]
-
-
 def keyring_of(repo: RepositorySpec) -> Path:
     """The keyring a repository is verified with; none is a SignatureError (fail closed)."""
     if repo.keyring is None:
@@ -268,20 +236,12 @@ class RepoClient:
         self._texts: dict[str, bytearray] = {}
         # Pinned Releases verified so far: (uri, suite, release SHA256, keyring) -> Release.
         self._pinned: dict[tuple[str, str, str, str | None], tuple[Release, str]] = {}
-        # Suite downloads of start_indices not yet claimed by their result (else by close).
-        self._pending: list[PendingIndices] = []
         self.fetcher = Fetcher(reporter=reporter, retries=retries, backoff=backoff,
                                proxies=proxies, logins=logins)
         self.ignore_valid_until = ignore_valid_until
         self.clock = clock
 
     def close(self) -> None:
-        # Downloads nobody claimed (the caller failed meanwhile): none outlives the client.
-        # Each holds this client (its reader): dropped, so that no cycle keeps the client's
-        # parsed indices alive once it is closed.
-        for pending in self._pending:
-            pending.stop()
-        self._pending.clear()
         self.fetcher.close()
 
     def __enter__(self) -> RepoClient:
@@ -299,17 +259,10 @@ class RepoClient:
 
     def fetch_indices(self, repos: list[RepositorySpec], arch: str) -> list[PackageIndex]:
         """Every (repository, suite, component) index for ``arch``, verified and parsed, in the
-        order the repositories list them (``start_indices``, then its ``result``)."""
-        return self.start_indices(repos, arch).result()
-
-    def start_indices(self, repos: list[RepositorySpec], arch: str) -> PendingIndices:
-        """``fetch_indices`` begun: each suite's Release and indices download and are verified
-        on worker threads, a few suites at once (one's download overlaps another's signature
-        check), while the caller does other work; ``PendingIndices.result`` waits for them and
-        reads each index on the caller's thread, one after the other: a parse on a worker
-        thread would leave its transient strings in that thread's own malloc arena, some 15 MB
-        more at the peak for a full Debian index. A repository with no keyring is refused
-        here, before any request. ``close`` stops and waits for downloads left unclaimed."""
+        order the repositories list them. Suites are fetched a few at a time (one's download
+        overlaps another's signature check), then parsed here, one after the other: a parse
+        on a worker thread would leave its transient strings in that thread's own malloc
+        arena, some 15 MB more at the peak for a full Debian index."""
         suites = [(repo, keyring_of(repo), suite) for repo in repos for suite in repo.suites]
 
         def fetched(item: tuple[RepositorySpec, Path, str]) -> tuple[Release, str]:
@@ -319,12 +272,16 @@ class RepoClient:
                 self._prefetch(Origin(repo.uri, suite, component, arch), release, release_sha256)
             return release, release_sha256
 
-        self.fetcher.ready_for(repo.uri for repo in repos)
-        pool = ThreadPoolExecutor(max_workers=max(1, min(len(suites), _SUITE_WORKERS)))
-        pending = PendingIndices(self._fetch_index, arch, suites,
-                                 [pool.submit(fetched, item) for item in suites], pool)
-        self._pending = [*(p for p in self._pending if not p.stopped), pending]
-        return pending
+        if len(suites) == 1:
+            releases = [fetched(suites[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(len(suites), _SUITE_WORKERS)) as pool:
+                releases = list(pool.map(fetched, suites))
+        return [
+            self._fetch_index(Origin(repo.uri, suite, component, arch), release, release_sha256)
+            for (repo, _, suite), (release, release_sha256) in zip(suites, releases, strict=True)
+            for component in repo.components
+        ]
 
     def _prefetch(self, origin: Origin, release: Release, release_sha256: str) -> None:
         """Download the index of ``origin`` unless this process holds it already."""
