@@ -4,8 +4,9 @@ before that change, in one run: one command with an empty cache and no lock (it 
 fetches and builds) of examples/python.yaml from the host's own apt sources (its mirror).
 
 The peer is zerocve as of ``--before``, the change ``--after``; both default to the commit
-that made ``api.lock_for_build`` download the indices while the image builder imports, and
-its parent, so that nothing else differs. Each is exported from git and compiled, run by the
+that made ``api.lock_for_build`` download the indices while the image builder imports
+(reverted since: no run under load showed a gain), and its parent, so that nothing else
+differs. Each is exported from git and compiled, run by the
 same interpreter, and their runs alternate, so both see the same network and load (as in
 bench/fetch.py). Prints each one's median wall clock, CPU seconds (user + system) and peak
 memory, and the ratios (before / after), with the load average at the start and the end: the
@@ -32,7 +33,7 @@ from fetch import cold, export  # noqa: E402
 
 
 def the_change() -> str:
-    """The commit that added ``Indices.downloading`` (used by ``api.lock_for_build``)."""
+    """The commit that added ``Indices.downloading`` (the oldest: a revert touches it too)."""
     found = subprocess.run(
         ["git", "-C", str(ROOT), "log", "-S", "def downloading(", "--format=%h", "--",
          "src/zerocve/api.py"], check=True, capture_output=True, text=True)
