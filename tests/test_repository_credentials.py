@@ -72,8 +72,10 @@ def _files_leak(root: Path) -> dict[str, list[str]]:
 
 
 def test_lock_and_build_authenticate_and_record_no_password(
-    apt_repo: AptRepo, server: WebServer, tmp_path: Path
+    apt_repo: AptRepo, server: WebServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A cache of its own: the session's may hold the .debs already.
+    monkeypatch.setenv("ZEROCVE_CACHE_DIR", str(tmp_path / "cache"))
     spec = _spec(tmp_path / "image.yaml", apt_repo, _with(server.uri))
     locked = zerocve("lock", spec)
     assert locked.returncode == 0, locked.stderr
