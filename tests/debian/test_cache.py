@@ -85,7 +85,7 @@ def test_verify_removes_truncated_entry(tmp_path: Path) -> None:
 def test_verify_removes_entry_with_flipped_byte(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path)
     path = cache.put_stream(DIGEST, len(DATA), chunks(DATA))
-    path.write_bytes(b"\0" + DATA[1:])  # same size, other content
+    path.write_bytes(bytes([DATA[0] ^ 0xFF]) + DATA[1:])  # same size, other content
     assert cache.verify(DIGEST, len(DATA)) is None
     assert not path.exists()
 

@@ -58,7 +58,6 @@ class AptLogins:
                 return f"Basic {token}"
         return ""
 
-
     def after(self, first: Iterable[AptLogin]) -> AptLogins:
         """These logins with ``first`` ahead of them (they win)."""
         return AptLogins((*first, *self.entries), self.unreadable)
