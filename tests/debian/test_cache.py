@@ -22,6 +22,7 @@ from zerocve.errors import IntegrityError
 
 DATA = os.urandom(3 * 65536 + 17)
 DIGEST = hashlib.sha256(DATA).hexdigest()
+OTHER = bytes([DATA[0] ^ 0xFF]) + DATA[1:]  # same size, other content, whatever DATA is
 
 
 def chunks(data: bytes, size: int = 65536) -> Iterator[bytes]:
@@ -45,9 +46,10 @@ def test_put_then_get(tmp_path: Path) -> None:
     [
         (DATA[:-1], len(DATA), "got 196624 bytes, expected 196625"),
         (DATA + b"x", len(DATA), "or more, expected 196625"),
-        (b"y" + DATA[1:], len(DATA), f"expected {DIGEST}"),
-        (b"y" + DATA[1:], None, f"expected {DIGEST}"),
+        (OTHER, len(DATA), f"expected {DIGEST}"),
+        (OTHER, None, f"expected {DIGEST}"),
     ],
+    ids=["short", "long", "other", "other-unsized"],
 )
 def test_mismatch_raises_and_leaves_nothing(
     tmp_path: Path, payload: bytes, size: int | None, message: str
@@ -85,7 +87,7 @@ def test_verify_removes_truncated_entry(tmp_path: Path) -> None:
 def test_verify_removes_entry_with_flipped_byte(tmp_path: Path) -> None:
     cache = BlobCache(tmp_path)
     path = cache.put_stream(DIGEST, len(DATA), chunks(DATA))
-    path.write_bytes(bytes([DATA[0] ^ 0xFF]) + DATA[1:])  # same size, other content
+    path.write_bytes(OTHER)
     assert cache.verify(DIGEST, len(DATA)) is None
     assert not path.exists()
 
